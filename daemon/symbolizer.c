@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* symbolizer: pc -> "function", "function (file.c:12)", "module+0xoff",
+ * JIT names or "[unknown]", resolved once per pc and interned. */
+#define _GNU_SOURCE
+
+#include "symbolizer.h"
+#include "demangle-private.h"
+#include "elf-image.h"
+#include "jit-map-private.h"
+#include "proc-maps.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_CHUNK 65536
+#define LINE_BUF   512
+#define UNKNOWN    "[unknown]"
+#define JIT_MODULE "[jit]"
+
+struct pool_chunk {
+    struct pool_chunk *next;
+    size_t used;
+    size_t cap;
+    char data[];
+};
+
+/* Interned strings: one copy of each, so equal names share a pointer. */
+struct string_pool {
+    const char **set; /* open addressing, power-of-two size */
+    size_t cap;
+    size_t count;
+    struct pool_chunk *chunks;
+};
+
+struct pc_slot {
+    uint64_t addr;
+    const char *name; /* NULL: empty slot */
+    const char *module;
+};
+
+struct bts_symbolizer {
+    struct bts_maps *maps;
+    struct bts_symbolizer_opts opts;
+    struct bts_jit_map *jit;
+    struct pc_slot *slots;
+    size_t cap;
+    size_t count;
+    struct string_pool pool;
+    const char *unknown;
+    const char *jit_module;
+};
+
+/* ---- string pool ---------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int pool_grow(struct string_pool *p)
+{
+    size_t ncap = p->cap ? p->cap * 2 : 1024;
+    const char **set = calloc(ncap, sizeof(*set));
+    if (!set)
+        return -ENOMEM;
+    for (size_t i = 0; i < p->cap; i++) {
+        if (!p->set[i])
+            continue;
+        size_t j = hash_bytes(p->set[i], strlen(p->set[i])) & (ncap - 1);
+        while (set[j])
+            j = (j + 1) & (ncap - 1);
+        set[j] = p->set[i];
+    }
+    free(p->set);
+    p->set = set;
+    p->cap = ncap;
+    return 0;
+}
+
+static const char *pool_intern(struct string_pool *p, const char *s, size_t len)
+{
+    if ((p->count + 1) * 2 > p->cap && pool_grow(p) < 0)
+        return NULL;
+    size_t i = hash_bytes(s, len) & (p->cap - 1);
+    for (; p->set[i]; i = (i + 1) & (p->cap - 1)) {
+        if (strncmp(p->set[i], s, len) == 0 && p->set[i][len] == '\0')
+            return p->set[i];
+    }
+    struct pool_chunk *c = p->chunks;
+    if (!c || c->cap - c->used < len + 1) {
+        size_t cap = len + 1 > POOL_CHUNK ? len + 1 : POOL_CHUNK;
+        c = malloc(sizeof(*c) + cap);
+        if (!c)
+            return NULL;
+        c->next = p->chunks;
+        c->used = 0;
+        c->cap = cap;
+        p->chunks = c;
+    }
+    char *copy = c->data + c->used;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    c->used += len + 1;
+    p->set[i] = copy;
+    p->count++;
+    return copy;
+}
+
+static void pool_free(struct string_pool *p)
+{
+    while (p->chunks) {
+        struct pool_chunk *next = p->chunks->next;
+        free(p->chunks);
+        p->chunks = next;
+    }
+    free(p->set);
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+struct bts_symbolizer *bts_symbolizer_new(struct bts_maps *maps,
+                                          const struct bts_symbolizer_opts *opts)
+{
+    struct bts_symbolizer *sym = calloc(1, sizeof(*sym));
+    if (!sym)
+        goto fail;
+    sym->maps = maps;
+    sym->opts = opts ? *opts : (struct bts_symbolizer_opts){.lines = false, .demangle = true};
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)bts_maps_pid(maps));
+    sym->jit = bts_jit_map_new(path);
+    sym->cap = 1024;
+    sym->slots = calloc(sym->cap, sizeof(*sym->slots));
+    if (!sym->jit || !sym->slots)
+        goto fail;
+    sym->unknown = pool_intern(&sym->pool, UNKNOWN, strlen(UNKNOWN));
+    sym->jit_module = pool_intern(&sym->pool, JIT_MODULE, strlen(JIT_MODULE));
+    if (!sym->unknown || !sym->jit_module)
+        goto fail;
+    return sym;
+fail:
+    bts_symbolizer_free(sym);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void bts_symbolizer_free(struct bts_symbolizer *sym)
+{
+    if (!sym)
+        return;
+    bts_jit_map_free(sym->jit);
+    free(sym->slots);
+    pool_free(&sym->pool);
+    free(sym);
+}
+
+/* ---- resolution ----------------------------------------------------- */
+
+static const char *module_name(struct bts_symbolizer *sym, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    const char *deleted = " (deleted)";
+    size_t dlen = strlen(deleted);
+    if (len > dlen && strcmp(base + len - dlen, deleted) == 0)
+        len -= dlen;
+    return pool_intern(&sym->pool, base, len);
+}
+
+static const char *offset_name(struct bts_symbolizer *sym, const char *module, uint64_t off)
+{
+    char buf[PATH_MAX + 32];
+    int n = snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, module, off);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return NULL;
+    return pool_intern(&sym->pool, buf, (size_t)n);
+}
+
+/* "name" or "name (file.c:12)", demangled as the options say. */
+static const char *function_name(struct bts_symbolizer *sym, struct bts_elf *elf, const char *raw,
+                                 uint64_t vaddr)
+{
+    char *demangled = sym->opts.demangle ? bts_demangle(raw) : NULL;
+    const char *name = demangled ? demangled : raw;
+    /* Symbol versions ("clock_nanosleep@@GLIBC_2.17") are not names. */
+    size_t name_len = demangled ? strlen(name) : strcspn(name, "@");
+    const char *out;
+    char line[LINE_BUF];
+    if (sym->opts.lines && bts_elf_line(elf, vaddr, line, sizeof(line)) == 0) {
+        size_t len = name_len + strlen(line) + 4;
+        char *buf = malloc(len);
+        if (!buf) {
+            out = NULL;
+            goto out;
+        }
+        int n = snprintf(buf, len, "%.*s (%s)", (int)name_len, name, line);
+        out = n > 0 ? pool_intern(&sym->pool, buf, (size_t)n) : NULL;
+        free(buf);
+    } else {
+        out = pool_intern(&sym->pool, name, name_len);
+    }
+out:
+    free(demangled);
+    return out;
+}
+
+static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *slot)
+{
+    const struct bts_map *map = bts_maps_find(sym->maps, addr);
+    slot->name = sym->unknown;
+    slot->module = sym->unknown;
+    if (map && (map->path[0] == '/' || strcmp(map->path, "[vdso]") == 0 ||
+                strcmp(map->path, "[vsyscall]") == 0)) {
+        const char *module = module_name(sym, map->path);
+        if (!module)
+            return;
+        struct bts_elf *elf = bts_maps_elf(sym->maps, map);
+        uint64_t off = addr - map->start + map->pgoff;
+        if (elf) {
+            uint64_t vaddr;
+            if (bts_elf_runtime_to_vaddr(elf, map, addr, &vaddr) == 0) {
+                const char *raw = bts_elf_symbol(elf, vaddr, NULL);
+                const char *name = raw ? function_name(sym, elf, raw, vaddr) : NULL;
+                if (name) {
+                    slot->name = name;
+                    slot->module = module;
+                    return;
+                }
+                off = vaddr;
+            }
+        } else {
+            /* Code in a file that is not ELF (memfd JIT code, say). */
+            const char *jit = bts_jit_map_find(sym->jit, addr);
+            const char *name = jit ? pool_intern(&sym->pool, jit, strlen(jit)) : NULL;
+            if (name) {
+                slot->name = name;
+                slot->module = sym->jit_module;
+                return;
+            }
+        }
+        const char *name = offset_name(sym, module, off);
+        if (name) {
+            slot->name = name;
+            slot->module = module;
+        }
+        return;
+    }
+    const char *jit = bts_jit_map_find(sym->jit, addr);
+    const char *name = jit ? pool_intern(&sym->pool, jit, strlen(jit)) : NULL;
+    if (name) {
+        slot->name = name;
+        slot->module = sym->jit_module;
+    }
+}
+
+static size_t slot_index(uint64_t addr, size_t cap)
+{
+    uint64_t h = addr * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h ^ (h >> 32)) & (cap - 1);
+}
+
+static int grow_slots(struct bts_symbolizer *sym)
+{
+    size_t ncap = sym->cap * 2;
+    struct pc_slot *slots = calloc(ncap, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < sym->cap; i++) {
+        if (!sym->slots[i].name)
+            continue;
+        size_t j = slot_index(sym->slots[i].addr, ncap);
+        while (slots[j].name)
+            j = (j + 1) & (ncap - 1);
+        slots[j] = sym->slots[i];
+    }
+    free(sym->slots);
+    sym->slots = slots;
+    sym->cap = ncap;
+    return 0;
+}
+
+static const struct pc_slot *lookup(struct bts_symbolizer *sym, uint64_t addr)
+{
+    size_t i = slot_index(addr, sym->cap);
+    for (; sym->slots[i].name; i = (i + 1) & (sym->cap - 1)) {
+        if (sym->slots[i].addr == addr)
+            return &sym->slots[i];
+    }
+    struct pc_slot slot = {.addr = addr};
+    resolve(sym, addr, &slot);
+    if ((sym->count + 1) * 4 > sym->cap * 3) {
+        if (grow_slots(sym) < 0)
+            return NULL;
+        i = slot_index(addr, sym->cap);
+        while (sym->slots[i].name)
+            i = (i + 1) & (sym->cap - 1);
+    }
+    sym->slots[i] = slot;
+    sym->count++;
+    return &sym->slots[i];
+}
+
+const char *bts_symbolizer_name(struct bts_symbolizer *sym, uint64_t pc, bool is_return_address)
+{
+    if (pc == 0)
+        return sym->unknown;
+    const struct pc_slot *slot = lookup(sym, is_return_address ? pc - 1 : pc);
+    return slot ? slot->name : sym->unknown;
+}
+
+const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc)
+{
+    if (pc == 0)
+        return sym->unknown;
+    const struct pc_slot *slot = lookup(sym, pc);
+    return slot ? slot->module : sym->unknown;
+}
