@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/* session: launches or attaches, runs a backend, unwinds and aggregates. */
+#define _GNU_SOURCE
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend-private.h"
+#include "elf-image.h"
+#include "permission-check-private.h"
+#include "proc-maps.h"
+#include "ptrace-backend-private.h"
+#include "stack-table.h"
+#include "symbolizer.h"
+#include "unwinder-private.h"
+
+#define DEFAULT_RATE_HZ       100
+#define MAX_RATE_HZ           100000
+#define DEFAULT_STACK_SIZE    8192
+#define MAX_STACK_SIZE        65528 /* the kernel keeps sample sizes below 64 KiB */
+#define MAX_PTRACE_STACK_SIZE (8u << 20)
+
+struct bts_session {
+    struct bts_session_opts opts;
+    char **argv; /* deep copy of opts.argv */
+    pid_t pid;
+    bool launched;
+    bool started;
+    bool stopped;
+    bool exited;
+    bool reaped;
+    int exit_status;
+    bool maps_dirty;
+    struct bts_sampler_backend *backend;
+    struct bts_elf_cache *elf_cache;
+    struct bts_maps *maps;
+    struct bts_symbolizer *sym;
+    struct bts_unwinder *unwinder;
+    struct bts_stack_table *table;
+    uint64_t samples, lost, failed;
+    int64_t start_ns, end_ns;
+    int start_error;
+    char why[256];
+    char hint[256];
+    char root[64];
+    uint64_t pcs[BTS_MAX_FRAMES];
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct bts_session *bts_session_new(const struct bts_session_opts *opts)
+{
+    struct bts_session *s = NULL;
+    int err = EINVAL;
+    if (!opts || (opts->pid > 0) == (opts->argv && opts->argv[0]) || opts->pid < 0)
+        goto out;
+    if (opts->rate_hz > MAX_RATE_HZ)
+        goto out;
+    if (opts->stack_size &&
+        (opts->stack_size % 8 ||
+         opts->stack_size >
+             (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE : MAX_STACK_SIZE)))
+        goto out;
+    err = ENOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    s->opts = *opts;
+    if (!s->opts.rate_hz)
+        s->opts.rate_hz = DEFAULT_RATE_HZ;
+    if (!s->opts.stack_size)
+        s->opts.stack_size = DEFAULT_STACK_SIZE;
+    if (opts->argv) {
+        size_t n = 0;
+        while (opts->argv[n])
+            n++;
+        s->argv = calloc(n + 1, sizeof(char *));
+        if (!s->argv)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            s->argv[i] = strdup(opts->argv[i]);
+            if (!s->argv[i])
+                goto out;
+        }
+        s->opts.argv = s->argv;
+    }
+    s->pid = opts->pid;
+    s->table = bts_stack_table_new();
+    s->elf_cache = bts_elf_cache_new();
+    if (!s->table || !s->elf_cache)
+        goto out;
+    return s;
+out:
+    bts_session_free(s);
+    errno = err;
+    return NULL;
+}
+
+static const struct bts_map *session_find_map(void *ctx, uint64_t addr, struct bts_elf **elf)
+{
+    struct bts_session *s = ctx;
+    const struct bts_map *map = bts_maps_find(s->maps, addr);
+    *elf = map ? bts_maps_elf(s->maps, map) : NULL;
+    return map;
+}
+
+static void on_sample(void *ctx, const struct bts_raw_sample *raw)
+{
+    struct bts_session *s = ctx;
+    const uint64_t *pcs = s->pcs;
+    int n;
+    if (raw->pcs) {
+        pcs = raw->pcs;
+        n = raw->npcs ? (int)raw->npcs : -ENOENT;
+    } else if (raw->has_regs) {
+        if (s->maps_dirty) {
+            bts_maps_refresh(s->maps);
+            bts_unwinder_flush(s->unwinder);
+            s->maps_dirty = false;
+        }
+        n = bts_unwinder_unwind(s->unwinder, raw->regs, raw->stack,
+                                raw->stack ? raw->stack_size : 0, s->pcs, BTS_MAX_FRAMES);
+    } else {
+        n = -ENOENT;
+    }
+    if (n <= 0) {
+        s->failed++;
+        return;
+    }
+    const char *root = NULL;
+    if (s->opts.threads) {
+        snprintf(s->root, sizeof(s->root), "thread %s (%d)",
+                 raw->thread_name ? raw->thread_name : "[unknown]", (int)raw->tid);
+        root = s->root;
+    }
+    int r = bts_stack_table_add(s->table, root, pcs, (size_t)n, 1);
+    if (r < 0) {
+        s->failed++;
+        return;
+    }
+    s->samples++;
+    /* Name a new stack's frames now, while its mappings are still current;
+     * the symbolizer caches every pc, so writing later costs no lookups. */
+    if (r == 1) {
+        for (int i = 0; i < n; i++)
+            bts_symbolizer_name(s->sym, pcs[i], i > 0);
+    }
+}
+
+static void on_lost(void *ctx, uint64_t count)
+{
+    struct bts_session *s = ctx;
+    s->lost += count;
+}
+
+static void on_maps_changed(void *ctx)
+{
+    struct bts_session *s = ctx;
+    s->maps_dirty = true;
+}
+
+/* Forks `argv` stopped before exec; the caller releases it via *go_fd. */
+static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
+{
+    int go[2] = {-1, -1}, report[2] = {-1, -1};
+    int ret = 0;
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        ret = -errno;
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        ret = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        close(report[0]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(127); /* the profiler gave up before starting us */
+        execvp(s->argv[0], s->argv);
+        int e = errno;
+        if (write(report[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    s->pid = pid;
+    *go_fd = go[1];
+    *err_fd = report[0];
+    go[1] = report[0] = -1;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (go[i] >= 0)
+            close(go[i]);
+        if (report[i] >= 0)
+            close(report[i]);
+    }
+    return ret;
+}
+
+static int make_symbolizer(struct bts_session *s)
+{
+    struct bts_symbolizer_opts so = {.lines = s->opts.lines, .demangle = true};
+    if (!s->maps)
+        s->maps = bts_maps_new(s->pid, s->elf_cache);
+    if (!s->maps)
+        return -errno;
+    s->sym = bts_symbolizer_new(s->maps, &so);
+    if (!s->sym)
+        return -errno;
+    struct bts_unwind_target target = {.ctx = s, .find_map = session_find_map};
+    s->unwinder = bts_unwinder_new(&target);
+    if (!s->unwinder)
+        return -errno;
+    return 0;
+}
+
+static bool perf_refused(int err)
+{
+    return err == -EACCES || err == -EPERM || err == -ENOSYS || err == -ENODEV || err == -ENOENT ||
+           err == -EOPNOTSUPP;
+}
+
+/* perf_event unless ptrace was asked for; auto falls back to ptrace when
+ * perf_event is refused (or cannot do --idle). */
+static int start_backend(struct bts_session *s, const struct bts_backend_config *cfg,
+                         const struct bts_backend_sink *sink)
+{
+    int ret = -ENOTSUP;
+    bool try_perf = s->opts.backend == BTS_BACKEND_PERF ||
+                    (s->opts.backend == BTS_BACKEND_AUTO && !s->opts.idle);
+    if (try_perf) {
+        s->backend = bts_perf_backend_new();
+        if (!s->backend)
+            return -errno;
+        ret = s->backend->ops->start(s->backend, cfg, sink);
+        if (ret == 0 || s->opts.backend == BTS_BACKEND_PERF || !perf_refused(ret))
+            return ret;
+        s->backend->ops->free(s->backend);
+        s->backend = NULL;
+    }
+    s->backend = bts_ptrace_backend_new();
+    if (!s->backend)
+        return -errno;
+    int pret = s->backend->ops->start(s->backend, cfg, sink);
+    /* When both are refused, explain the perf_event refusal: its fix is the
+     * usual one (paranoid sysctl, CAP_PERFMON). */
+    return pret < 0 && try_perf ? ret : pret;
+}
+
+int bts_session_start(struct bts_session *s)
+{
+    int ret = 0;
+    int go_fd = -1, err_fd = -1;
+    if (!s || s->started) {
+        ret = -EINVAL;
+        goto out;
+    }
+    if (s->opts.subprocesses || (s->opts.idle && s->opts.backend == BTS_BACKEND_PERF)) {
+        ret = -ENOTSUP;
+        goto out;
+    }
+    if (s->argv) {
+        if ((ret = fork_stopped(s, &go_fd, &err_fd)) < 0)
+            goto out;
+        s->launched = true;
+    } else if ((ret = make_symbolizer(s)) < 0) {
+        if (ret == -ENOENT)
+            ret = -ESRCH; /* /proc/PID is missing */
+        goto out;
+    }
+    struct bts_backend_config cfg = {
+        .pid = s->pid,
+        .launched = s->launched,
+        .rate_hz = s->opts.rate_hz,
+        .stack_size = s->opts.stack_size,
+        .callchain = s->opts.unwind == BTS_UNWIND_FP,
+        .idle = s->opts.idle,
+    };
+    struct bts_backend_sink sink = {
+        .ctx = s, .sample = on_sample, .lost = on_lost, .maps_changed = on_maps_changed};
+    if ((ret = start_backend(s, &cfg, &sink)) < 0)
+        goto out;
+    s->start_ns = now_ns();
+    if (s->launched) {
+        int e = 0;
+        ssize_t n;
+        if (write(go_fd, "g", 1) != 1) {
+            ret = -errno;
+            goto out;
+        }
+        close(go_fd);
+        go_fd = -1;
+        do
+            n = read(err_fd, &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n == sizeof(e)) {
+            ret = -e;
+            goto out;
+        }
+        /* The maps are read after exec, from the new image. */
+        if ((ret = make_symbolizer(s)) < 0)
+            goto out;
+    }
+    s->started = true;
+out:
+    if (go_fd >= 0)
+        close(go_fd); /* the child sees EOF and exits without exec */
+    if (err_fd >= 0)
+        close(err_fd);
+    if (ret < 0 && s) {
+        s->start_error = ret;
+        if (s->backend)
+            s->backend->ops->stop(s->backend);
+        if (s->launched && s->pid > 0) {
+            int status;
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &status, 0);
+            s->reaped = true;
+        }
+    }
+    return ret;
+}
+
+void bts_session_explain(const struct bts_session *s, const char **why, const char **hint)
+{
+    struct bts_session *ms = (struct bts_session *)s;
+    struct bts_permission_facts facts;
+    *why = *hint = "";
+    if (!s || !s->start_error)
+        return;
+    bts_permission_gather(s->launched ? 0 : s->pid, &facts);
+    bts_permission_diagnose(&facts, s->start_error, s->argv ? s->argv[0] : NULL, ms->why,
+                            sizeof(ms->why), ms->hint, sizeof(ms->hint));
+    *why = s->why;
+    *hint = s->hint;
+}
+
+const char *bts_session_backend(const struct bts_session *s)
+{
+    return s && s->backend ? s->backend->ops->name : "perf_event";
+}
+
+static void reap(struct bts_session *s, bool block)
+{
+    int status;
+    if (!s->launched || s->reaped)
+        return;
+    pid_t r = waitpid(s->pid, &status, block ? 0 : WNOHANG);
+    if (r == s->pid) {
+        s->reaped = true;
+        s->exit_status = status;
+    } else if (r < 0 && errno == ECHILD) {
+        s->reaped = true;
+    }
+}
+
+int bts_session_poll(struct bts_session *s, int timeout_ms)
+{
+    if (!s || !s->started)
+        return -EINVAL;
+    if (s->exited)
+        return 1;
+    if (s->stopped)
+        return 0;
+    int r = s->backend->ops->poll(s->backend, timeout_ms);
+    if (r == 1) {
+        s->exited = true;
+        s->end_ns = now_ns();
+        /* Every thread is a zombie or gone: reaping does not block long. */
+        reap(s, true);
+    }
+    return r;
+}
+
+void bts_session_stop(struct bts_session *s)
+{
+    if (!s || !s->started || s->stopped)
+        return;
+    s->backend->ops->stop(s->backend);
+    s->stopped = true;
+    if (!s->end_ns)
+        s->end_ns = now_ns();
+    reap(s, false);
+}
+
+void bts_session_stats(const struct bts_session *s, struct bts_session_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return;
+    out->samples = s->samples;
+    out->lost = s->lost;
+    out->failed = s->failed;
+    if (s->backend && s->started) {
+        struct bts_backend_threads t;
+        s->backend->ops->threads(s->backend, &t);
+        out->threads = t.now;
+        out->threads_seen = t.seen;
+    }
+    if (s->start_ns)
+        out->elapsed_s = (double)((s->end_ns ? s->end_ns : now_ns()) - s->start_ns) / 1e9;
+    out->target_exited = s->exited;
+    out->exit_status = s->exit_status;
+}
+
+pid_t bts_session_pid(const struct bts_session *s)
+{
+    return s ? s->pid : 0;
+}
+
+/* Frames glibc runs before main: left out so stacks start at main, the way
+ * users read them. */
+static bool is_startup_frame(const char *name)
+{
+    static const char *const startup[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
+                                          "__libc_start_call_main"};
+    size_t len = strcspn(name, "@"); /* "__libc_start_main@@GLIBC_2.34" */
+    for (size_t i = 0; i < sizeof(startup) / sizeof(startup[0]); i++) {
+        if (strlen(startup[i]) == len && strncmp(name, startup[i], len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *name_frame(void *ctx, uint64_t pc, bool is_return_address)
+{
+    const char *name = bts_symbolizer_name(ctx, pc, is_return_address);
+    return is_startup_frame(name) ? NULL : name;
+}
+
+int bts_session_write_folded(const struct bts_session *s, FILE *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    if (!s->sym)
+        return 0;
+    return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
+}
+
+void bts_session_free(struct bts_session *s)
+{
+    if (!s)
+        return;
+    bts_session_stop(s);
+    if (s->backend)
+        s->backend->ops->free(s->backend);
+    bts_unwinder_free(s->unwinder);
+    bts_symbolizer_free(s->sym);
+    bts_maps_free(s->maps);
+    bts_elf_cache_free(s->elf_cache);
+    bts_stack_table_free(s->table);
+    if (s->argv) {
+        for (size_t i = 0; s->argv[i]; i++)
+            free(s->argv[i]);
+        free(s->argv);
+    }
+    free(s);
+}
