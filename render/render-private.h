@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* render internals: the layout shared by the SVG and cairo back ends. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "render.h"
+
+/* One drawn frame. x and w are in counts (the width column); px = xpad +
+ * x * scale. Frames come in depth-first order, children by name. */
+struct layout_frame {
+    bts_calltree_node node;
+    uint32_t depth;
+    uint64_t x;
+    uint64_t w;
+    uint32_t rgb; /* 0xRRGGBB */
+};
+
+struct layout {
+    const struct bts_calltree *tree;
+    const struct bts_render_opts *opts;
+    struct layout_frame *frames;
+    size_t nframes;
+    unsigned column;    /* count column used for widths */
+    bool differential;  /* before in column 0, after in column 1 */
+    uint64_t total;     /* counts across the full width */
+    double scale;       /* px per count */
+    uint32_t max_depth; /* deepest drawn frame */
+    /* Geometry in px, as flamegraph.pl lays it out. */
+    double width, height, xpad, frame_height, fontsize, title_y, subtitle_y, notes_y, details_y;
+    double top;                 /* y of the highest frame row area (ypad1) */
+    uint32_t bg_top, bg_bottom; /* background gradient */
+    const char *title;
+};
+
+/* Lays out the drawn frames of a finished tree. Returns 0, -ENODATA (no
+ * counts), -ENOMEM. layout_free(NULL) is a no-op. */
+int layout_build(struct layout *l, const struct bts_calltree *t, const struct bts_render_opts *o);
+void layout_free(struct layout *l);
+
+/* y of the top of a frame row and its label baseline. */
+double layout_row_y(const struct layout *l, uint32_t depth);
+double layout_label_y(const struct layout *l, uint32_t depth);
+
+/* Decodes one UTF-8 code point from p[0..n): returns its length (>= 1) and
+ * the code point in *cp: U+FFFD for invalid bytes, overlongs, surrogates,
+ * controls and other characters XML 1.0 rejects; a space for tab, CR, LF. */
+size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp);
+/* Appends code point cp as UTF-8 to out; returns bytes written (<= 4). */
+size_t utf8_put(char *out, uint32_t cp);
+
+/* Label of a frame `px` wide: as flamegraph.pl, int(px / (fontsize *
+ * fontwidth)) characters, "" below 3, else the name (annotation such as
+ * _[k] removed) cut to fit with ".." at the end. Returns the byte range of
+ * the name to show in *len and whether ".." follows. */
+bool label_fit(const struct bts_render_opts *o, const char *name, size_t name_len, double px,
+               size_t *len, bool *dots);
+
+/* Back ends: return 0 or -errno (write errors as -errno or -EIO). */
+int svg_write(const struct layout *l, FILE *out);
+int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out);

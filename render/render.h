@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* render: folded stacks or a call tree to a flame graph (SVG, PNG, PDF). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "calltree.h"
+#include "folded.h"
+
+enum bts_render_format {
+    BTS_RENDER_SVG,
+    BTS_RENDER_PNG,
+    BTS_RENDER_PDF,
+};
+
+/* flamegraph.pl's palettes plus KIND, which colours by what a frame is:
+ * our code, a library (libc, libstdc++, std::), kernel ([k], _[k]), JIT
+ * ([j], _[j]) or unknown. Colours always come from a hash of the name. */
+enum bts_render_palette {
+    BTS_PALETTE_HOT,
+    BTS_PALETTE_MEM,
+    BTS_PALETTE_IO,
+    BTS_PALETTE_WAKEUP,
+    BTS_PALETTE_CHAIN,
+    BTS_PALETTE_JAVA,
+    BTS_PALETTE_JS,
+    BTS_PALETTE_PERL,
+    BTS_PALETTE_RED,
+    BTS_PALETTE_GREEN,
+    BTS_PALETTE_BLUE,
+    BTS_PALETTE_AQUA,
+    BTS_PALETTE_YELLOW,
+    BTS_PALETTE_PURPLE,
+    BTS_PALETTE_ORANGE,
+    BTS_PALETTE_KIND,
+};
+
+struct bts_render_opts {
+    const char *title;     /* NULL: "Flame Graph", "Icicle Graph" or "Differential Flame Graph" */
+    const char *subtitle;  /* NULL: none */
+    const char *notes;     /* NULL: none; shown small under the title and kept in <desc> */
+    unsigned width;        /* image width in px (1200) */
+    unsigned frame_height; /* px per frame (16) */
+    double minwidth;       /* omit frames narrower than this (0.1) ... */
+    bool minwidth_percent; /* ... px, or percent of the total when true */
+    const char *fonttype;  /* "Verdana" */
+    double fontsize;       /* 12 */
+    double fontwidth;      /* average glyph width / fontsize (0.59) */
+    const char *countname; /* "samples" */
+    const char *nametype;  /* "Function:" */
+    enum bts_render_palette palette;
+    const char *bgcolors; /* "yellow" (default), "blue", "green", "grey", "#rrggbb" */
+    bool reverse;         /* frames in each stack are leaf first (flamegraph.pl --reverse) */
+    bool inverted;        /* icicle: root at the top */
+    bool negate;          /* differential: swap red and blue */
+    bool normalize;       /* differential: scale "before" to the "after" total (true) */
+    bool strict;          /* stop at the first malformed line */
+    uint64_t total;       /* width of the graph in counts when larger than the sum (0) */
+    /* Malformed input lines, "file:line: reason" for the caller to print. */
+    bts_folded_diag_fn diag;
+    void *diag_ctx;
+};
+
+/* Fills *o with the defaults above. */
+void bts_render_opts_init(struct bts_render_opts *o);
+
+/* Parses a palette name ("hot", "kind", "module" = kind, ...). Returns 0 or
+ * -EINVAL. bts_render_palette_names() is the list for help texts. */
+int bts_render_palette_parse(const char *name, enum bts_render_palette *out);
+const char *bts_render_palette_names(void);
+/* Sets one option by its flamegraph.pl name without "--": title,
+ * subtitle, notes, width, height, minwidth ("0.1" px or "0.5%"), fonttype,
+ * fontsize, fontwidth, countname, nametype, colors, bgcolors, total; and the
+ * flags (value ignored) reverse, inverted, negate, hash, strict, normalize,
+ * no-normalize. Strings are kept by pointer, not copied. Returns 0;
+ * -EINVAL for a bad value (*expected says what is accepted: "1..100000");
+ * -ENOTSUP for a flamegraph.pl option we do not support (*expected says
+ * why); -ENOENT for an unknown name. */
+int bts_render_opts_set(struct bts_render_opts *o, const char *name, const char *value,
+                        const char **expected);
+
+/* Every option bts_render_opts_set knows, in help order, for building
+ * getopt tables and help texts. `arg` names the value (NULL for a flag);
+ * `help` is NULL for the flamegraph.pl options we reject. */
+struct bts_render_option {
+    const char *name;
+    const char *arg;
+    const char *help;
+};
+extern const struct bts_render_option bts_render_options[];
+extern const size_t bts_render_option_count;
+
+/* Checks a --bgcolors value. Returns 0 or -EINVAL. */
+int bts_render_bgcolors_check(const char *value);
+/* "svg", "png", "pdf" -> format; also matches a file name's extension when
+ * by_extension is true ("out.png"). Returns 0 or -EINVAL. */
+int bts_render_format_parse(const char *s, bool by_extension, enum bts_render_format *out);
+
+/* The errors below: 0, -ENODATA when an input holds no stack or every count
+ * is 0 (o->diag is then called with line 0 and reason "no stacks" or "no
+ * samples" for that input, so print "REASON in 'NAME'"), -EBADMSG for a malformed line under
+ * o->strict, -errno of a read error, -ENOMEM, or -errno of a write error on `out` (ENOSPC...; -EIO
+ * when the cause is unknown). `out` is flushed, not closed. */
+
+/* One folded input (plain or differential) to a graph. */
+int bts_render_folded(FILE *in, const char *in_name, const struct bts_render_opts *o,
+                      enum bts_render_format fmt, FILE *out);
+
+/* Several folded inputs merged into one graph. */
+struct bts_render_input {
+    FILE *file;
+    const char *name;
+};
+int bts_render_folded_many(const struct bts_render_input *in, size_t n,
+                           const struct bts_render_opts *o, enum bts_render_format fmt, FILE *out);
+
+/* Differential graph of two plain folded inputs: widths from AFTER, red
+ * where a frame's self count grew, blue where it shrank. */
+int bts_render_diff(const struct bts_render_input *before, const struct bts_render_input *after,
+                    const struct bts_render_opts *o, enum bts_render_format fmt, FILE *out);
+
+/* A finished tree (bts_calltree_finish) to a graph; -ENODATA when its total
+ * is 0. o->reverse, o->strict and o->diag only apply to folded input. */
+int bts_render_tree(const struct bts_calltree *t, const struct bts_render_opts *o,
+                    enum bts_render_format fmt, FILE *out);

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/* svg: compact, deterministic, script-optional SVG flame graphs. */
+#include "render-private.h"
+#include "svg-script-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Output goes through one buffer: snprintf per attribute would dominate. */
+struct obuf {
+    FILE *out;
+    char *p;
+    size_t len;
+    int err;
+};
+
+#define OBUF_SIZE (1u << 16)
+#define OBUF_ROOM 512 /* every single append below fits in this */
+
+static void ob_flush(struct obuf *b)
+{
+    if (b->len && !b->err && fwrite(b->p, 1, b->len, b->out) != b->len)
+        b->err = errno ? -errno : -EIO;
+    b->len = 0;
+}
+
+static char *ob_room(struct obuf *b, size_t n)
+{
+    if (b->len + n > OBUF_SIZE)
+        ob_flush(b);
+    return b->p + b->len;
+}
+
+static void ob_mem(struct obuf *b, const char *s, size_t n)
+{
+    if (n > OBUF_SIZE / 2) {
+        ob_flush(b);
+        if (!b->err && fwrite(s, 1, n, b->out) != n)
+            b->err = errno ? -errno : -EIO;
+        return;
+    }
+    memcpy(ob_room(b, n), s, n);
+    b->len += n;
+}
+
+static void ob_str(struct obuf *b, const char *s)
+{
+    ob_mem(b, s, strlen(s));
+}
+
+static void ob_u64(struct obuf *b, uint64_t v)
+{
+    char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ob_mem(b, p, (size_t)(e - p));
+}
+
+/* Fixed point with one decimal, trailing ".0" dropped: 12.3, 7, -0.5. */
+static void ob_px(struct obuf *b, double v)
+{
+    long long t = (long long)(v * 10 + (v < 0 ? -0.5 : 0.5));
+    if (t < 0) {
+        ob_mem(b, "-", 1);
+        t = -t;
+    }
+    ob_u64(b, (uint64_t)(t / 10));
+    if (t % 10) {
+        char d[2] = {'.', (char)('0' + t % 10)};
+        ob_mem(b, d, 2);
+    }
+}
+
+static void ob_double(struct obuf *b, double v)
+{
+    char tmp[40];
+    int n = snprintf(tmp, sizeof(tmp), "%.10g", v);
+    ob_mem(b, tmp, (size_t)n);
+}
+
+static void ob_rgb(struct obuf *b, uint32_t rgb)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = ob_room(b, 7);
+    p[0] = '#';
+    for (int i = 0; i < 6; i++)
+        p[1 + i] = hex[(rgb >> (20 - 4 * i)) & 0xf];
+    b->len += 7;
+}
+
+/* Raw bytes as XML-safe UTF-8: invalid sequences and controls become
+ * U+FFFD, & < > " ' become entities (so the result is safe in text and in
+ * either kind of quoted attribute). */
+static void ob_escaped(struct obuf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        /* Copy runs of plain ASCII in one go. */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '&' && p[j] != '<' && p[j] != '>' &&
+               p[j] != '"' && p[j] != '\'')
+            j++;
+        if (j > i) {
+            ob_mem(b, s + i, j - i);
+            i = j;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = utf8_next(p + i, n - i, &cp);
+        switch (cp) {
+        case '&':
+            ob_mem(b, "&amp;", 5);
+            break;
+        case '<':
+            ob_mem(b, "&lt;", 4);
+            break;
+        case '>':
+            ob_mem(b, "&gt;", 4);
+            break;
+        case '"':
+            ob_mem(b, "&quot;", 6);
+            break;
+        case '\'':
+            ob_mem(b, "&#39;", 5);
+            break;
+        default: {
+            char *o = ob_room(b, 4);
+            b->len += utf8_put(o, cp);
+        }
+        }
+        i += k;
+    }
+}
+
+static void ob_escaped_str(struct obuf *b, const char *s)
+{
+    ob_escaped(b, s, strlen(s));
+}
+
+/* Font names go into CSS: keep only characters that cannot end the rule. */
+static void ob_font(struct obuf *b, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n < 100; s++) {
+        char c = *s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == ' ' || c == '-' || c == '_' || c == ',') {
+            ob_mem(b, &c, 1);
+            n++;
+        }
+    }
+    if (!n)
+        ob_str(b, "sans-serif");
+}
+
+struct name_ref {
+    const char *s;
+    size_t len;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const struct name_ref *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    if (c)
+        return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static const char *frame_name(const struct layout *l, const struct layout_frame *f, size_t *len)
+{
+    if (f->node == BTS_CALLTREE_ROOT) {
+        *len = 3;
+        return "all";
+    }
+    return bts_calltree_name(l->tree, f->node, len);
+}
+
+/* Indexes of drawn names in byte order, so the output never depends on
+ * hash order. Returns name index per frame in *frame_name_idx. */
+static int build_names(const struct layout *l, struct name_ref **refs_out, size_t *nrefs,
+                       uint32_t **frame_idx)
+{
+    size_t nn = bts_calltree_name_count(l->tree) + 1; /* +1: "all" */
+    uint32_t *slot = malloc(nn * sizeof(*slot));
+    struct name_ref *refs = malloc((l->nframes + 1) * sizeof(*refs));
+    uint32_t *idx = malloc((l->nframes + 1) * sizeof(*idx));
+    size_t n = 0, w = 0;
+    int err = -ENOMEM;
+
+    if (!slot || !refs || !idx)
+        goto out;
+    memset(slot, 0xff, nn * sizeof(*slot));
+    for (size_t i = 0; i < l->nframes; i++) {
+        const struct layout_frame *f = &l->frames[i];
+        size_t id = f->node ? bts_calltree_name_id(l->tree, f->node) : nn - 1;
+        if (slot[id] == UINT32_MAX) {
+            slot[id] = (uint32_t)n;
+            refs[n].s = frame_name(l, f, &refs[n].len);
+            n++;
+        }
+    }
+    qsort(refs, n, sizeof(*refs), cmp_ref);
+    /* Merge equal strings (a frame literally named "all"). */
+    for (size_t i = 0; i < n; i++)
+        if (!w || cmp_ref(&refs[w - 1], &refs[i]))
+            refs[w++] = refs[i];
+    for (size_t i = 0; i < l->nframes; i++) {
+        struct name_ref key;
+        key.s = frame_name(l, &l->frames[i], &key.len);
+        struct name_ref *hit = bsearch(&key, refs, w, sizeof(*refs), cmp_ref);
+        idx[i] = (uint32_t)(hit - refs);
+    }
+    *refs_out = refs;
+    *nrefs = w;
+    *frame_idx = idx;
+    refs = NULL;
+    idx = NULL;
+    err = 0;
+out:
+    free(slot);
+    free(refs);
+    free(idx);
+    return err;
+}
+
+static void write_head(struct obuf *b, const struct layout *l)
+{
+    const struct bts_render_opts *o = l->opts;
+    double fs = o->fontsize;
+
+    ob_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+              "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"");
+    ob_px(b, l->width);
+    ob_str(b, "\" height=\"");
+    ob_px(b, l->height);
+    ob_str(b, "\" viewBox=\"0 0 ");
+    ob_px(b, l->width);
+    ob_str(b, " ");
+    ob_px(b, l->height);
+    ob_str(b, "\" data-total=\"");
+    ob_u64(b, l->total);
+    ob_str(b, "\" data-xpad=\"");
+    ob_px(b, l->xpad);
+    ob_str(b, "\" data-fh=\"");
+    ob_px(b, l->frame_height);
+    ob_str(b, "\" data-fontsize=\"");
+    ob_double(b, fs);
+    ob_str(b, "\" data-fontwidth=\"");
+    ob_double(b, o->fontwidth);
+    ob_str(b, "\" data-countname=\"");
+    ob_escaped_str(b, o->countname ? o->countname : "samples");
+    ob_str(b, "\" data-nametype=\"");
+    ob_escaped_str(b, o->nametype ? o->nametype : "Function:");
+    ob_str(b, l->differential ? "\" data-diff=\"1\">\n" : "\" data-diff=\"0\">\n");
+    if (o->notes && *o->notes) {
+        ob_str(b, "<desc>");
+        ob_escaped_str(b, o->notes);
+        ob_str(b, "</desc>\n");
+    }
+    ob_str(b, "<defs><linearGradient id=\"bg\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">"
+              "<stop stop-color=\"");
+    ob_rgb(b, l->bg_top);
+    ob_str(b, "\" offset=\"5%\"/><stop stop-color=\"");
+    ob_rgb(b, l->bg_bottom);
+    ob_str(b, "\" offset=\"95%\"/></linearGradient><clipPath id=\"clip\"><rect x=\"");
+    ob_px(b, l->xpad);
+    ob_str(b, "\" y=\"0\" width=\"");
+    ob_px(b, l->width - 2 * l->xpad);
+    ob_str(b, "\" height=\"");
+    ob_px(b, l->height);
+    ob_str(b, "\"/></clipPath></defs>\n<style>text{font-family:");
+    ob_font(b, o->fonttype ? o->fonttype : "Verdana");
+    ob_str(b, ",sans-serif;font-size:");
+    ob_double(b, fs);
+    ob_str(b, "px;fill:#000}#labels text{pointer-events:none}#rows rect{cursor:pointer}"
+              "#rows rect:hover{stroke:#000;stroke-width:.5;vector-effect:non-scaling-stroke}"
+              ".hide{display:none}.parent{opacity:.5}.ui{cursor:pointer}"
+              "#title{font-size:");
+    ob_double(b, fs + 5);
+    ob_str(b, "px}#notes{font-size:");
+    ob_double(b, fs * 0.85);
+    ob_str(b, "px;fill:#555}#subtitle{fill:#a0a0a0}</style>\n"
+              "<rect width=\"100%\" height=\"100%\" fill=\"url(#bg)\"/>\n<text id=\"title\" x=\"");
+    ob_px(b, l->width / 2);
+    ob_str(b, "\" y=\"");
+    ob_px(b, l->title_y);
+    ob_str(b, "\" text-anchor=\"middle\">");
+    ob_escaped_str(b, l->title);
+    ob_str(b, "</text>\n");
+    if (o->subtitle && *o->subtitle) {
+        ob_str(b, "<text id=\"subtitle\" x=\"");
+        ob_px(b, l->width / 2);
+        ob_str(b, "\" y=\"");
+        ob_px(b, l->subtitle_y);
+        ob_str(b, "\" text-anchor=\"middle\">");
+        ob_escaped_str(b, o->subtitle);
+        ob_str(b, "</text>\n");
+    }
+    if (o->notes && *o->notes) {
+        ob_str(b, "<text id=\"notes\" x=\"");
+        ob_px(b, l->xpad);
+        ob_str(b, "\" y=\"");
+        ob_px(b, l->notes_y);
+        ob_str(b, "\">");
+        ob_escaped_str(b, o->notes);
+        ob_str(b, "</text>\n");
+    }
+    ob_str(b, "<text id=\"details\" x=\"");
+    ob_px(b, l->xpad);
+    ob_str(b, "\" y=\"");
+    ob_px(b, l->details_y);
+    ob_str(b, "\"> </text>\n<text id=\"unzoom\" class=\"ui hide\" x=\"");
+    ob_px(b, l->xpad);
+    ob_str(b, "\" y=\"");
+    ob_px(b, l->title_y);
+    ob_str(b, "\">Reset Zoom</text>\n<text id=\"search\" class=\"ui\" x=\"");
+    ob_px(b, l->width - l->xpad);
+    ob_str(b, "\" y=\"");
+    ob_px(b, l->title_y);
+    ob_str(b, "\" text-anchor=\"end\">Search</text>\n<text id=\"matched\" x=\"");
+    ob_px(b, l->width - l->xpad);
+    ob_str(b, "\" y=\"");
+    ob_px(b, l->details_y);
+    ob_str(b, "\" text-anchor=\"end\"> </text>\n");
+}
+
+int svg_write(const struct layout *l, FILE *out)
+{
+    struct obuf b = {out, NULL, 0, 0};
+    struct name_ref *refs = NULL;
+    uint32_t *name_idx = NULL, *order = NULL, *row_start = NULL;
+    uint32_t rows = l->max_depth + 1, *fill = NULL;
+    size_t nrefs = 0;
+    int err;
+
+    b.p = malloc(OBUF_SIZE + OBUF_ROOM);
+    order = malloc((l->nframes + 1) * sizeof(*order));
+    row_start = calloc(rows + 1, sizeof(*row_start));
+    fill = malloc((rows + 1) * sizeof(*fill));
+    err = -ENOMEM;
+    if (!b.p || !order || !row_start || !fill)
+        goto out;
+    err = build_names(l, &refs, &nrefs, &name_idx);
+    if (err)
+        goto out;
+    {
+        /* Frames by row (stable: depth-first order is x order in a row). */
+        for (size_t i = 0; i < l->nframes; i++)
+            row_start[l->frames[i].depth + 1]++;
+        for (uint32_t d = 0; d < rows; d++)
+            row_start[d + 1] += row_start[d];
+        memcpy(fill, row_start, (rows + 1) * sizeof(*fill));
+        for (size_t i = 0; i < l->nframes; i++)
+            order[fill[l->frames[i].depth]++] = (uint32_t)i;
+
+        write_head(&b, l);
+
+        /* Rects: x and width in counts under a per-row scale, so widths are
+         * exact and the script reads counts straight from the attributes. */
+        ob_str(&b, "<g id=\"rows\" clip-path=\"url(#clip)\">\n");
+        for (uint32_t d = 0; d < rows; d++) {
+            double y = layout_row_y(l, d);
+            ob_str(&b, "<g data-d=\"");
+            ob_u64(&b, d);
+            ob_str(&b, "\" data-y=\"");
+            ob_px(&b, y);
+            ob_str(&b, "\" transform=\"translate(");
+            ob_px(&b, l->xpad);
+            ob_str(&b, ",");
+            ob_px(&b, y);
+            ob_str(&b, ") scale(");
+            ob_double(&b, l->scale);
+            ob_str(&b, ",1)\">\n");
+            for (uint32_t k = row_start[d]; k < row_start[d + 1]; k++) {
+                const struct layout_frame *f = &l->frames[order[k]];
+                ob_str(&b, "<rect x=\"");
+                ob_u64(&b, f->x);
+                ob_str(&b, "\" width=\"");
+                ob_u64(&b, f->w);
+                ob_str(&b, "\" height=\"");
+                ob_px(&b, l->frame_height - 1);
+                ob_str(&b, "\" n=\"");
+                ob_u64(&b, name_idx[order[k]]);
+                if (l->differential) {
+                    ob_str(&b, "\" b=\"");
+                    ob_u64(&b, bts_calltree_total(l->tree, f->node, 0));
+                }
+                ob_str(&b, "\" fill=\"");
+                ob_rgb(&b, f->rgb);
+                ob_str(&b, "\"/>\n");
+            }
+            ob_str(&b, "</g>\n");
+        }
+        ob_str(&b, "</g>\n<g id=\"labels\">\n");
+        for (uint32_t d = 0; d < rows; d++) {
+            bool open = false;
+            for (uint32_t k = row_start[d]; k < row_start[d + 1]; k++) {
+                const struct layout_frame *f = &l->frames[order[k]];
+                double px = l->xpad + f->x * l->scale, pw = f->w * l->scale;
+                size_t nlen, show;
+                bool dots;
+                const char *name = frame_name(l, f, &nlen);
+                if (!label_fit(l->opts, name, nlen, pw, &show, &dots))
+                    continue;
+                if (!open) {
+                    ob_str(&b, "<g data-d=\"");
+                    ob_u64(&b, d);
+                    ob_str(&b, "\" transform=\"translate(0,");
+                    ob_px(&b, layout_label_y(l, d));
+                    ob_str(&b, ")\">\n");
+                    open = true;
+                }
+                ob_str(&b, "<text x=\"");
+                ob_px(&b, px + 3);
+                ob_str(&b, "\">");
+                ob_escaped(&b, name, show);
+                if (dots)
+                    ob_mem(&b, "..", 2);
+                ob_str(&b, "</text>\n");
+            }
+            if (open)
+                ob_str(&b, "</g>\n");
+        }
+        /* Names, sorted, one a line as "P|SUFFIX": the first P characters
+         * of the previous name then SUFFIX (front coding: C++ names share
+         * long prefixes). Only the script reads them. */
+        ob_str(&b, "</g>\n<defs><text id=\"names\">");
+        for (size_t i = 0; i < nrefs; i++) {
+            size_t p = 0;
+            if (i > 0) {
+                const char *a = refs[i - 1].s, *c = refs[i].s;
+                size_t m = refs[i - 1].len < refs[i].len ? refs[i - 1].len : refs[i].len;
+                /* ASCII only, so P counts the same in bytes and in JS. */
+                while (p < m && a[p] == c[p] && (unsigned char)a[p] < 0x80)
+                    p++;
+            }
+            if (i > 0)
+                ob_mem(&b, "\n", 1);
+            ob_u64(&b, p);
+            ob_mem(&b, "|", 1);
+            ob_escaped(&b, refs[i].s + p, refs[i].len - p);
+        }
+        ob_str(&b, "</text>");
+        ob_str(&b, "</defs>\n<script type=\"text/ecmascript\"><![CDATA[\n");
+        ob_str(&b, svg_script);
+        ob_str(&b, "]]></script>\n</svg>\n");
+    }
+    ob_flush(&b);
+    err = b.err;
+    if (!err && fflush(out))
+        err = errno ? -errno : -EIO;
+    if (!err && ferror(out))
+        err = -EIO;
+out:
+    free(b.p);
+    free(refs);
+    free(name_idx);
+    free(order);
+    free(row_start);
+    free(fill);
+    return err;
+}
