@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: MIT */
+/* bt-spy record: sample a process and write a flame graph or a profile. */
+#define _GNU_SOURCE
+
+#include "cli.h"
+#include "output-file.h"
+#include "render.h"
+#include "session.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum record_format {
+    FORMAT_SVG,
+    FORMAT_PNG,
+    FORMAT_PDF,
+    FORMAT_COLLAPSED,
+};
+
+static const struct {
+    const char *name;
+    const char *ext;
+} formats[] = {
+    [FORMAT_SVG] = {"svg", "svg"},
+    [FORMAT_PNG] = {"png", "png"},
+    [FORMAT_PDF] = {"pdf", "pdf"},
+    [FORMAT_COLLAPSED] = {"collapsed", "folded"},
+};
+
+struct record_opts {
+    struct bts_session_opts session;
+    const char *output;
+    const char *title;
+    const char *subtitle;
+    int format;        /* -1: infer from the output name */
+    double duration_s; /* 0: until the target exits or Ctrl-C */
+    bool status;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: bt-spy record [OPTIONS] (--pid PID | -- CMD [ARGS...])\n"
+          "\n"
+          "Samples every thread of a process and writes a flame graph or a profile.\n"
+          "Ctrl-C, the end of --duration and the target's exit all write the output.\n"
+          "\n"
+          "options:\n"
+          "  -p, --pid PID          attach to a running process\n"
+          "  -o, --output FILE      output file; the format follows the extension\n"
+          "                         (.svg .png .pdf .folded); default PROG-PID-TIME.svg\n"
+          "  -f, --format FMT       svg, png, pdf or collapsed (overrides the extension)\n"
+          "  -r, --rate HZ          samples per second per thread (default 100)\n"
+          "  -d, --duration SEC     stop after SEC seconds (default: until the target exits)\n"
+          "  -t, --threads          add a 'thread NAME (TID)' root frame per thread\n"
+          "      --idle             also sample sleeping threads (wall-clock profile)\n"
+          "      --subprocesses     follow children under 'process NAME (PID)' roots\n"
+          "      --backend B        auto, perf or ptrace (default auto)\n"
+          "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
+          "      --stack-size BYTES user stack copied per sample (default 8192)\n"
+          "      --lines            add file:line to frames (needs debug info)\n"
+          "      --title TEXT       flame graph title\n"
+          "      --subtitle TEXT    flame graph subtitle\n"
+          "      --no-status        no live status line on a terminal\n"
+          "  -h, --help             show this help\n"
+          "\n"
+          "examples:\n"
+          "  bt-spy record -o engine.svg -- bt-engine --seconds 5\n"
+          "  bt-spy record --pid 1234 -d 30 -r 999 -o run.folded\n"
+          "  bt-spy record --threads -o sweep.png -- bt-engine optimize --jobs 2\n",
+          out);
+}
+
+static int parse_format(const char *s, int *out)
+{
+    size_t i;
+
+    if (!strcmp(s, "folded")) {
+        *out = FORMAT_COLLAPSED;
+        return 0;
+    }
+    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (!strcmp(s, formats[i].name)) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int format_from_name(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    int f;
+
+    if (!dot || strchr(dot, '/'))
+        return FORMAT_SVG;
+    if (!strcmp(dot + 1, "collapsed") || !strcmp(dot + 1, "txt"))
+        return FORMAT_COLLAPSED;
+    if (parse_format(dot + 1, &f) == 0)
+        return f;
+    return FORMAT_SVG;
+}
+
+enum {
+    OPT_IDLE = 256,
+    OPT_SUBPROCESSES,
+    OPT_BACKEND,
+    OPT_UNWIND,
+    OPT_STACK_SIZE,
+    OPT_LINES,
+    OPT_TITLE,
+    OPT_SUBTITLE,
+    OPT_NO_STATUS,
+};
+
+static int parse_args(int argc, char **argv, struct record_opts *o)
+{
+    static const struct option longopts[] = {
+        {"pid", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"rate", required_argument, NULL, 'r'},
+        {"duration", required_argument, NULL, 'd'},
+        {"threads", no_argument, NULL, 't'},
+        {"idle", no_argument, NULL, OPT_IDLE},
+        {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"unwind", required_argument, NULL, OPT_UNWIND},
+        {"stack-size", required_argument, NULL, OPT_STACK_SIZE},
+        {"lines", no_argument, NULL, OPT_LINES},
+        {"title", required_argument, NULL, OPT_TITLE},
+        {"subtitle", required_argument, NULL, OPT_SUBTITLE},
+        {"no-status", no_argument, NULL, OPT_NO_STATUS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+p:o:f:r:d:th", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (bts_cli_parse_u64("pid", optarg, 1, 4194304, &v))
+                return BTS_EXIT_USAGE;
+            o->session.pid = (pid_t)v;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'f':
+            if (parse_format(optarg, &o->format))
+                return bts_cli_usage_error("record", "invalid --format: '%s' (expected %s)", optarg,
+                                           "svg, png, pdf or collapsed");
+            break;
+        case 'r':
+            if (bts_cli_parse_u64("rate", optarg, 1, 20000, &v))
+                return BTS_EXIT_USAGE;
+            o->session.rate_hz = (unsigned)v;
+            break;
+        case 'd':
+            if (bts_cli_parse_seconds("duration", optarg, 0.001, 31 * 24 * 3600.0, &o->duration_s))
+                return BTS_EXIT_USAGE;
+            break;
+        case 't':
+            o->session.threads = true;
+            break;
+        case OPT_IDLE:
+            o->session.idle = true;
+            break;
+        case OPT_SUBPROCESSES:
+            o->session.subprocesses = true;
+            break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "auto"))
+                o->session.backend = BTS_BACKEND_AUTO;
+            else if (!strcmp(optarg, "perf") || !strcmp(optarg, "perf_event"))
+                o->session.backend = BTS_BACKEND_PERF;
+            else if (!strcmp(optarg, "ptrace"))
+                o->session.backend = BTS_BACKEND_PTRACE;
+            else
+                return bts_cli_usage_error("record", "invalid --backend: '%s' (expected %s)",
+                                           optarg, "auto, perf or ptrace");
+            break;
+        case OPT_UNWIND:
+            if (!strcmp(optarg, "dwarf"))
+                o->session.unwind = BTS_UNWIND_DWARF;
+            else if (!strcmp(optarg, "fp"))
+                o->session.unwind = BTS_UNWIND_FP;
+            else
+                return bts_cli_usage_error("record", "invalid --unwind: '%s' (expected %s)", optarg,
+                                           "dwarf or fp");
+            break;
+        case OPT_STACK_SIZE:
+            if (bts_cli_parse_u64("stack-size", optarg, 512, 65528, &v))
+                return BTS_EXIT_USAGE;
+            if (v % 8)
+                return bts_cli_usage_error(
+                    "record", "invalid --stack-size: '%s' (expected a multiple of 8)", optarg);
+            o->session.stack_size = (uint32_t)v;
+            break;
+        case OPT_LINES:
+            o->session.lines = true;
+            break;
+        case OPT_TITLE:
+            o->title = optarg;
+            break;
+        case OPT_SUBTITLE:
+            o->subtitle = optarg;
+            break;
+        case OPT_NO_STATUS:
+            o->status = false;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            if (optopt && optopt < 256)
+                return bts_cli_usage_error("record", "unknown option '-%c'", optopt);
+            return bts_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        o->session.argv = argv + optind;
+    if (!o->session.pid && !o->session.argv)
+        return bts_cli_usage_error("record", "nothing to record: give --pid PID or -- CMD");
+    if (o->session.pid && o->session.argv)
+        return bts_cli_usage_error("record", "give either --pid or a command, not both");
+    return 0;
+}
+
+/* py-spy's naming: PROG-PID-YYYY-MM-DDTHH:MM:SS.EXT, without colons so the
+ * name is safe on every filesystem. */
+static char *default_output_name(pid_t pid, const char *prog, int format)
+{
+    char stamp[32], *copy, *name = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    copy = strdup(prog);
+    if (!copy)
+        return NULL;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+    if (asprintf(&name, "%s-%d-%s.%s", basename(copy), (int)pid, stamp, formats[format].ext) < 0)
+        name = NULL;
+    free(copy);
+    return name;
+}
+
+static void print_status(const struct bts_session_stats *st)
+{
+    fprintf(stderr, "\r\033[Ksamples %llu  lost %llu  threads %u  elapsed %.1fs",
+            (unsigned long long)st->samples, (unsigned long long)st->lost, st->threads,
+            st->elapsed_s);
+}
+
+static void print_start_error(const struct bts_session *s, const struct record_opts *o, int err)
+{
+    const char *why = NULL, *hint = NULL;
+
+    bts_session_explain(s, &why, &hint);
+    if (o->session.pid)
+        bts_cli_error("cannot attach to pid %d: %s", (int)o->session.pid,
+                      why && *why ? why : bts_cli_strerror(err));
+    else
+        bts_cli_error("cannot start '%s': %s", o->session.argv[0],
+                      why && *why ? why : bts_cli_strerror(err));
+    if (hint && *hint)
+        bts_cli_hint("%s", hint);
+}
+
+static char *describe_target(const struct record_opts *o, pid_t pid)
+{
+    char *s = NULL, *p;
+    size_t len = 0;
+    FILE *f;
+    int i;
+
+    f = open_memstream(&s, &len);
+    if (!f)
+        return NULL;
+    if (o->session.argv) {
+        for (i = 0; o->session.argv[i]; i++)
+            fprintf(f, "%s%s", i ? " " : "", o->session.argv[i]);
+    } else {
+        char path[64];
+        FILE *cmd;
+        int ch;
+
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        cmd = fopen(path, "r");
+        if (cmd) {
+            while ((ch = fgetc(cmd)) != EOF)
+                fputc(ch ? ch : ' ', f);
+            fclose(cmd);
+        }
+    }
+    if (fclose(f))
+        return NULL;
+    /* Drop a trailing space left by cmdline's final NUL. */
+    for (p = s + strlen(s); p > s && p[-1] == ' ';)
+        *--p = '\0';
+    return s;
+}
+
+/* "/a/b/prog --x" -> "prog --x" */
+static const char *target_short(const char *target)
+{
+    const char *space = strchr(target, ' ');
+    const char *slash = target;
+    const char *p;
+
+    for (p = target; *p && (!space || p < space); p++)
+        if (*p == '/')
+            slash = p + 1;
+    return slash;
+}
+
+/* Renders the session's stacks into `out` in the chosen format. */
+static int write_profile(const struct bts_session *s, const struct record_opts *o, int format,
+                         const char *target, pid_t pid, FILE *out)
+{
+    struct bts_session_stats st;
+    struct bts_render_opts ro;
+    char *folded = NULL, *notes = NULL, *title = NULL;
+    size_t folded_len = 0;
+    FILE *mem = NULL, *in = NULL;
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int ret;
+
+    if (format == FORMAT_COLLAPSED)
+        return bts_session_write_folded(s, out);
+
+    mem = open_memstream(&folded, &folded_len);
+    if (!mem)
+        return -errno;
+    ret = bts_session_write_folded(s, mem);
+    if (fclose(mem) && !ret)
+        ret = -errno;
+    if (ret)
+        goto out;
+
+    bts_session_stats(s, &st);
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+    if (asprintf(&notes,
+                 "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s | %s",
+                 target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
+                 (unsigned long long)st.samples, (unsigned long long)st.lost,
+                 bts_session_backend(s), o->session.idle ? "wall-clock" : "on-CPU",
+                 st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
+        notes = NULL;
+        ret = -ENOMEM;
+        goto out;
+    }
+    /* The title names the program, not its full path. */
+    if (!o->title &&
+        asprintf(&title, "bt-spy: %s", target ? target_short(target) : "profile") < 0) {
+        title = NULL;
+        ret = -ENOMEM;
+        goto out;
+    }
+
+    bts_render_opts_init(&ro);
+    ro.title = o->title ? o->title : title;
+    ro.subtitle = o->subtitle;
+    ro.notes = notes;
+    if (o->session.idle)
+        ro.countname = "samples (wall clock)";
+
+    in = fmemopen(folded, folded_len ? folded_len : 1, "r");
+    if (!in) {
+        ret = -errno;
+        goto out;
+    }
+    if (!folded_len) {
+        ret = -ENODATA;
+        goto out;
+    }
+    ret = bts_render_folded(in, "profile", &ro,
+                            format == FORMAT_PNG   ? BTS_RENDER_PNG
+                            : format == FORMAT_PDF ? BTS_RENDER_PDF
+                                                   : BTS_RENDER_SVG,
+                            out);
+out:
+    if (in)
+        fclose(in);
+    free(folded);
+    free(notes);
+    free(title);
+    return ret;
+}
+
+int bts_cmd_record(int argc, char **argv)
+{
+    struct record_opts o = {
+        .session = {.rate_hz = 100, .stack_size = 8192},
+        .format = -1,
+        .status = true,
+    };
+    struct bts_session_stats st;
+    struct bts_session *s = NULL;
+    struct bts_output_file *of = NULL;
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    char *output = NULL, *target = NULL;
+    bool tty, stopped_by_user = false;
+    double last_status = -1;
+    pid_t pid;
+    int ret, rc = BTS_EXIT_FAILURE, format;
+
+    ret = parse_args(argc, argv, &o);
+    if (ret)
+        return ret < 0 ? BTS_EXIT_OK : ret;
+
+    format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
+    tty = o.status && bts_cli_stderr_is_tty();
+
+    s = bts_session_new(&o.session);
+    if (!s) {
+        bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));
+        return BTS_EXIT_FAILURE;
+    }
+
+    /* With an explicit output, make sure it can be written before any
+     * sampling starts. */
+    if (o.output) {
+        ret = bts_output_file_open(o.output, &of);
+        if (ret) {
+            bts_cli_error("cannot write '%s': %s", o.output, bts_cli_strerror(ret));
+            goto out;
+        }
+    }
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    ret = bts_session_start(s);
+    if (ret) {
+        print_start_error(s, &o, ret);
+        goto out;
+    }
+    pid = bts_session_pid(s);
+    target = describe_target(&o, pid);
+    if (o.session.backend == BTS_BACKEND_AUTO)
+        fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
+                o.session.rate_hz, bts_session_backend(s));
+
+    if (!o.output) {
+        output = default_output_name(pid, o.session.argv ? o.session.argv[0] : target, format);
+        if (!output) {
+            bts_cli_error("cannot name the output: %s", bts_cli_strerror(errno));
+            goto stop;
+        }
+        ret = bts_output_file_open(output, &of);
+        if (ret) {
+            bts_cli_error("cannot write '%s': %s", output, bts_cli_strerror(ret));
+            goto stop;
+        }
+    }
+
+    for (;;) {
+        ret = bts_session_poll(s, 100);
+        bts_session_stats(s, &st);
+        if (tty && st.elapsed_s - last_status >= 0.25) {
+            print_status(&st);
+            last_status = st.elapsed_s;
+        }
+        if (ret < 0) {
+            if (tty)
+                fputc('\n', stderr);
+            bts_cli_error("sampling failed: %s; writing what was gathered", bts_cli_strerror(ret));
+            break;
+        }
+        if (ret == 1)
+            break;
+        if (stop_requested) {
+            stopped_by_user = true;
+            break;
+        }
+        if (o.duration_s > 0 && st.elapsed_s >= o.duration_s)
+            break;
+    }
+stop:
+    bts_session_stop(s);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    if (tty)
+        print_status(&st), fputc('\n', stderr);
+    if (!of)
+        goto out;
+
+    bts_session_stats(s, &st);
+    ret = write_profile(s, &o, format, target, bts_session_pid(s), bts_output_file_stream(of));
+    if (ret == -ENODATA) {
+        bts_cli_error("no samples were collected; nothing written to '%s'",
+                      bts_output_file_name(of));
+        bts_cli_hint("the target may have been idle: try --idle, a higher --rate, or a longer run");
+        goto out;
+    }
+    if (!ret)
+        ret = bts_output_file_commit(of);
+    if (ret) {
+        bts_cli_error("cannot write '%s': %s", bts_output_file_name(of), bts_cli_strerror(ret));
+        goto out;
+    }
+    fprintf(stderr, "bt-spy: wrote '%s': %llu samples, %llu lost, %u threads, %.1f s%s\n",
+            bts_output_file_name(of), (unsigned long long)st.samples, (unsigned long long)st.lost,
+            st.threads_seen, st.elapsed_s,
+            stopped_by_user                     ? " (stopped by signal)"
+            : st.target_exited && o.session.pid ? " (partial: target exited)"
+                                                : "");
+    rc = BTS_EXIT_OK;
+    /* A launched command runs to completion as if unprofiled: sampling
+     * stopped early (duration, SIGTERM) leaves it running and we wait. */
+    if (o.session.argv && !st.target_exited && !stopped_by_user) {
+        int status;
+
+        fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_session_pid(s));
+        while (waitpid(bts_session_pid(s), &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+out:
+    bts_output_file_free(of);
+    bts_session_free(s);
+    free(output);
+    free(target);
+    return rc;
+}
