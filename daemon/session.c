@@ -124,7 +124,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     if (raw->pcs) {
         pcs = raw->pcs;
         n = raw->npcs ? (int)raw->npcs : -ENOENT;
-    } else if (raw->has_regs) {
+    } else if (raw->has_regs && s->unwinder) {
         if (s->maps_dirty) {
             bts_maps_refresh(s->maps);
             bts_unwinder_flush(s->unwinder);
@@ -153,7 +153,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     s->samples++;
     /* Name a new stack's frames now, while its mappings are still current;
      * the symbolizer caches every pc, so writing later costs no lookups. */
-    if (r == 1) {
+    if (r == 1 && s->sym) {
         for (int i = 0; i < n; i++)
             bts_symbolizer_name(s->sym, pcs[i], i > 0);
     }
@@ -311,8 +311,13 @@ int bts_session_start(struct bts_session *s)
             ret = -e;
             goto out;
         }
-        /* The maps are read after exec, from the new image. */
-        if ((ret = make_symbolizer(s)) < 0)
+        /* The maps are read after exec, from the new image. A command that
+         * already ran to completion has none left: that is a finished
+         * session, not a failed start. */
+        ret = make_symbolizer(s);
+        if (ret == -ESRCH)
+            ret = 0;
+        if (ret < 0)
             goto out;
     }
     s->started = true;

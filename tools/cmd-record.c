@@ -348,6 +348,9 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
     struct tm tm;
     int ret;
 
+    bts_session_stats(s, &st);
+    if (st.samples == 0)
+        return -ENODATA;
     if (format == FORMAT_COLLAPSED)
         return bts_session_write_folded(s, out);
 
@@ -360,7 +363,6 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
     if (ret)
         goto out;
 
-    bts_session_stats(s, &st);
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
     if (asprintf(&notes,
