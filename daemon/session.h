@@ -21,16 +21,16 @@ enum bts_unwind {
 };
 
 struct bts_session_opts {
-    pid_t pid;             /* attach to this process, or 0 to launch argv */
-    char *const *argv;     /* command to launch (searched in PATH) */
-    unsigned rate_hz;      /* samples per second per thread; default 100 */
+    pid_t pid;         /* attach to this process, or 0 to launch argv */
+    char *const *argv; /* command to launch (searched in PATH) */
+    unsigned rate_hz;  /* samples per second per thread; default 100 */
     enum bts_backend backend;
     enum bts_unwind unwind;
-    uint32_t stack_size;   /* user stack bytes copied per sample; default 8192 */
-    bool threads;          /* add a "thread NAME (TID)" root frame */
-    bool idle;             /* also sample sleeping threads (wall clock) */
-    bool lines;            /* add file:line to frame names */
-    bool subprocesses;     /* follow children, under "process NAME (PID)" */
+    uint32_t stack_size; /* user stack bytes copied per sample; default 8192 */
+    bool threads;        /* add a "thread NAME (TID)" root frame */
+    bool idle;           /* also sample sleeping threads (wall clock) */
+    bool lines;          /* add file:line to frame names */
+    bool subprocesses;   /* follow children, under "process NAME (PID)" */
 };
 
 struct bts_session_stats {
