@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/* thread-dump: every thread's stack once, taken with the ptrace backend in
+ * wall-clock mode (one tick), unwound and named after the threads run. */
+#define _GNU_SOURCE
+#include "thread-dump.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf-image.h"
+#include "permission-check-private.h"
+#include "proc-maps.h"
+#include "ptrace-backend-private.h"
+#include "symbolizer.h"
+#include "unwinder-private.h"
+
+/* Copies reach up to the end of the stack mapping, so even deep stacks reach
+ * main; the backend clamps each copy to the mapping holding sp. */
+#define DUMP_STACK_SIZE (8u << 20)
+#define COMMAND_MAX     4096
+
+/* Registers and stack of one thread, kept until it is unwound. */
+struct thread_copy {
+    bool taken;
+    uint64_t regs[BTS_REG_COUNT];
+    uint8_t *stack;
+    uint64_t stack_size;
+};
+
+struct bts_thread_dump {
+    pid_t pid;
+    char *command;
+    struct bts_thread_stack *threads;
+    struct thread_copy *copies;
+    size_t n, cap;
+    int error; /* first allocation failure while sampling */
+};
+
+struct dump_maps {
+    struct bts_maps *maps;
+};
+
+static int read_small_file(const char *path, char *buf, size_t len, size_t *got)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+    if (fd < 0)
+        return -errno;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    *got = n < 0 ? 0 : (size_t)n;
+    return err;
+}
+
+static struct bts_thread_stack *add_thread(struct bts_thread_dump *d, pid_t tid)
+{
+    if (d->n == d->cap) {
+        size_t ncap = d->cap ? d->cap * 2 : 16;
+        struct bts_thread_stack *t = realloc(d->threads, ncap * sizeof(*t));
+        if (!t)
+            return NULL;
+        d->threads = t;
+        struct thread_copy *c = realloc(d->copies, ncap * sizeof(*c));
+        if (!c)
+            return NULL;
+        d->copies = c;
+        d->cap = ncap;
+    }
+    struct bts_thread_stack *t = &d->threads[d->n];
+    memset(t, 0, sizeof(*t));
+    memset(&d->copies[d->n], 0, sizeof(d->copies[d->n]));
+    t->tid = tid;
+    t->state = '?';
+    t->error = -EAGAIN;
+    d->n++;
+    return t;
+}
+
+static struct bts_thread_stack *find_thread(struct bts_thread_dump *d, pid_t tid, size_t *index)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->threads[i].tid == tid) {
+            *index = i;
+            return &d->threads[i];
+        }
+    }
+    return NULL;
+}
+
+/* Name and state of each thread as it was before we touched it. */
+static int list_threads(struct bts_thread_dump *d)
+{
+    char path[320], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)d->pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return errno == ENOENT ? -ESRCH : -errno;
+    int ret = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        size_t n;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)d->pid, de->d_name);
+        if (read_small_file(path, buf, sizeof(buf) - 1, &n) < 0 || n == 0)
+            continue;
+        buf[n] = '\0';
+        const char *open_paren = strchr(buf, '(');
+        const char *close_paren = strrchr(buf, ')');
+        if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
+            continue;
+        struct bts_thread_stack *t = add_thread(d, (pid_t)atoi(de->d_name));
+        if (!t) {
+            ret = -ENOMEM;
+            break;
+        }
+        size_t len = (size_t)(close_paren - open_paren - 1);
+        if (len >= sizeof(t->name))
+            len = sizeof(t->name) - 1;
+        memcpy(t->name, open_paren + 1, len);
+        t->state = close_paren[2];
+    }
+    closedir(dir);
+    return ret;
+}
+
+static void read_command(struct bts_thread_dump *d)
+{
+    char path[64], buf[COMMAND_MAX];
+    size_t n = 0;
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)d->pid);
+    read_small_file(path, buf, sizeof(buf) - 1, &n);
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    }
+    buf[n] = '\0';
+    d->command = strdup(buf);
+}
+
+static void on_sample(void *ctx, const struct bts_raw_sample *s)
+{
+    struct bts_thread_dump *d = ctx;
+    size_t i;
+    struct bts_thread_stack *t = find_thread(d, s->tid, &i);
+    if (!t) { /* born after the listing */
+        if (!(t = add_thread(d, s->tid))) {
+            d->error = -ENOMEM;
+            return;
+        }
+        i = d->n - 1;
+        if (s->thread_name)
+            snprintf(t->name, sizeof(t->name), "%s", s->thread_name);
+    }
+    struct thread_copy *c = &d->copies[i];
+    if (c->taken || !s->has_regs)
+        return;
+    memcpy(c->regs, s->regs, sizeof(c->regs));
+    if (s->stack && s->stack_size) {
+        c->stack = malloc(s->stack_size);
+        if (!c->stack) {
+            d->error = -ENOMEM;
+            return;
+        }
+        memcpy(c->stack, s->stack, s->stack_size);
+        c->stack_size = s->stack_size;
+    }
+    c->taken = true;
+}
+
+static void on_lost(void *ctx, uint64_t count)
+{
+    (void)ctx;
+    (void)count; /* a thread that could not stop keeps error -EAGAIN */
+}
+
+static void on_maps_changed(void *ctx)
+{
+    (void)ctx;
+}
+
+/* Stops each thread once (wall-clock tick), copies it, resumes it, detaches. */
+static int copy_threads(struct bts_thread_dump *d)
+{
+    int ret;
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    if (!b)
+        return -errno;
+    struct bts_backend_config cfg = {
+        .pid = d->pid, .rate_hz = 1, .stack_size = DUMP_STACK_SIZE, .idle = true};
+    struct bts_backend_sink sink = {
+        .ctx = d, .sample = on_sample, .lost = on_lost, .maps_changed = on_maps_changed};
+    if ((ret = b->ops->start(b, &cfg, &sink)) < 0)
+        goto out;
+    ret = b->ops->poll(b, 0); /* the first tick is due at once */
+    b->ops->stop(b);
+    if (ret == 1)
+        ret = -ESRCH;
+    if (ret == 0 && d->error)
+        ret = d->error;
+out:
+    b->ops->free(b);
+    return ret;
+}
+
+static const struct bts_map *dump_find_map(void *ctx, uint64_t addr, struct bts_elf **elf)
+{
+    struct dump_maps *m = ctx;
+    const struct bts_map *map = bts_maps_find(m->maps, addr);
+    *elf = map ? bts_maps_elf(m->maps, map) : NULL;
+    return map;
+}
+
+/* "main" and "main (file.c:3)" both name main. */
+static bool names_function(const char *frame, const char *fn)
+{
+    size_t n = strlen(fn);
+    return strncmp(frame, fn, n) == 0 && (frame[n] == '\0' || frame[n] == ' ');
+}
+
+static int name_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder *u,
+                       struct bts_symbolizer *sym)
+{
+    uint64_t pcs[BTS_MAX_FRAMES];
+    struct thread_copy *c = &d->copies[i];
+    struct bts_thread_stack *t = &d->threads[i];
+    if (!c->taken)
+        return 0;
+    int n = bts_unwinder_unwind(u, c->regs, c->stack, c->stack_size, pcs, BTS_MAX_FRAMES);
+    t->error = n <= 0 ? -ENOENT : 0;
+    if (n <= 0)
+        return 0;
+    t->frames = calloc((size_t)n, sizeof(*t->frames));
+    if (!t->frames)
+        return -ENOMEM;
+    for (int k = 0; k < n; k++) {
+        const char *name = bts_symbolizer_name(sym, pcs[k], k > 0);
+        if (!(t->frames[k] = strdup(name)))
+            return -ENOMEM;
+        t->nframes++;
+        if (names_function(name, "main") || names_function(name, "start_thread"))
+            break;
+    }
+    return 0;
+}
+
+static int unwind_threads(struct bts_thread_dump *d, struct dump_maps *m, bool lines)
+{
+    int ret = 0;
+    struct bts_unwinder *u = NULL;
+    struct bts_symbolizer *sym = NULL;
+    struct bts_unwind_target target = {.ctx = m, .find_map = dump_find_map};
+    struct bts_symbolizer_opts so = {.lines = lines, .demangle = true};
+    if (!(u = bts_unwinder_new(&target)) || !(sym = bts_symbolizer_new(m->maps, &so))) {
+        ret = -errno;
+        goto out;
+    }
+    for (size_t i = 0; i < d->n && ret == 0; i++)
+        ret = name_frames(d, i, u, sym);
+out:
+    bts_symbolizer_free(sym);
+    bts_unwinder_free(u);
+    return ret;
+}
+
+/* Drops threads that exited before they could be copied. */
+static void drop_exited(struct bts_thread_dump *d)
+{
+    char path[64];
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)d->pid, (int)d->threads[i].tid);
+        if (!d->copies[i].taken && access(path, F_OK) != 0)
+            continue;
+        d->threads[k] = d->threads[i];
+        d->copies[k] = d->copies[i];
+        k++;
+    }
+    d->n = k;
+}
+
+/* The main thread first, then by tid. */
+static int by_tid(const void *a, const void *b, void *pid)
+{
+    pid_t x = ((const struct bts_thread_stack *)a)->tid;
+    pid_t y = ((const struct bts_thread_stack *)b)->tid;
+    pid_t main_tid = *(const pid_t *)pid;
+    if ((x == main_tid) != (y == main_tid))
+        return x == main_tid ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out)
+{
+    int ret;
+    struct bts_elf_cache *cache = NULL;
+    struct dump_maps m = {NULL};
+    struct bts_thread_dump *d = calloc(1, sizeof(*d));
+    *out = NULL;
+    if (!d)
+        return -ENOMEM;
+    d->pid = pid;
+    if (pid <= 0) {
+        ret = -ESRCH;
+        goto out;
+    }
+    if ((ret = list_threads(d)) < 0)
+        goto out;
+    read_command(d);
+    if ((ret = copy_threads(d)) < 0)
+        goto out;
+    /* Maps are read after the copies; code mappings outlive the moment. */
+    if (!(cache = bts_elf_cache_new()) || !(m.maps = bts_maps_new(pid, cache))) {
+        ret = errno == ENOENT ? -ESRCH : -errno;
+        goto out;
+    }
+    if ((ret = unwind_threads(d, &m, lines)) < 0)
+        goto out;
+    drop_exited(d);
+    /* The copies are done with; release them so threads can be sorted alone. */
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->copies[i].stack);
+        d->copies[i].stack = NULL;
+    }
+    qsort_r(d->threads, d->n, sizeof(*d->threads), by_tid, &d->pid);
+    if (!d->command && !(d->command = strdup(""))) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    *out = d;
+    d = NULL;
+out:
+    bts_maps_free(m.maps);
+    bts_elf_cache_free(cache);
+    bts_thread_dump_free(d);
+    return ret;
+}
+
+pid_t bts_thread_dump_pid(const struct bts_thread_dump *d)
+{
+    return d->pid;
+}
+
+const char *bts_thread_dump_command(const struct bts_thread_dump *d)
+{
+    return d->command ? d->command : "";
+}
+
+size_t bts_thread_dump_count(const struct bts_thread_dump *d)
+{
+    return d->n;
+}
+
+const struct bts_thread_stack *bts_thread_dump_thread(const struct bts_thread_dump *d, size_t i)
+{
+    return i < d->n ? &d->threads[i] : NULL;
+}
+
+void bts_thread_dump_free(struct bts_thread_dump *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        for (size_t k = 0; k < d->threads[i].nframes; k++)
+            free((char *)d->threads[i].frames[k]);
+        free(d->threads[i].frames);
+        free(d->copies[i].stack);
+    }
+    free(d->threads);
+    free(d->copies);
+    free(d->command);
+    free(d);
+}
+
+/* Pid of a tracer already attached to `pid` (TracerPid), or 0. */
+static pid_t tracer_of(pid_t pid)
+{
+    char path[64], buf[4096];
+    size_t n = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (read_small_file(path, buf, sizeof(buf) - 1, &n) < 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nTracerPid:");
+    return p ? (pid_t)atoi(p + strlen("\nTracerPid:")) : 0;
+}
+
+void bts_thread_dump_explain(pid_t pid, int err, char *why, size_t why_len, char *hint,
+                             size_t hint_len)
+{
+    struct bts_permission_facts f;
+    why[0] = hint[0] = '\0';
+    bts_permission_gather(pid, &f);
+    if (err == -ESRCH || !f.pid_exists) {
+        snprintf(why, why_len, "no process with pid %d", (int)pid);
+        snprintf(hint, hint_len, "check the pid with: ps -p %d", (int)pid);
+        return;
+    }
+    if (err != -EPERM && err != -EACCES)
+        return;
+    pid_t tracer = tracer_of(pid);
+    if (tracer > 0) {
+        snprintf(why, why_len, "another tracer (pid %d) is attached to it", (int)tracer);
+        snprintf(hint, hint_len, "detach the debugger or profiler (gdb, strace, bt-spy) first");
+    } else if (f.target_uid != f.self_uid && f.self_uid != 0 && !f.cap_ptrace) {
+        snprintf(why, why_len, "pid %d belongs to another user (uid %u)", (int)pid,
+                 (unsigned)f.target_uid);
+        snprintf(hint, hint_len, "run as the target's user, as root, or add CAP_SYS_PTRACE");
+    } else if (f.ptrace_scope >= 1 && f.self_uid != 0 && !f.cap_ptrace) {
+        snprintf(why, why_len, "yama ptrace_scope is %d", f.ptrace_scope);
+        snprintf(hint, hint_len,
+                 f.ptrace_scope >= 3 ? "ptrace is disabled until reboot; nothing can attach"
+                                     : "run: sysctl kernel.yama.ptrace_scope=0, or add "
+                                       "CAP_SYS_PTRACE, or run as root");
+    } else {
+        snprintf(why, why_len, "ptrace was refused");
+        snprintf(hint, hint_len,
+                 "the process may be non-dumpable (setuid) or in another namespace; "
+                 "run as root or add CAP_SYS_PTRACE");
+    }
+}

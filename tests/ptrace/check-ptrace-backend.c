@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+/* check-ptrace-backend: the ptrace backend and the thread dump against
+ * ptrace-fixture: which functions are sampled on-CPU and wall-clock, that
+ * signals and group-stops pass through untouched, that threads are followed,
+ * and that nothing is left traced or stopped afterwards. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "function-counter.h"
+#include "ptrace-backend-private.h"
+#include "thread-dump.h"
+
+/* A fixture run under a parent of its own (as a process bt-spy attaches to
+ * would be): `ctl` yields the fixture's pid, then its wait status. */
+struct fixture {
+    pid_t pid;    /* the fixture */
+    pid_t parent; /* its real parent, our child */
+    int out;      /* the fixture's stdout */
+    int ctl;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Reads one line from fd into buf within timeout_ms; false on timeout/EOF. */
+static bool read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+    size_t n = 0;
+    int64_t end = now_ms() + timeout_ms;
+    while (n + 1 < len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int64_t left = end - now_ms();
+        if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
+            return false;
+        if (read(fd, buf + n, 1) != 1)
+            return false;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return true;
+}
+
+static void fixture_start(struct fixture *f, const char *arg1, const char *arg2)
+{
+    int out[2], ctl[2];
+    char line[64];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+    f->parent = fork();
+    ck_assert_int_ge(f->parent, 0);
+    if (f->parent == 0) {
+        pid_t child = fork();
+        if (child == 0) {
+            dup2(out[1], 1);
+            execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", arg1, arg2, (char *)NULL);
+            _exit(127);
+        }
+        int status = -1;
+        if (write(ctl[1], &child, sizeof(child)) != sizeof(child))
+            _exit(1);
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (write(ctl[1], &status, sizeof(status)) != sizeof(status))
+            _exit(1);
+        _exit(0);
+    }
+    close(out[1]);
+    close(ctl[1]);
+    f->out = out[0];
+    f->ctl = ctl[0];
+    ck_assert_int_eq(read(f->ctl, &f->pid, sizeof(f->pid)), (ssize_t)sizeof(f->pid));
+    ck_assert_msg(read_line(f->out, line, sizeof(line), 5000), "fixture did not start");
+    ck_assert_str_eq(line, "ready");
+}
+
+/* The fixture's wait status as its parent saw it, or -1 on timeout. */
+static int fixture_status(struct fixture *f, int timeout_ms)
+{
+    struct pollfd p = {.fd = f->ctl, .events = POLLIN};
+    int status = -1;
+    if (poll(&p, 1, timeout_ms) == 1 && read(f->ctl, &status, sizeof(status)) != sizeof(status))
+        status = -1;
+    return status;
+}
+
+static void fixture_end(struct fixture *f)
+{
+    kill(f->pid, SIGKILL);
+    kill(f->pid, SIGCONT);
+    waitpid(f->parent, NULL, 0);
+    close(f->out);
+    close(f->ctl);
+}
+
+static pid_t tid_named(pid_t pid, const char *name)
+{
+    char path[300], comm[32];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    pid_t found = 0;
+    struct dirent *de;
+    while (d && !found && (de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
+        FILE *c = fopen(path, "re");
+        if (c && fgets(comm, sizeof(comm), c)) {
+            comm[strcspn(comm, "\n")] = '\0';
+            if (strcmp(comm, name) == 0)
+                found = (pid_t)atoi(de->d_name);
+        }
+        if (c)
+            fclose(c);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* State letter and user CPU ticks of one thread. */
+static char thread_stat(pid_t pid, pid_t tid, unsigned long *utime)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 'X';
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 'X';
+    char state = p[2];
+    /* utime is field 14; after ")" come fields 3.. */
+    unsigned long v = 0;
+    char *s = p + 2;
+    for (int field = 3; field < 14 && s; field++)
+        s = strchr(s, ' ') ? strchr(s, ' ') + 1 : NULL;
+    if (s)
+        v = strtoul(s, NULL, 10);
+    if (utime)
+        *utime = v;
+    return state;
+}
+
+static pid_t tracer_of(pid_t tid)
+{
+    char path[64], line[256];
+    pid_t tracer = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+    FILE *f = fopen(path, "re");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "TracerPid:", 10) == 0)
+            tracer = (pid_t)atoi(line + 10);
+    }
+    if (f)
+        fclose(f);
+    return tracer;
+}
+
+/* Every thread of pid: not traced, and in none of `bad` states. */
+static void assert_released(pid_t pid, const char *bad)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        char state = thread_stat(pid, tid, NULL);
+        ck_assert_msg(!strchr(bad, state), "thread %d left in state %c", (int)tid, state);
+        ck_assert_int_eq(tracer_of(tid), 0);
+    }
+    closedir(d);
+}
+
+struct sampler {
+    struct function_counter *fc;
+    struct bts_sampler_backend *b;
+};
+
+static void sampler_start(struct sampler *s, pid_t pid, bool idle, unsigned rate, bool launched)
+{
+    struct bts_backend_config cfg = {
+        .pid = pid, .launched = launched, .rate_hz = rate, .stack_size = 8192, .idle = idle};
+    s->fc = function_counter_new(pid);
+    s->b = bts_ptrace_backend_new();
+    ck_assert_ptr_nonnull(s->fc);
+    ck_assert_ptr_nonnull(s->b);
+    struct bts_backend_sink sink = function_counter_sink(s->fc);
+    ck_assert_int_eq(s->b->ops->start(s->b, &cfg, &sink), 0);
+}
+
+/* Polls for ms; returns 1 if the target exited. */
+static int sampler_run(struct sampler *s, int ms)
+{
+    int64_t end = now_ms() + ms;
+    while (now_ms() < end) {
+        int r = s->b->ops->poll(s->b, (int)(end - now_ms()));
+        ck_assert_int_ge(r, 0);
+        if (r == 1)
+            return 1;
+    }
+    return 0;
+}
+
+static void sampler_end(struct sampler *s)
+{
+    s->b->ops->stop(s->b);
+    s->b->ops->free(s->b);
+    function_counter_free(s->fc);
+}
+
+static void print_shares(const char *what, const struct function_counter *fc)
+{
+    printf("%s: samples %llu lost %llu failed %llu | spin_alpha %.1f%% spin_beta %.1f%% "
+           "sleep_gamma %.1f%% wait_for_workers %.1f%%\n",
+           what, (unsigned long long)function_counter_samples(fc),
+           (unsigned long long)function_counter_lost(fc),
+           (unsigned long long)function_counter_failed(fc),
+           function_counter_share(fc, "spin_alpha"), function_counter_share(fc, "spin_beta"),
+           function_counter_share(fc, "sleep_gamma"),
+           function_counter_share(fc, "wait_for_workers"));
+}
+
+/* ---- on-CPU and wall-clock sampling ---- */
+
+START_TEST(test_on_cpu_samples_spinning_threads_and_not_the_sleeping_one)
+{
+    struct fixture f;
+    struct sampler s;
+    fixture_start(&f, NULL, NULL);
+    sampler_start(&s, f.pid, false, 200, false);
+    ck_assert_int_eq(sampler_run(&s, 1000), 0);
+    print_shares("on-cpu", s.fc);
+    ck_assert_uint_ge(function_counter_samples(s.fc), 20); /* CPU time varies with load */
+    /* Both spinners, about half each; the split follows how the scheduler
+     * shares the CPUs with whatever else runs. */
+    ck_assert_double_ge(function_counter_share(s.fc, "spin_alpha"), 10.0);
+    ck_assert_double_ge(function_counter_share(s.fc, "spin_beta"), 10.0);
+    ck_assert_double_lt(function_counter_share(s.fc, "sleep_gamma"), 2.0);
+    ck_assert_double_lt(function_counter_share(s.fc, "wait_for_workers"), 2.0);
+    /* Unwinding -O2 code without frame pointers reaches the thread root. */
+    ck_assert_double_ge(function_counter_share(s.fc, "start_thread"), 95.0);
+    sampler_end(&s);
+    assert_released(f.pid, "tT");
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_idle_samples_the_sleeping_thread_at_its_share)
+{
+    struct fixture f;
+    struct sampler s;
+    fixture_start(&f, NULL, NULL);
+    sampler_start(&s, f.pid, true, 100, false);
+    ck_assert_int_eq(sampler_run(&s, 1000), 0);
+    print_shares("idle", s.fc);
+    /* Four threads sampled every tick: each holds a quarter. */
+    ck_assert_double_ge(function_counter_share(s.fc, "sleep_gamma"), 15.0);
+    ck_assert_double_le(function_counter_share(s.fc, "sleep_gamma"), 35.0);
+    ck_assert_double_ge(function_counter_share(s.fc, "wait_for_workers"), 15.0);
+    ck_assert_double_ge(function_counter_share(s.fc, "spin_alpha"), 15.0);
+    ck_assert_double_ge(function_counter_share(s.fc, "main"), 15.0);
+    sampler_end(&s);
+    assert_released(f.pid, "tT");
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_frame_pointer_mode_gives_leaf_pcs)
+{
+    struct fixture f;
+    struct sampler s;
+    struct bts_backend_config cfg = {
+        .pid = 0, .rate_hz = 200, .stack_size = 8192, .callchain = true};
+    fixture_start(&f, NULL, NULL);
+    cfg.pid = f.pid;
+    s.fc = function_counter_new(f.pid);
+    s.b = bts_ptrace_backend_new();
+    struct bts_backend_sink sink = function_counter_sink(s.fc);
+    ck_assert_int_eq(s.b->ops->start(s.b, &cfg, &sink), 0);
+    sampler_run(&s, 500);
+    /* No frame pointers in the fixture: the leaf is right, the rest may not be. */
+    ck_assert_uint_ge(function_counter_count(s.fc, "spin_leaf") +
+                          function_counter_count(s.fc, "spin_alpha") +
+                          function_counter_count(s.fc, "spin_beta"),
+                      function_counter_samples(s.fc) * 9 / 10);
+    sampler_end(&s);
+    fixture_end(&f);
+}
+END_TEST
+
+/* ---- signals and group-stops pass through ---- */
+
+START_TEST(test_signals_sent_while_sampling_all_arrive)
+{
+    struct fixture f;
+    struct sampler s;
+    char line[64] = "";
+    const int sent = 300;
+    fixture_start(&f, NULL, NULL);
+    sampler_start(&s, f.pid, true, 200, false);
+    for (int i = 0; i < sent; i++) {
+        union sigval v = {.sival_int = i};
+        ck_assert_int_eq(sigqueue(f.pid, SIGRTMIN, v), 0);
+        if (i % 10 == 0)
+            sampler_run(&s, 5);
+    }
+    /* Each signal passes through a signal-delivery-stop that our polling
+     * resumes: ask for the count until all have arrived. */
+    bool got = false;
+    for (int i = 0; i < 50 && !got; i++) {
+        struct pollfd p = {.fd = f.out, .events = POLLIN};
+        kill(f.pid, SIGUSR1);
+        sampler_run(&s, 100);
+        while (poll(&p, 1, 0) == 1 && read_line(f.out, line, sizeof(line), 1000))
+            got = strcmp(line, "signals 300") == 0;
+    }
+    ck_assert_msg(got, "fixture did not get all signals: last report '%s'", line);
+    ck_assert_str_eq(line, "signals 300");
+    sampler_end(&s);
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_sigstop_while_sampling_keeps_the_process_stopped)
+{
+    struct fixture f;
+    struct sampler s;
+    unsigned long before, after;
+    fixture_start(&f, NULL, NULL);
+    pid_t alpha = tid_named(f.pid, "alpha");
+    ck_assert_int_gt(alpha, 0);
+    sampler_start(&s, f.pid, false, 200, false);
+    sampler_run(&s, 200);
+    kill(f.pid, SIGSTOP);
+    sampler_run(&s, 100);
+    thread_stat(f.pid, alpha, &before);
+    sampler_run(&s, 400);
+    thread_stat(f.pid, alpha, &after);
+    ck_assert_uint_eq(after, before); /* no CPU time: we did not resume it */
+    sampler_end(&s);
+    /* Detached, the process is still stopped, as SIGSTOP left it. */
+    ck_assert_int_eq(thread_stat(f.pid, alpha, NULL), 'T');
+    ck_assert_int_eq(tracer_of(alpha), 0);
+    kill(f.pid, SIGCONT);
+    sleep_ms(100);
+    thread_stat(f.pid, alpha, &before);
+    sleep_ms(300);
+    thread_stat(f.pid, alpha, &after);
+    ck_assert_uint_gt(after, before);
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_sigcont_while_sampling_resumes_the_process)
+{
+    struct fixture f;
+    struct sampler s;
+    unsigned long before, after;
+    fixture_start(&f, NULL, NULL);
+    pid_t alpha = tid_named(f.pid, "alpha");
+    sampler_start(&s, f.pid, false, 200, false);
+    sampler_run(&s, 100);
+    kill(f.pid, SIGSTOP);
+    sampler_run(&s, 200);
+    uint64_t stopped_samples = function_counter_count(s.fc, "spin_alpha");
+    kill(f.pid, SIGCONT);
+    sampler_run(&s, 100);
+    thread_stat(f.pid, alpha, &before);
+    sampler_run(&s, 500);
+    thread_stat(f.pid, alpha, &after);
+    ck_assert_uint_gt(after, before);
+    ck_assert_uint_gt(function_counter_count(s.fc, "spin_alpha"), stopped_samples + 20);
+    sampler_end(&s);
+    assert_released(f.pid, "tT");
+    fixture_end(&f);
+}
+END_TEST
+
+/* ---- threads and lifecycle ---- */
+
+START_TEST(test_thread_started_while_sampling_is_sampled)
+{
+    struct fixture f;
+    struct sampler s;
+    struct bts_backend_threads th;
+    fixture_start(&f, "--late-thread", "300");
+    sampler_start(&s, f.pid, false, 200, false);
+    sampler_run(&s, 1000);
+    s.b->ops->threads(s.b, &th);
+    ck_assert_uint_eq(th.seen, 5);
+    ck_assert_uint_eq(th.now, 5);
+    ck_assert_uint_ge(function_counter_count(s.fc, "spin_delta"), 10);
+    sampler_end(&s);
+    assert_released(f.pid, "tT");
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_target_exit_ends_polling_and_its_parent_still_reaps_it)
+{
+    struct fixture f;
+    struct sampler s;
+    fixture_start(&f, "--seconds", "0.5");
+    sampler_start(&s, f.pid, false, 200, false);
+    ck_assert_int_eq(sampler_run(&s, 5000), 1);
+    sampler_end(&s);
+    int status = fixture_status(&f, 3000);
+    ck_assert_msg(status != -1, "the fixture's parent never saw it exit");
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 3);
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status)
+{
+    int go[2], status;
+    struct sampler s;
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        if (read(go[0], &c, 1) != 1)
+            _exit(127);
+        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", "--exit-now", "0.6", (char *)NULL);
+        _exit(127);
+    }
+    close(go[0]);
+    sampler_start(&s, child, false, 200, true);
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    close(go[1]);
+    ck_assert_int_eq(sampler_run(&s, 5000), 1);
+    ck_assert_uint_ge(function_counter_count(s.fc, "spin_alpha"), 10);
+    ck_assert_uint_ge(function_counter_count(s.fc, "start_thread"),
+                      function_counter_samples(s.fc) * 9 / 10);
+    /* Reaped before stop(), as the session does once poll says "exited". */
+    pid_t r = 0;
+    for (int i = 0; i < 300 && r == 0; i++) {
+        r = waitpid(child, &status, WNOHANG);
+        sleep_ms(10);
+    }
+    ck_assert_int_eq(r, child);
+    sampler_end(&s);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 4);
+}
+END_TEST
+
+START_TEST(test_attaching_to_a_missing_pid_fails_with_esrch)
+{
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    struct function_counter *fc = function_counter_new(gone);
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    struct bts_backend_config cfg = {.pid = gone, .rate_hz = 100, .stack_size = 8192};
+    struct bts_backend_sink sink = function_counter_sink(fc);
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), -ESRCH);
+    b->ops->free(b);
+    function_counter_free(fc);
+    struct bts_thread_dump *d = (struct bts_thread_dump *)1;
+    ck_assert_int_eq(bts_thread_dump(gone, false, &d), -ESRCH);
+    ck_assert_ptr_null(d);
+}
+END_TEST
+
+/* ---- thread dump ---- */
+
+static const struct bts_thread_stack *dump_thread_named(const struct bts_thread_dump *d,
+                                                        const char *name)
+{
+    for (size_t i = 0; i < bts_thread_dump_count(d); i++) {
+        if (strcmp(bts_thread_dump_thread(d, i)->name, name) == 0)
+            return bts_thread_dump_thread(d, i);
+    }
+    return NULL;
+}
+
+static bool stack_holds(const struct bts_thread_stack *t, const char *prefix)
+{
+    for (size_t i = 0; i < t->nframes; i++) {
+        if (strncmp(t->frames[i], prefix, strlen(prefix)) == 0)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(test_dump_gives_every_thread_a_complete_stack)
+{
+    struct fixture f;
+    struct bts_thread_dump *d = NULL;
+    fixture_start(&f, NULL, NULL);
+    ck_assert_int_eq(bts_thread_dump(f.pid, false, &d), 0);
+    ck_assert_int_eq(bts_thread_dump_pid(d), f.pid);
+    ck_assert_ptr_nonnull(strstr(bts_thread_dump_command(d), "ptrace-fixture"));
+    ck_assert_uint_eq(bts_thread_dump_count(d), 4);
+    ck_assert_int_eq(bts_thread_dump_thread(d, 0)->tid, f.pid);
+    const char *fn[] = {"spin_alpha", "spin_beta", "sleep_gamma"};
+    const char *names[] = {"alpha", "beta", "gamma"};
+    for (int i = 0; i < 3; i++) {
+        const struct bts_thread_stack *t = dump_thread_named(d, names[i]);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_int_eq(t->error, 0);
+        ck_assert_msg(stack_holds(t, fn[i]), "%s has no %s frame", names[i], fn[i]);
+        ck_assert_str_eq(t->frames[t->nframes - 1], "start_thread");
+    }
+    ck_assert_int_eq(dump_thread_named(d, "gamma")->state, 'S');
+    const struct bts_thread_stack *main_thread = bts_thread_dump_thread(d, 0);
+    ck_assert(stack_holds(main_thread, "wait_for_workers"));
+    ck_assert_str_eq(main_thread->frames[main_thread->nframes - 1], "main");
+    bts_thread_dump_free(d);
+    assert_released(f.pid, "tT");
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_dump_with_lines_names_the_source_file)
+{
+    struct fixture f;
+    struct bts_thread_dump *d = NULL;
+    fixture_start(&f, NULL, NULL);
+    ck_assert_int_eq(bts_thread_dump(f.pid, true, &d), 0);
+    const struct bts_thread_stack *t = dump_thread_named(d, "alpha");
+    ck_assert_ptr_nonnull(t);
+    bool found = false;
+    for (size_t i = 0; i < t->nframes; i++)
+        found |= strncmp(t->frames[i], "spin_alpha (", 12) == 0 &&
+                 strstr(t->frames[i], "ptrace-fixture.c:") != NULL;
+    ck_assert_msg(found, "no 'spin_alpha (ptrace-fixture.c:N)' frame");
+    ck_assert_msg(strncmp(t->frames[t->nframes - 1], "start_thread", 12) == 0, "last frame %s",
+                  t->frames[t->nframes - 1]);
+    bts_thread_dump_free(d);
+    fixture_end(&f);
+}
+END_TEST
+
+START_TEST(test_dump_of_a_stopped_process_leaves_it_stopped)
+{
+    struct fixture f;
+    struct bts_thread_dump *d = NULL;
+    fixture_start(&f, NULL, NULL);
+    kill(f.pid, SIGSTOP);
+    pid_t alpha = tid_named(f.pid, "alpha");
+    for (int i = 0; i < 100 && thread_stat(f.pid, alpha, NULL) != 'T'; i++)
+        sleep_ms(5);
+    ck_assert_int_eq(bts_thread_dump(f.pid, false, &d), 0);
+    const struct bts_thread_stack *t = dump_thread_named(d, "alpha");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->state, 'T');
+    ck_assert(stack_holds(t, "spin_alpha"));
+    bts_thread_dump_free(d);
+    assert_released(f.pid, "tRSD"); /* still stopped, as SIGSTOP left it */
+    kill(f.pid, SIGCONT);
+    fixture_end(&f);
+}
+END_TEST
+
+Suite *bts_ptrace_backend_suite(void)
+{
+    Suite *s = suite_create("ptrace-backend");
+    TCase *tc = tcase_create("sampling");
+    tcase_add_test(tc, test_on_cpu_samples_spinning_threads_and_not_the_sleeping_one);
+    tcase_add_test(tc, test_idle_samples_the_sleeping_thread_at_its_share);
+    tcase_add_test(tc, test_frame_pointer_mode_gives_leaf_pcs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("signals");
+    tcase_add_test(tc, test_signals_sent_while_sampling_all_arrive);
+    tcase_add_test(tc, test_sigstop_while_sampling_keeps_the_process_stopped);
+    tcase_add_test(tc, test_sigcont_while_sampling_resumes_the_process);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lifecycle");
+    tcase_add_test(tc, test_thread_started_while_sampling_is_sampled);
+    tcase_add_test(tc, test_target_exit_ends_polling_and_its_parent_still_reaps_it);
+    tcase_add_test(tc, test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status);
+    tcase_add_test(tc, test_attaching_to_a_missing_pid_fails_with_esrch);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dump");
+    tcase_add_test(tc, test_dump_gives_every_thread_a_complete_stack);
+    tcase_add_test(tc, test_dump_with_lines_names_the_source_file);
+    tcase_add_test(tc, test_dump_of_a_stopped_process_leaves_it_stopped);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(bts_ptrace_backend_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
