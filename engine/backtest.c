@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -684,19 +685,30 @@ struct bte_result *bte_run_backtest(const struct bte_data *data, const struct bt
             .runs = runs + first, .count = count, .bars = bte_data_bars(data), .ctl = ctl};
         first += count;
     }
-    /* The calling thread is worker 0, so one thread means no pthreads. */
-    for (started = 1; started < nworkers; started++) {
-        int rc = pthread_create(&workers[started].thread, NULL, bte_worker_main, &workers[started]);
-        if (rc) {
-            err = rc;
-            if (ctl && ctl->stop)
-                *ctl->stop = 1;
-            break;
+    /* One thread runs inline. With more, every worker is its own thread and
+     * the calling thread only waits, as in a typical engine: a dump shows
+     * the main thread plus T workers. */
+    if (nworkers == 1) {
+        bte_worker_main(&workers[0]);
+        started = 1;
+    } else {
+        for (started = 0; started < nworkers; started++) {
+            int rc =
+                pthread_create(&workers[started].thread, NULL, bte_worker_main, &workers[started]);
+            if (rc) {
+                err = rc;
+                if (ctl && ctl->stop)
+                    *ctl->stop = 1;
+                break;
+            }
+            /* Named threads make --threads profiles and dumps readable. */
+            char name[16];
+            snprintf(name, sizeof(name), "bte-worker-%u", started % 10000);
+            pthread_setname_np(workers[started].thread, name);
         }
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(workers[i].thread, NULL);
     }
-    bte_worker_main(&workers[0]);
-    for (unsigned i = 1; i < started; i++)
-        pthread_join(workers[i].thread, NULL);
     if (err)
         goto out;
     r->complete = true;

@@ -266,15 +266,21 @@ int bte_optimize(const struct bte_data *data, const struct bte_config *base,
     }
     for (unsigned i = 0; i < jobs; i++)
         workers[i].pool = &pool;
-    for (started = 1; started < jobs; started++)
-        if (pthread_create(&workers[started].thread, NULL, bte_optimize_worker,
-                           &workers[started])) {
-            atomic_store(&pool.error, EAGAIN);
-            break;
-        }
-    bte_optimize_worker(&workers[0]);
-    for (unsigned i = 1; i < started; i++)
-        pthread_join(workers[i].thread, NULL);
+    /* As in bte_run_backtest: one job runs inline, more run on their own
+     * threads while the calling thread waits. */
+    if (jobs == 1) {
+        bte_optimize_worker(&workers[0]);
+        started = 1;
+    } else {
+        for (started = 0; started < jobs; started++)
+            if (pthread_create(&workers[started].thread, NULL, bte_optimize_worker,
+                               &workers[started])) {
+                atomic_store(&pool.error, EAGAIN);
+                break;
+            }
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(workers[i].thread, NULL);
+    }
     for (unsigned i = 0; i < started; i++) {
         for (int ph = 0; ph < BTE_PHASE_COUNT; ph++)
             out->phase_ns[ph] += workers[i].phase_ns[ph];
