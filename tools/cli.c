@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* cli: error printing and validated number parsing shared by subcommands. */
+/* cli: error printing, validated number parsing and the session options
+ * shared by subcommands. */
+#define _GNU_SOURCE
+
 #include "cli.h"
+#include "session.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -97,4 +101,111 @@ const char *bts_cli_strerror(int err)
 bool bts_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO) == 1;
+}
+
+int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_session_opts *o)
+{
+    uint64_t v;
+
+    switch (c) {
+    case 'p':
+        if (bts_cli_parse_u64("pid", arg, 1, 4194304, &v))
+            return BTS_EXIT_USAGE;
+        o->pid = (pid_t)v;
+        return 1;
+    case 'r':
+        if (bts_cli_parse_u64("rate", arg, 1, 20000, &v))
+            return BTS_EXIT_USAGE;
+        o->rate_hz = (unsigned)v;
+        return 1;
+    case BTS_CLI_OPT_IDLE:
+        o->idle = true;
+        return 1;
+    case BTS_CLI_OPT_BACKEND:
+        if (!strcmp(arg, "auto"))
+            o->backend = BTS_BACKEND_AUTO;
+        else if (!strcmp(arg, "perf") || !strcmp(arg, "perf_event"))
+            o->backend = BTS_BACKEND_PERF;
+        else if (!strcmp(arg, "ptrace"))
+            o->backend = BTS_BACKEND_PTRACE;
+        else
+            return bts_cli_usage_error(cmd, "invalid --backend: '%s' (expected %s)", arg,
+                                       "auto, perf or ptrace");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_now,
+                           struct bts_session_opts *o)
+{
+    if (optind_now < argc)
+        o->argv = argv + optind_now;
+    if (!o->pid && !o->argv)
+        return bts_cli_usage_error(cmd, "no target: give --pid PID or -- CMD");
+    if (o->pid && o->argv)
+        return bts_cli_usage_error(cmd, "give either --pid or a command, not both");
+    return 0;
+}
+
+void bts_cli_session_error(const struct bts_session *s, const struct bts_session_opts *o, int err)
+{
+    const char *why = NULL, *hint = NULL;
+
+    bts_session_explain(s, &why, &hint);
+    if (!why || !*why)
+        why = bts_cli_strerror(err);
+    if (o->pid)
+        bts_cli_error("cannot attach to pid %d: %s", (int)o->pid, why);
+    else
+        bts_cli_error("cannot start '%s': %s", o->argv[0], why);
+    if (hint && *hint)
+        bts_cli_hint("%s", hint);
+}
+
+char *bts_cli_describe_target(const struct bts_session_opts *o, pid_t pid)
+{
+    char *s = NULL, path[64];
+    size_t len = 0;
+    FILE *f;
+    int i;
+
+    f = open_memstream(&s, &len);
+    if (!f)
+        return NULL;
+    if (o->argv) {
+        const char *slash = strrchr(o->argv[0], '/');
+
+        fputs(slash ? slash + 1 : o->argv[0], f);
+        for (i = 1; o->argv[i]; i++)
+            fprintf(f, " %s", o->argv[i]);
+    } else {
+        /* argv[0]'s basename, then the arguments, from /proc/PID/cmdline. */
+        char buf[4096];
+        size_t n = 0, k;
+        FILE *cmd;
+
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        cmd = fopen(path, "r");
+        if (cmd) {
+            n = fread(buf, 1, sizeof(buf) - 1, cmd);
+            fclose(cmd);
+        }
+        buf[n] = '\0';
+        if (n) {
+            const char *slash = strrchr(buf, '/');
+
+            fputs(slash ? slash + 1 : buf, f);
+            for (k = strlen(buf) + 1; k < n; k += strlen(buf + k) + 1)
+                fprintf(f, " %s", buf + k);
+        } else {
+            fprintf(f, "pid %d", (int)pid);
+        }
+    }
+    if (fclose(f)) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }

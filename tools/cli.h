@@ -3,8 +3,13 @@
  * hint printing, and validated number parsing. */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+struct bts_session;
+struct bts_session_opts;
 
 #define BTS_EXIT_OK      0
 #define BTS_EXIT_FAILURE 1 /* runtime failure */
@@ -25,6 +30,8 @@ int bts_cmd_diff(int argc, char **argv);
 int bts_render_run(int argc, char **argv, bool diff);
 int bts_cmd_convert(int argc, char **argv);
 int bts_cmd_report(int argc, char **argv);
+int bts_cmd_top(int argc, char **argv);
+int bts_cmd_dump(int argc, char **argv);
 
 /* "bt-spy: <msg>" on stderr. Lowercase, no final period. */
 void bts_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -45,3 +52,35 @@ const char *bts_cli_strerror(int err);
 
 /* True when stderr is a terminal (for live status lines). */
 bool bts_cli_stderr_is_tty(void);
+
+/* Options every sampling command (record, top) shares: -p/--pid, -r/--rate,
+ * --idle and --backend. Put BTS_CLI_SESSION_LONGOPTS in the getopt_long
+ * table and BTS_CLI_SESSION_SHORTOPTS in the short-option string. */
+enum {
+    BTS_CLI_OPT_IDLE = 0x1000,
+    BTS_CLI_OPT_BACKEND,
+};
+#define BTS_CLI_SESSION_SHORTOPTS "p:r:"
+#define BTS_CLI_SESSION_LONGOPTS                                                                   \
+    {"pid", required_argument, NULL, 'p'}, {"rate", required_argument, NULL, 'r'},                 \
+        {"idle", no_argument, NULL, BTS_CLI_OPT_IDLE},                                             \
+    {                                                                                              \
+        "backend", required_argument, NULL, BTS_CLI_OPT_BACKEND                                    \
+    }
+
+/* Handles getopt result `c` if it is a session option: returns 1 when
+ * handled, 0 when `c` is not one, BTS_EXIT_USAGE after printing an error. */
+int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_session_opts *o);
+
+/* After option parsing: takes the command after "--" and checks that
+ * exactly one of --pid and a command was given. 0 or BTS_EXIT_USAGE. */
+int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_now,
+                           struct bts_session_opts *o);
+
+/* Prints why bts_session_start failed, with the hint that fixes it. */
+void bts_cli_session_error(const struct bts_session *s, const struct bts_session_opts *o, int err);
+
+/* What the session samples, for titles and headers: "prog args" for a
+ * launched command (program basename), the command line of an attached pid.
+ * Caller frees; NULL on allocation failure. */
+char *bts_cli_describe_target(const struct bts_session_opts *o, pid_t pid);

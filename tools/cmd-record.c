@@ -118,9 +118,7 @@ static int format_from_name(const char *path)
 }
 
 enum {
-    OPT_IDLE = 256,
-    OPT_SUBPROCESSES,
-    OPT_BACKEND,
+    OPT_SUBPROCESSES = 256,
     OPT_UNWIND,
     OPT_STACK_SIZE,
     OPT_LINES,
@@ -132,15 +130,12 @@ enum {
 static int parse_args(int argc, char **argv, struct record_opts *o)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
+        BTS_CLI_SESSION_LONGOPTS,
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
-        {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
         {"threads", no_argument, NULL, 't'},
-        {"idle", no_argument, NULL, OPT_IDLE},
         {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
-        {"backend", required_argument, NULL, OPT_BACKEND},
         {"unwind", required_argument, NULL, OPT_UNWIND},
         {"stack-size", required_argument, NULL, OPT_STACK_SIZE},
         {"lines", no_argument, NULL, OPT_LINES},
@@ -155,13 +150,15 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+p:o:f:r:d:th", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+" BTS_CLI_SESSION_SHORTOPTS "o:f:d:th", longopts,
+                            NULL)) != -1) {
+        int handled = bts_cli_session_option("record", c, optarg, &o->session);
+
+        if (handled == 1)
+            continue;
+        if (handled)
+            return handled;
         switch (c) {
-        case 'p':
-            if (bts_cli_parse_u64("pid", optarg, 1, 4194304, &v))
-                return BTS_EXIT_USAGE;
-            o->session.pid = (pid_t)v;
-            break;
         case 'o':
             o->output = optarg;
             break;
@@ -170,11 +167,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
                 return bts_cli_usage_error("record", "invalid --format: '%s' (expected %s)", optarg,
                                            "svg, png, pdf or collapsed");
             break;
-        case 'r':
-            if (bts_cli_parse_u64("rate", optarg, 1, 20000, &v))
-                return BTS_EXIT_USAGE;
-            o->session.rate_hz = (unsigned)v;
-            break;
         case 'd':
             if (bts_cli_parse_seconds("duration", optarg, 0.001, 31 * 24 * 3600.0, &o->duration_s))
                 return BTS_EXIT_USAGE;
@@ -182,22 +174,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         case 't':
             o->session.threads = true;
             break;
-        case OPT_IDLE:
-            o->session.idle = true;
-            break;
         case OPT_SUBPROCESSES:
             o->session.subprocesses = true;
-            break;
-        case OPT_BACKEND:
-            if (!strcmp(optarg, "auto"))
-                o->session.backend = BTS_BACKEND_AUTO;
-            else if (!strcmp(optarg, "perf") || !strcmp(optarg, "perf_event"))
-                o->session.backend = BTS_BACKEND_PERF;
-            else if (!strcmp(optarg, "ptrace"))
-                o->session.backend = BTS_BACKEND_PTRACE;
-            else
-                return bts_cli_usage_error("record", "invalid --backend: '%s' (expected %s)",
-                                           optarg, "auto, perf or ptrace");
             break;
         case OPT_UNWIND:
             if (!strcmp(optarg, "dwarf"))
@@ -237,13 +215,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
             return bts_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        o->session.argv = argv + optind;
-    if (!o->session.pid && !o->session.argv)
-        return bts_cli_usage_error("record", "nothing to record: give --pid PID or -- CMD");
-    if (o->session.pid && o->session.argv)
-        return bts_cli_usage_error("record", "give either --pid or a command, not both");
-    return 0;
+    return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
 /* py-spy's naming: PROG-PID-YYYY-MM-DDTHH:MM:SS.EXT, without colons so the
@@ -270,68 +242,6 @@ static void print_status(const struct bts_session_stats *st)
     fprintf(stderr, "\r\033[Ksamples %llu  lost %llu  threads %u  elapsed %.1fs",
             (unsigned long long)st->samples, (unsigned long long)st->lost, st->threads,
             st->elapsed_s);
-}
-
-static void print_start_error(const struct bts_session *s, const struct record_opts *o, int err)
-{
-    const char *why = NULL, *hint = NULL;
-
-    bts_session_explain(s, &why, &hint);
-    if (o->session.pid)
-        bts_cli_error("cannot attach to pid %d: %s", (int)o->session.pid,
-                      why && *why ? why : bts_cli_strerror(err));
-    else
-        bts_cli_error("cannot start '%s': %s", o->session.argv[0],
-                      why && *why ? why : bts_cli_strerror(err));
-    if (hint && *hint)
-        bts_cli_hint("%s", hint);
-}
-
-static char *describe_target(const struct record_opts *o, pid_t pid)
-{
-    char *s = NULL, *p;
-    size_t len = 0;
-    FILE *f;
-    int i;
-
-    f = open_memstream(&s, &len);
-    if (!f)
-        return NULL;
-    if (o->session.argv) {
-        for (i = 0; o->session.argv[i]; i++)
-            fprintf(f, "%s%s", i ? " " : "", o->session.argv[i]);
-    } else {
-        char path[64];
-        FILE *cmd;
-        int ch;
-
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-        cmd = fopen(path, "r");
-        if (cmd) {
-            while ((ch = fgetc(cmd)) != EOF)
-                fputc(ch ? ch : ' ', f);
-            fclose(cmd);
-        }
-    }
-    if (fclose(f))
-        return NULL;
-    /* Drop a trailing space left by cmdline's final NUL. */
-    for (p = s + strlen(s); p > s && p[-1] == ' ';)
-        *--p = '\0';
-    return s;
-}
-
-/* "/a/b/prog --x" -> "prog --x" */
-static const char *target_short(const char *target)
-{
-    const char *space = strchr(target, ' ');
-    const char *slash = target;
-    const char *p;
-
-    for (p = target; *p && (!space || p < space); p++)
-        if (*p == '/')
-            slash = p + 1;
-    return slash;
 }
 
 /* Renders the session's stacks into `out` in the chosen format. */
@@ -375,9 +285,7 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
         ret = -ENOMEM;
         goto out;
     }
-    /* The title names the program, not its full path. */
-    if (!o->title &&
-        asprintf(&title, "bt-spy: %s", target ? target_short(target) : "profile") < 0) {
+    if (!o->title && asprintf(&title, "bt-spy: %s", target ? target : "profile") < 0) {
         title = NULL;
         ret = -ENOMEM;
         goto out;
@@ -460,11 +368,11 @@ int bts_cmd_record(int argc, char **argv)
 
     ret = bts_session_start(s);
     if (ret) {
-        print_start_error(s, &o, ret);
+        bts_cli_session_error(s, &o.session, ret);
         goto out;
     }
     pid = bts_session_pid(s);
-    target = describe_target(&o, pid);
+    target = bts_cli_describe_target(&o.session, pid);
     if (o.session.backend == BTS_BACKEND_AUTO)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
                 o.session.rate_hz, bts_session_backend(s));

@@ -136,9 +136,7 @@ static void usage(FILE *out)
 }
 
 enum {
-    OPT_IDLE = 256,
-    OPT_BACKEND,
-    OPT_DELAY,
+    OPT_DELAY = 256,
     OPT_ONCE,
     OPT_NO_TTY,
     OPT_ROWS,
@@ -147,10 +145,7 @@ enum {
 static int parse_args(int argc, char **argv, struct top_opts *o)
 {
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
-        {"rate", required_argument, NULL, 'r'},
-        {"idle", no_argument, NULL, OPT_IDLE},
-        {"backend", required_argument, NULL, OPT_BACKEND},
+        BTS_CLI_SESSION_LONGOPTS,
         {"delay", required_argument, NULL, OPT_DELAY},
         {"once", no_argument, NULL, OPT_ONCE},
         {"no-tty", no_argument, NULL, OPT_NO_TTY},
@@ -163,32 +158,14 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+p:r:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+" BTS_CLI_SESSION_SHORTOPTS "h", longopts, NULL)) != -1) {
+        int handled = bts_cli_session_option("top", c, optarg, &o->session);
+
+        if (handled == 1)
+            continue;
+        if (handled)
+            return handled;
         switch (c) {
-        case 'p':
-            if (bts_cli_parse_u64("pid", optarg, 1, 4194304, &v))
-                return BTS_EXIT_USAGE;
-            o->session.pid = (pid_t)v;
-            break;
-        case 'r':
-            if (bts_cli_parse_u64("rate", optarg, 1, 20000, &v))
-                return BTS_EXIT_USAGE;
-            o->session.rate_hz = (unsigned)v;
-            break;
-        case OPT_IDLE:
-            o->session.idle = true;
-            break;
-        case OPT_BACKEND:
-            if (!strcmp(optarg, "auto"))
-                o->session.backend = BTS_BACKEND_AUTO;
-            else if (!strcmp(optarg, "perf") || !strcmp(optarg, "perf_event"))
-                o->session.backend = BTS_BACKEND_PERF;
-            else if (!strcmp(optarg, "ptrace"))
-                o->session.backend = BTS_BACKEND_PTRACE;
-            else
-                return bts_cli_usage_error("top", "invalid --backend: '%s' (expected %s)", optarg,
-                                           "auto, perf or ptrace");
-            break;
         case OPT_DELAY:
             if (bts_cli_parse_seconds("delay", optarg, 0.1, 3600.0, &o->delay_s))
                 return BTS_EXIT_USAGE;
@@ -213,13 +190,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
             return bts_cli_usage_error("top", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        o->session.argv = argv + optind;
-    if (!o->session.pid && !o->session.argv)
-        return bts_cli_usage_error("top", "nothing to watch: give --pid PID or -- CMD");
-    if (o->session.pid && o->session.argv)
-        return bts_cli_usage_error("top", "give either --pid or a command, not both");
-    return 0;
+    return bts_cli_session_target("top", argc, argv, optind, &o->session);
 }
 
 static double now_s(void)
@@ -228,38 +199,6 @@ static double now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* "prog args" for a launched command, the comm name for an attached pid. */
-static char *describe_target(const struct top_opts *o, pid_t pid)
-{
-    char *s = NULL, path[64];
-    size_t len = 0;
-    FILE *f, *comm;
-    int i;
-
-    f = open_memstream(&s, &len);
-    if (!f)
-        return NULL;
-    if (o->session.argv) {
-        const char *slash = strrchr(o->session.argv[0], '/');
-        fputs(slash ? slash + 1 : o->session.argv[0], f);
-        for (i = 1; o->session.argv[i]; i++)
-            fprintf(f, " %s", o->session.argv[i]);
-    } else {
-        char name[64] = "";
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        comm = fopen(path, "r");
-        if (comm) {
-            if (fgets(name, sizeof(name), comm))
-                name[strcspn(name, "\n")] = '\0';
-            fclose(comm);
-        }
-        fputs(*name ? name : "?", f);
-    }
-    if (fclose(f))
-        return NULL;
-    return s;
 }
 
 /* Takes a snapshot of the session's stacks into the view. 0 or -errno. */
@@ -649,21 +588,6 @@ static void enter_curses(void)
     curs_set(0);
 }
 
-static void print_start_error(const struct bts_session *s, const struct top_opts *o, int err)
-{
-    const char *why = NULL, *hint = NULL;
-
-    bts_session_explain(s, &why, &hint);
-    if (o->session.pid)
-        bts_cli_error("cannot attach to pid %d: %s", (int)o->session.pid,
-                      why && *why ? why : bts_cli_strerror(err));
-    else
-        bts_cli_error("cannot start '%s': %s", o->session.argv[0],
-                      why && *why ? why : bts_cli_strerror(err));
-    if (hint && *hint)
-        bts_cli_hint("%s", hint);
-}
-
 /* A launched command ends with top: SIGTERM, then SIGKILL after a grace
  * period. An attached process is left alone. */
 static void end_launched(pid_t pid)
@@ -733,11 +657,11 @@ int bts_cmd_top(int argc, char **argv)
 
     ret = bts_session_start(t.s);
     if (ret) {
-        print_start_error(t.s, &o, ret);
+        bts_cli_session_error(t.s, &o.session, ret);
         goto out;
     }
     t.pid = bts_session_pid(t.s);
-    t.target = describe_target(&o, t.pid);
+    t.target = bts_cli_describe_target(&o.session, t.pid);
 
     if (tty) {
         atexit(leave_curses);

@@ -13,6 +13,8 @@ static const struct bts_cli_command commands[] = {
     {"convert", "convert between folded, pprof, speedscope and perf script", bts_cmd_convert},
     {"report", "table of the functions that cost the most (text, markdown, csv, json)",
      bts_cmd_report},
+    {"top", "live view of where a process spends its time", bts_cmd_top},
+    {"dump", "print every thread's current stack once", bts_cmd_dump},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

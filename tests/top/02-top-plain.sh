@@ -19,7 +19,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 # Usage errors exit 2, a missing process exits 1 with the reason.
 "$BTS" top >/dev/null 2>"$WORK/err"
 [ $? -eq 2 ] || fail "top without a target did not exit 2"
-grep -q "nothing to watch" "$WORK/err" || fail "no usage message: $(cat "$WORK/err")"
+grep -q "^bt-spy: no target: give --pid PID or -- CMD" "$WORK/err" || fail "no usage message: $(cat "$WORK/err")"
 "$BTS" top --delay abc -- "$ENGINE" >/dev/null 2>"$WORK/err"
 [ $? -eq 2 ] || fail "--delay abc did not exit 2"
 grep -q "invalid --delay: 'abc'" "$WORK/err" || fail "bad --delay message: $(cat "$WORK/err")"
