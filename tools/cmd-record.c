@@ -4,8 +4,10 @@
 
 #include "cli.h"
 #include "output-file.h"
+#include "pprof.h"
 #include "render.h"
 #include "session.h"
+#include "speedscope.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,16 +25,17 @@ enum record_format {
     FORMAT_PNG,
     FORMAT_PDF,
     FORMAT_COLLAPSED,
+    FORMAT_PPROF,
+    FORMAT_SPEEDSCOPE,
 };
 
 static const struct {
     const char *name;
     const char *ext;
 } formats[] = {
-    [FORMAT_SVG] = {"svg", "svg"},
-    [FORMAT_PNG] = {"png", "png"},
-    [FORMAT_PDF] = {"pdf", "pdf"},
-    [FORMAT_COLLAPSED] = {"collapsed", "folded"},
+    [FORMAT_SVG] = {"svg", "svg"},       [FORMAT_PNG] = {"png", "png"},
+    [FORMAT_PDF] = {"pdf", "pdf"},       [FORMAT_COLLAPSED] = {"collapsed", "folded"},
+    [FORMAT_PPROF] = {"pprof", "pb.gz"}, [FORMAT_SPEEDSCOPE] = {"speedscope", "speedscope.json"},
 };
 
 struct record_opts {
@@ -63,8 +66,10 @@ static void usage(FILE *out)
           "options:\n"
           "  -p, --pid PID          attach to a running process\n"
           "  -o, --output FILE      output file; the format follows the extension\n"
-          "                         (.svg .png .pdf .folded); default PROG-PID-TIME.svg\n"
-          "  -f, --format FMT       svg, png, pdf or collapsed (overrides the extension)\n"
+          "                         (.svg .png .pdf .folded .pb.gz .json); default\n"
+          "                         PROG-PID-TIME.svg\n"
+          "  -f, --format FMT       svg, png, pdf, collapsed, pprof or speedscope\n"
+          "                         (overrides the extension)\n"
           "  -r, --rate HZ          samples per second per thread (default 100)\n"
           "  -d, --duration SEC     stop after SEC seconds (default: until the target exits)\n"
           "  -t, --threads          add a 'thread NAME (TID)' root frame per thread\n"
@@ -103,10 +108,22 @@ static int parse_format(const char *s, int *out)
     return -EINVAL;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
 static int format_from_name(const char *path)
 {
     const char *dot = strrchr(path, '.');
     int f;
+
+    if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof") || ends_with(path, ".pb"))
+        return FORMAT_PPROF;
+    if (ends_with(path, ".json"))
+        return FORMAT_SPEEDSCOPE;
 
     if (!dot || strchr(dot, '/'))
         return FORMAT_SVG;
@@ -263,6 +280,34 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
         return -ENODATA;
     if (format == FORMAT_COLLAPSED)
         return bts_session_write_folded(s, out);
+
+    if (format == FORMAT_PPROF || format == FORMAT_SPEEDSCOPE) {
+        /* Both writers take folded text; the stacks pass through memory. */
+        mem = open_memstream(&folded, &folded_len);
+        if (!mem)
+            return -errno;
+        ret = bts_session_write_folded(s, mem);
+        if (fclose(mem) && !ret)
+            ret = -errno;
+        mem = NULL;
+        if (!ret) {
+            in = fmemopen(folded, folded_len, "r");
+            if (!in)
+                ret = -errno;
+        }
+        if (!ret && format == FORMAT_PPROF) {
+            struct bts_pprof_opts po = {
+                .period_ns = 1000000000ull / o->session.rate_hz,
+                .time_nanos = (int64_t)now * 1000000000,
+                .duration_nanos = (int64_t)(st.elapsed_s * 1e9),
+            };
+            ret = bts_pprof_write_folded(in, "profile", &po, out);
+        } else if (!ret) {
+            struct bts_speedscope_opts so = {.exporter = "bt-spy " BTS_VERSION};
+            ret = bts_speedscope_write_folded(in, target ? target : "profile", &so, out);
+        }
+        goto out;
+    }
 
     mem = open_memstream(&folded, &folded_len);
     if (!mem)
