@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Target overhead: the engine's own elapsed time under bt-spy record at 99 and
-# 999 Hz, divided by its unprofiled elapsed time, beside perf record
+# 999 Hz (perf_event backend) and at 99 Hz with the ptrace backend, divided
+# by its unprofiled elapsed time, beside perf record
 # (--call-graph dwarf, and -g) at the same rates, all measured in this run.
 # Also the profiler's start+stop cost: wall time of the whole command minus
 # the engine's own elapsed time. Medians of ROUNDS interleaved rounds.
@@ -11,13 +12,13 @@ build=${1:-build}
 bts="$build/tools/bt-spy"
 engine="$build/engine/bt-engine"
 rounds=${ROUNDS:-5}
-engine_args=(${ENGINE_ARGS:---symbols 10 --bars 20000 --history naive --repeat 2})
+engine_args=(${ENGINE_ARGS:---symbols 10 --bars 10000 --history naive})
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 have_perf=0
 perf record -q -e cpu-clock -o "$tmp/probe.data" -- true >/dev/null 2>&1 && have_perf=1
 
-configs=(base bts99 bts999)
+configs=(base bts99 bts999 bts_ptrace99)
 [ $have_perf = 1 ] && configs+=(perf_dwarf99 perf_dwarf999 perf_fp99 perf_fp999)
 
 run() { # config -> "engine_elapsed wall"
@@ -26,6 +27,7 @@ run() { # config -> "engine_elapsed wall"
     case $c in
     base) "$engine" "${engine_args[@]}" >"$out" ;;
     bts99) "$bts" record -r 99 -f collapsed -o "$tmp/o.folded" --no-status -- "$engine" "${engine_args[@]}" >"$out" 2>/dev/null ;;
+    bts_ptrace99) "$bts" record --backend ptrace -r 99 -f collapsed -o "$tmp/o.folded" --no-status -- "$engine" "${engine_args[@]}" >"$out" 2>/dev/null ;;
     bts999) "$bts" record -r 999 -f collapsed -o "$tmp/o.folded" --no-status -- "$engine" "${engine_args[@]}" >"$out" 2>/dev/null ;;
     perf_dwarf99) perf record -q -e cpu-clock -F 99 --call-graph dwarf -o "$tmp/p.data" -- "$engine" "${engine_args[@]}" >"$out" 2>/dev/null ;;
     perf_dwarf999) perf record -q -e cpu-clock -F 999 --call-graph dwarf -o "$tmp/p.data" -- "$engine" "${engine_args[@]}" >"$out" 2>/dev/null ;;
