@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend-private.h"
+#include "client.h"
 #include "elf-image.h"
 #include "permission-check-private.h"
 #include "proc-maps.h"
@@ -29,7 +31,9 @@
 
 struct bts_session {
     struct bts_session_opts opts;
-    char **argv; /* deep copy of opts.argv */
+    struct bts_client_session *remote; /* remote mode: everything runs in bt-spyd */
+    char **argv;                       /* deep copy of opts.argv */
+    char *launch_cwd;                  /* copy of opts.launch_cwd */
     pid_t pid;
     bool launched;
     bool started;
@@ -82,6 +86,15 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         s->opts.rate_hz = DEFAULT_RATE_HZ;
     if (!s->opts.stack_size)
         s->opts.stack_size = DEFAULT_STACK_SIZE;
+    if (opts->connect_path) {
+        s->remote = bts_client_session_new(opts->connect_path, &s->opts);
+        if (!s->remote)
+            goto out;
+        return s;
+    }
+    if (opts->launch_cwd && !(s->launch_cwd = strdup(opts->launch_cwd)))
+        goto out;
+    s->opts.launch_cwd = s->launch_cwd;
     if (opts->argv) {
         size_t n = 0;
         while (opts->argv[n])
@@ -189,10 +202,20 @@ static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
         char c;
         close(go[1]);
         close(report[0]);
+        int e;
         if (read(go[0], &c, 1) != 1)
             _exit(127); /* the profiler gave up before starting us */
+        if (s->opts.launch_as_user &&
+            (setgroups(0, NULL) < 0 ||
+             setresgid(s->opts.launch_gid, s->opts.launch_gid, s->opts.launch_gid) < 0 ||
+             setresuid(s->opts.launch_uid, s->opts.launch_uid, s->opts.launch_uid) < 0))
+            goto report;
+        /* After dropping privileges: the directory must be the user's to enter. */
+        if (s->opts.launch_cwd && chdir(s->opts.launch_cwd) < 0)
+            goto report;
         execvp(s->argv[0], s->argv);
-        int e = errno;
+    report:
+        e = errno;
         if (write(report[1], &e, sizeof(e)) < 0)
             _exit(127);
         _exit(127);
@@ -265,6 +288,8 @@ int bts_session_start(struct bts_session *s)
 {
     int ret = 0;
     int go_fd = -1, err_fd = -1;
+    if (s && s->remote)
+        return bts_client_session_start(s->remote);
     if (!s || s->started) {
         ret = -EINVAL;
         goto out;
@@ -345,6 +370,10 @@ void bts_session_explain(const struct bts_session *s, const char **why, const ch
     struct bts_session *ms = (struct bts_session *)s;
     struct bts_permission_facts facts;
     *why = *hint = "";
+    if (s && s->remote) {
+        bts_client_session_explain(s->remote, why, hint);
+        return;
+    }
     if (!s || !s->start_error)
         return;
     bts_permission_gather(s->launched ? 0 : s->pid, &facts);
@@ -356,6 +385,8 @@ void bts_session_explain(const struct bts_session *s, const char **why, const ch
 
 const char *bts_session_backend(const struct bts_session *s)
 {
+    if (s && s->remote)
+        return bts_client_session_backend(s->remote);
     return s && s->backend ? s->backend->ops->name : "perf_event";
 }
 
@@ -375,6 +406,8 @@ static void reap(struct bts_session *s, bool block)
 
 int bts_session_poll(struct bts_session *s, int timeout_ms)
 {
+    if (s && s->remote)
+        return bts_client_session_poll(s->remote, timeout_ms);
     if (!s || !s->started)
         return -EINVAL;
     if (s->exited)
@@ -393,6 +426,10 @@ int bts_session_poll(struct bts_session *s, int timeout_ms)
 
 void bts_session_stop(struct bts_session *s)
 {
+    if (s && s->remote) {
+        bts_client_session_stop(s->remote);
+        return;
+    }
     if (!s || !s->started || s->stopped)
         return;
     s->backend->ops->stop(s->backend);
@@ -407,6 +444,10 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
     memset(out, 0, sizeof(*out));
     if (!s)
         return;
+    if (s->remote) {
+        bts_client_session_stats(s->remote, out);
+        return;
+    }
     out->samples = s->samples;
     out->lost = s->lost;
     out->failed = s->failed;
@@ -424,6 +465,8 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
 
 pid_t bts_session_pid(const struct bts_session *s)
 {
+    if (s && s->remote)
+        return bts_client_session_pid(s->remote);
     return s ? s->pid : 0;
 }
 
@@ -451,6 +494,8 @@ int bts_session_write_folded(const struct bts_session *s, FILE *out)
 {
     if (!s || !out)
         return -EINVAL;
+    if (s->remote)
+        return bts_client_session_write_folded(s->remote, out);
     if (!s->sym)
         return 0;
     return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
@@ -461,6 +506,8 @@ void bts_session_free(struct bts_session *s)
     if (!s)
         return;
     bts_session_stop(s);
+    bts_client_session_free(s->remote);
+    free(s->launch_cwd);
     if (s->backend)
         s->backend->ops->free(s->backend);
     bts_unwinder_free(s->unwinder);

@@ -31,6 +31,17 @@ struct bts_session_opts {
     bool idle;           /* also sample sleeping threads (wall clock) */
     bool lines;          /* add file:line to frame names */
     bool subprocesses;   /* follow children, under "process NAME (PID)" */
+    /* Remote mode: when set, the session runs inside bt-spyd listening on
+     * this unix socket, and every bts_session_* call below talks to it
+     * (daemon/client.h); the results and errors read the same. */
+    const char *connect_path;
+    /* Launching only (bt-spyd runs clients' commands with their ids): when
+     * launch_as_user, the child takes launch_uid/launch_gid (no supplementary
+     * groups) and then changes to launch_cwd (if set) before exec. */
+    bool launch_as_user;
+    uid_t launch_uid;
+    gid_t launch_gid;
+    const char *launch_cwd;
 };
 
 struct bts_session_stats {

@@ -98,6 +98,8 @@ const char *bts_cli_strerror(int err)
     return buf;
 }
 
+const char *bts_cli_connect_path;
+
 bool bts_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO) == 1;

@@ -72,6 +72,10 @@ enum {
  * handled, 0 when `c` is not one, BTS_EXIT_USAGE after printing an error. */
 int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_session_opts *o);
 
+/* The global `--connect SOCKET` (bt-spy --connect SOCK COMMAND ...): the
+ * bt-spyd socket sessions run in, or NULL to sample in-process. */
+extern const char *bts_cli_connect_path;
+
 /* After option parsing: takes the command after "--" and checks that
  * exactly one of --pid and a command was given. 0 or BTS_EXIT_USAGE. */
 int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_now,

@@ -390,6 +390,7 @@ int bts_cmd_record(int argc, char **argv)
     format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
     tty = o.status && bts_cli_stderr_is_tty();
 
+    o.session.connect_path = bts_cli_connect_path; /* NULL: in-process */
     s = bts_session_new(&o.session);
     if (!s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));

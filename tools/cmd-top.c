@@ -644,6 +644,7 @@ int bts_cmd_top(int argc, char **argv)
     tty = !o.once && !o.no_tty && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 
     t.view = bts_top_view_new(true);
+    o.session.connect_path = bts_cli_connect_path; /* NULL: in-process */
     t.s = t.view ? bts_session_new(&o.session) : NULL;
     if (!t.s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));

@@ -23,7 +23,7 @@ static void usage(FILE *out)
 {
     size_t i;
 
-    fputs("usage: bt-spy COMMAND [OPTIONS]\n"
+    fputs("usage: bt-spy [--connect SOCKET] COMMAND [OPTIONS]\n"
           "\n"
           "A sampling profiler for backtests, and a flame-graph renderer.\n"
           "\n"
@@ -37,7 +37,8 @@ static void usage(FILE *out)
           "examples:\n"
           "  bt-spy record -o engine.svg -- bt-engine --seconds 5\n"
           "  bt-spy record --pid 1234 -d 10 -o profile.folded\n"
-          "  bt-spy render profile.folded -o profile.svg\n",
+          "  bt-spy render profile.folded -o profile.svg\n"
+          "  bt-spy --connect /run/bt-spy/bt-spy.sock record --pid 1234 -o run.svg\n",
           out);
 }
 
@@ -56,6 +57,21 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("bt-spy %s\n", BTS_VERSION);
         return BTS_EXIT_OK;
+    }
+    /* bt-spy --connect SOCKET COMMAND ...: the session runs in bt-spyd. */
+    if (!strcmp(argv[1], "--connect")) {
+        if (argc < 3 || !argv[2][0]) {
+            bts_cli_error("--connect needs the daemon's socket path");
+            fputs("try 'bt-spy --help'\n", stderr);
+            return BTS_EXIT_USAGE;
+        }
+        bts_cli_connect_path = argv[2];
+        argc -= 2;
+        argv += 2;
+        if (argc < 2) {
+            usage(stderr);
+            return BTS_EXIT_USAGE;
+        }
     }
     for (i = 0; i < N_COMMANDS; i++) {
         if (!strcmp(argv[1], commands[i].name))

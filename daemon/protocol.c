@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/* protocol: framing, packing and validation of bt-spyd messages. */
+#define _GNU_SOURCE
+#include "protocol.h"
+
+#include <errno.h>
+#include <math.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PREFIX 4u
+
+struct bts_frame_reader {
+    uint8_t *buf;
+    size_t len; /* bytes held */
+    size_t off; /* start of the unread part */
+    size_t cap;
+    size_t max_message;
+    bool broken;
+};
+
+struct bts_frame_reader *bts_frame_reader_new(size_t max_message)
+{
+    struct bts_frame_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->max_message = max_message;
+    return r;
+}
+
+void bts_frame_reader_free(struct bts_frame_reader *r)
+{
+    if (!r)
+        return;
+    free(r->buf);
+    free(r);
+}
+
+/* Makes room for `more` bytes after the held ones, compacting first. */
+static int reserve(struct bts_frame_reader *r, size_t more)
+{
+    if (r->off) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+    }
+    if (r->len + more <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + more)
+        cap *= 2;
+    uint8_t *nb = realloc(r->buf, cap);
+    if (!nb)
+        return -ENOMEM;
+    r->buf = nb;
+    r->cap = cap;
+    return 0;
+}
+
+int bts_frame_reader_feed(struct bts_frame_reader *r, const void *data, size_t n)
+{
+    if (!n)
+        return 0;
+    if (reserve(r, n) < 0)
+        return -ENOMEM;
+    memcpy(r->buf + r->len, data, n);
+    r->len += n;
+    return 0;
+}
+
+long bts_frame_reader_fill(struct bts_frame_reader *r, int fd)
+{
+    /* Read what the next frame needs, at least 4 KiB, at most 256 KiB, so
+     * a peer cannot make us allocate ahead of validation. */
+    size_t want = 4096;
+    size_t held = r->len - r->off;
+    if (held >= PREFIX) {
+        const uint8_t *p = r->buf + r->off;
+        size_t frame = ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+        if (frame <= r->max_message && frame + PREFIX > held)
+            want = frame + PREFIX - held;
+    }
+    if (want < 4096)
+        want = 4096;
+    if (want > 256 * 1024)
+        want = 256 * 1024;
+    if (reserve(r, want) < 0)
+        return -ENOMEM;
+    ssize_t n;
+    do
+        n = read(fd, r->buf + r->len, r->cap - r->len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    r->len += (size_t)n;
+    return (long)n;
+}
+
+int bts_frame_reader_next(struct bts_frame_reader *r, const uint8_t **msg, size_t *len)
+{
+    if (r->broken)
+        return -EMSGSIZE;
+    size_t held = r->len - r->off;
+    if (held < PREFIX)
+        return 0;
+    const uint8_t *p = r->buf + r->off;
+    size_t frame = ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+    if (frame > r->max_message) {
+        r->broken = true;
+        return -EMSGSIZE;
+    }
+    if (held - PREFIX < frame)
+        return 0;
+    *msg = p + PREFIX;
+    *len = frame;
+    r->off += PREFIX + frame;
+    return 1;
+}
+
+size_t bts_frame_reader_pending(const struct bts_frame_reader *r)
+{
+    return r->len - r->off;
+}
+
+static int frame_message(const ProtobufCMessage *m, size_t max, uint8_t **out, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if (n > max)
+        return -EMSGSIZE;
+    uint8_t *buf = malloc(PREFIX + n);
+    if (!buf)
+        return -ENOMEM;
+    buf[0] = (uint8_t)(n >> 24);
+    buf[1] = (uint8_t)(n >> 16);
+    buf[2] = (uint8_t)(n >> 8);
+    buf[3] = (uint8_t)n;
+    protobuf_c_message_pack(m, buf + PREFIX);
+    *out = buf;
+    *len = PREFIX + n;
+    return 0;
+}
+
+int bts_protocol_frame_request(const Btspy__Request *req, uint8_t **out, size_t *len)
+{
+    return frame_message(&req->base, BTS_PROTOCOL_MAX_REQUEST, out, len);
+}
+
+int bts_protocol_frame_reply(const Btspy__Reply *reply, uint8_t **out, size_t *len)
+{
+    return frame_message(&reply->base, BTS_PROTOCOL_MAX_REPLY, out, len);
+}
+
+static int invalid(char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (why && why_len)
+        vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* A protobuf-c string: present, and no longer than max bytes. */
+static bool text_ok(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) <= max;
+}
+
+static int validate_start(const Btspy__StartSession *st, char *why, size_t why_len)
+{
+    if (st->pid < 0)
+        return invalid(why, why_len, "invalid pid %d", (int)st->pid);
+    if ((st->pid > 0) == (st->n_argv > 0))
+        return invalid(why, why_len, "give either a pid or a command, not %s",
+                       st->pid > 0 ? "both" : "neither");
+    if (st->n_argv > BTS_PROTOCOL_MAX_ARGV)
+        return invalid(why, why_len, "too many arguments: %zu (at most %d)", st->n_argv,
+                       BTS_PROTOCOL_MAX_ARGV);
+    for (size_t i = 0; i < st->n_argv; i++) {
+        if (!text_ok(st->argv[i], BTS_PROTOCOL_MAX_ARG))
+            return invalid(why, why_len, "argument %zu is longer than %d bytes", i,
+                           BTS_PROTOCOL_MAX_ARG);
+    }
+    if (st->n_argv && !st->argv[0][0])
+        return invalid(why, why_len, "empty command name");
+    if (!text_ok(st->cwd, BTS_PROTOCOL_MAX_ARG) || (st->cwd[0] && st->cwd[0] != '/'))
+        return invalid(why, why_len, "the working directory must be an absolute path");
+    if (st->rate_hz > BTS_PROTOCOL_MAX_RATE)
+        return invalid(why, why_len, "invalid rate %u (expected 1..%d)", st->rate_hz,
+                       BTS_PROTOCOL_MAX_RATE);
+    if (!isfinite(st->duration_s) || st->duration_s < 0 || st->duration_s > 31 * 86400.0)
+        return invalid(why, why_len, "invalid duration (expected 0..%d s)", 31 * 86400);
+    if ((unsigned)st->backend > BTSPY__BACKEND__BACKEND_PTRACE)
+        return invalid(why, why_len, "unknown backend %d", (int)st->backend);
+    if ((unsigned)st->unwind > BTSPY__UNWIND__UNWIND_FP)
+        return invalid(why, why_len, "unknown unwind mode %d", (int)st->unwind);
+    if (st->stack_size % 8 || st->stack_size > BTS_PROTOCOL_MAX_STACK)
+        return invalid(why, why_len, "invalid stack size %u (a multiple of 8, at most %d)",
+                       st->stack_size, BTS_PROTOCOL_MAX_STACK);
+    if (st->idle && st->backend == BTSPY__BACKEND__BACKEND_PERF)
+        return invalid(why, why_len, "idle sampling needs the ptrace or auto backend");
+    return 0;
+}
+
+int bts_protocol_validate_request(const Btspy__Request *req, char *why, size_t why_len)
+{
+    switch (req->body_case) {
+    case BTSPY__REQUEST__BODY_HELLO:
+        if (!text_ok(req->hello->client_name, BTS_PROTOCOL_MAX_NAME))
+            return invalid(why, why_len, "client name longer than %d bytes", BTS_PROTOCOL_MAX_NAME);
+        return 0;
+    case BTSPY__REQUEST__BODY_START:
+        return validate_start(req->start, why, why_len);
+    case BTSPY__REQUEST__BODY_STOP:
+        if (!req->stop->session_id)
+            return invalid(why, why_len, "session id 0 is not valid");
+        return 0;
+    case BTSPY__REQUEST__BODY_SNAPSHOT:
+        if (!req->snapshot->session_id)
+            return invalid(why, why_len, "session id 0 is not valid");
+        return 0;
+    case BTSPY__REQUEST__BODY_STREAM:
+        if (!req->stream->session_id)
+            return invalid(why, why_len, "session id 0 is not valid");
+        if (req->stream->interval_ms &&
+            (req->stream->interval_ms < 10 || req->stream->interval_ms > 60000))
+            return invalid(why, why_len, "invalid stream interval %u ms (expected 10..60000)",
+                           req->stream->interval_ms);
+        return 0;
+    case BTSPY__REQUEST__BODY_LIST:
+    case BTSPY__REQUEST__BODY_STATUS:
+        return 0;
+    case BTSPY__REQUEST__BODY_DUMP:
+        if (req->dump->pid <= 0)
+            return invalid(why, why_len, "invalid pid %d", (int)req->dump->pid);
+        return 0;
+    default:
+        return invalid(why, why_len, "unknown or empty request");
+    }
+}
+
+static int validate_stats(const Btspy__Stats *st, char *why, size_t why_len)
+{
+    if (st && (!isfinite(st->elapsed_s) || st->elapsed_s < 0))
+        return invalid(why, why_len, "invalid elapsed time");
+    if (st && (st->error < 0 || st->error > 4095))
+        return invalid(why, why_len, "invalid session error %d", (int)st->error);
+    return 0;
+}
+
+static int validate_dump(const Btspy__DumpReply *d, char *why, size_t why_len)
+{
+    if (d->pid <= 0 || !text_ok(d->command, BTS_PROTOCOL_MAX_REQUEST))
+        return invalid(why, why_len, "invalid dump header");
+    if (d->n_threads > BTS_PROTOCOL_MAX_THREADS)
+        return invalid(why, why_len, "too many threads in a dump: %zu", d->n_threads);
+    for (size_t i = 0; i < d->n_threads; i++) {
+        const Btspy__DumpThread *t = d->threads[i];
+        if (t->tid <= 0 || !text_ok(t->name, 15) || !text_ok(t->state, 1) || t->error > 0 ||
+            t->n_frames > BTS_PROTOCOL_MAX_FRAMES)
+            return invalid(why, why_len, "invalid dumped thread %zu", i);
+        for (size_t k = 0; k < t->n_frames; k++) {
+            if (!text_ok(t->frames[k], BTS_PROTOCOL_MAX_ARG))
+                return invalid(why, why_len, "frame name longer than %d bytes",
+                               BTS_PROTOCOL_MAX_ARG);
+        }
+    }
+    return 0;
+}
+
+int bts_protocol_validate_reply(const Btspy__Reply *r, char *why, size_t why_len)
+{
+    if (r->error < 0 || r->error > 4095)
+        return invalid(why, why_len, "invalid error code %d", (int)r->error);
+    if (!text_ok(r->reason, BTS_PROTOCOL_MAX_TEXT) || !text_ok(r->hint, BTS_PROTOCOL_MAX_TEXT))
+        return invalid(why, why_len, "reason or hint longer than %d bytes", BTS_PROTOCOL_MAX_TEXT);
+    switch (r->body_case) {
+    case BTSPY__REPLY__BODY__NOT_SET:
+        return 0;
+    case BTSPY__REPLY__BODY_HELLO:
+        return 0;
+    case BTSPY__REPLY__BODY_STARTED:
+        if (!r->started->session_id || r->started->pid <= 0 || !text_ok(r->started->backend, 32))
+            return invalid(why, why_len, "invalid session start reply");
+        return 0;
+    case BTSPY__REPLY__BODY_STATS:
+        return validate_stats(r->stats, why, why_len);
+    case BTSPY__REPLY__BODY_SNAPSHOT:
+        return validate_stats(r->snapshot->stats, why, why_len);
+    case BTSPY__REPLY__BODY_UPDATE:
+        if (!r->update->session_id)
+            return invalid(why, why_len, "invalid stream update");
+        return validate_stats(r->update->stats, why, why_len);
+    case BTSPY__REPLY__BODY_LIST:
+        for (size_t i = 0; i < r->list->n_sessions; i++) {
+            const Btspy__SessionInfo *si = r->list->sessions[i];
+            if (!si->session_id || !text_ok(si->backend, 32) ||
+                validate_stats(si->stats, why, why_len))
+                return invalid(why, why_len, "invalid session %zu in the list", i);
+        }
+        return 0;
+    case BTSPY__REPLY__BODY_STATUS:
+        if (!isfinite(r->status->uptime_s))
+            return invalid(why, why_len, "invalid uptime");
+        return 0;
+    case BTSPY__REPLY__BODY_DUMP:
+        return validate_dump(r->dump, why, why_len);
+    default:
+        return invalid(why, why_len, "unknown reply");
+    }
+}
+
+Btspy__Request *bts_protocol_decode_request(const uint8_t *msg, size_t len, char *why,
+                                            size_t why_len)
+{
+    if (len > BTS_PROTOCOL_MAX_REQUEST) {
+        invalid(why, why_len, "request of %zu bytes (at most %u)", len, BTS_PROTOCOL_MAX_REQUEST);
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    Btspy__Request *req = btspy__request__unpack(NULL, len, msg);
+    if (!req) {
+        invalid(why, why_len, "malformed request (%zu bytes)", len);
+        errno = EBADMSG;
+        return NULL;
+    }
+    if (bts_protocol_validate_request(req, why, why_len) < 0) {
+        btspy__request__free_unpacked(req, NULL);
+        errno = EINVAL;
+        return NULL;
+    }
+    return req;
+}
+
+Btspy__Reply *bts_protocol_decode_reply(const uint8_t *msg, size_t len, char *why, size_t why_len)
+{
+    if (len > BTS_PROTOCOL_MAX_REPLY) {
+        invalid(why, why_len, "reply of %zu bytes (at most %u)", len, BTS_PROTOCOL_MAX_REPLY);
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    Btspy__Reply *r = btspy__reply__unpack(NULL, len, msg);
+    if (!r) {
+        invalid(why, why_len, "malformed reply (%zu bytes)", len);
+        errno = EBADMSG;
+        return NULL;
+    }
+    if (bts_protocol_validate_reply(r, why, why_len) < 0) {
+        btspy__reply__free_unpacked(r, NULL);
+        errno = EINVAL;
+        return NULL;
+    }
+    return r;
+}
+
+int bts_protocol_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        /* MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE. */
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK)
+            n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+const char *bts_protocol_strerror(int err)
+{
+    static _Thread_local char buf[128];
+    snprintf(buf, sizeof(buf), "%s", strerror(err < 0 ? -err : err));
+    if (buf[0] && !(buf[1] && isupper((unsigned char)buf[1])))
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+    return buf;
+}

@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: MIT */
+/* check-protocol: bt-spyd's framing, message round trips, validation of
+ * bad input, and the version handshake against an in-process server. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "protocol.h"
+#include "server-private.h"
+
+/* Frames a request, feeds it through a reader one byte at a time and
+ * decodes it again. */
+static Btspy__Request *round_trip_request(const Btspy__Request *req)
+{
+    uint8_t *buf;
+    size_t len;
+    const uint8_t *msg = NULL;
+    size_t mlen = 0;
+    char why[256];
+    ck_assert_int_eq(bts_protocol_frame_request(req, &buf, &len), 0);
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST);
+    for (size_t i = 0; i < len; i++) {
+        ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &mlen), 0);
+        ck_assert_int_eq(bts_frame_reader_feed(rd, buf + i, 1), 0);
+    }
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &mlen), 1);
+    ck_assert_uint_eq(mlen, len - 4);
+    Btspy__Request *out = bts_protocol_decode_request(msg, mlen, why, sizeof(why));
+    ck_assert_msg(out != NULL, "decode failed: %s", why);
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &mlen), 0);
+    bts_frame_reader_free(rd);
+    free(buf);
+    return out;
+}
+
+static Btspy__Reply *round_trip_reply(const Btspy__Reply *reply)
+{
+    uint8_t *buf;
+    size_t len;
+    const uint8_t *msg;
+    size_t mlen;
+    char why[256];
+    ck_assert_int_eq(bts_protocol_frame_reply(reply, &buf, &len), 0);
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REPLY);
+    ck_assert_int_eq(bts_frame_reader_feed(rd, buf, len), 0);
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &mlen), 1);
+    Btspy__Reply *out = bts_protocol_decode_reply(msg, mlen, why, sizeof(why));
+    ck_assert_msg(out != NULL, "decode failed: %s", why);
+    bts_frame_reader_free(rd);
+    free(buf);
+    return out;
+}
+
+START_TEST(test_every_request_survives_a_round_trip)
+{
+    Btspy__Request req = BTSPY__REQUEST__INIT, *out;
+
+    Btspy__Hello hello = BTSPY__HELLO__INIT;
+    hello.version_major = 1;
+    hello.version_minor = 7;
+    hello.client_name = "probe";
+    req.body_case = BTSPY__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    out = round_trip_request(&req);
+    ck_assert_uint_eq(out->hello->version_minor, 7);
+    ck_assert_str_eq(out->hello->client_name, "probe");
+    btspy__request__free_unpacked(out, NULL);
+
+    char *argv[] = {"bt-engine", "--seconds", "2"};
+    Btspy__StartSession st = BTSPY__START_SESSION__INIT;
+    st.n_argv = 3;
+    st.argv = argv;
+    st.cwd = "/tmp";
+    st.rate_hz = 999;
+    st.duration_s = 2.5;
+    st.backend = BTSPY__BACKEND__BACKEND_PTRACE;
+    st.unwind = BTSPY__UNWIND__UNWIND_FP;
+    st.stack_size = 16384;
+    st.threads = st.idle = st.lines = true;
+    req.body_case = BTSPY__REQUEST__BODY_START;
+    req.start = &st;
+    out = round_trip_request(&req);
+    ck_assert_uint_eq(out->start->n_argv, 3);
+    ck_assert_str_eq(out->start->argv[2], "2");
+    ck_assert_str_eq(out->start->cwd, "/tmp");
+    ck_assert_uint_eq(out->start->rate_hz, 999);
+    ck_assert_double_eq(out->start->duration_s, 2.5);
+    ck_assert_int_eq(out->start->backend, BTSPY__BACKEND__BACKEND_PTRACE);
+    ck_assert_int_eq(out->start->unwind, BTSPY__UNWIND__UNWIND_FP);
+    ck_assert_uint_eq(out->start->stack_size, 16384);
+    ck_assert(out->start->threads && out->start->idle && out->start->lines);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__StopSession sp = BTSPY__STOP_SESSION__INIT;
+    sp.session_id = 3;
+    req.body_case = BTSPY__REQUEST__BODY_STOP;
+    req.stop = &sp;
+    out = round_trip_request(&req);
+    ck_assert_uint_eq(out->stop->session_id, 3);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__Snapshot sn = BTSPY__SNAPSHOT__INIT;
+    sn.session_id = 4;
+    req.body_case = BTSPY__REQUEST__BODY_SNAPSHOT;
+    req.snapshot = &sn;
+    out = round_trip_request(&req);
+    ck_assert_uint_eq(out->snapshot->session_id, 4);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__Stream sm = BTSPY__STREAM__INIT;
+    sm.session_id = 5;
+    sm.interval_ms = 250;
+    sm.with_folded = true;
+    req.body_case = BTSPY__REQUEST__BODY_STREAM;
+    req.stream = &sm;
+    out = round_trip_request(&req);
+    ck_assert_uint_eq(out->stream->interval_ms, 250);
+    ck_assert(out->stream->with_folded);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__ListSessions ls = BTSPY__LIST_SESSIONS__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_LIST;
+    req.list = &ls;
+    out = round_trip_request(&req);
+    ck_assert_int_eq(out->body_case, BTSPY__REQUEST__BODY_LIST);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__Status ss = BTSPY__STATUS__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_STATUS;
+    req.status = &ss;
+    out = round_trip_request(&req);
+    ck_assert_int_eq(out->body_case, BTSPY__REQUEST__BODY_STATUS);
+    btspy__request__free_unpacked(out, NULL);
+
+    Btspy__Dump dm = BTSPY__DUMP__INIT;
+    dm.pid = 42;
+    dm.lines = true;
+    req.body_case = BTSPY__REQUEST__BODY_DUMP;
+    req.dump = &dm;
+    out = round_trip_request(&req);
+    ck_assert_int_eq(out->dump->pid, 42);
+    ck_assert(out->dump->lines);
+    btspy__request__free_unpacked(out, NULL);
+}
+END_TEST
+
+START_TEST(test_every_reply_survives_a_round_trip)
+{
+    Btspy__Reply reply = BTSPY__REPLY__INIT, *out;
+    Btspy__Stats stats = BTSPY__STATS__INIT;
+    stats.samples = 1234;
+    stats.lost = 5;
+    stats.elapsed_s = 1.5;
+    stats.target_exited = true;
+    stats.exit_status = 256;
+
+    Btspy__HelloReply hr = BTSPY__HELLO_REPLY__INIT;
+    hr.version_major = 1;
+    hr.daemon_pid = 77;
+    hr.client_uid = 1001;
+    reply.body_case = BTSPY__REPLY__BODY_HELLO;
+    reply.hello = &hr;
+    out = round_trip_reply(&reply);
+    ck_assert_int_eq(out->hello->daemon_pid, 77);
+    ck_assert_uint_eq(out->hello->client_uid, 1001);
+    btspy__reply__free_unpacked(out, NULL);
+
+    Btspy__SessionStarted ss = BTSPY__SESSION_STARTED__INIT;
+    ss.session_id = 9;
+    ss.pid = 1000;
+    ss.backend = "ptrace";
+    reply.body_case = BTSPY__REPLY__BODY_STARTED;
+    reply.started = &ss;
+    out = round_trip_reply(&reply);
+    ck_assert_str_eq(out->started->backend, "ptrace");
+    btspy__reply__free_unpacked(out, NULL);
+
+    reply.body_case = BTSPY__REPLY__BODY_STATS;
+    reply.stats = &stats;
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->stats->samples, 1234);
+    ck_assert_int_eq(out->stats->exit_status, 256);
+    btspy__reply__free_unpacked(out, NULL);
+
+    static const char folded[] = "main;a;b 3\nmain;c 1\n";
+    Btspy__SnapshotReply sn = BTSPY__SNAPSHOT_REPLY__INIT;
+    sn.session_id = 9;
+    sn.stats = &stats;
+    sn.folded.data = (uint8_t *)folded;
+    sn.folded.len = strlen(folded);
+    reply.body_case = BTSPY__REPLY__BODY_SNAPSHOT;
+    reply.snapshot = &sn;
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->snapshot->folded.len, strlen(folded));
+    ck_assert(memcmp(out->snapshot->folded.data, folded, strlen(folded)) == 0);
+    btspy__reply__free_unpacked(out, NULL);
+
+    Btspy__StreamUpdate up = BTSPY__STREAM_UPDATE__INIT;
+    up.session_id = 9;
+    up.stats = &stats;
+    up.has_folded = true;
+    up.folded = sn.folded;
+    reply.body_case = BTSPY__REPLY__BODY_UPDATE;
+    reply.update = &up;
+    out = round_trip_reply(&reply);
+    ck_assert(out->update->has_folded);
+    ck_assert_uint_eq(out->update->stats->lost, 5);
+    btspy__reply__free_unpacked(out, NULL);
+
+    Btspy__SessionInfo si = BTSPY__SESSION_INFO__INIT, *sip = &si;
+    si.session_id = 9;
+    si.pid = 1000;
+    si.owner_uid = 61001;
+    si.backend = "perf_event";
+    si.stats = &stats;
+    Btspy__SessionList sl = BTSPY__SESSION_LIST__INIT;
+    sl.n_sessions = 1;
+    sl.sessions = &sip;
+    reply.body_case = BTSPY__REPLY__BODY_LIST;
+    reply.list = &sl;
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->list->n_sessions, 1);
+    ck_assert_uint_eq(out->list->sessions[0]->owner_uid, 61001);
+    btspy__reply__free_unpacked(out, NULL);
+
+    Btspy__StatusReply st = BTSPY__STATUS_REPLY__INIT;
+    st.pid = 1;
+    st.uptime_s = 3.5;
+    st.sessions = 2;
+    st.clients = 3;
+    st.rss_bytes = 4096;
+    reply.body_case = BTSPY__REPLY__BODY_STATUS;
+    reply.status = &st;
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->status->clients, 3);
+    ck_assert_uint_eq(out->status->rss_bytes, 4096);
+    btspy__reply__free_unpacked(out, NULL);
+
+    char *frames[] = {"c", "b", "main"};
+    Btspy__DumpThread dt = BTSPY__DUMP_THREAD__INIT, *dtp = &dt;
+    dt.tid = 1000;
+    dt.name = "bt-engine";
+    dt.state = "R";
+    dt.n_frames = 3;
+    dt.frames = frames;
+    Btspy__DumpReply dr = BTSPY__DUMP_REPLY__INIT;
+    dr.pid = 1000;
+    dr.command = "bt-engine --seconds 5";
+    dr.n_threads = 1;
+    dr.threads = &dtp;
+    reply.body_case = BTSPY__REPLY__BODY_DUMP;
+    reply.dump = &dr;
+    out = round_trip_reply(&reply);
+    ck_assert_str_eq(out->dump->threads[0]->frames[2], "main");
+    ck_assert_str_eq(out->dump->command, "bt-engine --seconds 5");
+    btspy__reply__free_unpacked(out, NULL);
+
+    Btspy__Reply err = BTSPY__REPLY__INIT;
+    err.error = EPERM;
+    err.reason = "pid 1 belongs to uid 0, you are uid 1001";
+    err.hint = "ask root";
+    out = round_trip_reply(&err);
+    ck_assert_int_eq(out->error, EPERM);
+    ck_assert_str_eq(out->reason, err.reason);
+    btspy__reply__free_unpacked(out, NULL);
+}
+END_TEST
+
+START_TEST(test_reader_splits_frames_that_arrive_together_or_in_pieces)
+{
+    int sv[2];
+    uint8_t *a, *b;
+    size_t alen, blen, n;
+    const uint8_t *msg;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    Btspy__Dump dm = BTSPY__DUMP__INIT;
+    dm.pid = 7;
+    req.body_case = BTSPY__REQUEST__BODY_DUMP;
+    req.dump = &dm;
+    ck_assert_int_eq(bts_protocol_frame_request(&req, &a, &alen), 0);
+    dm.pid = 8;
+    ck_assert_int_eq(bts_protocol_frame_request(&req, &b, &blen), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST);
+
+    /* The first frame and a piece of the second in one write. */
+    ck_assert_int_eq(bts_protocol_write_all(sv[0], a, alen), 0);
+    ck_assert_int_eq(bts_protocol_write_all(sv[0], b, 3), 0);
+    ck_assert_int_eq(bts_frame_reader_fill(rd, sv[1]), (long)(alen + 3));
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), 1);
+    Btspy__Request *out = bts_protocol_decode_request(msg, n, NULL, 0);
+    ck_assert_int_eq(out->dump->pid, 7);
+    btspy__request__free_unpacked(out, NULL);
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), 0);
+    ck_assert_uint_eq(bts_frame_reader_pending(rd), 3);
+
+    /* The rest of the second frame. */
+    ck_assert_int_eq(bts_protocol_write_all(sv[0], b + 3, blen - 3), 0);
+    ck_assert_int_eq(bts_frame_reader_fill(rd, sv[1]), (long)(blen - 3));
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), 1);
+    out = bts_protocol_decode_request(msg, n, NULL, 0);
+    ck_assert_int_eq(out->dump->pid, 8);
+    btspy__request__free_unpacked(out, NULL);
+
+    /* End of file reads as 0. */
+    close(sv[0]);
+    ck_assert_int_eq(bts_frame_reader_fill(rd, sv[1]), 0);
+    close(sv[1]);
+    bts_frame_reader_free(rd);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_reader_refuses_a_length_above_the_maximum)
+{
+    const uint8_t *msg;
+    size_t n;
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST);
+    uint32_t len = BTS_PROTOCOL_MAX_REQUEST + 1;
+    uint8_t prefix[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                         (uint8_t)len};
+    bts_frame_reader_feed(rd, prefix, 4);
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), -EMSGSIZE);
+    /* The stream cannot be resynchronised: it stays refused. */
+    bts_frame_reader_feed(rd, "\0\0\0\0", 4);
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), -EMSGSIZE);
+    bts_frame_reader_free(rd);
+
+    /* Exactly the maximum is fine. */
+    rd = bts_frame_reader_new(16);
+    uint8_t frame[4 + 16] = {0, 0, 0, 16};
+    bts_frame_reader_feed(rd, frame, sizeof(frame));
+    ck_assert_int_eq(bts_frame_reader_next(rd, &msg, &n), 1);
+    ck_assert_uint_eq(n, 16);
+    bts_frame_reader_free(rd);
+}
+END_TEST
+
+START_TEST(test_framing_refuses_a_request_above_64_kib)
+{
+    uint8_t *buf;
+    size_t len;
+    char *big = malloc(BTS_PROTOCOL_MAX_REQUEST + 1);
+    memset(big, 'x', BTS_PROTOCOL_MAX_REQUEST);
+    big[BTS_PROTOCOL_MAX_REQUEST] = '\0';
+    Btspy__Hello hello = BTSPY__HELLO__INIT;
+    hello.client_name = big;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    ck_assert_int_eq(bts_protocol_frame_request(&req, &buf, &len), -EMSGSIZE);
+    free(big);
+}
+END_TEST
+
+START_TEST(test_decoder_refuses_truncated_and_garbage_messages)
+{
+    uint8_t *buf;
+    size_t len;
+    char why[256];
+    char *argv[] = {"bt-engine", "--seconds", "2"};
+    Btspy__StartSession st = BTSPY__START_SESSION__INIT;
+    st.n_argv = 3;
+    st.argv = argv;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_START;
+    req.start = &st;
+    ck_assert_int_eq(bts_protocol_frame_request(&req, &buf, &len), 0);
+    /* Every truncation of the message is refused or decodes to a valid
+     * message (a cut between fields is a shorter, well-formed message). */
+    for (size_t cut = 0; cut < len - 4; cut++) {
+        Btspy__Request *out = bts_protocol_decode_request(buf + 4, cut, why, sizeof(why));
+        if (out) {
+            ck_assert_int_eq(bts_protocol_validate_request(out, NULL, 0), 0);
+            btspy__request__free_unpacked(out, NULL);
+        } else {
+            ck_assert(errno == EBADMSG || errno == EINVAL);
+            ck_assert(why[0] != '\0');
+        }
+    }
+    /* A cut inside the argv string is never accepted. */
+    ck_assert_ptr_null(bts_protocol_decode_request(buf + 4, len - 4 - 1, why, sizeof(why)));
+    free(buf);
+
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02};
+    errno = 0;
+    ck_assert_ptr_null(bts_protocol_decode_request(garbage, sizeof(garbage), why, sizeof(why)));
+    ck_assert_int_eq(errno, EBADMSG);
+    ck_assert_ptr_null(bts_protocol_decode_reply(garbage, sizeof(garbage), why, sizeof(why)));
+
+    /* An empty message has no body. */
+    errno = 0;
+    ck_assert_ptr_null(bts_protocol_decode_request(garbage, 0, why, sizeof(why)));
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_str_eq(why, "unknown or empty request");
+}
+END_TEST
+
+static void expect_invalid(const Btspy__Request *req, const char *fragment)
+{
+    char why[256] = "";
+    ck_assert_int_eq(bts_protocol_validate_request(req, why, sizeof(why)), -EINVAL);
+    ck_assert_msg(strstr(why, fragment), "'%s' does not mention '%s'", why, fragment);
+    /* And the same through the wire. */
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(bts_protocol_frame_request(req, &buf, &len), 0);
+    errno = 0;
+    ck_assert_ptr_null(bts_protocol_decode_request(buf + 4, len - 4, why, sizeof(why)));
+    ck_assert_int_eq(errno, EINVAL);
+    free(buf);
+}
+
+START_TEST(test_validation_refuses_out_of_range_fields)
+{
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    Btspy__StartSession st = BTSPY__START_SESSION__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_START;
+    req.start = &st;
+    st.pid = -5;
+    expect_invalid(&req, "invalid pid");
+    st.pid = 0;
+    expect_invalid(&req, "neither");
+    char *argv[] = {"x"};
+    st.pid = 10;
+    st.n_argv = 1;
+    st.argv = argv;
+    expect_invalid(&req, "both");
+    st.n_argv = 0;
+    st.rate_hz = 200000;
+    expect_invalid(&req, "invalid rate");
+    st.rate_hz = 99;
+    st.backend = (Btspy__Backend)7;
+    expect_invalid(&req, "unknown backend");
+    st.backend = BTSPY__BACKEND__BACKEND_AUTO;
+    st.unwind = (Btspy__Unwind)-1;
+    expect_invalid(&req, "unknown unwind");
+    st.unwind = BTSPY__UNWIND__UNWIND_DWARF;
+    st.stack_size = 1001;
+    expect_invalid(&req, "invalid stack size");
+    st.stack_size = 0;
+    st.duration_s = -1;
+    expect_invalid(&req, "invalid duration");
+    st.duration_s = 0;
+    st.pid = 0;
+    static char *many[BTS_PROTOCOL_MAX_ARGV + 1];
+    for (int i = 0; i <= BTS_PROTOCOL_MAX_ARGV; i++)
+        many[i] = "a";
+    st.n_argv = BTS_PROTOCOL_MAX_ARGV + 1;
+    st.argv = many;
+    expect_invalid(&req, "too many arguments");
+    st.n_argv = 1;
+    st.argv = argv;
+    st.cwd = "relative/dir";
+    expect_invalid(&req, "absolute");
+
+    Btspy__Stream sm = BTSPY__STREAM__INIT;
+    sm.session_id = 1;
+    sm.interval_ms = 1;
+    req.body_case = BTSPY__REQUEST__BODY_STREAM;
+    req.stream = &sm;
+    expect_invalid(&req, "interval");
+    Btspy__Dump dm = BTSPY__DUMP__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_DUMP;
+    req.dump = &dm;
+    expect_invalid(&req, "invalid pid");
+    Btspy__StopSession sp = BTSPY__STOP_SESSION__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_STOP;
+    req.stop = &sp;
+    expect_invalid(&req, "session id 0");
+}
+END_TEST
+
+/* An in-process server on a temporary socket, served by a thread. */
+struct test_server {
+    char dir[32], path[64];
+    struct bts_server *srv;
+    pthread_t thread;
+    volatile sig_atomic_t stop;
+};
+
+static void *serve(void *arg)
+{
+    struct test_server *ts = arg;
+    bts_server_run(ts->srv, &ts->stop);
+    return NULL;
+}
+
+static void server_start(struct test_server *ts)
+{
+    char why[256];
+    snprintf(ts->dir, sizeof(ts->dir), "/tmp/bts-protocol.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(ts->dir));
+    snprintf(ts->path, sizeof(ts->path), "%s/sock", ts->dir);
+    struct bts_server_opts o = {
+        .socket_path = ts->path, .listen_fd = -1, .mode = 0600, .gid = (gid_t)-1};
+    ts->srv = bts_server_new(&o, why, sizeof(why));
+    ck_assert_msg(ts->srv != NULL, "%s", why);
+    ts->stop = 0;
+    ck_assert_int_eq(pthread_create(&ts->thread, NULL, serve, ts), 0);
+}
+
+static void server_stop(struct test_server *ts)
+{
+    ts->stop = 1;
+    pthread_join(ts->thread, NULL);
+    bts_server_free(ts->srv);
+    ck_assert_int_eq(access(ts->path, F_OK), -1); /* the socket is removed */
+    rmdir(ts->dir);
+}
+
+START_TEST(test_handshake_refuses_another_major_version_with_a_reason)
+{
+    struct test_server ts;
+    struct bts_client *c = NULL;
+    char why[256];
+    signal(SIGPIPE, SIG_IGN);
+    server_start(&ts);
+    ck_assert_int_eq(bts_client_connect(ts.path, "check", &c, why, sizeof(why)), 0);
+    bts_client_free(c);
+
+    /* A client of protocol 2 speaks first and is refused. */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ts.path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    Btspy__Hello hello = BTSPY__HELLO__INIT;
+    hello.version_major = 2;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(bts_protocol_frame_request(&req, &buf, &len), 0);
+    ck_assert_int_eq(bts_protocol_write_all(fd, buf, len), 0);
+    free(buf);
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REPLY);
+    const uint8_t *msg;
+    int got = 0;
+    while (got == 0 && bts_frame_reader_fill(rd, fd) > 0)
+        got = bts_frame_reader_next(rd, &msg, &len);
+    ck_assert_int_eq(got, 1);
+    Btspy__Reply *reply = bts_protocol_decode_reply(msg, len, NULL, 0);
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_int_eq(reply->error, EPROTONOSUPPORT);
+    ck_assert_ptr_nonnull(strstr(reply->reason, "protocol version 2.0 is not supported"));
+    btspy__reply__free_unpacked(reply, NULL);
+    /* ...and disconnected. */
+    ck_assert_int_eq(bts_frame_reader_fill(rd, fd), 0);
+    bts_frame_reader_free(rd);
+    close(fd);
+    server_stop(&ts);
+}
+END_TEST
+
+START_TEST(test_server_answers_status_after_bad_clients)
+{
+    struct test_server ts;
+    struct bts_client *c = NULL;
+    Btspy__Reply *reply = NULL;
+    char why[256];
+    signal(SIGPIPE, SIG_IGN);
+    server_start(&ts);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ts.path);
+    static const uint8_t bad[][8] = {
+        {0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, /* oversized */
+        {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff}, /* garbage */
+        {0, 0, 0, 200, 1, 2, 3, 4},           /* truncated, then hang up */
+    };
+    for (int round = 0; round < 50; round++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        bts_protocol_write_all(fd, bad[round % 3], 8);
+        close(fd);
+    }
+    ck_assert_int_eq(bts_client_connect(ts.path, "check", &c, why, sizeof(why)), 0);
+    Btspy__Status st = BTSPY__STATUS__INIT;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_STATUS;
+    req.status = &st;
+    ck_assert_int_eq(bts_client_call(c, &req, &reply, NULL, NULL), 0);
+    ck_assert_int_eq(reply->body_case, BTSPY__REPLY__BODY_STATUS);
+    ck_assert_int_eq(reply->status->pid, getpid());
+    btspy__reply__free_unpacked(reply, NULL);
+
+    /* A request for a session that does not exist is refused, not fatal. */
+    Btspy__Snapshot sn = BTSPY__SNAPSHOT__INIT;
+    sn.session_id = 12345;
+    req.body_case = BTSPY__REQUEST__BODY_SNAPSHOT;
+    req.snapshot = &sn;
+    ck_assert_int_eq(bts_client_call(c, &req, &reply, NULL, NULL), 0);
+    ck_assert_int_eq(reply->error, ENOENT);
+    ck_assert_str_eq(reply->reason, "no session 12345");
+    btspy__reply__free_unpacked(reply, NULL);
+    bts_client_free(c);
+    server_stop(&ts);
+}
+END_TEST
+
+Suite *bts_protocol_suite(void)
+{
+    Suite *s = suite_create("protocol");
+    TCase *tc = tcase_create("round trip");
+    tcase_add_test(tc, test_every_request_survives_a_round_trip);
+    tcase_add_test(tc, test_every_reply_survives_a_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("framing");
+    tcase_add_test(tc, test_reader_splits_frames_that_arrive_together_or_in_pieces);
+    tcase_add_test(tc, test_reader_refuses_a_length_above_the_maximum);
+    tcase_add_test(tc, test_framing_refuses_a_request_above_64_kib);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("bad input");
+    tcase_add_test(tc, test_decoder_refuses_truncated_and_garbage_messages);
+    tcase_add_test(tc, test_validation_refuses_out_of_range_fields);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("server");
+    tcase_add_test(tc, test_handshake_refuses_another_major_version_with_a_reason);
+    tcase_add_test(tc, test_server_answers_status_after_bad_clients);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(bts_protocol_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
