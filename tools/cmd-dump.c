@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd-dump: `bt-spy dump`, every thread's current stack once, as text or JSON. */
 #include "cli.h"
+#include "client.h"
 #include "thread-dump.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct dump_opts {
@@ -114,15 +116,23 @@ static void json_string(FILE *out, const char *str)
     putc('"', out);
 }
 
-static void print_json(const struct bts_thread_dump *d, FILE *out)
+/* A dump taken here or by bt-spyd, seen the same way. */
+struct dump_view {
+    pid_t pid;
+    const char *command;
+    size_t n;
+    const struct bts_thread_stack **threads;
+};
+
+static void print_json(const struct dump_view *d, FILE *out)
 {
-    size_t n = bts_thread_dump_count(d);
+    size_t n = d->n;
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
-        const struct bts_thread_stack *t = bts_thread_dump_thread(d, i);
+        const struct bts_thread_stack *t = d->threads[i];
         char state[2] = {t->state, '\0'};
-        fprintf(out, "%s\n  {\"pid\": %d, \"tid\": %d, \"name\": ", i ? "," : "",
-                (int)bts_thread_dump_pid(d), (int)t->tid);
+        fprintf(out, "%s\n  {\"pid\": %d, \"tid\": %d, \"name\": ", i ? "," : "", (int)d->pid,
+                (int)t->tid);
         json_string(out, t->name);
         fputs(", \"state\": ", out);
         json_string(out, state);
@@ -140,11 +150,11 @@ static void print_json(const struct bts_thread_dump *d, FILE *out)
     fputs(n ? "\n]\n" : "]\n", out);
 }
 
-static void print_text(const struct bts_thread_dump *d, FILE *out)
+static void print_text(const struct dump_view *d, FILE *out)
 {
-    fprintf(out, "Process %d: %s\n", (int)bts_thread_dump_pid(d), bts_thread_dump_command(d));
-    for (size_t i = 0; i < bts_thread_dump_count(d); i++) {
-        const struct bts_thread_stack *t = bts_thread_dump_thread(d, i);
+    fprintf(out, "Process %d: %s\n", (int)d->pid, d->command);
+    for (size_t i = 0; i < d->n; i++) {
+        const struct bts_thread_stack *t = d->threads[i];
         fprintf(out, "\nThread %d (%s): \"%s\"\n", (int)t->tid, state_word(t->state), t->name);
         if (t->error)
             fprintf(out, "    (%s)\n", missing_stack(t->error));
@@ -200,28 +210,58 @@ int bts_cmd_dump(int argc, char **argv)
 {
     struct dump_opts o = {.pid = 0, .json = false, .lines = false};
     struct bts_thread_dump *d = NULL;
-    char why[256], hint[256];
+    struct bts_client_dump *cd = NULL;
+    struct dump_view v = {0};
+    char why[256] = "", hint[256] = "";
+    int rc = BTS_EXIT_FAILURE, err;
     int r = parse_args(argc, argv, &o);
     if (r != 0)
         return r < 0 ? BTS_EXIT_OK : r;
-    int err = bts_thread_dump(o.pid, o.lines, &d);
+    if (bts_cli_connect_path) {
+        err = bts_client_dump(bts_cli_connect_path, o.pid, o.lines, &cd, why, sizeof(why), hint,
+                              sizeof(hint));
+    } else {
+        err = bts_thread_dump(o.pid, o.lines, &d);
+        if (err < 0)
+            bts_thread_dump_explain(o.pid, err, why, sizeof(why), hint, sizeof(hint));
+    }
     if (err < 0) {
-        bts_cli_error("cannot dump pid %d: %s", (int)o.pid, bts_cli_strerror(err));
-        bts_thread_dump_explain(o.pid, err, why, sizeof(why), hint, sizeof(hint));
-        if (why[0] && err != -ESRCH)
+        bts_cli_error("cannot dump pid %d: %s", (int)o.pid,
+                      why[0] && bts_cli_connect_path ? why : bts_cli_strerror(err));
+        if (why[0] && err != -ESRCH && !bts_cli_connect_path)
             bts_cli_hint("%s", why);
         if (hint[0])
             bts_cli_hint("%s", hint);
-        return BTS_EXIT_FAILURE;
+        goto out;
     }
+    if (cd) {
+        v.pid = cd->pid;
+        v.command = cd->command ? cd->command : "";
+        v.n = cd->nthreads;
+    } else {
+        v.pid = bts_thread_dump_pid(d);
+        v.command = bts_thread_dump_command(d);
+        v.n = bts_thread_dump_count(d);
+    }
+    v.threads = calloc(v.n ? v.n : 1, sizeof(*v.threads));
+    if (!v.threads) {
+        bts_cli_error("cannot print the dump: %s", bts_cli_strerror(-ENOMEM));
+        goto out;
+    }
+    for (size_t i = 0; i < v.n; i++)
+        v.threads[i] = cd ? &cd->threads[i] : bts_thread_dump_thread(d, i);
     if (o.json)
-        print_json(d, stdout);
+        print_json(&v, stdout);
     else
-        print_text(d, stdout);
-    bts_thread_dump_free(d);
+        print_text(&v, stdout);
     if (fflush(stdout) != 0) {
         bts_cli_error("cannot write the dump: %s", bts_cli_strerror(-errno));
-        return BTS_EXIT_FAILURE;
+        goto out;
     }
-    return BTS_EXIT_OK;
+    rc = BTS_EXIT_OK;
+out:
+    free(v.threads);
+    bts_thread_dump_free(d);
+    bts_client_dump_free(cd);
+    return rc;
 }

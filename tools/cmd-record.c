@@ -491,7 +491,7 @@ stop:
     rc = BTS_EXIT_OK;
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
-    if (o.session.argv && !st.target_exited && !stopped_by_user) {
+    if (o.session.argv && !o.session.connect_path && !st.target_exited && !stopped_by_user) {
         int status;
 
         fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_session_pid(s));
