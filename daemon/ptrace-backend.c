@@ -704,6 +704,26 @@ static void reap_exited(struct ptrace_backend *pt)
             break;
         wait_step(start, &sleeps);
     }
+    /* As its tracer we hear of the leader's exit before its parent does,
+     * and the parent is told only once we have collected it: a shell
+     * waiting for this process would otherwise wait for as long as we run.
+     * A command we launched is our own child; the session collects it. */
+    if (pt->cfg.launched)
+        return;
+    start = now_ns();
+    sleeps = 0;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pt->cfg.pid, &status, __WALL | WNOHANG);
+        if (r == pt->cfg.pid && (WIFEXITED(status) || WIFSIGNALED(status)))
+            break;
+        if (r < 0 && errno != EINTR)
+            break; /* ECHILD: collected already, or never ours */
+        if (now_ns() - start > STOP_WAIT_NS)
+            break;
+        if (r == 0)
+            wait_step(start, &sleeps);
+    }
 }
 
 static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "elf-image.h"
 #include "permission-check-private.h"
+#include "process-tree-private.h"
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
 #include "stack-table.h"
@@ -55,7 +56,16 @@ struct bts_session {
     char hint[256];
     char root[64];
     uint64_t pcs[BTS_MAX_FRAMES];
+    /* --subprocesses: one session per descendant process, found by a /proc
+     * scan every 50 ms, each under a "process COMM (PID)" root frame. comm
+     * is refreshed while the process lives (it changes at exec). */
+    struct bts_session **children;
+    size_t nchildren, children_cap;
+    int64_t last_scan_ns;
+    char comm[16];
 };
+
+#define CHILD_SCAN_NS (50 * 1000000LL)
 
 static int64_t now_ns(void)
 {
@@ -294,7 +304,7 @@ int bts_session_start(struct bts_session *s)
         ret = -EINVAL;
         goto out;
     }
-    if (s->opts.subprocesses || (s->opts.idle && s->opts.backend == BTS_BACKEND_PERF)) {
+    if (s->opts.idle && s->opts.backend == BTS_BACKEND_PERF) {
         ret = -ENOTSUP;
         goto out;
     }
@@ -404,12 +414,8 @@ static void reap(struct bts_session *s, bool block)
     }
 }
 
-int bts_session_poll(struct bts_session *s, int timeout_ms)
+static int poll_one(struct bts_session *s, int timeout_ms)
 {
-    if (s && s->remote)
-        return bts_client_session_poll(s->remote, timeout_ms);
-    if (!s || !s->started)
-        return -EINVAL;
     if (s->exited)
         return 1;
     if (s->stopped)
@@ -424,13 +430,115 @@ int bts_session_poll(struct bts_session *s, int timeout_ms)
     return r;
 }
 
+static bool is_child(const struct bts_session *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nchildren; i++)
+        if (s->children[i]->pid == pid)
+            return true;
+    return false;
+}
+
+/* Starts a session on every descendant not followed yet. Descendants of
+ * followed children count too, so grandchildren orphaned by an exiting
+ * parent are still found. A process that cannot be attached (gone already,
+ * not allowed) is kept as an unstarted child so it is not retried. */
+static void follow_children(struct bts_session *s)
+{
+    pid_t pids[256];
+    int64_t t = now_ns();
+
+    if (t - s->last_scan_ns < CHILD_SCAN_NS)
+        return;
+    s->last_scan_ns = t;
+    bts_process_tree_comm(s->pid, s->comm, sizeof(s->comm));
+    for (size_t root = 0; root <= s->nchildren; root++) {
+        struct bts_session *r = root ? s->children[root - 1] : s;
+        if (root && (!r->started || r->exited))
+            continue;
+        if (root)
+            bts_process_tree_comm(r->pid, r->comm, sizeof(r->comm));
+        int n = bts_process_tree_descendants(r->pid, pids, sizeof(pids) / sizeof(pids[0]));
+        for (int i = 0; i < n && i < (int)(sizeof(pids) / sizeof(pids[0])); i++) {
+            if (pids[i] == s->pid || is_child(s, pids[i]))
+                continue;
+            if (s->nchildren == s->children_cap) {
+                size_t cap = s->children_cap ? s->children_cap * 2 : 8;
+                struct bts_session **c = realloc(s->children, cap * sizeof(*c));
+                if (!c)
+                    return;
+                s->children = c;
+                s->children_cap = cap;
+            }
+            struct bts_session_opts o = s->opts;
+            o.pid = pids[i];
+            o.argv = NULL;
+            o.subprocesses = false;
+            o.connect_path = NULL;
+            o.launch_as_user = false;
+            o.launch_cwd = NULL;
+            struct bts_session *c = bts_session_new(&o);
+            if (!c)
+                return;
+            bts_process_tree_comm(c->pid, c->comm, sizeof(c->comm));
+            bts_session_start(c);
+            s->children[s->nchildren++] = c;
+        }
+    }
+}
+
+/* Polls the target and every followed child until timeout_ms has passed;
+ * 1 once all of them have exited. */
+static int poll_tree(struct bts_session *s, int timeout_ms)
+{
+    int64_t deadline = now_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
+
+    for (;;) {
+        int64_t left_ms = (deadline - now_ns()) / 1000000LL;
+        int slice = (int)(left_ms < 0 ? 0 : left_ms > 10 ? 10 : left_ms);
+        bool done = true;
+        if (!s->exited) {
+            int r = poll_one(s, slice);
+            if (r < 0)
+                return r;
+        } else if (slice > 0) {
+            struct timespec ts = {0, slice * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        follow_children(s);
+        for (size_t i = 0; i < s->nchildren; i++) {
+            struct bts_session *c = s->children[i];
+            if (c->started && !c->exited && !c->stopped && poll_one(c, 0) == 0)
+                done = false;
+        }
+        if (done && s->exited)
+            return 1;
+        if (now_ns() >= deadline)
+            return 0;
+    }
+}
+
+int bts_session_poll(struct bts_session *s, int timeout_ms)
+{
+    if (s && s->remote)
+        return bts_client_session_poll(s->remote, timeout_ms);
+    if (!s || !s->started)
+        return -EINVAL;
+    if (s->stopped)
+        return s->exited ? 1 : 0;
+    return s->opts.subprocesses ? poll_tree(s, timeout_ms) : poll_one(s, timeout_ms);
+}
+
 void bts_session_stop(struct bts_session *s)
 {
     if (s && s->remote) {
         bts_client_session_stop(s->remote);
         return;
     }
-    if (!s || !s->started || s->stopped)
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nchildren; i++)
+        bts_session_stop(s->children[i]);
+    if (!s->started || s->stopped)
         return;
     s->backend->ops->stop(s->backend);
     s->stopped = true;
@@ -461,6 +569,18 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->elapsed_s = (double)((s->end_ns ? s->end_ns : now_ns()) - s->start_ns) / 1e9;
     out->target_exited = s->exited;
     out->exit_status = s->exit_status;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        struct bts_session_stats c;
+        if (!s->children[i]->started)
+            continue;
+        bts_session_stats(s->children[i], &c);
+        out->samples += c.samples;
+        out->lost += c.lost;
+        out->failed += c.failed;
+        out->threads += c.threads;
+        out->threads_seen += c.threads_seen;
+        out->target_exited &= c.target_exited;
+    }
 }
 
 pid_t bts_session_pid(const struct bts_session *s)
@@ -490,15 +610,84 @@ static const char *name_frame(void *ctx, uint64_t pc, bool is_return_address)
     return is_startup_frame(name) ? NULL : name;
 }
 
+static int write_one_folded(const struct bts_session *s, FILE *out)
+{
+    if (!s->sym)
+        return 0;
+    return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every process's stacks under its "process COMM (PID)" root, merged and
+ * sorted bytewise like a single session's output. */
+static int write_tree_folded(const struct bts_session *s, FILE *out)
+{
+    char **lines = NULL, *buf = NULL;
+    size_t nlines = 0, cap = 0, len = 0;
+    int ret = 0;
+
+    for (size_t k = 0; k <= s->nchildren && !ret; k++) {
+        const struct bts_session *x = k ? s->children[k - 1] : s;
+        FILE *mem;
+        if (k && !x->started)
+            continue;
+        mem = open_memstream(&buf, &len);
+        if (!mem) {
+            ret = -errno;
+            break;
+        }
+        ret = write_one_folded(x, mem);
+        if (fclose(mem) && !ret)
+            ret = -errno;
+        for (char *line = buf, *nl; !ret && line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (nlines == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                char **nlist = realloc(lines, ncap * sizeof(*lines));
+                if (!nlist) {
+                    ret = -ENOMEM;
+                    break;
+                }
+                lines = nlist;
+                cap = ncap;
+            }
+            if (asprintf(&lines[nlines], "process %s (%d);%s", x->comm[0] ? x->comm : "?",
+                         (int)x->pid, line) < 0) {
+                ret = -ENOMEM;
+                break;
+            }
+            nlines++;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (!ret) {
+        qsort(lines, nlines, sizeof(*lines), by_string);
+        for (size_t i = 0; i < nlines; i++)
+            if (fputs(lines[i], out) < 0 || fputc('\n', out) < 0) {
+                ret = -EIO;
+                break;
+            }
+    }
+    for (size_t i = 0; i < nlines; i++)
+        free(lines[i]);
+    free(lines);
+    return ret;
+}
+
 int bts_session_write_folded(const struct bts_session *s, FILE *out)
 {
     if (!s || !out)
         return -EINVAL;
     if (s->remote)
         return bts_client_session_write_folded(s->remote, out);
-    if (!s->sym)
-        return 0;
-    return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
+    return s->opts.subprocesses ? write_tree_folded(s, out) : write_one_folded(s, out);
 }
 
 void bts_session_free(struct bts_session *s)
@@ -506,6 +695,9 @@ void bts_session_free(struct bts_session *s)
     if (!s)
         return;
     bts_session_stop(s);
+    for (size_t i = 0; i < s->nchildren; i++)
+        bts_session_free(s->children[i]);
+    free(s->children);
     bts_client_session_free(s->remote);
     free(s->launch_cwd);
     if (s->backend)

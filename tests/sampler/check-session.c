@@ -282,11 +282,25 @@ START_TEST(test_inconsistent_options_are_rejected)
     struct bts_session *s = bts_session_new(&idle);
     ck_assert_int_eq(bts_session_start(s), -ENOTSUP);
     bts_session_free(s);
-    struct bts_session_opts subprocesses = {.argv = argv, .subprocesses = true};
-    s = bts_session_new(&subprocesses);
-    ck_assert_int_eq(bts_session_start(s), -ENOTSUP);
-    bts_session_free(s);
     bts_session_free(NULL);
+}
+END_TEST
+
+START_TEST(test_subprocess_session_runs_to_the_end)
+{
+    char *argv[] = {"sh", "-c", "true; true", NULL};
+    struct bts_session_opts o = {.argv = argv, .subprocesses = true};
+    struct bts_session *s = bts_session_new(&o);
+    struct bts_session_stats st;
+    int r = 0;
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(bts_session_start(s), 0);
+    for (int i = 0; i < 200 && r == 0; i++)
+        r = bts_session_poll(s, 50);
+    ck_assert_int_eq(r, 1);
+    bts_session_stats(s, &st);
+    ck_assert(st.target_exited);
+    bts_session_free(s);
 }
 END_TEST
 
@@ -305,6 +319,7 @@ Suite *bts_session_suite(void)
     tcase_add_test(tc, test_missing_pid_is_explained);
     tcase_add_test(tc, test_missing_command_is_reported);
     tcase_add_test(tc, test_inconsistent_options_are_rejected);
+    tcase_add_test(tc, test_subprocess_session_runs_to_the_end);
     suite_add_tcase(s, tc);
     return s;
 }

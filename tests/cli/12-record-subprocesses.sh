@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# --subprocesses follows the children a command starts: a shell script that
+# runs `bt-engine optimize --jobs 2` shows the engine's frames under its
+# "process bt-engine (PID)" root, with both backends.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+
+cat >"$WORK/sweep.sh" <<SCRIPT
+#!/bin/sh
+echo "sweep starting"
+"$ENGINE" optimize --grid 'fast=10:50:10,slow=100:200:50' --jobs 2 --symbols 4 --bars 3000
+echo "sweep done"
+SCRIPT
+chmod +x "$WORK/sweep.sh"
+
+for backend in perf ptrace; do
+    "$BTS" record --subprocesses --backend $backend -r 199 -f collapsed \
+        -o "$WORK/$backend.folded" --no-status -- "$WORK/sweep.sh" >"$WORK/out" 2>"$WORK/err" ||
+        { cat "$WORK/err"; fail "record --subprocesses ($backend) failed"; }
+    grep -q "sweep done" "$WORK/out" || fail "the script did not finish ($backend)"
+    grep -q "^best" "$WORK/out" || grep -q "checksum" "$WORK/out" || fail "engine output missing"
+    total=$(folded_total "$WORK/$backend.folded")
+    engine=$(awk '/^process bt-engine \([0-9]+\);/ && /bte_optimize_worker/ { n += $NF }
+                  END { print n + 0 }' "$WORK/$backend.folded")
+    bad=$(grep -cv '^process [^;]* ([0-9]*);' "$WORK/$backend.folded")
+    echo "$backend: $engine of $total samples are engine workers under 'process bt-engine (PID)'"
+    [ "$bad" = 0 ] || fail "$bad stacks lack a process root ($backend)"
+    [ "$engine" -gt $((total * 8 / 10)) ] || { head -3 "$WORK/$backend.folded"; fail "engine frames missing under the engine's process root ($backend)"; }
+done
