@@ -681,6 +681,57 @@ static int write_tree_folded(const struct bts_session *s, FILE *out)
     return ret;
 }
 
+struct stack_visit {
+    const struct bts_session *s;
+    bts_session_stack_fn fn;
+    void *ctx;
+    struct bts_session_frame frames[BTS_MAX_FRAMES];
+};
+
+static int visit_stack(void *ctx, const char *root, const uint64_t *pcs, size_t n, uint64_t count)
+{
+    struct stack_visit *v = ctx;
+    size_t k = 0;
+
+    /* pcs are leaf first; frames go root first, without glibc's start-up
+     * frames, exactly as the folded output names them. */
+    for (size_t i = n; i-- > 0 && k < BTS_MAX_FRAMES;) {
+        const char *name = name_frame(v->s->sym, pcs[i], i > 0);
+        if (!name)
+            continue;
+        const struct bts_map *m = bts_maps_find(v->s->maps, pcs[i]);
+        v->frames[k++] = (struct bts_session_frame){
+            .pc = pcs[i],
+            .name = name,
+            .map_start = m ? m->start : 0,
+            .map_end = m ? m->end : 0,
+            .map_offset = m ? m->pgoff : 0,
+            .map_path = m && m->path && m->path[0] == '/' ? m->path : NULL,
+        };
+    }
+    return k ? v->fn(v->ctx, root, v->frames, k, count) : 0;
+}
+
+int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn fn, void *ctx)
+{
+    struct stack_visit *v;
+    int ret;
+
+    if (!s || !fn)
+        return -EINVAL;
+    if (s->remote || s->opts.subprocesses)
+        return -ENOTSUP;
+    if (!s->sym)
+        return 0;
+    v = malloc(sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    *v = (struct stack_visit){.s = s, .fn = fn, .ctx = ctx};
+    ret = bts_stack_table_foreach(s->table, visit_stack, v);
+    free(v);
+    return ret;
+}
+
 int bts_session_write_folded(const struct bts_session *s, FILE *out)
 {
     if (!s || !out)

@@ -91,4 +91,26 @@ pid_t bts_session_pid(const struct bts_session *s);
  * sorted bytewise so the output is deterministic. 0 or -errno. */
 int bts_session_write_folded(const struct bts_session *s, FILE *out);
 
+/* One frame of a recorded stack, for writers that keep addresses (pprof). */
+struct bts_session_frame {
+    uint64_t pc;        /* run-time address as sampled */
+    const char *name;   /* the frame's name, as in folded output */
+    uint64_t map_start; /* the mapping that holds pc, all 0 when none */
+    uint64_t map_end;
+    uint64_t map_offset;  /* file offset of map_start */
+    const char *map_path; /* the mapped file, or NULL */
+};
+
+/* Called once per unique stack: `root` is the "thread NAME (TID)" label or
+ * NULL, frames[0..n) are root first. Strings live until the call returns.
+ * Return 0 to go on, or -errno to stop (returned by the foreach). */
+typedef int (*bts_session_stack_fn)(void *ctx, const char *root,
+                                    const struct bts_session_frame *frames, size_t n,
+                                    uint64_t count);
+
+/* Visits every aggregated stack with its pcs and mappings, in no particular
+ * order. -ENOTSUP for remote sessions and --subprocesses (use
+ * bts_session_write_folded there), else 0 or the visitor's error. */
+int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn fn, void *ctx);
+
 void bts_session_free(struct bts_session *s);

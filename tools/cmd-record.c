@@ -261,6 +261,81 @@ static void print_status(const struct bts_session_stats *st)
             st->elapsed_s);
 }
 
+/* pprof from the live stacks: every location keeps its address and the
+ * mapping (file, range, offset) that held it. */
+struct pprof_feed {
+    struct bts_pprof_builder *b;
+    struct {
+        uint64_t start;
+        uint64_t id;
+    } maps[256];
+    size_t nmaps;
+    struct bts_pprof_frame frames[256];
+};
+
+static uint64_t pprof_mapping(struct pprof_feed *f, const struct bts_session_frame *fr)
+{
+    uint64_t id = 0;
+
+    if (!fr->map_start)
+        return 0;
+    for (size_t i = 0; i < f->nmaps; i++)
+        if (f->maps[i].start == fr->map_start)
+            return f->maps[i].id;
+    if (f->nmaps == sizeof(f->maps) / sizeof(f->maps[0]) ||
+        bts_pprof_builder_add_mapping(f->b, fr->map_start, fr->map_end, fr->map_offset,
+                                      fr->map_path ? fr->map_path : "", NULL, &id))
+        return 0;
+    f->maps[f->nmaps].start = fr->map_start;
+    f->maps[f->nmaps++].id = id;
+    return id;
+}
+
+static int pprof_stack(void *ctx, const char *root, const struct bts_session_frame *frames,
+                       size_t n, uint64_t count)
+{
+    struct pprof_feed *f = ctx;
+    const char *thread = NULL;
+    size_t thread_len = 0;
+    long tid = 0;
+
+    if (n > sizeof(f->frames) / sizeof(f->frames[0]))
+        n = sizeof(f->frames) / sizeof(f->frames[0]);
+    for (size_t i = 0; i < n; i++)
+        f->frames[i] = (struct bts_pprof_frame){
+            .name = frames[i].name,
+            .len = strlen(frames[i].name),
+            .address = frames[i].pc,
+            .mapping_id = pprof_mapping(f, &frames[i]),
+        };
+    /* "thread NAME (TID)" becomes the labels thread=NAME, tid=TID. */
+    if (root && !strncmp(root, "thread ", 7)) {
+        const char *open = strrchr(root, '(');
+        if (open && open > root + 7) {
+            thread = root + 7;
+            thread_len = (size_t)(open - 1 - thread);
+            tid = strtol(open + 1, NULL, 10);
+        }
+    }
+    return bts_pprof_builder_add_sample(f->b, f->frames, n, count, thread, thread_len, tid);
+}
+
+static int write_live_pprof(const struct bts_session *s, const struct bts_pprof_opts *po, FILE *out)
+{
+    struct pprof_feed *f = calloc(1, sizeof(*f));
+    int ret;
+
+    if (!f)
+        return -ENOMEM;
+    f->b = bts_pprof_builder_new(po);
+    ret = f->b ? bts_session_foreach_stack(s, pprof_stack, f) : -ENOMEM;
+    if (!ret)
+        ret = bts_pprof_builder_write(f->b, out);
+    bts_pprof_builder_free(f->b);
+    free(f);
+    return ret;
+}
+
 /* Renders the session's stacks into `out` in the chosen format. */
 static int write_profile(const struct bts_session *s, const struct record_opts *o, int format,
                          const char *target, pid_t pid, FILE *out)
@@ -281,6 +356,16 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
     if (format == FORMAT_COLLAPSED)
         return bts_session_write_folded(s, out);
 
+    if (format == FORMAT_PPROF) {
+        struct bts_pprof_opts po = {
+            .period_ns = 1000000000ull / o->session.rate_hz,
+            .time_nanos = (int64_t)now * 1000000000,
+            .duration_nanos = (int64_t)(st.elapsed_s * 1e9),
+        };
+        ret = write_live_pprof(s, &po, out);
+        if (ret != -ENOTSUP)
+            return ret;
+    }
     if (format == FORMAT_PPROF || format == FORMAT_SPEEDSCOPE) {
         /* Both writers take folded text; the stacks pass through memory. */
         mem = open_memstream(&folded, &folded_len);

@@ -28,4 +28,14 @@ for f in p.folded p.pb.gz p.speedscope.json; do
         { cat "$WORK/err"; fail "report cannot read $f"; }
     grep -q "bte_phase_history" "$WORK/report" || fail "$f lacks bte_phase_history"
 done
+# A live recording's pprof keeps each location's address and mapping.
+if command -v go >/dev/null; then
+    HOME="$WORK" GOCACHE="$WORK/gocache" GOFLAGS=-mod=mod go tool pprof -raw "$WORK/p.pb.gz" \
+        >"$WORK/raw" 2>"$WORK/err" || { cat "$WORK/err"; fail "go tool pprof cannot read p.pb.gz"; }
+    grep -A20 '^Mappings' "$WORK/raw" | grep -q "0x[0-9a-f]*/0x[0-9a-f]*/0x[0-9a-f]* .*/bt-engine" ||
+        { sed -n '/^Mappings/,$p' "$WORK/raw"; fail "pprof has no mapping for bt-engine"; }
+    grep -A3 '^Locations' "$WORK/raw" | grep -q '0x[0-9a-f]\{6,\} M=' ||
+        { sed -n '/^Locations/,+5p' "$WORK/raw"; fail "pprof locations carry no addresses"; }
+    echo "pprof: addresses and mappings present"
+fi
 echo "ok: svg png pdf folded pprof speedscope written and readable"
