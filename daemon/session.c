@@ -596,7 +596,8 @@ static bool is_startup_frame(const char *name)
 {
     static const char *const startup[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
                                           "__libc_start_call_main"};
-    size_t len = strcspn(name, "@"); /* "__libc_start_main@@GLIBC_2.34" */
+    /* "__libc_start_main@@GLIBC_2.34", "__libc_start_main (libc-start.c:360)" */
+    size_t len = strcspn(name, "@ ");
     for (size_t i = 0; i < sizeof(startup) / sizeof(startup[0]); i++) {
         if (strlen(startup[i]) == len && strncmp(name, startup[i], len) == 0)
             return true;
