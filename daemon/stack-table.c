@@ -346,7 +346,7 @@ int bts_stack_table_write_folded(const struct bts_stack_table *t, bts_stack_tabl
         while (j < nlines && strcmp(lines[j].text, lines[i].text) == 0)
             count += lines[j++].count;
         if (fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)count) < 0) {
-            ret = -EIO;
+            ret = errno ? -errno : -EIO; /* e.g. -ENOSPC, for the message */
             goto out;
         }
         i = j;

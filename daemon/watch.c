@@ -65,7 +65,7 @@ static int cmp_seen(const void *a, const void *b)
 static struct seen_pid *find_seen(struct seen_pid *v, size_t n, pid_t pid)
 {
     struct seen_pid key = {.pid = pid};
-    return bsearch(&key, v, n, sizeof(*v), cmp_seen);
+    return n ? bsearch(&key, v, n, sizeof(*v), cmp_seen) : NULL; /* v may be NULL */
 }
 
 /* Uptime in clock ticks, comparable with /proc/PID/stat's starttime. */

@@ -202,7 +202,7 @@ static struct frame *frame_build(const struct bte_calendar *cal, const struct bt
     return f;
 }
 
-__attribute__((noinline, noclone)) void bte_phase_history(struct bte_symbol_run *run, size_t bar)
+BTE_PHASE_FN void bte_phase_history(struct bte_symbol_run *run, size_t bar)
 {
     const struct bte_series *s = run->series;
     size_t len = bar + 1 < run->window_len ? bar + 1 : run->window_len;
@@ -228,7 +228,7 @@ __attribute__((noinline, noclone)) void bte_phase_history(struct bte_symbol_run 
     run->win = (struct window){f->open, f->high, f->low, f->close, f->volume, f->dates, len};
 }
 
-__attribute__((noinline, noclone)) void bte_phase_indicators(struct bte_symbol_run *run, size_t bar)
+BTE_PHASE_FN void bte_phase_indicators(struct bte_symbol_run *run, size_t bar)
 {
     const struct bte_params *p = &run->cfg->params;
     const struct window *w = &run->win;
@@ -292,7 +292,7 @@ static bool wants_long(const struct bte_symbol_run *run, bool holding)
     return false;
 }
 
-__attribute__((noinline, noclone)) void bte_phase_strategy(struct bte_symbol_run *run, size_t bar)
+BTE_PHASE_FN void bte_phase_strategy(struct bte_symbol_run *run, size_t bar)
 {
     const struct bte_params *p = &run->cfg->params;
     const struct window *w = &run->win;
@@ -425,7 +425,7 @@ static void trail_stop(struct bte_symbol_run *run, size_t bar)
     }
 }
 
-__attribute__((noinline, noclone)) void bte_phase_execution(struct bte_symbol_run *run, size_t bar)
+BTE_PHASE_FN void bte_phase_execution(struct bte_symbol_run *run, size_t bar)
 {
     const struct bte_params *p = &run->cfg->params;
     const struct bte_series *s = run->series;
@@ -446,7 +446,7 @@ __attribute__((noinline, noclone)) void bte_phase_execution(struct bte_symbol_ru
 /* Per-bar risk report, recomputed over the trailing year as a per-bar risk
  * tracker does: daily return, drawdown, rolling Sharpe, Sortino and
  * drawdown. */
-__attribute__((noinline, noclone)) void bte_phase_metrics(struct bte_symbol_run *run, size_t bar)
+BTE_PHASE_FN void bte_phase_metrics(struct bte_symbol_run *run, size_t bar)
 {
     double eq = run->equity[bar];
     run->returns[bar] = bar == 0 ? 0.0 : eq / run->equity[bar - 1] - 1.0;

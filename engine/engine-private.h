@@ -2,6 +2,14 @@
 /* engine-private: the PRNG and time helpers shared by the engine's own files. */
 #pragma once
 
+/* A phase function keeps its own symbol and frame: never inlined, and (GCC)
+ * never cloned into a .constprop/.isra copy with another name. */
+#if defined(__clang__)
+#define BTE_PHASE_FN __attribute__((noinline))
+#else
+#define BTE_PHASE_FN __attribute__((noinline, noclone))
+#endif
+
 #include <stdint.h>
 #include <math.h>
 #include <stddef.h>

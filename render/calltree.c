@@ -62,6 +62,9 @@ struct bts_calltree {
     bool differential;
     bool finished;
     struct prefix_cache prev;
+    /* Every count added, per column. Refusing a count that would overflow
+     * it keeps every node's total (<= this sum) exact. */
+    uint64_t sum[BTS_CALLTREE_COLUMNS];
 
     /* Filled by finish. */
     uint64_t *total; /* 2 per node */
@@ -290,8 +293,10 @@ static int add_counts(struct bts_calltree *t, uint32_t leaf, const uint64_t *cou
     struct node *n = &t->nodes[leaf];
 
     if (ncounts >= 2) {
-        if (n->self[0] > UINT64_MAX - count[0] || n->self[1] > UINT64_MAX - count[1])
+        if (t->sum[0] > UINT64_MAX - count[0] || t->sum[1] > UINT64_MAX - count[1])
             return -EOVERFLOW;
+        t->sum[0] += count[0];
+        t->sum[1] += count[1];
         n->self[0] += count[0];
         n->self[1] += count[1];
         t->differential = true;
@@ -300,8 +305,9 @@ static int add_counts(struct bts_calltree *t, uint32_t leaf, const uint64_t *cou
     unsigned c = (flags & BTS_CALLTREE_TO_COLUMN1) ? 1 : 0;
     if (c)
         t->differential = true;
-    if (n->self[c] > UINT64_MAX - count[0])
+    if (t->sum[c] > UINT64_MAX - count[0])
         return -EOVERFLOW;
+    t->sum[c] += count[0];
     n->self[c] += count[0];
     return 0;
 }

@@ -3,6 +3,8 @@
 # record -r 999 of the engine (-O2, no frame pointers): >= 99% of samples
 # reach main/start_thread, and each phase's share of the in-phase samples is
 # within 2 percentage points of the engine's own --phase-times.
+# Under the sanitizers (BTS_SANITIZE set) the engine's own timing includes
+# the instrumentation, so the comparison is printed but not asserted.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 
@@ -25,4 +27,4 @@ join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/profile.shares" "$WORK/engine.shares" |
     awk '{ d = $2 - $3; if (d < 0) d = -d
            printf "%-10s %6.2f  %6.2f  (%.2f pp)\n", $1, $2, $3, d
            if (d > 2.0) bad = 1 }
-         END { exit bad }' || fail "a phase differs by more than 2 pp"
+         END { exit bad && !ENVIRON["BTS_SANITIZE"] }' || fail "a phase differs by more than 2 pp"

@@ -7,6 +7,8 @@
 # unprivileged users on kernels that implement level 3) and runs bt-spy as
 # an unprivileged uid under a seccomp filter that refuses perf_event_open
 # with EACCES (tests/cli/fixtures/no-perf.c), which holds on every kernel.
+# Under the sanitizers (BTS_SANITIZE set) the engine's own timing includes
+# the instrumentation, so the comparison is printed but not asserted.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to set perf_event_paranoid and switch users"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
@@ -27,7 +29,7 @@ cat "$WORK/perf.err"
 grep -q "^bt-spy: cannot start '.*': .*perf_event" "$WORK/perf.err" || fail "the cause is not named"
 grep -q "^hint: .*\(perf_event_paranoid\|CAP_PERFMON\)" "$WORK/perf.err" || fail "no hint with the fix"
 
-as_user "$BTS" record -r 199 -f collapsed -o "$WORK/auto.folded" -- "$ENGINE" --seconds 2 \
+as_user "$BTS" record -r 499 -f collapsed -o "$WORK/auto.folded" -- "$ENGINE" --seconds 5 \
     --phase-times >"$WORK/engine.out" 2>"$WORK/auto.err" ||
     { cat "$WORK/auto.err"; fail "auto did not fall back"; }
 cat "$WORK/auto.err"
@@ -42,4 +44,4 @@ join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/profile.shares" "$WORK/engine.shares" |
     awk '{ d = $2 - $3; if (d < 0) d = -d
            printf "%-10s %6.2f  %6.2f  (%.2f pp)\n", $1, $2, $3, d
            if (d > 3.0) bad = 1 }
-         END { exit bad }' || fail "a phase differs by more than 3 pp under ptrace"
+         END { exit bad && !ENVIRON["BTS_SANITIZE"] }' || fail "a phase differs by more than 3 pp under ptrace"

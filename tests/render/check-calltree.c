@@ -214,6 +214,19 @@ START_TEST(test_count_overflow_is_an_error)
 }
 END_TEST
 
+/* Found by fuzz-folded: two stacks whose counts sum past UINT64_MAX made the
+ * root's total saturate below its children's sum. */
+START_TEST(test_count_overflow_across_stacks_is_an_error)
+{
+    struct bts_calltree *t = bts_calltree_new();
+    ck_assert_int_eq(add(t, "a;b", UINT64_MAX, 0), 0);
+    ck_assert_int_eq(add(t, "c", 1, 0), -EOVERFLOW);
+    ck_assert_int_eq(bts_calltree_finish(t), 0);
+    ck_assert_uint_eq(bts_calltree_total(t, BTS_CALLTREE_ROOT, 0), UINT64_MAX);
+    bts_calltree_free(t);
+}
+END_TEST
+
 static void ignore(void *ctx, const char *f, uint64_t l, const char *r)
 {
     (void)f;
@@ -258,6 +271,7 @@ Suite *bts_calltree_suite(void)
     TCase *counts = tcase_create("counts");
     tcase_add_test(counts, test_two_columns_hold_before_and_after);
     tcase_add_test(counts, test_count_overflow_is_an_error);
+    tcase_add_test(counts, test_count_overflow_across_stacks_is_an_error);
     suite_add_tcase(s, counts);
     return s;
 }
