@@ -230,6 +230,119 @@ out:
     return err;
 }
 
+/* Bytes of s[0..n) once escaped, for ASCII s. */
+static size_t escaped_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        switch (s[i]) {
+        case '&':
+        case '\'':
+            len += 5;
+            break;
+        case '<':
+        case '>':
+            len += 4;
+            break;
+        case '"':
+            len += 6;
+            break;
+        default:
+            len++;
+        }
+    return len;
+}
+
+static size_t digits(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Tail sharing: names of recent lines by a hash of their last TAIL_KEY
+ * bytes, the newest first in each bucket. */
+#define TAIL_KEY     8
+#define TAIL_BUCKETS 4096
+#define TAIL_WAYS    16
+
+/* Number of ASCII bytes that a and b (lengths na, nb) end with in common,
+ * at most max. ASCII only, so the count is the same in bytes and in JS. */
+static size_t common_tail(const char *a, size_t na, const char *b, size_t nb, size_t max)
+{
+    size_t q = 0;
+    while (q < max && q < na && q < nb && a[na - 1 - q] == b[nb - 1 - q] &&
+           (unsigned char)a[na - 1 - q] < 0x80)
+        q++;
+    return q;
+}
+
+static uint32_t tail_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = n - TAIL_KEY; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return (h ^ (h >> 16)) % TAIL_BUCKETS;
+}
+
+/* Names, sorted, one a line. "P|SUFFIX" is the first P characters of the
+ * previous name then SUFFIX (front coding: C++ names share long prefixes);
+ * "P,K,Q|MIDDLE" is the first P characters of the previous name, MIDDLE,
+ * then the last Q characters of the name K lines up (argument lists repeat).
+ * A reference is used only when it is shorter. Only the script reads them. */
+static int write_names(struct obuf *b, const struct name_ref *refs, size_t nrefs)
+{
+    uint32_t *tails = malloc((size_t)TAIL_BUCKETS * TAIL_WAYS * sizeof(*tails));
+
+    if (!tails)
+        return -ENOMEM;
+    memset(tails, 0xff, (size_t)TAIL_BUCKETS * TAIL_WAYS * sizeof(*tails));
+    for (size_t i = 0; i < nrefs; i++) {
+        const char *s = refs[i].s;
+        size_t n = refs[i].len, p = 0, q = 0, k = 0;
+        uint32_t *bucket = NULL;
+        if (i > 0) {
+            const char *a = refs[i - 1].s;
+            size_t m = refs[i - 1].len < n ? refs[i - 1].len : n;
+            /* ASCII only, so P counts the same in bytes and in JS. */
+            while (p < m && a[p] == s[p] && (unsigned char)a[p] < 0x80)
+                p++;
+            ob_mem(b, "\n", 1);
+        }
+        if (n >= TAIL_KEY && common_tail(s, n, s, n, TAIL_KEY) == TAIL_KEY) {
+            bucket = tails + (size_t)tail_hash(s, n) * TAIL_WAYS;
+            for (size_t w = 0; w < TAIL_WAYS && bucket[w] != UINT32_MAX; w++) {
+                const struct name_ref *c = &refs[bucket[w]];
+                size_t cq = common_tail(s, n, c->s, c->len, n - p);
+                if (cq > q) {
+                    q = cq;
+                    k = i - bucket[w];
+                }
+            }
+            if (q && escaped_len(s + n - q, q) <= 2 + digits(k) + digits(q))
+                q = 0;
+        }
+        ob_u64(b, p);
+        if (q) {
+            ob_mem(b, ",", 1);
+            ob_u64(b, k);
+            ob_mem(b, ",", 1);
+            ob_u64(b, q);
+        }
+        ob_mem(b, "|", 1);
+        ob_escaped(b, s + p, n - p - q);
+        if (bucket) {
+            memmove(bucket + 1, bucket, (TAIL_WAYS - 1) * sizeof(*bucket));
+            bucket[0] = (uint32_t)i;
+        }
+    }
+    free(tails);
+    return 0;
+}
+
 static void write_head(struct obuf *b, const struct layout *l)
 {
     const struct bts_render_opts *o = l->opts;
@@ -428,25 +541,10 @@ int svg_write(const struct layout *l, FILE *out)
             if (open)
                 ob_str(&b, "</g>\n");
         }
-        /* Names, sorted, one a line as "P|SUFFIX": the first P characters
-         * of the previous name then SUFFIX (front coding: C++ names share
-         * long prefixes). Only the script reads them. */
         ob_str(&b, "</g>\n<defs><text id=\"names\">");
-        for (size_t i = 0; i < nrefs; i++) {
-            size_t p = 0;
-            if (i > 0) {
-                const char *a = refs[i - 1].s, *c = refs[i].s;
-                size_t m = refs[i - 1].len < refs[i].len ? refs[i - 1].len : refs[i].len;
-                /* ASCII only, so P counts the same in bytes and in JS. */
-                while (p < m && a[p] == c[p] && (unsigned char)a[p] < 0x80)
-                    p++;
-            }
-            if (i > 0)
-                ob_mem(&b, "\n", 1);
-            ob_u64(&b, p);
-            ob_mem(&b, "|", 1);
-            ob_escaped(&b, refs[i].s + p, refs[i].len - p);
-        }
+        err = write_names(&b, refs, nrefs);
+        if (err)
+            goto out;
         ob_str(&b, "</text>");
         ob_str(&b, "</defs>\n<script type=\"text/ecmascript\"><![CDATA[\n");
         ob_str(&b, svg_script);

@@ -16,13 +16,16 @@ for h in naive fast; do
 done
 
 # history_fills SVG: fill colours of the rects named bte_phase_history, after
-# decoding the front-coded name table ("PREFIXLEN|SUFFIX" per line).
+# decoding the name table ("PREFIXLEN|SUFFIX" or "PREFIXLEN,K,TAILLEN|MIDDLE"
+# per line, see docs/svg.md).
 history_fills() {
     awk '
     /<text id="names">/ { on = 1; sub(/.*<text id="names">/, "") }
     on { line = $0; end = sub(/<\/text>.*/, "", line)
          split(line, pf, "|"); p = pf[1]; s = substr(line, length(p) + 2)
-         name = substr(prev, 1, p + 0) s; names[idx++] = name; prev = name
+         split(p, h, ","); name = substr(prev, 1, h[1] + 0) s
+         if (h[3] != "") { t = names[idx - h[2]]; name = name substr(t, length(t) - h[3] + 1) }
+         names[idx++] = name; prev = name
          if (end) on = 0; next }
     { while (match($0, /<rect x="[^"]*" width="[^"]*" height="[^"]*" n="[0-9]+"[^>]* fill="#[0-9a-f]+"/)) {
           r = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)

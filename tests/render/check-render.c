@@ -250,6 +250,21 @@ START_TEST(test_svg_names_are_front_coded)
 }
 END_TEST
 
+START_TEST(test_svg_names_share_tails_with_recent_names)
+{
+    struct bts_render_opts o;
+    bts_render_opts_init(&o);
+    char *s = svg_of("alpha::price(std::vector<double> const&, int) 1\n"
+                     "beta::price(std::vector<double> const&, int) 1\n",
+                     &o);
+    /* beta's line: no prefix, "bet", then the last 41 characters of the
+     * name one line up ("a::price(std::vector&lt;double&gt; const&amp;, int)"). */
+    ck_assert_ptr_nonnull(
+        strstr(s, "0|all\n2|pha::price(std::vector&lt;double&gt; const&amp;, int)\n0,1,41|bet<"));
+    free(s);
+}
+END_TEST
+
 START_TEST(test_svg_output_is_deterministic)
 {
     struct bts_render_opts o;
@@ -554,6 +569,7 @@ Suite *bts_render_suite(void)
     tcase_add_test(svg, test_svg_replaces_invalid_utf8_and_controls);
     tcase_add_test(svg, test_svg_has_static_rects_and_labels);
     tcase_add_test(svg, test_svg_names_are_front_coded);
+    tcase_add_test(svg, test_svg_names_share_tails_with_recent_names);
     tcase_add_test(svg, test_svg_output_is_deterministic);
     tcase_add_test(svg, test_svg_colours_come_from_the_name);
     tcase_add_test(svg, test_empty_input_is_an_error_not_a_graph);
