@@ -6,7 +6,7 @@
 # (--call-graph dwarf, and -g) at the same rates, all measured in this run.
 # Also the profiler's start+stop cost: wall time of the whole command minus
 # the engine's own elapsed time. Medians of ROUNDS interleaved rounds.
-# usage: bench/overhead.sh [BUILD_DIR]   (env: ROUNDS=5, ENGINE_ARGS=...)
+# usage: bench/overhead.sh [BUILD_DIR]   (env: ROUNDS=5, ENGINE_ARGS=..., CONFIGS=...)
 set -euo pipefail
 build=${1:-build}
 bts="$build/tools/bt-spy"
@@ -20,6 +20,11 @@ perf record -q -e cpu-clock -o "$tmp/probe.data" -- true >/dev/null 2>&1 && have
 
 configs=(base bts99 bts999 bts_ptrace99)
 [ $have_perf = 1 ] && configs+=(perf_dwarf99 perf_dwarf999 perf_fp99 perf_fp999)
+# CONFIGS="base bts99 perf_dwarf99" runs a subset (base is always included).
+if [ -n "${CONFIGS:-}" ]; then
+    configs=(base)
+    for c in $CONFIGS; do [ "$c" = base ] || configs+=("$c"); done
+fi
 
 run() { # config -> "engine_elapsed wall"
     local c=$1 t0 t1 out="$tmp/engine.out"
