@@ -2,6 +2,8 @@
 /* calltree: interned names, one (parent, name) -> child hash, sorted CSR children. */
 #include "calltree.h"
 
+#include "array-private.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,23 +106,6 @@ static uint64_t hash_edge(uint32_t parent, uint32_t name)
     return h ^ (h >> 31);
 }
 
-static int grow(void **p, size_t *alloc, size_t need, size_t elem)
-{
-    size_t n = *alloc ? *alloc : 64;
-    void *np;
-
-    if (need <= *alloc)
-        return 0;
-    while (n < need)
-        n *= 2;
-    np = realloc(*p, n * elem);
-    if (!np)
-        return -ENOMEM;
-    *p = np;
-    *alloc = n;
-    return 0;
-}
-
 struct bts_calltree *bts_calltree_new(void)
 {
     struct bts_calltree *t = calloc(1, sizeof(*t));
@@ -135,11 +120,11 @@ struct bts_calltree *bts_calltree_new(void)
     t->stacks = calloc(t->stack_mask + 1, sizeof(*t->stacks));
     if (!t->name_slots || !t->edges || !t->stacks)
         goto fail;
-    if (grow((void **)&t->nodes, &t->nodes_alloc, 1024, sizeof(*t->nodes)))
+    if (bts_array_grow((void **)&t->nodes, &t->nodes_alloc, 1024, sizeof(*t->nodes)))
         goto fail;
     /* Name id 0 is the root's empty name. */
-    if (grow((void **)&t->names, &t->names_alloc, 64, sizeof(*t->names)) ||
-        grow((void **)&t->names_buf, &t->names_cap, 4096, 1))
+    if (bts_array_grow((void **)&t->names, &t->names_alloc, 64, sizeof(*t->names)) ||
+        bts_array_grow((void **)&t->names_buf, &t->names_cap, 4096, 1))
         goto fail;
     t->names_buf[0] = '\0';
     t->names_len = 1;
@@ -220,8 +205,8 @@ static int64_t intern(struct bts_calltree *t, const char *p, size_t n)
     }
     if (n > UINT32_MAX - 1 || t->names_len + n + 1 > UINT32_MAX || t->nnames >= UINT32_MAX - 1)
         return -EOVERFLOW;
-    if (grow((void **)&t->names_buf, &t->names_cap, t->names_len + n + 1, 1) ||
-        grow((void **)&t->names, &t->names_alloc, t->nnames + 1, sizeof(*t->names)))
+    if (bts_array_grow((void **)&t->names_buf, &t->names_cap, t->names_len + n + 1, 1) ||
+        bts_array_grow((void **)&t->names, &t->names_alloc, t->nnames + 1, sizeof(*t->names)))
         return -ENOMEM;
     memcpy(t->names_buf + t->names_len, p, n);
     t->names_buf[t->names_len + n] = '\0';
@@ -277,7 +262,7 @@ static int64_t child_of(struct bts_calltree *t, uint32_t parent, uint32_t name)
     }
     if (t->nnodes >= UINT32_MAX - 1)
         return -EOVERFLOW;
-    if (grow((void **)&t->nodes, &t->nodes_alloc, t->nnodes + 1, sizeof(*t->nodes)))
+    if (bts_array_grow((void **)&t->nodes, &t->nodes_alloc, t->nnodes + 1, sizeof(*t->nodes)))
         return -ENOMEM;
     t->nodes[t->nnodes] = (struct node){parent, name, {0, 0}};
     *e = (struct edge_slot){parent, name, (uint32_t)t->nnodes};
@@ -454,7 +439,7 @@ int bts_calltree_add_stack(struct bts_calltree *t, const char *stack, size_t len
         return add_counts(t, node, count, ncounts, flags);
     }
 
-    if (grow((void **)&pc->bytes, &pc->cap, len + 1, 1))
+    if (bts_array_grow((void **)&pc->bytes, &pc->cap, len + 1, 1))
         return -ENOMEM;
     memcpy(pc->bytes + common, stack + common, len - common);
     pc->len = len;
@@ -465,8 +450,9 @@ int bts_calltree_add_stack(struct bts_calltree *t, const char *stack, size_t len
         err = step(t, &node, stack + pos, end - pos);
         if (err)
             goto fail;
-        if (grow((void **)&pc->ends, &pc->ends_cap, pc->depth + 1, sizeof(*pc->ends)) ||
-            grow((void **)&pc->nodes, &pc->nodes_cap, pc->depth + 1, sizeof(*pc->nodes))) {
+        if (bts_array_grow((void **)&pc->ends, &pc->ends_cap, pc->depth + 1, sizeof(*pc->ends)) ||
+            bts_array_grow((void **)&pc->nodes, &pc->nodes_cap, pc->depth + 1,
+                           sizeof(*pc->nodes))) {
             err = -ENOMEM;
             goto fail;
         }

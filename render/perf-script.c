@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* strndup, memrchr */
 #include "perf-script.h"
 
+#include "array-private.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -42,26 +44,6 @@ struct parser {
     char *stack; /* the folded stack being built */
     size_t stack_cap;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 256;
-    void *q;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need) {
-        if (n > SIZE_MAX / 4 / elem)
-            return -ENOMEM;
-        n *= 2;
-    }
-    q = realloc(*p, n * elem);
-    if (!q)
-        return -ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
 
 /* Character classes by table: the parser tests every byte of a frame. */
 enum { C_SPACE = 1, C_DIGIT = 2, C_HEX = 4 };
@@ -115,8 +97,8 @@ static int add_frame(struct parser *p, const char *sym, size_t len, bool kernel)
         len = 9;
     }
     need = p->arena_len + len + 4;
-    if (grow((void **)&p->arena, &p->arena_cap, need, 1) ||
-        grow((void **)&p->frames, &p->frames_cap, p->nframes + 1, sizeof(*p->frames)))
+    if (bts_array_grow((void **)&p->arena, &p->arena_cap, need, 1) ||
+        bts_array_grow((void **)&p->frames, &p->frames_cap, p->nframes + 1, sizeof(*p->frames)))
         return -ENOMEM;
     d = p->arena + p->arena_len;
     memcpy(d, sym, len);
@@ -196,7 +178,7 @@ static int flush_sample(struct parser *p)
     if (p->nframes == 0 && p->root_len == 0)
         goto out;
     need = p->root_len + p->arena_len + p->nframes + 1;
-    if (grow((void **)&p->stack, &p->stack_cap, need, 1)) {
+    if (bts_array_grow((void **)&p->stack, &p->stack_cap, need, 1)) {
         err = -ENOMEM;
         goto out;
     }
@@ -238,7 +220,7 @@ static int set_root(struct parser *p, const char *comm, size_t comm_len, const c
 
     if (p->o->no_comm)
         return 0;
-    if (grow((void **)&p->root, &p->root_cap, comm_len + pid_len + tid_len + 16, 1))
+    if (bts_array_grow((void **)&p->root, &p->root_cap, comm_len + pid_len + tid_len + 16, 1))
         return -ENOMEM;
     if (p->o->thread_roots) {
         memcpy(p->root, "thread ", 7);

@@ -3,6 +3,8 @@
  * gzip writer and a bounds-checked reader. */
 #include "pprof.h"
 
+#include "array-private.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -72,26 +74,6 @@ struct bts_pprof_builder {
     size_t nsamples, samples_cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 16;
-    void *q;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem)
-            return -ENOMEM;
-        n *= 2;
-    }
-    q = realloc(*p, n * elem);
-    if (!q)
-        return -ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
 {
     const unsigned char *p = data;
@@ -155,7 +137,7 @@ static int64_t intern(struct bts_pprof_builder *b, const char *name, size_t len)
     }
     if (b->nstrings >= UINT32_MAX - 1)
         return -ENOMEM;
-    if (grow((void **)&b->strings, &b->strings_cap, b->nstrings + 1, sizeof(*b->strings)))
+    if (bts_array_grow((void **)&b->strings, &b->strings_cap, b->nstrings + 1, sizeof(*b->strings)))
         return -ENOMEM;
     size_t lens_cap = b->strings_cap;
     void *lens = realloc(b->string_lens, lens_cap * sizeof(*b->string_lens));
@@ -282,7 +264,8 @@ static int64_t location_id(struct bts_pprof_builder *b, const struct location_ke
     }
     if (b->nlocations >= UINT32_MAX - 1)
         return -ENOMEM;
-    if (grow((void **)&b->locations, &b->locations_cap, b->nlocations + 1, sizeof(*b->locations)))
+    if (bts_array_grow((void **)&b->locations, &b->locations_cap, b->nlocations + 1,
+                       sizeof(*b->locations)))
         return -ENOMEM;
     b->locations[b->nlocations++] = *k;
     t->slots[j] = (uint32_t)b->nlocations;
@@ -300,9 +283,10 @@ int bts_pprof_builder_add_sample(struct bts_pprof_builder *b, const struct bts_p
 
     if (count > INT64_MAX)
         return -EOVERFLOW;
-    if (grow((void **)&b->stack_ids, &b->stack_ids_cap, b->nstack_ids + n, sizeof(*b->stack_ids)))
+    if (bts_array_grow((void **)&b->stack_ids, &b->stack_ids_cap, b->nstack_ids + n,
+                       sizeof(*b->stack_ids)))
         return -ENOMEM;
-    if (grow((void **)&b->samples, &b->samples_cap, b->nsamples + 1, sizeof(*b->samples)))
+    if (bts_array_grow((void **)&b->samples, &b->samples_cap, b->nsamples + 1, sizeof(*b->samples)))
         return -ENOMEM;
     /* pprof lists locations leaf first. */
     for (size_t i = 0; i < n; i++) {
@@ -1085,7 +1069,7 @@ int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, ch
                            (unsigned long long)MAX_INPUT_BYTES);
                 goto out;
             }
-            if (grow((void **)&buf, &cap, len + (1 << 16), 1)) {
+            if (bts_array_grow((void **)&buf, &cap, len + (1 << 16), 1)) {
                 ret = -ENOMEM;
                 goto out;
             }
