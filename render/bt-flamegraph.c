@@ -46,15 +46,7 @@ static void usage(FILE *f)
           "Takes flamegraph.pl's options, with the same meanings:\n"
           "\n",
           f);
-    for (size_t i = 0; i < bts_render_option_count; i++) {
-        const struct bts_render_option *ro = &bts_render_options[i];
-        char head[40];
-        if (!ro->help)
-            continue;
-        snprintf(head, sizeof(head), "--%s%s%s", ro->name, ro->arg ? " " : "",
-                 ro->arg ? ro->arg : "");
-        fprintf(f, "  %-20s %s\n", head, ro->help);
-    }
+    bts_render_options_write_help(f);
     fputs("  -f, --format FMT     svg (default), png or pdf\n"
           "  -o, --output FILE    write FILE (complete or not at all) instead of stdout\n"
           "  --help               this message\n"

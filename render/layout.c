@@ -790,3 +790,17 @@ const struct bts_render_option bts_render_options[] = {
     {"encoding", "NAME", NULL},
 };
 const size_t bts_render_option_count = sizeof(bts_render_options) / sizeof(bts_render_options[0]);
+
+void bts_render_options_write_help(FILE *out)
+{
+    for (size_t i = 0; i < bts_render_option_count; i++) {
+        const struct bts_render_option *ro = &bts_render_options[i];
+        char head[40];
+
+        if (!ro->help)
+            continue;
+        snprintf(head, sizeof(head), "--%s%s%s", ro->name, ro->arg ? " " : "",
+                 ro->arg ? ro->arg : "");
+        fprintf(out, "  %-20s %s\n", head, ro->help);
+    }
+}

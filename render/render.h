@@ -92,6 +92,9 @@ struct bts_render_option {
 };
 extern const struct bts_render_option bts_render_options[];
 extern const size_t bts_render_option_count;
+/* Writes the supported options' help lines ("  --title TEXT   ...") to out,
+ * for the usage texts of bt-flamegraph and bt-spy render/diff. */
+void bts_render_options_write_help(FILE *out);
 
 /* Checks a --bgcolors value. Returns 0 or -EINVAL. */
 int bts_render_bgcolors_check(const char *value);

@@ -63,15 +63,7 @@ static void usage(FILE *out, bool diff)
           "                       extension: .svg .png .pdf\n"
           "  -f, --format FMT     svg, png or pdf, whatever the extension\n",
           out);
-    for (size_t i = 0; i < bts_render_option_count; i++) {
-        const struct bts_render_option *ro = &bts_render_options[i];
-        char head[40];
-        if (!ro->help)
-            continue;
-        snprintf(head, sizeof(head), "--%s%s%s", ro->name, ro->arg ? " " : "",
-                 ro->arg ? ro->arg : "");
-        fprintf(out, "  %-20s %s\n", head, ro->help);
-    }
+    bts_render_options_write_help(out);
     fputs("  -h, --help           this message\n"
           "\n"
           "Malformed input lines are reported as FILE:LINE: reason and skipped.\n"
