@@ -49,6 +49,17 @@ int bts_cli_usage_error(const char *cmd, const char *fmt, ...)
     return BTS_EXIT_USAGE;
 }
 
+int bts_cli_bad_option(const char *cmd, int c, char *const *argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+    if (c == ':')
+        return bts_cli_usage_error(cmd, "option '%s' needs a value", arg);
+    if (optopt > 0 && optopt < 256 && !(arg[0] == '-' && arg[1] == '-'))
+        return bts_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    return bts_cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
 int bts_cli_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end = NULL;

@@ -41,6 +41,11 @@ void bts_cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int bts_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* For getopt_long's ':' (missing value; the optstring must start with ':'
+ * or "+:") and '?' (unknown option): prints the usage error and returns
+ * BTS_EXIT_USAGE. */
+int bts_cli_bad_option(const char *cmd, int c, char *const *argv);
+
 /* Parses a whole decimal integer in [min, max]. On failure prints
  * "invalid --OPT: 'ARG' (expected MIN..MAX)" and returns -EINVAL. */
 int bts_cli_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out);

@@ -247,10 +247,8 @@ int bts_cmd_convert(int argc, char **argv)
             o.name = optarg;
             break;
         case ':':
-            ret = bts_cli_usage_error("convert", "option '%s' needs a value", argv[optind - 1]);
-            break;
         case '?':
-            ret = bts_cli_usage_error("convert", "unknown option '%s'", argv[optind - 1]);
+            ret = bts_cli_bad_option("convert", c, argv);
             break;
         default:
             ret = bts_convert_input_option("convert", c, optarg, &o.in);

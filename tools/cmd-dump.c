@@ -177,7 +177,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
     uint64_t v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (bts_cli_parse_u64("pid", optarg, 1, 4194304, &v) < 0)
@@ -194,9 +194,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
             usage(stdout);
             return -1;
         default:
-            if (optopt && optopt < 256)
-                return bts_cli_usage_error("dump", "unknown option '-%c'", optopt);
-            return bts_cli_usage_error("dump", "unknown option '%s'", argv[optind - 1]);
+            return bts_cli_bad_option("dump", c, argv);
         }
     }
     if (optind < argc)

@@ -167,7 +167,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+" BTS_CLI_SESSION_SHORTOPTS "o:f:d:th", longopts,
+    while ((c = getopt_long(argc, argv, "+:" BTS_CLI_SESSION_SHORTOPTS "o:f:d:th", longopts,
                             NULL)) != -1) {
         int handled = bts_cli_session_option("record", c, optarg, &o->session);
 
@@ -227,9 +227,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
             usage(stdout);
             return -1;
         default:
-            if (optopt && optopt < 256)
-                return bts_cli_usage_error("record", "unknown option '-%c'", optopt);
-            return bts_cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+            return bts_cli_bad_option("record", c, argv);
         }
     }
     return bts_cli_session_target("record", argc, argv, optind, &o->session);

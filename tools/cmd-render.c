@@ -118,10 +118,8 @@ static int parse_args(int argc, char **argv, bool diff, struct render_cmd_opts *
             o->format = optarg;
             break;
         case ':':
-            ret = bts_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-            break;
         case '?':
-            ret = bts_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            ret = bts_cli_bad_option(cmd, c, argv);
             break;
         default:
             name = bts_render_options[c - OPT_NAMED].name;

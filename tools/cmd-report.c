@@ -110,10 +110,8 @@ int bts_cmd_report(int argc, char **argv)
             output = optarg;
             break;
         case ':':
-            ret = bts_cli_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
-            break;
         case '?':
-            ret = bts_cli_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+            ret = bts_cli_bad_option("report", c, argv);
             break;
         default:
             ret = bts_convert_input_option("report", c, optarg, &in);

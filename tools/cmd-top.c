@@ -158,7 +158,8 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+" BTS_CLI_SESSION_SHORTOPTS "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:" BTS_CLI_SESSION_SHORTOPTS "h", longopts, NULL)) !=
+           -1) {
         int handled = bts_cli_session_option("top", c, optarg, &o->session);
 
         if (handled == 1)
@@ -185,9 +186,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
             usage(stdout);
             return -1;
         default:
-            if (optopt && optopt < 256)
-                return bts_cli_usage_error("top", "unknown option '-%c'", optopt);
-            return bts_cli_usage_error("top", "unknown option '%s'", argv[optind - 1]);
+            return bts_cli_bad_option("top", c, argv);
         }
     }
     return bts_cli_session_target("top", argc, argv, optind, &o->session);
