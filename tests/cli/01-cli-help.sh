@@ -28,6 +28,12 @@ check 2 "no command" "$bts"
 check 2 "invalid rate" "$bts" record -r abc -- true
 "$bts" record -r abc -- true 2>&1 | grep -q "invalid --rate: 'abc' (expected 1..20000)" || { echo "FAIL: rate message"; fail=1; }
 check 2 "record without target" "$bts" record
+for c in $commands; do
+    "$bts" "$c" --no-such-option 2>&1 | grep -q "^bt-spy: unknown option '--no-such-option'" ||
+        { echo "FAIL: $c: unknown option message"; fail=1; }
+done
+check 2 "missing value" "$bts" record -r
+"$bts" record -r 2>&1 | grep -q "^bt-spy: option '-r' needs a value" || { echo "FAIL: missing value message"; fail=1; }
 rm -f /tmp/bts-help.$$
 [ $fail = 0 ] && echo "all $(echo "$commands" | wc -w) commands answer --help"
 exit $fail
