@@ -162,6 +162,24 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
         s->failed++;
         return;
     }
+    /* Intern stacks by function, not by instruction: every frame becomes
+     * its function's entry + 1 (+1 keeps a return address's pc - 1 lookup
+     * inside the function). Otherwise each new leaf address would make a
+     * new "unique" stack and memory would creep for as long as new
+     * addresses turn up. --lines needs the exact pcs. */
+    if (s->sym && !s->opts.lines) {
+        if (pcs != s->pcs) {
+            if (n > BTS_MAX_FRAMES)
+                n = BTS_MAX_FRAMES;
+            memcpy(s->pcs, pcs, (size_t)n * sizeof(*pcs));
+            pcs = s->pcs;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t start = bts_symbolizer_function_start(s->sym, s->pcs[i], i > 0);
+            if (start)
+                s->pcs[i] = start + 1;
+        }
+    }
     const char *root = NULL;
     if (s->opts.threads) {
         snprintf(s->root, sizeof(s->root), "thread %s (%d)",

@@ -40,6 +40,7 @@ struct pc_slot {
     uint64_t addr;
     const char *name; /* NULL: empty slot */
     const char *module;
+    uint64_t start; /* run-time address of the containing function, 0 if unknown */
 };
 
 struct bts_symbolizer {
@@ -217,6 +218,7 @@ static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *s
     const struct bts_map *map = bts_maps_find(sym->maps, addr);
     slot->name = sym->unknown;
     slot->module = sym->unknown;
+    slot->start = 0;
     if (map && (map->path[0] == '/' || strcmp(map->path, "[vdso]") == 0 ||
                 strcmp(map->path, "[vsyscall]") == 0)) {
         const char *module = module_name(sym, map->path);
@@ -227,11 +229,14 @@ static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *s
         if (elf) {
             uint64_t vaddr;
             if (bts_elf_runtime_to_vaddr(elf, map, addr, &vaddr) == 0) {
-                const char *raw = bts_elf_symbol(elf, vaddr, NULL);
+                uint64_t sym_start = 0;
+                const char *raw = bts_elf_symbol(elf, vaddr, &sym_start);
                 const char *name = raw ? function_name(sym, elf, raw, vaddr) : NULL;
                 if (name) {
                     slot->name = name;
                     slot->module = module;
+                    if (sym_start && sym_start <= vaddr)
+                        slot->start = addr - (vaddr - sym_start);
                     return;
                 }
                 off = vaddr;
@@ -314,6 +319,15 @@ const char *bts_symbolizer_name(struct bts_symbolizer *sym, uint64_t pc, bool is
         return sym->unknown;
     const struct pc_slot *slot = lookup(sym, is_return_address ? pc - 1 : pc);
     return slot ? slot->name : sym->unknown;
+}
+
+uint64_t bts_symbolizer_function_start(struct bts_symbolizer *sym, uint64_t pc,
+                                       bool is_return_address)
+{
+    if (pc == 0)
+        return 0;
+    const struct pc_slot *slot = lookup(sym, is_return_address ? pc - 1 : pc);
+    return slot ? slot->start : 0;
 }
 
 const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc)

@@ -29,6 +29,12 @@ void bts_symbolizer_free(struct bts_symbolizer *sym);
  * intern by pointer. */
 const char *bts_symbolizer_name(struct bts_symbolizer *sym, uint64_t pc, bool is_return_address);
 
+/* Run-time address of the first instruction of the ELF function holding
+ * `pc` (pc - 1 for return addresses, as above), or 0 when no ELF symbol
+ * covers it (JIT code, module+0xoff frames). Cached with the name. */
+uint64_t bts_symbolizer_function_start(struct bts_symbolizer *sym, uint64_t pc,
+                                       bool is_return_address);
+
 /* Module basename for `pc` (e.g. "libc.so.6", "bt-engine", "[jit]"),
  * or "[unknown]". Owned by the symbolizer. */
 const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc);

@@ -81,6 +81,20 @@ START_TEST(test_symbolizer_names_function_in_pie_program)
 }
 END_TEST
 
+START_TEST(test_symbolizer_gives_the_run_time_start_of_the_function)
+{
+    struct target t;
+    start(&t, "fixture-pie", NULL);
+    uint64_t work = fixture_child_value(&t.child, "work");
+    ck_assert_uint_eq(bts_symbolizer_function_start(t.sym, work + 4, false), work);
+    ck_assert_uint_eq(bts_symbolizer_function_start(t.sym, work + 5, true), work);
+    /* The session interns start + 1 as a return address: still this function. */
+    ck_assert_uint_eq(bts_symbolizer_function_start(t.sym, work + 1, true), work);
+    ck_assert_uint_eq(bts_symbolizer_function_start(t.sym, 8, false), 0);
+    finish(&t);
+}
+END_TEST
+
 START_TEST(test_symbolizer_names_function_in_non_pie_program)
 {
     struct target t;
@@ -388,6 +402,7 @@ Suite *bts_symbolizer_suite(void)
     Suite *s = suite_create("symbolizer");
     TCase *tc = tcase_create("programs");
     tcase_add_test(tc, test_symbolizer_names_function_in_pie_program);
+    tcase_add_test(tc, test_symbolizer_gives_the_run_time_start_of_the_function);
     tcase_add_test(tc, test_symbolizer_names_function_in_non_pie_program);
     tcase_add_test(tc, test_symbolizer_names_vdso_function_of_other_process);
     suite_add_tcase(s, tc);
