@@ -688,3 +688,21 @@ uint64_t bts_calltree_total(const struct bts_calltree *t, bts_calltree_node n, u
 {
     return t->total[(size_t)n * BTS_CALLTREE_COLUMNS + column];
 }
+
+struct bts_calltree *bts_calltree_from_folded(FILE *in, const char *name)
+{
+    struct bts_calltree *t = bts_calltree_new();
+    int err;
+
+    if (!t)
+        return NULL;
+    err = bts_calltree_add_folded(t, in, name ? name : "-", 0, NULL, NULL, NULL);
+    if (!err)
+        err = bts_calltree_finish(t);
+    if (err) {
+        bts_calltree_free(t);
+        errno = -err;
+        return NULL;
+    }
+    return t;
+}

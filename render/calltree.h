@@ -50,6 +50,10 @@ int bts_calltree_add_frames(struct bts_calltree *t, const char *const *names, co
 int bts_calltree_add_folded(struct bts_calltree *t, FILE *in, const char *name, unsigned flags,
                             bts_folded_diag_fn diag, void *diag_ctx, uint64_t *nstacks);
 
+/* A finished tree of one folded input (malformed lines skipped), for the
+ * writers that take folded text. NULL + errno (ENOMEM, or the read error). */
+struct bts_calltree *bts_calltree_from_folded(FILE *in, const char *name);
+
 /* Computes totals, depths and children sorted by name bytes (the order
  * flamegraph.pl draws). Call after the last add and before any query below;
  * adding again requires another finish. Returns 0 or -ENOMEM. */

@@ -585,16 +585,12 @@ int bts_pprof_write_calltree(const struct bts_calltree *t, const struct bts_ppro
 int bts_pprof_write_folded(FILE *folded_in, const char *name, const struct bts_pprof_opts *o,
                            FILE *out)
 {
-    struct bts_calltree *t = bts_calltree_new();
+    struct bts_calltree *t = bts_calltree_from_folded(folded_in, name);
     int err;
 
     if (!t)
-        return -ENOMEM;
-    err = bts_calltree_add_folded(t, folded_in, name ? name : "-", 0, NULL, NULL, NULL);
-    if (!err)
-        err = bts_calltree_finish(t);
-    if (!err)
-        err = bts_pprof_write_calltree(t, o, out);
+        return -errno;
+    err = bts_pprof_write_calltree(t, o, out);
     bts_calltree_free(t);
     return err;
 }

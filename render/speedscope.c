@@ -319,16 +319,12 @@ out:
 int bts_speedscope_write_folded(FILE *in, const char *name, const struct bts_speedscope_opts *o,
                                 FILE *out)
 {
-    struct bts_calltree *t = bts_calltree_new();
+    struct bts_calltree *t = bts_calltree_from_folded(in, name);
     int err;
 
     if (!t)
-        return -ENOMEM;
-    err = bts_calltree_add_folded(t, in, name ? name : "-", 0, NULL, NULL, NULL);
-    if (!err)
-        err = bts_calltree_finish(t);
-    if (!err)
-        err = bts_speedscope_write_calltree(t, name, o, out);
+        return -errno;
+    err = bts_speedscope_write_calltree(t, name, o, out);
     bts_calltree_free(t);
     return err;
 }
