@@ -167,6 +167,19 @@ static char thread_stat(pid_t pid, pid_t tid, unsigned long *utime)
     return state;
 }
 
+/* Detaching from a thread in a group-stop wakes it, and the kernel puts it
+ * straight back into the stop without running user code; until it gets a
+ * CPU for that, /proc shows 'R'. Polls for up to a second for `want`. */
+static char settled_state(pid_t pid, pid_t tid, char want, unsigned long *utime)
+{
+    char state = thread_stat(pid, tid, utime);
+    for (int i = 0; i < 200 && state != want; i++) {
+        sleep_ms(5);
+        state = thread_stat(pid, tid, utime);
+    }
+    return state;
+}
+
 static pid_t tracer_of(pid_t tid)
 {
     char path[64], line[256];
@@ -197,6 +210,21 @@ static void assert_released(pid_t pid, const char *bad)
         char state = thread_stat(pid, tid, NULL);
         ck_assert_msg(!strchr(bad, state), "thread %d left in state %c", (int)tid, state);
         ck_assert_int_eq(tracer_of(tid), 0);
+    }
+    closedir(d);
+}
+
+/* settled_state() for every thread of `pid`. */
+static void settle_all(pid_t pid, char want)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+            settled_state(pid, (pid_t)atoi(de->d_name), want, NULL);
     }
     closedir(d);
 }
@@ -368,9 +396,14 @@ START_TEST(test_sigstop_while_sampling_keeps_the_process_stopped)
     thread_stat(f.pid, alpha, &after);
     ck_assert_uint_eq(after, before); /* no CPU time: we did not resume it */
     sampler_end(&s);
-    /* Detached, the process is still stopped, as SIGSTOP left it. */
-    ck_assert_int_eq(thread_stat(f.pid, alpha, NULL), 'T');
+    /* Detached, the process is still stopped, as SIGSTOP left it, and its
+     * code has not run since. */
+    ck_assert_int_eq(settled_state(f.pid, alpha, 'T', &after), 'T');
+    ck_assert_uint_eq(after, before);
     ck_assert_int_eq(tracer_of(alpha), 0);
+    sleep_ms(300);
+    ck_assert_int_eq(thread_stat(f.pid, alpha, &after), 'T');
+    ck_assert_uint_eq(after, before);
     kill(f.pid, SIGCONT);
     sleep_ms(100);
     thread_stat(f.pid, alpha, &before);
@@ -582,6 +615,7 @@ START_TEST(test_dump_of_a_stopped_process_leaves_it_stopped)
     ck_assert_int_eq(t->state, 'T');
     ck_assert(stack_holds(t, "spin_alpha"));
     bts_thread_dump_free(d);
+    settle_all(f.pid, 'T');
     assert_released(f.pid, "tRSD"); /* still stopped, as SIGSTOP left it */
     kill(f.pid, SIGCONT);
     fixture_end(&f);
