@@ -839,7 +839,8 @@ const void *bts_elf_section_data(const struct bts_elf *elf, const char *name, ui
     return ref->file->image + ref->offset;
 }
 
-const char *bts_elf_symbol(const struct bts_elf *elf, uint64_t vaddr, uint64_t *sym_start)
+const char *bts_elf_symbol_range(const struct bts_elf *elf, uint64_t vaddr, uint64_t *sym_start,
+                                 uint64_t *range_end)
 {
     size_t lo = 0, hi = elf->nsyms;
     while (lo < hi) {
@@ -856,7 +857,14 @@ const char *bts_elf_symbol(const struct bts_elf *elf, uint64_t vaddr, uint64_t *
         return NULL;
     if (sym_start)
         *sym_start = s->start;
+    if (range_end)
+        *range_end = lo < elf->nsyms && elf->syms[lo].start < s->end ? elf->syms[lo].start : s->end;
     return s->name;
+}
+
+const char *bts_elf_symbol(const struct bts_elf *elf, uint64_t vaddr, uint64_t *sym_start)
+{
+    return bts_elf_symbol_range(elf, vaddr, sym_start, NULL);
 }
 
 int bts_elf_line(struct bts_elf *elf, uint64_t vaddr, char *buf, size_t len)

@@ -61,6 +61,12 @@ const void *bts_elf_section_data(const struct bts_elf *elf, const char *name, ui
  * (may be NULL), or NULL when no symbol covers it. */
 const char *bts_elf_symbol(const struct bts_elf *elf, uint64_t vaddr, uint64_t *sym_start);
 
+/* bts_elf_symbol() that also sets *range_end: every vaddr in
+ * [*sym_start, *range_end) gives this same answer (the symbol's end, or an
+ * earlier one where a nested symbol starts), so callers can cache by range. */
+const char *bts_elf_symbol_range(const struct bts_elf *elf, uint64_t vaddr, uint64_t *sym_start,
+                                 uint64_t *range_end);
+
 /* file:line for `vaddr` through libdw, written into buf. 0 or -ENOENT. */
 int bts_elf_line(struct bts_elf *elf, uint64_t vaddr, char *buf, size_t len);
 

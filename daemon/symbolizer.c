@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* symbolizer: pc -> "function", "function (file.c:12)", "module+0xoff",
- * JIT names or "[unknown]", resolved once per pc and interned. */
+ * JIT names or "[unknown]", interned. A pc inside an ELF function is
+ * resolved once per function: the answer is cached for the address range
+ * the function covers, so the cache grows with the functions a target runs,
+ * not with every instruction address it is sampled at. Other pcs (JIT code,
+ * module+0xoff, and every pc with --lines, whose names differ by line) are
+ * cached per pc. */
 #define _GNU_SOURCE
 
 #include "symbolizer.h"
@@ -43,10 +48,19 @@ struct pc_slot {
     uint64_t start; /* run-time address of the containing function, 0 if unknown */
 };
 
+/* [lo, hi): run-time addresses that all resolve to one ELF function. */
+struct fn_range {
+    uint64_t lo, hi;
+    struct pc_slot slot;
+};
+
 struct bts_symbolizer {
     struct bts_maps *maps;
     struct bts_symbolizer_opts opts;
     struct bts_jit_map *jit;
+    struct fn_range *ranges; /* sorted by lo, disjoint */
+    size_t nranges;
+    size_t ranges_cap;
     struct pc_slot *slots;
     size_t cap;
     size_t count;
@@ -157,6 +171,7 @@ void bts_symbolizer_free(struct bts_symbolizer *sym)
     if (!sym)
         return;
     bts_jit_map_free(sym->jit);
+    free(sym->ranges);
     free(sym->slots);
     pool_free(&sym->pool);
     free(sym);
@@ -213,12 +228,16 @@ out:
     return out;
 }
 
-static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *slot)
+/* Resolves `addr` into `slot`; for a pc in an ELF function, sets
+ * [*lo, *hi) to the run-time range with the same answer (else *lo == *hi). */
+static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *slot, uint64_t *lo,
+                    uint64_t *hi)
 {
     const struct bts_map *map = bts_maps_find(sym->maps, addr);
     slot->name = sym->unknown;
     slot->module = sym->unknown;
     slot->start = 0;
+    *lo = *hi = 0;
     if (map && (map->path[0] == '/' || strcmp(map->path, "[vdso]") == 0 ||
                 strcmp(map->path, "[vsyscall]") == 0)) {
         const char *module = module_name(sym, map->path);
@@ -229,14 +248,23 @@ static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *s
         if (elf) {
             uint64_t vaddr;
             if (bts_elf_runtime_to_vaddr(elf, map, addr, &vaddr) == 0) {
-                uint64_t sym_start = 0;
-                const char *raw = bts_elf_symbol(elf, vaddr, &sym_start);
+                uint64_t sym_start = 0, range_end = 0;
+                const char *raw = bts_elf_symbol_range(elf, vaddr, &sym_start, &range_end);
                 const char *name = raw ? function_name(sym, elf, raw, vaddr) : NULL;
                 if (name) {
                     slot->name = name;
                     slot->module = module;
                     if (sym_start && sym_start <= vaddr)
                         slot->start = addr - (vaddr - sym_start);
+                    if (!sym->opts.lines && sym_start <= vaddr && vaddr < range_end) {
+                        /* Within the mapping, run-time = vaddr + constant. */
+                        *lo = addr - (vaddr - sym_start);
+                        *hi = addr + (range_end - vaddr);
+                        if (*lo < map->start || *lo > addr)
+                            *lo = map->start;
+                        if (*hi > map->end || *hi <= addr)
+                            *hi = map->end;
+                    }
                     return;
                 }
                 off = vaddr;
@@ -264,6 +292,46 @@ static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *s
         slot->name = name;
         slot->module = sym->jit_module;
     }
+}
+
+/* Index of the first range with lo > addr. */
+static size_t range_after(const struct bts_symbolizer *sym, uint64_t addr)
+{
+    size_t lo = 0, hi = sym->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sym->ranges[mid].lo <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const struct pc_slot *add_range(struct bts_symbolizer *sym, uint64_t lo, uint64_t hi,
+                                       const struct pc_slot *slot)
+{
+    size_t i = range_after(sym, lo);
+    /* Keep ranges disjoint: clip against the neighbours (a mapping change
+     * can make an old range overlap a new function). */
+    if (i > 0 && sym->ranges[i - 1].hi > lo)
+        lo = sym->ranges[i - 1].hi;
+    if (i < sym->nranges && sym->ranges[i].lo < hi)
+        hi = sym->ranges[i].lo;
+    if (lo >= hi)
+        return NULL;
+    if (sym->nranges == sym->ranges_cap) {
+        size_t ncap = sym->ranges_cap ? sym->ranges_cap * 2 : 256;
+        struct fn_range *r = realloc(sym->ranges, ncap * sizeof(*r));
+        if (!r)
+            return NULL;
+        sym->ranges = r;
+        sym->ranges_cap = ncap;
+    }
+    memmove(&sym->ranges[i + 1], &sym->ranges[i], (sym->nranges - i) * sizeof(*sym->ranges));
+    sym->ranges[i] = (struct fn_range){.lo = lo, .hi = hi, .slot = *slot};
+    sym->nranges++;
+    return &sym->ranges[i].slot;
 }
 
 static size_t slot_index(uint64_t addr, size_t cap)
@@ -294,13 +362,22 @@ static int grow_slots(struct bts_symbolizer *sym)
 
 static const struct pc_slot *lookup(struct bts_symbolizer *sym, uint64_t addr)
 {
+    size_t r = range_after(sym, addr);
+    if (r > 0 && addr < sym->ranges[r - 1].hi)
+        return &sym->ranges[r - 1].slot;
     size_t i = slot_index(addr, sym->cap);
     for (; sym->slots[i].name; i = (i + 1) & (sym->cap - 1)) {
         if (sym->slots[i].addr == addr)
             return &sym->slots[i];
     }
     struct pc_slot slot = {.addr = addr};
-    resolve(sym, addr, &slot);
+    uint64_t lo, hi;
+    resolve(sym, addr, &slot, &lo, &hi);
+    if (lo < hi && lo <= addr && addr < hi) {
+        const struct pc_slot *added = add_range(sym, lo, hi, &slot);
+        if (added)
+            return added;
+    }
     if ((sym->count + 1) * 4 > sym->cap * 3) {
         if (grow_slots(sym) < 0)
             return NULL;
@@ -336,4 +413,10 @@ const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc)
         return sym->unknown;
     const struct pc_slot *slot = lookup(sym, pc);
     return slot ? slot->module : sym->unknown;
+}
+
+void bts_symbolizer_cache_size(const struct bts_symbolizer *sym, size_t *functions, size_t *pcs)
+{
+    *functions = sym->nranges;
+    *pcs = sym->count;
 }

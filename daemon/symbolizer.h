@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* symbolizer: run-time pc -> frame name, cached per unique pc. Combines
+/* symbolizer: run-time pc -> frame name, cached per function (per pc where
+ * no ELF function covers it, or with lines). Combines
  * maps, ELF symbols, /tmp/perf-PID.map (JIT) and C++/Rust demangling. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct bts_maps;
@@ -38,3 +40,7 @@ uint64_t bts_symbolizer_function_start(struct bts_symbolizer *sym, uint64_t pc,
 /* Module basename for `pc` (e.g. "libc.so.6", "bt-engine", "[jit]"),
  * or "[unknown]". Owned by the symbolizer. */
 const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc);
+
+/* What the cache holds: address ranges of ELF functions, and single pcs
+ * (JIT code, module+0xoff frames, every pc with lines). */
+void bts_symbolizer_cache_size(const struct bts_symbolizer *sym, size_t *functions, size_t *pcs);

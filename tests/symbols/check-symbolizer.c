@@ -281,6 +281,50 @@ START_TEST(test_symbolizer_returns_same_pointer_for_same_name)
 }
 END_TEST
 
+START_TEST(test_symbolizer_caches_one_entry_per_function_not_per_pc)
+{
+    struct bts_symbolizer *sym = self_symbolizer(NULL);
+    uint64_t a = addr_of(fixture_unsized_a), b = addr_of(fixture_unsized_b);
+    size_t functions, pcs;
+    ck_assert_uint_gt(b, a + 1);
+    /* From the middle out, so the cached range must reach both ends. */
+    for (uint64_t pc = a + (b - a) / 2; pc < b; pc++)
+        ck_assert_str_eq(bts_symbolizer_name(sym, pc, false), "fixture_unsized_a");
+    for (uint64_t pc = a; pc < b; pc++) {
+        ck_assert_str_eq(bts_symbolizer_name(sym, pc, false), "fixture_unsized_a");
+        ck_assert_uint_eq(bts_symbolizer_function_start(sym, pc, false), a);
+    }
+    bts_symbolizer_cache_size(sym, &functions, &pcs);
+    ck_assert_uint_eq(functions, 1);
+    ck_assert_uint_eq(pcs, 0);
+    /* The next function starts where the range ends. */
+    ck_assert_str_eq(bts_symbolizer_name(sym, b, false), "fixture_unsized_b");
+    ck_assert_str_eq(bts_symbolizer_name(sym, b, true), "fixture_unsized_a");
+    ck_assert_str_eq(bts_symbolizer_name(sym, b + 1, true), "fixture_unsized_b");
+    ck_assert_str_eq(bts_symbolizer_name(sym, 0x10, false), "[unknown]");
+    bts_symbolizer_cache_size(sym, &functions, &pcs);
+    ck_assert_uint_eq(functions, 2);
+    ck_assert_uint_eq(pcs, 1);
+    self_free(sym);
+}
+END_TEST
+
+START_TEST(test_symbolizer_with_lines_caches_per_pc)
+{
+    struct bts_symbolizer_opts opts = {.lines = true, .demangle = true};
+    struct bts_symbolizer *sym = self_symbolizer(&opts);
+    uint64_t pc = addr_of(&fixture_lines_target);
+    size_t functions, pcs;
+    for (uint64_t i = 0; i < 8; i++)
+        ck_assert_ptr_nonnull(
+            strstr(bts_symbolizer_name(sym, pc + i, false), "fixture_lines_target"));
+    bts_symbolizer_cache_size(sym, &functions, &pcs);
+    ck_assert_uint_eq(functions, 0);
+    ck_assert_uint_eq(pcs, 8);
+    self_free(sym);
+}
+END_TEST
+
 START_TEST(test_symbolizer_says_unknown_for_unmapped_pc)
 {
     struct bts_symbolizer *sym = self_symbolizer(NULL);
@@ -430,6 +474,8 @@ Suite *bts_symbolizer_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("cache");
     tcase_add_test(tc, test_symbolizer_returns_same_pointer_for_same_name);
+    tcase_add_test(tc, test_symbolizer_caches_one_entry_per_function_not_per_pc);
+    tcase_add_test(tc, test_symbolizer_with_lines_caches_per_pc);
     suite_add_tcase(s, tc);
     return s;
 }
