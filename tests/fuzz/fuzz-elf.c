@@ -66,8 +66,14 @@ static void query_vaddr(struct bts_elf *elf, const struct bts_map *map, uint64_t
     char line[256];
     const char *name;
 
-    name = bts_elf_symbol(elf, vaddr, &start);
+    uint64_t end = 0;
+    name = bts_elf_symbol_range(elf, vaddr, &start, &end);
     if (name && strlen(name) > (1u << 20))
+        __builtin_trap();
+    /* The symbolizer caches the answer for [start, end): it must hold vaddr
+     * and give the same answer at both of its ends. */
+    if (name && (start > vaddr || end <= vaddr || bts_elf_symbol(elf, start, NULL) != name ||
+                 bts_elf_symbol(elf, end - 1, NULL) != name))
         __builtin_trap();
     if (name)
         bts_elf_line(elf, vaddr, line, sizeof(line));

@@ -125,6 +125,7 @@ START_TEST(test_ring_maps_a_real_perf_event)
     volatile unsigned long x = 0;
     for (unsigned long i = 0; i < 50000000UL; i++)
         x += i;
+    ck_assert_uint_gt(x, 0); /* spun: the counter had time to sample */
     struct seen s = {0};
     ck_assert_int_gt(bts_ring_drain(&r, collect, &s), 0);
     ck_assert_uint_eq(((struct perf_event_header *)s.bytes[0])->type, PERF_RECORD_SAMPLE);
