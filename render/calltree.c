@@ -412,6 +412,8 @@ int bts_calltree_add_stack(struct bts_calltree *t, const char *stack, size_t len
 
     if (t->finished)
         free_finished(t);
+    if (len == 0) /* a sample without frames: the root's own count */
+        return add_counts(t, BTS_CALLTREE_ROOT, count, ncounts, flags);
     if (flags & BTS_CALLTREE_REVERSE)
         return add_reversed(t, stack, len, count, ncounts, flags);
     if (len > UINT32_MAX - 1)

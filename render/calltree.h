@@ -33,7 +33,9 @@ void bts_calltree_free(struct bts_calltree *t);
 /* Adds one stack: `stack` is `len` bytes of root-first frames separated by
  * ';' (reversed with BTS_CALLTREE_REVERSE). count[0] goes to column 0 and
  * count[1] to column 1; with ncounts == 1 only count[0] is used (into
- * column 1 under BTS_CALLTREE_TO_COLUMN1). Returns 0, -ENOMEM or -EOVERFLOW
+ * column 1 under BTS_CALLTREE_TO_COLUMN1). An empty stack (len 0) is a
+ * sample without frames: it counts in the root's self and total only.
+ * Returns 0, -ENOMEM or -EOVERFLOW
  * (more than 2^32-2 nodes or a count sum past UINT64_MAX). */
 int bts_calltree_add_stack(struct bts_calltree *t, const char *stack, size_t len,
                            const uint64_t *count, unsigned ncounts, unsigned flags);

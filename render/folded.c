@@ -167,8 +167,8 @@ static const char *parse_line(struct bts_folded_reader *r, char *s, char *e,
     }
     if (overflow)
         return "count out of range";
-    if (stack_end == s)
-        return "missing stack";
+    /* " 12": samples without frames (flamegraph.pl counts them in the total;
+     * perf's stackcollapse writes them for --no-comm kernel-only samples). */
     if (r->ncounts == 0)
         r->ncounts = rec->ncounts;
     rec->stack = s;

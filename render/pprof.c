@@ -335,7 +335,7 @@ int bts_pprof_builder_add_calltree(struct bts_pprof_builder *b, const struct bts
     if (!frames || !stack || !next)
         goto out;
     err = 0;
-    if (nnodes <= 1)
+    if (nnodes == 0)
         goto out;
     /* Depth first with children in name order: deterministic output. */
     stack[0] = BTS_CALLTREE_ROOT;
@@ -347,20 +347,18 @@ int bts_pprof_builder_add_calltree(struct bts_pprof_builder *b, const struct bts
         size_t nk = bts_calltree_children(t, n, &kids);
         uint64_t self;
 
-        if (next[sp - 1] == 0 && n != BTS_CALLTREE_ROOT &&
-            (self = bts_calltree_self(t, n, 0)) > 0) {
+        /* The root's own count is the samples without frames. */
+        if (next[sp - 1] == 0 && (self = bts_calltree_self(t, n, 0)) > 0) {
             const char *tname = NULL;
             size_t tlen = 0, first = 1, nf = 0;
             int64_t tid = 0;
             size_t root_len;
-            const char *root = bts_calltree_name(t, stack[1], &root_len);
+            const char *root = sp > 1 ? bts_calltree_name(t, stack[1], &root_len) : NULL;
 
-            if (!bts_report_parse_thread_frame(root, root_len, &tname, &tlen, &tid)) {
-                first = 1;
-                tname = NULL;
-            } else {
+            if (root && bts_report_parse_thread_frame(root, root_len, &tname, &tlen, &tid))
                 first = 2;
-            }
+            else
+                tname = NULL;
             for (size_t i = first; i < sp; i++) {
                 frames[nf].name = bts_calltree_name(t, stack[i], &frames[nf].len);
                 frames[nf].address = 0;
@@ -1005,7 +1003,7 @@ static int read_profile(const pb_profile *p, const char *sample_type, struct bts
             }
         }
         uint64_t count = (uint64_t)s->value[vi];
-        ret = n ? bts_calltree_add_frames(t, names, lens, n, &count, 1, 0) : 0;
+        ret = bts_calltree_add_frames(t, names, lens, n, &count, 1, 0); /* n may be 0 */
         if (ret)
             goto out;
     }

@@ -237,7 +237,9 @@ int bts_report_write_folded(const struct bts_calltree *t, FILE *out)
 
     if (err)
         goto out;
-    while ((n = dfs_next(&d, t)) != BTS_CALLTREE_ROOT) {
+    /* Samples without frames come first, as a line with no stack. */
+    n = BTS_CALLTREE_ROOT;
+    do {
         uint64_t c[2] = {bts_calltree_self(t, n, 0), bts_calltree_self(t, n, 1)};
         if (!c[0] && !(diff && c[1]))
             continue;
@@ -252,7 +254,7 @@ int bts_report_write_folded(const struct bts_calltree *t, FILE *out)
             fprintf(out, " %" PRIu64 " %" PRIu64 "\n", c[0], c[1]);
         else
             fprintf(out, " %" PRIu64 "\n", c[0]);
-    }
+    } while ((n = dfs_next(&d, t)) != BTS_CALLTREE_ROOT);
     if (fflush(out) || ferror(out))
         err = -EIO;
 out:
@@ -391,7 +393,7 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
     struct row *rows = calloc(nnames + 1, sizeof(*rows));
     size_t *row_of = calloc(nnames + 1, sizeof(*row_of));
     size_t *stamp = calloc(nnames + 1, sizeof(*stamp));
-    uint64_t grand = 0;
+    uint64_t grand = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0); /* samples without frames */
     size_t visit = 0;
     struct dfs d = {0};
     bts_calltree_node n;

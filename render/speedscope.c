@@ -118,7 +118,9 @@ static int walk(const struct bts_calltree *t, bts_calltree_node start, visit_fn 
         const bts_calltree_node *kids;
         size_t nk = bts_calltree_children(t, n, &kids);
 
-        if (next[sp - 1] == 0 && n != BTS_CALLTREE_ROOT) {
+        /* The root's own count (samples without frames) is a sample with
+         * an empty stack in the main profile. */
+        if (next[sp - 1] == 0) {
             uint64_t self = bts_calltree_self(t, n, 0);
             if (self) {
                 err = visit(ctx, path + 1, sp - 1, self);
@@ -273,6 +275,7 @@ int bts_speedscope_write_calltree(const struct bts_calltree *t, const char *name
     err = walk(t, BTS_CALLTREE_ROOT, assign_frames, &w);
     if (err)
         goto out;
+    have_main = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0) > 0;
     for (size_t i = 0; i < nk; i++)
         if (!is_thread_node(t, kids[i]))
             have_main = true;
@@ -751,8 +754,9 @@ static int add(struct reader *r, const struct jv *at, size_t n, double weight)
     if (!(weight >= 0) || weight > 1.8e19)
         return rfail(r, at, "bad weight %g", weight);
     count = (uint64_t)llround(weight);
-    if (!count || !n)
+    if (!count)
         return 0;
+    /* n == 0: a sample with an empty stack, the root's own count. */
     return bts_calltree_add_frames(r->t, r->names, r->lens, n, &count, 1, 0);
 }
 

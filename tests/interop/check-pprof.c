@@ -17,7 +17,8 @@ static const char *const profile_text = "thread main (101);main;run;compute 50\n
                                         "thread worker \"2\" (102);work;crunch 30\n"
                                         "thread worker \"2\" (102) 2\n"
                                         "main;caf\xc3\xa9;na\xc3\xafve 5\n"
-                                        "main;rec;rec;rec 9\n";
+                                        "main;rec;rec;rec 9\n"
+                                        " 4\n"; /* samples without frames */
 
 /* Writes a tree as pprof into a malloc'd buffer. */
 static unsigned char *pprof_of(const struct bts_calltree *t, const struct bts_pprof_opts *o,

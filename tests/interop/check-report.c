@@ -111,6 +111,18 @@ START_TEST(test_text_has_all_columns)
 }
 END_TEST
 
+START_TEST(test_samples_without_frames_count_in_the_total)
+{
+    char *text = report_of("main;work 3\n 1\n", 0, BTS_REPORT_BY_SELF, BTS_REPORT_TEXT);
+
+    ck_assert_str_eq(text, "4 samples, 2 functions, by self\n\n"
+                           "rank  function    self%   total%          self         total\n"
+                           "   1  work       75.00%   75.00%             3             3\n"
+                           "   2  main        0.00%   75.00%             0             3\n");
+    free(text);
+}
+END_TEST
+
 START_TEST(test_format_from_extension_and_name)
 {
     ck_assert_int_eq(bts_report_format_from_path("a.folded"), BTS_REPORT_FORMAT_FOLDED);
@@ -196,6 +208,7 @@ Suite *bts_report_suite(void)
     tcase_add_test(f, test_csv_quotes_commas_and_quotes);
     tcase_add_test(f, test_json_escapes_names);
     tcase_add_test(f, test_text_has_all_columns);
+    tcase_add_test(f, test_samples_without_frames_count_in_the_total);
     tcase_add_test(l, test_format_from_extension_and_name);
     tcase_add_test(l, test_sniffing_tells_every_input_format_apart);
     tcase_add_test(l, test_load_reads_every_format_back);

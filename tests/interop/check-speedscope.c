@@ -55,7 +55,8 @@ START_TEST(test_round_trip_is_lossless)
                                "thread main (7) 1\n"
                                "thread io (8);poll 2\n"
                                "main;\xe2\x82\xac;\"quoted\";back\\slash 4\n"
-                               "main;tab\there 1\n";
+                               "main;tab\there 1\n"
+                               " 6\n"; /* samples without frames */
     struct bts_calltree *t = tree_of(text);
     char *json = json_of(t, "p"), err[256] = "", *got, *want = sorted_lines(text);
     int ret;

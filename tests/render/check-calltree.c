@@ -84,6 +84,21 @@ START_TEST(test_tree_merges_shared_prefixes)
 }
 END_TEST
 
+START_TEST(test_empty_stack_counts_at_the_root_only)
+{
+    struct bts_calltree *t = bts_calltree_new();
+    ck_assert_int_eq(add(t, "main;a", 3, 0), 0);
+    ck_assert_int_eq(add(t, "", 2, 0), 0);
+    ck_assert_int_eq(add(t, "", 1, BTS_CALLTREE_REVERSE), 0);
+    ck_assert_int_eq(bts_calltree_finish(t), 0);
+    ck_assert_uint_eq(bts_calltree_node_count(t), 3); /* no empty-named frame */
+    ck_assert_uint_eq(bts_calltree_self(t, BTS_CALLTREE_ROOT, 0), 3);
+    ck_assert_uint_eq(bts_calltree_total(t, BTS_CALLTREE_ROOT, 0), 6);
+    ck_assert_uint_eq(bts_calltree_total(t, at(t, "main"), 0), 3);
+    bts_calltree_free(t);
+}
+END_TEST
+
 START_TEST(test_children_are_sorted_by_name_bytes)
 {
     struct bts_calltree *t = bts_calltree_new();
@@ -262,6 +277,7 @@ Suite *bts_calltree_suite(void)
     TCase *merge = tcase_create("merge");
     tcase_add_test(merge, test_tree_merges_shared_prefixes);
     tcase_add_test(merge, test_children_are_sorted_by_name_bytes);
+    tcase_add_test(merge, test_empty_stack_counts_at_the_root_only);
     tcase_add_test(merge, test_names_are_interned_once);
     tcase_add_test(merge, test_reverse_flag_reads_leaf_first);
     tcase_add_test(merge, test_empty_frames_and_repeated_stacks_are_kept_apart);
