@@ -195,8 +195,9 @@ static pid_t tracer_of(pid_t tid)
     return tracer;
 }
 
-/* Every thread of pid: not traced, and in none of `bad` states. */
-static void assert_released(pid_t pid, const char *bad)
+/* Every thread of pid: not traced, and in none of `bad` states; with
+ * `settle`, first given up to a second to reach that state. */
+static void assert_released(pid_t pid, const char *bad, char settle)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -207,24 +208,9 @@ static void assert_released(pid_t pid, const char *bad)
         if (de->d_name[0] < '0' || de->d_name[0] > '9')
             continue;
         pid_t tid = (pid_t)atoi(de->d_name);
-        char state = thread_stat(pid, tid, NULL);
+        char state = settle ? settled_state(pid, tid, settle, NULL) : thread_stat(pid, tid, NULL);
         ck_assert_msg(!strchr(bad, state), "thread %d left in state %c", (int)tid, state);
         ck_assert_int_eq(tracer_of(tid), 0);
-    }
-    closedir(d);
-}
-
-/* settled_state() for every thread of `pid`. */
-static void settle_all(pid_t pid, char want)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
-            settled_state(pid, (pid_t)atoi(de->d_name), want, NULL);
     }
     closedir(d);
 }
@@ -298,7 +284,7 @@ START_TEST(test_on_cpu_samples_spinning_threads_and_not_the_sleeping_one)
     /* Unwinding -O2 code without frame pointers reaches the thread root. */
     ck_assert_double_ge(function_counter_share(s.fc, "start_thread"), 95.0);
     sampler_end(&s);
-    assert_released(f.pid, "tT");
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -318,7 +304,7 @@ START_TEST(test_idle_samples_the_sleeping_thread_at_its_share)
     ck_assert_double_ge(function_counter_share(s.fc, "spin_alpha"), 15.0);
     ck_assert_double_ge(function_counter_share(s.fc, "main"), 15.0);
     sampler_end(&s);
-    assert_released(f.pid, "tT");
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -434,7 +420,7 @@ START_TEST(test_sigcont_while_sampling_resumes_the_process)
     ck_assert_uint_gt(after, before);
     ck_assert_uint_gt(function_counter_count(s.fc, "spin_alpha"), stopped_samples + 20);
     sampler_end(&s);
-    assert_released(f.pid, "tT");
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -454,7 +440,7 @@ START_TEST(test_thread_started_while_sampling_is_sampled)
     ck_assert_uint_eq(th.now, 5);
     ck_assert_uint_ge(function_counter_count(s.fc, "spin_delta"), 10);
     sampler_end(&s);
-    assert_released(f.pid, "tT");
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -575,7 +561,7 @@ START_TEST(test_dump_gives_every_thread_a_complete_stack)
     ck_assert(stack_holds(main_thread, "wait_for_workers"));
     ck_assert_str_eq(main_thread->frames[main_thread->nframes - 1], "main");
     bts_thread_dump_free(d);
-    assert_released(f.pid, "tT");
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -615,8 +601,7 @@ START_TEST(test_dump_of_a_stopped_process_leaves_it_stopped)
     ck_assert_int_eq(t->state, 'T');
     ck_assert(stack_holds(t, "spin_alpha"));
     bts_thread_dump_free(d);
-    settle_all(f.pid, 'T');
-    assert_released(f.pid, "tRSD"); /* still stopped, as SIGSTOP left it */
+    assert_released(f.pid, "tRSD", 'T'); /* still stopped, as SIGSTOP left it */
     kill(f.pid, SIGCONT);
     fixture_end(&f);
 }
