@@ -16,12 +16,15 @@ bpid=$!
 echo "  time_s  bt-spy_rss_kib"
 t=0
 first=""
+changed=""
 while kill -0 $bpid 2>/dev/null; do
     rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$bpid/status 2>/dev/null || true)
     [ -n "$rss" ] || break
     printf "%8d  %14d\n" "$t" "$rss"
     [ $t -ge $every ] && [ -z "$first" ] && first=$rss
+    [ -n "${last:-}" ] && [ "$rss" != "$last" ] && changed=$t
     last=$rss
+    end=$t
     sleep "$every"
     t=$((t + every))
 done
@@ -29,3 +32,4 @@ wait $bpid || true
 tail -1 "$tmp/err"
 [ -n "$first" ] && awk -v a="$first" -v b="$last" \
     'BEGIN { printf "rss growth after the first %s s: %+d KiB (%+.1f%%)\n", "'"$every"'", b - a, 100 * (b - a) / a }'
+[ -n "$first" ] && echo "rss last changed at ${changed:-0} s; flat at $last KiB for the last $((end - ${changed:-0})) s"
