@@ -213,11 +213,13 @@ static int check_ptrace_rights(const struct bts_authz_peer *peer, pid_t pid, cha
                           "pid %d runs with gid %lu, you are gid %u", (int)pid, gids[i],
                           (unsigned)peer->gid);
     }
-    /* /proc/PID takes the task's uid only while it is dumpable; otherwise
-     * the kernel gives it to root (fs/proc/base.c task_dump_owner). */
+    /* The files in /proc/PID take the task's uid only while it is dumpable;
+     * otherwise the kernel gives them to root (fs/proc/base.c
+     * task_dump_owner). The directory itself keeps the task's uid either
+     * way, so it cannot tell. */
     char path[64];
     struct stat st;
-    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if (stat(path, &st) < 0)
         return -ESRCH;
     if (st.st_uid != peer->uid)

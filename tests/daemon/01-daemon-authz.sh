@@ -21,9 +21,17 @@ setpriv --reuid=$UA --regid=$UA --clear-groups "$ENGINE" --seconds 20 >/dev/null
 PIDS+=($!); PA=$!
 setpriv --reuid=$UB --regid=$UB --clear-groups "$ENGINE" --seconds 20 >/dev/null &
 PIDS+=($!); PB=$!
+# A process of A's that made itself non-dumpable: the kernel would not let A
+# trace it, so neither may the daemon.
+setpriv --reuid=$UA --regid=$UA --clear-groups "$BTS_BUILD_DIR/tests/daemon/non-dumpable" 20 \
+    >"$WORK/non-dumpable.out" &
+PIDS+=($!); PN=$!
 sleep 0.3
+for _ in $(seq 100); do grep -q ready "$WORK/non-dumpable.out" && break; sleep 0.05; done
+[ "$(stat -c %u /proc/$PN/stat)" = 0 ] ||
+    fail "prctl(PR_SET_DUMPABLE, 0) did not hand /proc/$PN/stat to root"
 
-expect_refused() { # PID OWNER
+expect_refused() { # PID REASON
     local out="$WORK/refused-$1.folded" rc=0
     as $UA "$PROBE" record "$SOCK" "$1" 1 "$out" 2>"$WORK/err" || rc=$?
     if cli_has_connect; then
@@ -33,12 +41,12 @@ expect_refused() { # PID OWNER
     fi
     cat "$WORK/err"
     [ "$rc" = 1 ] || fail "uid $UA profiling pid $1 exited $rc, expected 1"
-    grep -q "pid $1 belongs to uid $2, you are uid $UA" "$WORK/err" ||
-        fail "refusal of pid $1 does not name the uids"
+    grep -qF "$2" "$WORK/err" || fail "refusal of pid $1 does not say '$2'"
     [ ! -s "$out" ] || fail "a refused recording wrote a profile"
 }
-expect_refused "$P0" 0
-expect_refused "$PB" "$UB"
+expect_refused "$P0" "pid $P0 belongs to uid 0, you are uid $UA"
+expect_refused "$PB" "pid $PB belongs to uid $UB, you are uid $UA"
+expect_refused "$PN" "pid $PN is not dumpable"
 
 expect_profile() { # WHO PID
     local out="$WORK/ok-$1-$2.folded"
