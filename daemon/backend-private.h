@@ -42,6 +42,9 @@ struct bts_backend_sink {
     void (*lost)(void *ctx, uint64_t count);
     /* The target mapped something executable: refresh maps, flush caches. */
     void (*maps_changed)(void *ctx);
+    /* Optional: a thread of the target started process `pid` (so
+     * --subprocesses can follow it before the next /proc scan). */
+    void (*forked)(void *ctx, pid_t pid);
 };
 
 struct bts_backend_config {

@@ -205,7 +205,9 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
         }
         break;
     case PERF_RECORD_FORK:
-        /* A thread of ours made a thread: follow it before /proc is rescanned. */
+        /* { pid, ppid, tid, ptid } of the new task. A thread of ours made a
+         * thread: follow it before /proc is rescanned. Or it started a
+         * process: tell the session, which may follow it. */
         if (len >= 16) {
             uint32_t ids[4];
             memcpy(ids, body, 16);
@@ -213,6 +215,9 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
              * being read. */
             if ((pid_t)ids[0] == pb->cfg.pid && pb->nforks < FORK_QUEUE)
                 pb->forks[pb->nforks++] = (pid_t)ids[2];
+            else if ((pid_t)ids[0] != pb->cfg.pid && (pid_t)ids[1] == pb->cfg.pid &&
+                     pb->sink.forked)
+                pb->sink.forked(pb->sink.ctx, (pid_t)ids[0]);
         }
         break;
     default:

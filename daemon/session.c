@@ -30,6 +30,8 @@
 #define MAX_STACK_SIZE        65528 /* the kernel keeps sample sizes below 64 KiB */
 #define MAX_PTRACE_STACK_SIZE (8u << 20)
 
+#define FORKED_QUEUE 64
+
 struct bts_session {
     struct bts_session_opts opts;
     struct bts_client_session *remote; /* remote mode: everything runs in bt-spyd */
@@ -57,11 +59,14 @@ struct bts_session {
     char root[64];
     uint64_t pcs[BTS_MAX_FRAMES];
     /* --subprocesses: one session per descendant process, found by a /proc
-     * scan every 50 ms, each under a "process COMM (PID)" root frame. comm
-     * is refreshed while the process lives (it changes at exec). */
+     * scan every 50 ms and, with the perf backend, as soon as a FORK record
+     * names it; each under a "process COMM (PID)" root frame. comm is
+     * refreshed while the process lives (it changes at exec). */
     struct bts_session **children;
     size_t nchildren, children_cap;
     int64_t last_scan_ns;
+    pid_t forked[FORKED_QUEUE]; /* processes this target started, not followed yet */
+    size_t nforked;
     char comm[16];
 };
 
@@ -212,6 +217,13 @@ static void on_maps_changed(void *ctx)
     s->maps_dirty = true;
 }
 
+static void on_forked(void *ctx, pid_t pid)
+{
+    struct bts_session *s = ctx;
+    if (s->nforked < FORKED_QUEUE) /* a full queue waits for the /proc scan */
+        s->forked[s->nforked++] = pid;
+}
+
 /* Forks `argv` stopped before exec; the caller releases it via *go_fd. */
 static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
 {
@@ -343,8 +355,11 @@ int bts_session_start(struct bts_session *s)
         .callchain = s->opts.unwind == BTS_UNWIND_FP,
         .idle = s->opts.idle,
     };
-    struct bts_backend_sink sink = {
-        .ctx = s, .sample = on_sample, .lost = on_lost, .maps_changed = on_maps_changed};
+    struct bts_backend_sink sink = {.ctx = s,
+                                    .sample = on_sample,
+                                    .lost = on_lost,
+                                    .maps_changed = on_maps_changed,
+                                    .forked = on_forked};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
         goto out;
     s->start_ns = now_ns();
@@ -456,15 +471,52 @@ static bool is_child(const struct bts_session *s, pid_t pid)
     return false;
 }
 
-/* Starts a session on every descendant not followed yet. Descendants of
- * followed children count too, so grandchildren orphaned by an exiting
- * parent are still found. A process that cannot be attached (gone already,
- * not allowed) is kept as an unstarted child so it is not retried. */
+/* Starts a session following `pid`. A process that cannot be attached
+ * (gone already, not allowed) is kept as an unstarted child so it is not
+ * retried. */
+static void follow(struct bts_session *s, pid_t pid)
+{
+    if (pid == s->pid || is_child(s, pid))
+        return;
+    if (s->nchildren == s->children_cap) {
+        size_t cap = s->children_cap ? s->children_cap * 2 : 8;
+        struct bts_session **c = realloc(s->children, cap * sizeof(*c));
+        if (!c)
+            return;
+        s->children = c;
+        s->children_cap = cap;
+    }
+    struct bts_session_opts o = s->opts;
+    o.pid = pid;
+    o.argv = NULL;
+    o.subprocesses = false;
+    o.connect_path = NULL;
+    o.launch_as_user = false;
+    o.launch_cwd = NULL;
+    struct bts_session *c = bts_session_new(&o);
+    if (!c)
+        return;
+    bts_process_tree_comm(c->pid, c->comm, sizeof(c->comm));
+    bts_session_start(c);
+    s->children[s->nchildren++] = c;
+}
+
+/* Follows the processes FORK records named since the last call, then, every
+ * 50 ms, every descendant not followed yet. Descendants of followed
+ * children count too, so grandchildren orphaned by an exiting parent are
+ * still found. */
 static void follow_children(struct bts_session *s)
 {
     pid_t pids[256];
     int64_t t = now_ns();
 
+    for (size_t root = 0; root <= s->nchildren; root++) {
+        struct bts_session *r = root ? s->children[root - 1] : s;
+        size_t n = r->nforked;
+        r->nforked = 0;
+        for (size_t i = 0; i < n; i++)
+            follow(s, r->forked[i]);
+    }
     if (t - s->last_scan_ns < CHILD_SCAN_NS)
         return;
     s->last_scan_ns = t;
@@ -476,31 +528,8 @@ static void follow_children(struct bts_session *s)
         if (root)
             bts_process_tree_comm(r->pid, r->comm, sizeof(r->comm));
         int n = bts_process_tree_descendants(r->pid, pids, sizeof(pids) / sizeof(pids[0]));
-        for (int i = 0; i < n && i < (int)(sizeof(pids) / sizeof(pids[0])); i++) {
-            if (pids[i] == s->pid || is_child(s, pids[i]))
-                continue;
-            if (s->nchildren == s->children_cap) {
-                size_t cap = s->children_cap ? s->children_cap * 2 : 8;
-                struct bts_session **c = realloc(s->children, cap * sizeof(*c));
-                if (!c)
-                    return;
-                s->children = c;
-                s->children_cap = cap;
-            }
-            struct bts_session_opts o = s->opts;
-            o.pid = pids[i];
-            o.argv = NULL;
-            o.subprocesses = false;
-            o.connect_path = NULL;
-            o.launch_as_user = false;
-            o.launch_cwd = NULL;
-            struct bts_session *c = bts_session_new(&o);
-            if (!c)
-                return;
-            bts_process_tree_comm(c->pid, c->comm, sizeof(c->comm));
-            bts_session_start(c);
-            s->children[s->nchildren++] = c;
-        }
+        for (int i = 0; i < n && i < (int)(sizeof(pids) / sizeof(pids[0])); i++)
+            follow(s, pids[i]);
     }
 }
 
