@@ -37,3 +37,4 @@ printf "%-44s %s\n" "render peak RSS" "$(pick render-bench '/^peak RSS:/ { print
 printf "%-44s %s\n" "perf script -> folded" "$(pick collapse-bench '/^bt-spy convert:/ { print $4, $5 }') ($(pick collapse-bench '/^cat:/ { print $3, $4 }') for cat)"
 printf "%-44s %s\n" "engine fast/naive history" "$(pick engine-throughput '/^ratio fast\/naive history \(indicators naive\)/ { print $NF }')"
 printf "%-44s %s\n" "soak: bt-spy RSS growth after first interval" "$(pick soak '/^rss growth/ { sub(/^[^:]*: /, ""); print }')"
+printf "%-44s %s\n" "soak: RSS last changed" "$(pick soak '/^rss last changed/ { sub(/^rss last changed /, ""); print }')"
