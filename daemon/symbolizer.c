@@ -229,7 +229,8 @@ out:
 }
 
 /* Resolves `addr` into `slot`; for a pc in an ELF function, sets
- * [*lo, *hi) to the run-time range with the same answer (else *lo == *hi). */
+ * [*lo, *hi), which holds addr, to the run-time range with the same answer
+ * (else *lo == *hi). */
 static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *slot, uint64_t *lo,
                     uint64_t *hi)
 {
@@ -256,14 +257,13 @@ static void resolve(struct bts_symbolizer *sym, uint64_t addr, struct pc_slot *s
                     slot->module = module;
                     if (sym_start && sym_start <= vaddr)
                         slot->start = addr - (vaddr - sym_start);
-                    if (!sym->opts.lines && sym_start <= vaddr && vaddr < range_end) {
-                        /* Within the mapping, run-time = vaddr + constant. */
-                        *lo = addr - (vaddr - sym_start);
-                        *hi = addr + (range_end - vaddr);
-                        if (*lo < map->start || *lo > addr)
-                            *lo = map->start;
-                        if (*hi > map->end || *hi <= addr)
-                            *hi = map->end;
+                    if (!sym->opts.lines) {
+                        /* sym_start <= vaddr < range_end, and within the
+                         * mapping run-time = vaddr + constant: the same
+                         * distances, clipped to the mapping. */
+                        uint64_t below = vaddr - sym_start, above = range_end - vaddr;
+                        *lo = addr - map->start > below ? addr - below : map->start;
+                        *hi = map->end - addr > above ? addr + above : map->end;
                     }
                     return;
                 }
@@ -373,7 +373,7 @@ static const struct pc_slot *lookup(struct bts_symbolizer *sym, uint64_t addr)
     struct pc_slot slot = {.addr = addr};
     uint64_t lo, hi;
     resolve(sym, addr, &slot, &lo, &hi);
-    if (lo < hi && lo <= addr && addr < hi) {
+    if (lo < hi) {
         const struct pc_slot *added = add_range(sym, lo, hi, &slot);
         if (added)
             return added;

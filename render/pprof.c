@@ -322,7 +322,6 @@ int bts_pprof_builder_add_sample(struct bts_pprof_builder *b, const struct bts_p
 
 int bts_pprof_builder_add_calltree(struct bts_pprof_builder *b, const struct bts_calltree *t)
 {
-    size_t nnodes = bts_calltree_node_count(t);
     struct bts_pprof_frame *frames = NULL;
     size_t depth_cap = (size_t)bts_calltree_max_depth(t) + 1;
     bts_calltree_node *stack = NULL;
@@ -335,8 +334,6 @@ int bts_pprof_builder_add_calltree(struct bts_pprof_builder *b, const struct bts
     if (!frames || !stack || !next)
         goto out;
     err = 0;
-    if (nnodes == 0)
-        goto out;
     /* Depth first with children in name order: deterministic output. */
     stack[0] = BTS_CALLTREE_ROOT;
     next[0] = 0;

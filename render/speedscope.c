@@ -258,7 +258,8 @@ int bts_speedscope_write_calltree(const struct bts_calltree *t, const char *name
     const bts_calltree_node *kids;
     size_t nk = bts_calltree_children(t, BTS_CALLTREE_ROOT, &kids);
     size_t nnames = bts_calltree_name_count(t);
-    bool have_main = false, first = true;
+    /* A main profile for the root's own samples or non-thread stacks. */
+    bool have_main = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0) > 0, first = true;
     const char *exporter = o && o->exporter ? o->exporter : "bt-spy";
     int err = 0;
 
@@ -275,7 +276,6 @@ int bts_speedscope_write_calltree(const struct bts_calltree *t, const char *name
     err = walk(t, BTS_CALLTREE_ROOT, assign_frames, &w);
     if (err)
         goto out;
-    have_main = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0) > 0;
     for (size_t i = 0; i < nk; i++)
         if (!is_thread_node(t, kids[i]))
             have_main = true;
