@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* python-memory: target memory through the read callback, with a page
+ * cache that lives for one sample. */
+#include "python-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How many slots one page may try before it evicts. */
+#define PROBES 4
+
+int py_memory_init(struct py_memory *m, bts_python_read_fn read, void *ctx)
+{
+    memset(m, 0, sizeof(*m));
+    m->read = read;
+    m->ctx = ctx;
+    m->generation = 1; /* slots start at 0: all stale */
+    m->pages = calloc(PY_PAGE_SLOTS, sizeof(*m->pages));
+    return m->pages ? 0 : -ENOMEM;
+}
+
+void py_memory_fini(struct py_memory *m)
+{
+    free(m->pages);
+    m->pages = NULL;
+}
+
+void py_memory_next(struct py_memory *m)
+{
+    m->generation++;
+}
+
+static int raw_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
+{
+    m->reads++;
+    m->bytes += len;
+    return m->read(m->ctx, addr, buf, len);
+}
+
+static struct py_page *page_get(struct py_memory *m, uint64_t page)
+{
+    uint64_t h = (page / PY_PAGE_SIZE) * 0x9e3779b97f4a7c15ull;
+    struct py_page *victim = NULL;
+
+    for (unsigned i = 0; i < PROBES; i++) {
+        struct py_page *p = &m->pages[(h + i) % PY_PAGE_SLOTS];
+
+        if (p->generation == m->generation && p->addr == page)
+            return p;
+        if (!victim && p->generation != m->generation)
+            victim = p;
+    }
+    if (!victim)
+        victim = &m->pages[h % PY_PAGE_SLOTS];
+    victim->addr = page;
+    victim->generation = m->generation;
+    victim->error = raw_read(m, page, victim->data, PY_PAGE_SIZE);
+    return victim;
+}
+
+int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+
+    if (addr + len < addr)
+        return -EFAULT;
+    /* The first page of memory is never an object: fail fast on NULL and
+     * small integers taken for pointers. */
+    if (addr < PY_PAGE_SIZE)
+        return -EFAULT;
+    if (len > PY_PAGE_SIZE)
+        return raw_read(m, addr, buf, len);
+    while (len > 0) {
+        uint64_t page = addr & ~(uint64_t)(PY_PAGE_SIZE - 1);
+        size_t in_page = (size_t)(addr - page);
+        size_t n = PY_PAGE_SIZE - in_page < len ? PY_PAGE_SIZE - in_page : len;
+        struct py_page *p = page_get(m, page);
+
+        if (p->error)
+            return p->error;
+        memcpy(out, p->data + in_page, n);
+        out += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int py_memory_ptr(struct py_memory *m, uint64_t addr, uint64_t *out)
+{
+    return py_memory_read(m, addr, out, sizeof(*out));
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* python-private: the per-version layout table and the page-cached memory
+ * shared by the python-* files. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "python-reader.h"
+
+/* An offset this version's structs do not have. */
+#define PY_NONE UINT32_MAX
+
+enum py_frame_kind {
+    PY_FRAME_OBJECT, /* 3.8-3.10: heap PyFrameObject, f_lasti an int */
+    PY_FRAME_INTERP, /* 3.11+: _PyInterpreterFrame, a pointer into the code */
+};
+
+enum py_lines_kind {
+    PY_LINES_LNOTAB,    /* 3.8, 3.9 */
+    PY_LINES_310,       /* 3.10 */
+    PY_LINES_LOCATIONS, /* 3.11+ */
+};
+
+enum py_gil_base {
+    PY_GIL_IN_RUNTIME,     /* _PyRuntime + gil (3.8-3.11) */
+    PY_GIL_INTERP_POINTER, /* *(interp + gil) (3.12+) */
+};
+
+/* Every offset the reader uses, in bytes from the start of the struct
+ * named by the prefix. One instance per version: code never asks which
+ * version it runs on, it asks the layout. */
+struct py_layout {
+    unsigned version; /* PY_VERSION_HEX with only major and minor: 0x030b0000 */
+
+    uint32_t runtime_interpreters_head;
+
+    uint8_t gil_base;
+    uint32_t gil;             /* see gil_base */
+    uint32_t gil_locked;      /* int, in struct _gil_runtime_state */
+    uint32_t gil_last_holder; /* PyThreadState *, same struct */
+
+    uint32_t interp_next;
+    uint32_t interp_threads_head;
+
+    uint32_t tstate_next;
+    uint32_t tstate_interp;
+    uint32_t tstate_frame; /* the frame, or the _PyCFrame when cframe_frame is set */
+    uint32_t cframe_frame; /* _PyCFrame.current_frame (3.11, 3.12) */
+    uint32_t tstate_thread_id;
+    uint32_t tstate_native_thread_id; /* 3.11+ */
+
+    uint8_t frame_kind;
+    uint32_t frame_previous;
+    uint32_t frame_code;
+    uint32_t frame_instr;    /* int f_lasti, or _Py_CODEUNIT * */
+    uint8_t lasti_scale;     /* f_lasti * scale = byte offset (2 in 3.10) */
+    uint32_t frame_owner;    /* char (3.11+) */
+    uint32_t frame_is_entry; /* bool (3.11 only) */
+    int owner_cstack;        /* owner value of C-stack shim frames; -1 if none */
+    int owner_generator;     /* owner value of generator frames */
+
+    uint8_t lines_kind;
+    uint32_t code_filename;
+    uint32_t code_name;
+    uint32_t code_qualname; /* 3.11+ */
+    uint32_t code_firstlineno;
+    uint32_t code_linetable; /* co_lnotab (3.8, 3.9) or co_linetable */
+    uint32_t code_adaptive;  /* co_code_adaptive: first code unit (3.11+) */
+
+    uint32_t object_type;
+    uint32_t bytes_size;
+    uint32_t bytes_data;
+    uint32_t unicode_length;
+    uint32_t unicode_state;
+    uint32_t unicode_ascii_size;   /* data of a compact ASCII string starts here */
+    uint32_t unicode_compact_size; /* data of other compact strings starts here */
+};
+
+/* Fills `out` for `version` (PY_VERSION_HEX). 3.8-3.12 come from the
+ * tables; 3.13 from the _Py_DebugOffsets at the start of _PyRuntime, read
+ * through `read`. 0, -ENOTSUP for other versions or a debug-offsets block
+ * that does not look right, or the read's -errno. */
+int py_layout_init(struct py_layout *out, unsigned version, bts_python_read_fn read, void *ctx,
+                   uint64_t runtime);
+
+/* Parses a _Py_DebugOffsets block (3.13) into `out`. 0 or -ENOTSUP. */
+int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, size_t len);
+
+/* Bytes of _Py_DebugOffsets the parser needs. */
+#define PY_DEBUG_OFFSETS_LEN 640
+
+/* A small per-sample page cache over the read callback: pages read once
+ * per generation, failures remembered too so a bad pointer costs one
+ * call. */
+#define PY_PAGE_SIZE  4096u
+#define PY_PAGE_SLOTS 128u
+
+struct py_page {
+    uint64_t addr; /* page-aligned */
+    uint64_t generation;
+    int error; /* 0 or -errno of the read */
+    uint8_t data[PY_PAGE_SIZE];
+};
+
+struct py_memory {
+    bts_python_read_fn read;
+    void *ctx;
+    uint64_t generation;
+    uint64_t reads;
+    uint64_t bytes;
+    struct py_page *pages; /* PY_PAGE_SLOTS of them */
+};
+
+int py_memory_init(struct py_memory *m, bts_python_read_fn read, void *ctx);
+void py_memory_fini(struct py_memory *m);
+/* Forgets every cached page: the target has moved on. */
+void py_memory_next(struct py_memory *m);
+/* 0 or -errno. Reads of more than a page bypass the cache. */
+int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len);
+int py_memory_ptr(struct py_memory *m, uint64_t addr, uint64_t *out);
+
+/* Replaces the version string bts_python_version() returns (discovery may
+ * know only "3.10" from a file name). */
+void py_reader_set_version(struct bts_python *py, const char *version);

@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/* python-reader: walks a CPython interpreter's thread states and frame
+ * chains through the read callback, with caches for code objects and
+ * strings that outlive one sample. */
+#define _GNU_SOURCE
+
+#include "python-private.h"
+#include "python-lines.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Limits on what untrusted memory can make us do in one sample. */
+#define MAX_INTERPRETERS 64
+#define MAX_THREADS      4096
+#define MAX_STRING_CHARS 4096
+#define MAX_TABLE_BYTES  (1u << 20)
+/* Shim frames are skipped but still count, so a loop of them ends. */
+#define MAX_FRAME_STEPS (2 * BTS_PYTHON_MAX_FRAMES)
+
+/* Code objects seen, keyed by address. An entry is trusted again only
+ * when the fields it was built from still read the same, so a code object
+ * freed and replaced by another at the same address is noticed. */
+#define CODE_SLOTS  2048u
+#define CODE_PROBES 8u
+
+struct code_entry {
+    uint64_t addr; /* 0: empty */
+    uint64_t last_used;
+    /* what the entry was built from */
+    uint64_t filename_ptr;
+    uint64_t name_ptr;
+    uint64_t table_ptr;
+    int32_t first_line;
+    /* what it gives */
+    const char *name;     /* interned */
+    const char *filename; /* interned */
+    uint8_t *table;
+    size_t table_len;
+    bool table_ok;
+};
+
+/* Strings seen, keyed by address and checked against their header. */
+#define STRING_SLOTS 2048u
+
+struct string_entry {
+    uint64_t addr;
+    uint64_t length;
+    uint64_t hash;
+    uint32_t state;
+    const char *text; /* interned */
+};
+
+/* Interned UTF-8 strings; none is freed until the whole pool is dropped
+ * between two samples, so pointers handed out stay valid for a sample. */
+#define POOL_LIMIT_BYTES (8u << 20)
+
+struct string_pool {
+    char **slots; /* open addressing, power-of-two size */
+    size_t n_slots;
+    size_t n_used;
+    size_t bytes;
+};
+
+#define NAME_SLOTS 256u
+/* Thread names are re-read this often, in samples. */
+#define NAME_MAX_AGE 1000u
+
+struct name_entry {
+    pid_t tid;
+    uint64_t read_at; /* sample number */
+    const char *name; /* interned */
+};
+
+struct bts_python {
+    struct py_layout layout;
+    struct bts_python_target target;
+    struct py_memory mem;
+    char version[32];
+
+    struct code_entry *codes;
+    struct string_entry *strings;
+    struct string_pool pool;
+    struct name_entry *names;
+
+    /* the current sample */
+    struct bts_python_thread *threads;
+    size_t threads_cap;
+    struct bts_python_frame *frames;
+    size_t frames_cap;
+    size_t n_frames;
+    unsigned errors;
+
+    struct bts_python_stats stats;
+};
+
+/* --- string pool ------------------------------------------------------ */
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static void pool_clear(struct string_pool *pool)
+{
+    for (size_t i = 0; i < pool->n_slots; i++)
+        free(pool->slots[i]);
+    free(pool->slots);
+    memset(pool, 0, sizeof(*pool));
+}
+
+static int pool_grow(struct string_pool *pool)
+{
+    size_t n = pool->n_slots ? pool->n_slots * 2 : 1024;
+    char **slots = calloc(n, sizeof(*slots));
+
+    if (!slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < pool->n_slots; i++) {
+        char *s = pool->slots[i];
+        size_t j;
+
+        if (!s)
+            continue;
+        j = hash_bytes(s, strlen(s)) & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = s;
+    }
+    free(pool->slots);
+    pool->slots = slots;
+    pool->n_slots = n;
+    return 0;
+}
+
+/* The pool's copy of s[0..len), or NULL when out of memory. */
+static const char *pool_intern(struct string_pool *pool, const char *s, size_t len)
+{
+    size_t j;
+    char *copy;
+
+    if ((pool->n_used + 1) * 2 > pool->n_slots && pool_grow(pool))
+        return NULL;
+    j = hash_bytes(s, len) & (pool->n_slots - 1);
+    while (pool->slots[j]) {
+        if (strncmp(pool->slots[j], s, len) == 0 && pool->slots[j][len] == '\0')
+            return pool->slots[j];
+        j = (j + 1) & (pool->n_slots - 1);
+    }
+    copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    pool->slots[j] = copy;
+    pool->n_used++;
+    pool->bytes += len + 1;
+    return copy;
+}
+
+/* --- small readers ---------------------------------------------------- */
+
+static int read_ptr(struct bts_python *py, uint64_t addr, uint64_t *out)
+{
+    return py_memory_ptr(&py->mem, addr, out);
+}
+
+static int read_u32(struct bts_python *py, uint64_t addr, uint32_t *out)
+{
+    return py_memory_read(&py->mem, addr, out, sizeof(*out));
+}
+
+static int read_u8(struct bts_python *py, uint64_t addr, uint8_t *out)
+{
+    return py_memory_read(&py->mem, addr, out, sizeof(*out));
+}
+
+/* Appends code point `c` as UTF-8; characters C strings cannot hold (NUL,
+ * surrogates, out of range) become '?'. */
+static size_t put_utf8(char *out, uint32_t c)
+{
+    if (c == 0 || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
+        out[0] = '?';
+        return 1;
+    }
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xc0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3f));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xe0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (c & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (c & 0x3f));
+    return 4;
+}
+
+/* A str object's text, interned; NULL when `addr` is not a compact str
+ * we can read (an error the caller counts). */
+static const char *read_string(struct bts_python *py, uint64_t addr)
+{
+    const struct py_layout *l = &py->layout;
+    uint8_t head[128];
+    uint64_t type, length, hash;
+    uint32_t state, kind;
+    struct string_entry *e;
+    uint8_t *raw = NULL;
+    char *utf8 = NULL;
+    const char *text = NULL;
+    size_t n = 0;
+
+    if (l->unicode_compact_size > sizeof(head) ||
+        py_memory_read(&py->mem, addr, head, l->unicode_compact_size))
+        return NULL;
+    memcpy(&type, head + l->object_type, sizeof(type));
+    memcpy(&length, head + l->unicode_length, sizeof(length));
+    memcpy(&hash, head + l->unicode_length + 8, sizeof(hash));
+    memcpy(&state, head + l->unicode_state, sizeof(state));
+    if (py->target.unicode_type && type != py->target.unicode_type)
+        return NULL;
+
+    e = &py->strings[(addr / 8 * 0x9e3779b97f4a7c15ull) % STRING_SLOTS];
+    if (e->addr == addr && e->length == length && e->hash == hash && e->state == state)
+        return e->text;
+
+    kind = (state >> 2) & 7;
+    /* compact (bit 5) is required: the data follows the header */
+    if (!(state & (1u << 5)) || (kind != 1 && kind != 2 && kind != 4) || length > MAX_STRING_CHARS)
+        return NULL;
+    raw = malloc(length * kind + 1);
+    utf8 = malloc(length * 4 + 1);
+    if (!raw || !utf8)
+        goto out;
+    if (py_memory_read(&py->mem,
+                       addr +
+                           ((state & (1u << 6)) ? l->unicode_ascii_size : l->unicode_compact_size),
+                       raw, length * kind))
+        goto out;
+    for (uint64_t i = 0; i < length; i++) {
+        uint32_t c;
+
+        if (kind == 1) {
+            c = raw[i];
+        } else if (kind == 2) {
+            uint16_t c16;
+
+            memcpy(&c16, raw + i * 2, 2);
+            c = c16;
+        } else {
+            memcpy(&c, raw + i * 4, 4);
+        }
+        n += put_utf8(utf8 + n, c);
+    }
+    text = pool_intern(&py->pool, utf8, n);
+    if (text) {
+        e->addr = addr;
+        e->length = length;
+        e->hash = hash;
+        e->state = state;
+        e->text = text;
+    }
+out:
+    free(raw);
+    free(utf8);
+    return text;
+}
+
+/* A bytes object's contents, malloc'ed into *out. 0 or -errno. */
+static int read_bytes(struct bts_python *py, uint64_t addr, uint8_t **out, size_t *len)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t size;
+    uint8_t *buf;
+    int err;
+
+    err = py_memory_read(&py->mem, addr + l->bytes_size, &size, sizeof(size));
+    if (err)
+        return err;
+    if (size > MAX_TABLE_BYTES)
+        return -E2BIG;
+    buf = malloc(size ? size : 1);
+    if (!buf)
+        return -ENOMEM;
+    err = py_memory_read(&py->mem, addr + l->bytes_data, buf, size);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+/* --- code objects ----------------------------------------------------- */
+
+static void code_entry_clear(struct code_entry *e)
+{
+    free(e->table);
+    memset(e, 0, sizeof(*e));
+}
+
+static void codes_clear(struct bts_python *py)
+{
+    for (size_t i = 0; i < CODE_SLOTS; i++)
+        code_entry_clear(&py->codes[i]);
+}
+
+/* The cache entry for the code object at `addr`, (re)built when missing or
+ * stale. NULL when `addr` is not a code object. */
+static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t type, filename_ptr, name_ptr, table_ptr;
+    int32_t first_line;
+    uint32_t name_at = l->code_qualname != PY_NONE ? l->code_qualname : l->code_name;
+    struct code_entry *e, *victim = NULL;
+    uint64_t h = (addr / 16) * 0x9e3779b97f4a7c15ull;
+
+    if (read_ptr(py, addr + l->object_type, &type) ||
+        (py->target.code_type && type != py->target.code_type))
+        return NULL;
+    if (read_ptr(py, addr + l->code_filename, &filename_ptr) ||
+        read_ptr(py, addr + name_at, &name_ptr) ||
+        read_ptr(py, addr + l->code_linetable, &table_ptr) ||
+        py_memory_read(&py->mem, addr + l->code_firstlineno, &first_line, sizeof(first_line)))
+        return NULL;
+
+    for (unsigned i = 0; i < CODE_PROBES; i++) {
+        e = &py->codes[(h + i) % CODE_SLOTS];
+        if (e->addr == addr) {
+            if (e->filename_ptr == filename_ptr && e->name_ptr == name_ptr &&
+                e->table_ptr == table_ptr && e->first_line == first_line) {
+                e->last_used = py->stats.samples;
+                py->stats.code_hits++;
+                return e;
+            }
+            victim = e;
+            break;
+        }
+        if (!victim || (victim->addr && (!e->addr || e->last_used < victim->last_used)))
+            victim = e;
+    }
+    py->stats.code_misses++;
+    e = victim;
+    code_entry_clear(e);
+    e->filename = read_string(py, filename_ptr);
+    e->name = read_string(py, name_ptr);
+    if (!e->filename || !e->name)
+        py->errors++;
+    if (!e->filename)
+        e->filename = "?";
+    if (!e->name)
+        e->name = "?";
+    if (read_bytes(py, table_ptr, &e->table, &e->table_len) == 0)
+        e->table_ok = true;
+    else
+        py->errors++;
+    e->addr = addr;
+    e->filename_ptr = filename_ptr;
+    e->name_ptr = name_ptr;
+    e->table_ptr = table_ptr;
+    e->first_line = first_line;
+    e->last_used = py->stats.samples;
+    return e;
+}
+
+static int code_line(const struct py_layout *l, const struct code_entry *e, int64_t offset)
+{
+    int line = -1;
+
+    if (!e->table_ok)
+        return 0;
+    switch (l->lines_kind) {
+    case PY_LINES_LNOTAB:
+        line = bts_python_lnotab_line(e->table, e->table_len, e->first_line, offset);
+        break;
+    case PY_LINES_310:
+        line = bts_python_linetable_line(e->table, e->table_len, e->first_line, offset);
+        break;
+    case PY_LINES_LOCATIONS:
+        line = bts_python_locations_line(e->table, e->table_len, e->first_line, offset);
+        break;
+    }
+    return line < 0 ? 0 : line;
+}
+
+/* --- threads ---------------------------------------------------------- */
+
+static const char *thread_name(struct bts_python *py, pid_t tid)
+{
+    struct name_entry *e;
+    char path[64], buf[64];
+    ssize_t n;
+    int fd;
+
+    if (!py->target.pid || tid <= 0)
+        return "";
+    e = &py->names[(unsigned)tid % NAME_SLOTS];
+    if (e->tid == tid && e->name && py->stats.samples - e->read_at < NAME_MAX_AGE)
+        return e->name;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)py->target.pid, (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return "";
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return "";
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+        n--;
+    e->name = pool_intern(&py->pool, buf, (size_t)n);
+    if (!e->name)
+        return "";
+    e->tid = tid;
+    e->read_at = py->stats.samples;
+    return e->name;
+}
+
+static pid_t thread_tid(struct bts_python *py, uint64_t tstate, uint64_t thread_id)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t native;
+    int32_t tid;
+
+    if (l->tstate_native_thread_id != PY_NONE) {
+        if (read_ptr(py, tstate + l->tstate_native_thread_id, &native) || native > INT_MAX)
+            return 0;
+        return (pid_t)native;
+    }
+    /* Before 3.11 only the pthread_t is kept: glibc's struct pthread,
+     * whose tid field we located when attaching. */
+    if (py->target.pthread_tid_offset < 0 || !thread_id)
+        return 0;
+    if (py_memory_read(&py->mem, thread_id + (uint64_t)py->target.pthread_tid_offset, &tid,
+                       sizeof(tid)) ||
+        tid <= 0)
+        return 0;
+    return tid;
+}
+
+static struct bts_python_frame *frame_push(struct bts_python *py)
+{
+    if (py->n_frames == py->frames_cap) {
+        size_t cap = py->frames_cap ? py->frames_cap * 2 : 256;
+        struct bts_python_frame *f = realloc(py->frames, cap * sizeof(*f));
+
+        if (!f)
+            return NULL;
+        py->frames = f;
+        py->frames_cap = cap;
+    }
+    return memset(&py->frames[py->n_frames++], 0, sizeof(struct bts_python_frame));
+}
+
+/* Adds a frame for code object `code` at byte offset `offset` (negative:
+ * not started yet). false when the frame cannot be trusted, which ends
+ * the chain. */
+static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, bool is_entry)
+{
+    const struct code_entry *e = code_get(py, code);
+    struct bts_python_frame *f;
+
+    if (!e)
+        return false;
+    f = frame_push(py);
+    if (!f)
+        return false;
+    f->name = e->name;
+    f->filename = e->filename;
+    f->first_line = e->first_line;
+    f->line = offset < 0 ? e->first_line : code_line(&py->layout, e, offset);
+    f->is_entry = is_entry;
+    f->code = code;
+    return true;
+}
+
+/* Walks one thread's frames, innermost first, onto py->frames. false when
+ * the chain was cut. */
+static bool walk_frames(struct bts_python *py, uint64_t frame)
+{
+    const struct py_layout *l = &py->layout;
+    size_t first = py->n_frames;
+    unsigned steps = 0;
+
+    while (frame) {
+        uint64_t code, previous;
+
+        if (++steps > MAX_FRAME_STEPS || py->n_frames - first >= BTS_PYTHON_MAX_FRAMES)
+            return false;
+        if (read_ptr(py, frame + l->frame_previous, &previous) ||
+            read_ptr(py, frame + l->frame_code, &code) || previous == frame)
+            return false;
+
+        if (l->frame_kind == PY_FRAME_OBJECT) {
+            int32_t lasti;
+
+            if (py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)) ||
+                !emit_frame(py, code, (int64_t)lasti * l->lasti_scale, true))
+                return false;
+        } else {
+            uint8_t owner = 0, entry = 0;
+            uint64_t instr;
+
+            if (l->frame_owner != PY_NONE && read_u8(py, frame + l->frame_owner, &owner))
+                return false;
+            if (l->owner_cstack >= 0 && owner == (uint8_t)l->owner_cstack) {
+                /* A C-stack shim: the Python frame above it is where one C
+                 * call into the evaluation loop began. */
+                if (py->n_frames > first)
+                    py->frames[py->n_frames - 1].is_entry = true;
+                frame = previous;
+                continue;
+            }
+            if (l->frame_is_entry != PY_NONE && read_u8(py, frame + l->frame_is_entry, &entry))
+                return false;
+            if (read_ptr(py, frame + l->frame_instr, &instr))
+                return false;
+            /* An instruction pointer before the first code unit means the
+             * frame has not started: the emitter gives its first line. */
+            if (!emit_frame(py, code,
+                            instr >= code + l->code_adaptive
+                                ? (int64_t)(instr - code - l->code_adaptive)
+                                : -1,
+                            entry != 0))
+                return false;
+        }
+        frame = previous;
+    }
+    return true;
+}
+
+static struct bts_python_thread *thread_push(struct bts_python *py, size_t n)
+{
+    if (n == py->threads_cap) {
+        size_t cap = py->threads_cap ? py->threads_cap * 2 : 16;
+        struct bts_python_thread *t = realloc(py->threads, cap * sizeof(*t));
+
+        if (!t)
+            return NULL;
+        py->threads = t;
+        py->threads_cap = cap;
+    }
+    return memset(&py->threads[n], 0, sizeof(struct bts_python_thread));
+}
+
+/* The thread state holding this interpreter's GIL, 0 when none does, or
+ * UINT64_MAX when it cannot be told. */
+static uint64_t gil_holder(struct bts_python *py, uint64_t interp)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t gil, holder;
+    uint32_t locked;
+
+    if (l->gil_base == PY_GIL_IN_RUNTIME)
+        gil = py->target.runtime + l->gil;
+    else if (read_ptr(py, interp + l->gil, &gil))
+        return UINT64_MAX;
+    if (read_u32(py, gil + l->gil_locked, &locked) ||
+        read_ptr(py, gil + l->gil_last_holder, &holder))
+        return UINT64_MAX;
+    /* last_holder keeps its value after a release; only locked says it
+     * is still held. */
+    return locked == 1 ? holder : 0;
+}
+
+/* Reads the threads of one interpreter. Returns how many were added. */
+static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_threads)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t holder = gil_holder(py, interp);
+    uint64_t tstate;
+    size_t added = 0;
+
+    if (read_ptr(py, interp + l->interp_threads_head, &tstate)) {
+        py->errors++;
+        return 0;
+    }
+    while (tstate) {
+        struct bts_python_thread *t;
+        uint64_t back, next, frame, thread_id = 0;
+        size_t first = py->n_frames;
+
+        if (n_threads + added >= MAX_THREADS) {
+            py->errors++;
+            break;
+        }
+        /* A thread state that does not point back at its interpreter is
+         * freed memory or a wrong layout: trust nothing past it. */
+        if (read_ptr(py, tstate + l->tstate_interp, &back) || back != interp ||
+            read_ptr(py, tstate + l->tstate_next, &next) || next == tstate) {
+            py->errors++;
+            break;
+        }
+        t = thread_push(py, n_threads + added);
+        if (!t)
+            break;
+        (void)read_ptr(py, tstate + l->tstate_thread_id, &thread_id);
+        t->tstate = tstate;
+        t->thread_id = thread_id;
+        t->tid = thread_tid(py, tstate, thread_id);
+        t->name = thread_name(py, t->tid);
+        t->gil = holder == UINT64_MAX ? BTS_PYTHON_GIL_UNKNOWN
+                 : holder == tstate   ? BTS_PYTHON_GIL_HELD
+                                      : BTS_PYTHON_GIL_NOT_HELD;
+        if (read_ptr(py, tstate + l->tstate_frame, &frame)) {
+            frame = 0;
+            t->truncated = true;
+        } else if (frame && l->cframe_frame != PY_NONE &&
+                   read_ptr(py, frame + l->cframe_frame, &frame)) {
+            frame = 0;
+            t->truncated = true;
+        }
+        if (frame && !walk_frames(py, frame))
+            t->truncated = true;
+        if (t->truncated)
+            py->errors++;
+        /* frames are linked to threads once the frame array stops moving */
+        t->frames = (const struct bts_python_frame *)(uintptr_t)first;
+        t->n_frames = py->n_frames - first;
+        added++;
+        tstate = next;
+    }
+    return added;
+}
+
+int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t interp;
+    size_t n_threads = 0;
+    unsigned n_interp = 0;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    py_memory_next(&py->mem);
+    py->stats.samples++;
+    py->errors = 0;
+    py->n_frames = 0;
+    /* Strings handed out by the previous sample may go now. */
+    if (py->pool.bytes > POOL_LIMIT_BYTES) {
+        codes_clear(py);
+        memset(py->strings, 0, STRING_SLOTS * sizeof(*py->strings));
+        memset(py->names, 0, NAME_SLOTS * sizeof(*py->names));
+        pool_clear(&py->pool);
+    }
+
+    err = read_ptr(py, py->target.runtime + l->runtime_interpreters_head, &interp);
+    if (err)
+        goto out;
+    while (interp) {
+        uint64_t next;
+
+        if (++n_interp > MAX_INTERPRETERS || read_ptr(py, interp + l->interp_next, &next) ||
+            next == interp) {
+            py->errors++;
+            break;
+        }
+        n_threads += read_interpreter(py, interp, n_threads);
+        interp = next;
+    }
+    for (size_t i = 0; i < n_threads; i++)
+        py->threads[i].frames = py->frames + (uintptr_t)py->threads[i].frames;
+    out->threads = py->threads;
+    out->n_threads = n_threads;
+    out->errors = py->errors;
+out:
+    py->stats.errors += py->errors + (err ? 1 : 0);
+    py->stats.remote_reads = py->mem.reads;
+    py->stats.remote_bytes = py->mem.bytes;
+    return err;
+}
+
+/* --- lifecycle -------------------------------------------------------- */
+
+struct bts_python *bts_python_new_reader(const struct bts_python_target *target,
+                                         bts_python_read_fn read, void *ctx)
+{
+    struct bts_python *py = calloc(1, sizeof(*py));
+    int err;
+
+    if (!py)
+        return NULL;
+    py->target = *target;
+    if (!ctx)
+        ctx = &py->target.pid;
+    err = py_layout_init(&py->layout, target->version_hex, read, ctx, target->runtime);
+    if (err)
+        goto out;
+    err = py_memory_init(&py->mem, read, ctx);
+    if (err)
+        goto out;
+    py->codes = calloc(CODE_SLOTS, sizeof(*py->codes));
+    py->strings = calloc(STRING_SLOTS, sizeof(*py->strings));
+    py->names = calloc(NAME_SLOTS, sizeof(*py->names));
+    if (!py->codes || !py->strings || !py->names) {
+        err = -ENOMEM;
+        goto out;
+    }
+    snprintf(py->version, sizeof(py->version), "%u.%u.%u", target->version_hex >> 24,
+             (target->version_hex >> 16) & 0xff, (target->version_hex >> 8) & 0xff);
+out:
+    if (err) {
+        bts_python_free(py);
+        errno = -err;
+        return NULL;
+    }
+    return py;
+}
+
+void bts_python_free(struct bts_python *py)
+{
+    if (!py)
+        return;
+    if (py->codes)
+        codes_clear(py);
+    free(py->codes);
+    free(py->strings);
+    free(py->names);
+    pool_clear(&py->pool);
+    py_memory_fini(&py->mem);
+    free(py->threads);
+    free(py->frames);
+    free(py);
+}
+
+const char *bts_python_version(const struct bts_python *py)
+{
+    return py->version;
+}
+
+void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out)
+{
+    *out = py->stats;
+}
+
+void py_reader_set_version(struct bts_python *py, const char *version)
+{
+    snprintf(py->version, sizeof(py->version), "%s", version);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* python-reader: the Python stacks of every thread of a running CPython
+ * (3.8 to 3.13), read from outside the process without stopping it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* All target memory is read through this: copy `len` bytes at `addr` into
+ * `buf`, return 0 or -errno (-EFAULT for unmapped memory). The reader
+ * treats every byte it gets as untrusted and possibly changing. */
+typedef int (*bts_python_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/* Deepest stack kept per thread; deeper ones are cut and counted. */
+#define BTS_PYTHON_MAX_FRAMES 512
+
+struct bts_python_frame {
+    const char *name;     /* co_qualname from 3.11, co_name before; "?" if unreadable */
+    const char *filename; /* co_filename; "?" if unreadable */
+    int line;             /* the executing line; 0 when unknown */
+    int first_line;       /* co_firstlineno */
+    /* The first frame run by one C-level call into the evaluation loop:
+     * the native frames of that call sit between this frame and the next
+     * (outer) one. Every frame is one before 3.11. */
+    bool is_entry;
+    uint64_t code; /* address of the code object */
+};
+
+enum bts_python_gil {
+    BTS_PYTHON_GIL_UNKNOWN = 0,
+    BTS_PYTHON_GIL_HELD,     /* this thread holds the GIL */
+    BTS_PYTHON_GIL_NOT_HELD, /* it does not: waiting for it or idle */
+};
+
+struct bts_python_thread {
+    pid_t tid;          /* OS thread id; 0 when it could not be told */
+    uint64_t thread_id; /* threading.get_ident(), the pthread_t */
+    uint64_t tstate;    /* address of the PyThreadState */
+    const char *name;   /* /proc/PID/task/TID/comm; "" when unknown */
+    enum bts_python_gil gil;
+    bool truncated; /* the frame chain was cut off (counted in errors) */
+    size_t n_frames;
+    const struct bts_python_frame *frames; /* [0] is the innermost frame */
+};
+
+struct bts_python_sample {
+    size_t n_threads;
+    const struct bts_python_thread *threads;
+    unsigned errors; /* chains cut off and objects not readable in this sample */
+};
+
+/* What was found about the interpreter, filled by bts_python_new() even
+ * when it fails with ENOTSUP, so the caller can name the version. */
+struct bts_python_info {
+    char version[32];     /* "3.11.7", or "3.11" when only a file name told */
+    unsigned version_hex; /* PY_VERSION_HEX; at least major and minor */
+    char path[4096];      /* the file (executable or libpython) holding _PyRuntime */
+    uint64_t runtime;     /* run-time address of _PyRuntime */
+};
+
+/* Where the interpreter lives, for bts_python_new_reader(). */
+struct bts_python_target {
+    unsigned version_hex;   /* PY_VERSION_HEX; 3.8 to 3.13 are known */
+    uint64_t runtime;       /* run-time address of _PyRuntime */
+    uint64_t code_type;     /* run-time address of PyCode_Type; 0 skips the check */
+    uint64_t unicode_type;  /* run-time address of PyUnicode_Type; 0 skips the check */
+    pid_t pid;              /* for /proc/PID/task; 0 for a memory snapshot */
+    int pthread_tid_offset; /* 3.8-3.10: tid's offset in glibc's struct
+                             * pthread; -1 when unknown (tids read as 0) */
+};
+
+/* Cumulative counters since bts_python_new*(). */
+struct bts_python_stats {
+    uint64_t samples;
+    uint64_t errors;
+    uint64_t remote_reads; /* calls of the read callback */
+    uint64_t remote_bytes;
+    uint64_t code_hits; /* code objects found in the cache, still valid */
+    uint64_t code_misses;
+};
+
+struct bts_python;
+
+/* Finds the interpreter of process `pid`: the executable or libpython3.X.so
+ * that holds an initialised _PyRuntime, its version and layout. `info` may
+ * be NULL. NULL + errno on failure: ENOENT when the process runs no
+ * CPython, ENOTSUP when its version is not one we can read (info says
+ * which), ESRCH when it is gone, EACCES/EPERM when not allowed. */
+struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info);
+
+/* A reader over any memory: `read` and `ctx` must outlive it; a NULL `ctx`
+ * stands for the reader's own copy of target->pid, as bts_remote_read_pid
+ * wants it. For 3.13 the
+ * layout is read from the target's _Py_DebugOffsets at this call. NULL +
+ * errno: ENOTSUP for an unknown version or layout, EFAULT when the
+ * runtime cannot be read, ENOMEM. */
+struct bts_python *bts_python_new_reader(const struct bts_python_target *target,
+                                         bts_python_read_fn read, void *ctx);
+
+void bts_python_free(struct bts_python *py);
+
+/* "3.11.7" (or "3.11"), owned by the reader. */
+const char *bts_python_version(const struct bts_python *py);
+
+/* Reads every thread's stack now. `out` and all it points to (threads,
+ * frames, strings) are owned by the reader and stay valid until the next
+ * bts_python_sample() or bts_python_free(). A thread whose chain is broken
+ * keeps the frames read before the break. 0, or -errno when nothing could
+ * be read at all (-ESRCH: the process is gone; -EFAULT: the runtime is
+ * unreadable); an interpreter that is not initialised yet gives 0 threads. */
+int bts_python_sample(struct bts_python *py, struct bts_python_sample *out);
+
+void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
