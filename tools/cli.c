@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 
 #include "cli.h"
-#include "session.h"
+#include "profiler.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -162,11 +162,11 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
     return 0;
 }
 
-void bts_cli_session_error(const struct bts_session *s, const struct bts_session_opts *o, int err)
+void bts_cli_session_error(const struct bts_profiler *s, const struct bts_session_opts *o, int err)
 {
     const char *why = NULL, *hint = NULL;
 
-    bts_session_explain(s, &why, &hint);
+    bts_profiler_explain(s, &why, &hint);
     if (!why || !*why)
         why = bts_cli_strerror(err);
     if (o->pid)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct bts_session;
+struct bts_profiler;
 struct bts_session_opts;
 
 #define BTS_EXIT_OK      0
@@ -87,7 +87,7 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
                            struct bts_session_opts *o);
 
 /* Prints why bts_session_start failed, with the hint that fixes it. */
-void bts_cli_session_error(const struct bts_session *s, const struct bts_session_opts *o, int err);
+void bts_cli_session_error(const struct bts_profiler *s, const struct bts_session_opts *o, int err);
 
 /* What the session samples, for titles and headers: "prog args" for a
  * launched command (program basename), the command line of an attached pid.

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "output-file.h"
 #include "pprof.h"
+#include "format.h"
 #include "report.h"
 #include "speedscope.h"
 
@@ -17,7 +18,7 @@
 
 /* Shared with cmd-report.c: both read any format convert reads. */
 struct bts_convert_input {
-    struct bts_report_load_opts load;
+    struct bts_format_load_opts load;
     uint64_t diags;
 };
 int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_calltree *t);
@@ -71,7 +72,7 @@ struct option *bts_convert_longopts(const struct option *own, size_t n)
 struct convert_opts {
     struct bts_convert_input in;
     const char *output;
-    enum bts_report_format to;
+    enum bts_format to;
     uint64_t rate;
     const char *name;
 };
@@ -95,7 +96,7 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
         bts_cli_error("cannot open '%s': %s", path, bts_cli_strerror(-errno));
         return BTS_EXIT_FAILURE;
     }
-    ret = bts_report_load(f, name, &in->load, t, print_diag, in, NULL, err, sizeof(err));
+    ret = bts_format_load(f, name, &in->load, t, print_diag, in, NULL, err, sizeof(err));
     if (f != stdin)
         fclose(f);
     if (in->diags > MAX_SHOWN_DIAGS)
@@ -124,8 +125,8 @@ int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts
 {
     switch (c) {
     case OPT_FROM:
-        in->load.format = bts_report_format_from_name(arg);
-        if (in->load.format == BTS_REPORT_FORMAT_AUTO && strcmp(arg, "auto"))
+        in->load.format = bts_format_from_name(arg);
+        if (in->load.format == BTS_FORMAT_AUTO && strcmp(arg, "auto"))
             return bts_cli_usage_error(cmd,
                                        "invalid --from: '%s' (expected folded, pprof, "
                                        "speedscope or perf-script)",
@@ -234,8 +235,8 @@ int bts_cmd_convert(int argc, char **argv)
             o.output = optarg;
             break;
         case OPT_TO:
-            o.to = bts_report_format_from_name(optarg);
-            if (o.to == BTS_REPORT_FORMAT_AUTO || o.to == BTS_REPORT_FORMAT_PERF_SCRIPT)
+            o.to = bts_format_from_name(optarg);
+            if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT)
                 ret = bts_cli_usage_error(
                     "convert", "invalid --to: '%s' (expected folded, pprof or speedscope)", optarg);
             break;
@@ -264,10 +265,9 @@ int bts_cmd_convert(int argc, char **argv)
     input = argv[optind];
     if (!o.output)
         o.output = "-";
-    if (o.to == BTS_REPORT_FORMAT_AUTO) {
-        o.to =
-            strcmp(o.output, "-") ? bts_report_format_from_path(o.output) : BTS_REPORT_FORMAT_AUTO;
-        if (o.to == BTS_REPORT_FORMAT_AUTO || o.to == BTS_REPORT_FORMAT_PERF_SCRIPT) {
+    if (o.to == BTS_FORMAT_AUTO) {
+        o.to = strcmp(o.output, "-") ? bts_format_from_path(o.output) : BTS_FORMAT_AUTO;
+        if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT) {
             ret = bts_cli_usage_error("convert", "cannot tell the output format of '%s'", o.output);
             bts_cli_hint("use an extension (.folded, .pb.gz, .speedscope.json) or --to");
             return ret;
@@ -282,7 +282,7 @@ int bts_cmd_convert(int argc, char **argv)
     ret = bts_convert_load(input, &o.in, t);
     if (ret)
         goto out;
-    if (bts_calltree_is_differential(t) && o.to != BTS_REPORT_FORMAT_FOLDED) {
+    if (bts_calltree_is_differential(t) && o.to != BTS_FORMAT_FOLDED) {
         bts_cli_error("'%s' is a differential profile (two counts per line); only folded "
                       "output can hold it",
                       input);
@@ -297,18 +297,18 @@ int bts_cmd_convert(int argc, char **argv)
     }
     FILE *out = bts_output_file_stream(of);
     switch (o.to) {
-    case BTS_REPORT_FORMAT_PPROF: {
+    case BTS_FORMAT_PPROF: {
         struct bts_pprof_opts po = {.period_ns = 1000000000ull / o.rate};
         err = bts_pprof_write_calltree(t, &po, out);
         break;
     }
-    case BTS_REPORT_FORMAT_SPEEDSCOPE:
+    case BTS_FORMAT_SPEEDSCOPE:
         if (!o.name)
             o.name = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
         err = bts_speedscope_write_calltree(t, o.name, NULL, out);
         break;
     default:
-        err = bts_report_write_folded(t, out);
+        err = bts_calltree_write_folded(t, out);
         break;
     }
     if (!err)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd-dump: `bt-spy dump`, every thread's current stack once, as text or JSON. */
 #include "cli.h"
-#include "client.h"
+#include "json.h"
+#include "profiler.h"
 #include "thread-dump.h"
 
 #include <errno.h>
@@ -63,57 +64,9 @@ static const char *missing_stack(int err)
     return err == -EAGAIN ? "the thread did not stop in time" : "no stack could be read";
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned cp;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-/* Frame and thread names come from the target: escape '"', '\\' and control
- * characters, and replace invalid UTF-8 with U+FFFD. */
 static void json_string(FILE *out, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    putc('"', out);
-    for (size_t i = 0; i < n;) {
-        size_t len;
-        if (s[i] == '"' || s[i] == '\\') {
-            putc('\\', out);
-            putc(s[i++], out);
-        } else if (s[i] < 0x20 || s[i] == 0x7f) {
-            fprintf(out, "\\u%04x", s[i++]);
-        } else if (s[i] < 0x80) {
-            putc(s[i++], out);
-        } else if ((len = utf8_valid(s + i, n - i)) > 0) {
-            fwrite(s + i, 1, len, out);
-            i += len;
-        } else {
-            fputs("\xef\xbf\xbd", out);
-            i++;
-        }
-    }
-    putc('"', out);
+    bts_json_write_string(out, str, strlen(str));
 }
 
 /* A dump taken here or by bt-spyd, seen the same way. */
@@ -207,23 +160,17 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 int bts_cmd_dump(int argc, char **argv)
 {
     struct dump_opts o = {.pid = 0, .json = false, .lines = false};
-    struct bts_thread_dump *d = NULL;
-    struct bts_client_dump *cd = NULL;
+    struct bts_profiler_dump *d = NULL;
     struct dump_view v = {0};
     char why[256] = "", hint[256] = "";
     int rc = BTS_EXIT_FAILURE, err;
     int r = parse_args(argc, argv, &o);
     if (r != 0)
         return r < 0 ? BTS_EXIT_OK : r;
-    if (bts_cli_connect_path) {
-        err = bts_client_dump(bts_cli_connect_path, o.pid, o.lines, &cd, why, sizeof(why), hint,
-                              sizeof(hint));
-    } else {
-        err = bts_thread_dump(o.pid, o.lines, &d);
-        if (err < 0)
-            bts_thread_dump_explain(o.pid, err, why, sizeof(why), hint, sizeof(hint));
-    }
+    err = bts_profiler_dump(bts_cli_connect_path, o.pid, o.lines, &d, why, sizeof(why), hint,
+                            sizeof(hint));
     if (err < 0) {
+        /* bt-spyd's reason is the error; a local one explains the errno. */
         bts_cli_error("cannot dump pid %d: %s", (int)o.pid,
                       why[0] && bts_cli_connect_path ? why : bts_cli_strerror(err));
         if (why[0] && err != -ESRCH && !bts_cli_connect_path)
@@ -232,22 +179,18 @@ int bts_cmd_dump(int argc, char **argv)
             bts_cli_hint("%s", hint);
         goto out;
     }
-    if (cd) {
-        v.pid = cd->pid;
-        v.command = cd->command ? cd->command : "";
-        v.n = cd->nthreads;
-    } else {
-        v.pid = bts_thread_dump_pid(d);
-        v.command = bts_thread_dump_command(d);
-        v.n = bts_thread_dump_count(d);
-    }
+    v.pid = bts_profiler_dump_pid(d);
+    v.command = bts_profiler_dump_command(d);
+    if (!v.command)
+        v.command = "";
+    v.n = bts_profiler_dump_count(d);
     v.threads = calloc(v.n ? v.n : 1, sizeof(*v.threads));
     if (!v.threads) {
         bts_cli_error("cannot print the dump: %s", bts_cli_strerror(-ENOMEM));
         goto out;
     }
     for (size_t i = 0; i < v.n; i++)
-        v.threads[i] = cd ? &cd->threads[i] : bts_thread_dump_thread(d, i);
+        v.threads[i] = bts_profiler_dump_thread(d, i);
     if (o.json)
         print_json(&v, stdout);
     else
@@ -259,7 +202,6 @@ int bts_cmd_dump(int argc, char **argv)
     rc = BTS_EXIT_OK;
 out:
     free(v.threads);
-    bts_thread_dump_free(d);
-    bts_client_dump_free(cd);
+    bts_profiler_dump_free(d);
     return rc;
 }

@@ -6,7 +6,7 @@
 #include "output-file.h"
 #include "pprof.h"
 #include "render.h"
-#include "session.h"
+#include "profiler.h"
 #include "speedscope.h"
 
 #include <errno.h>
@@ -318,7 +318,8 @@ static int pprof_stack(void *ctx, const char *root, const struct bts_session_fra
     return bts_pprof_builder_add_sample(f->b, f->frames, n, count, thread, thread_len, tid);
 }
 
-static int write_live_pprof(const struct bts_session *s, const struct bts_pprof_opts *po, FILE *out)
+static int write_live_pprof(const struct bts_profiler *s, const struct bts_pprof_opts *po,
+                            FILE *out)
 {
     struct pprof_feed *f = calloc(1, sizeof(*f));
     int ret;
@@ -326,7 +327,7 @@ static int write_live_pprof(const struct bts_session *s, const struct bts_pprof_
     if (!f)
         return -ENOMEM;
     f->b = bts_pprof_builder_new(po);
-    ret = f->b ? bts_session_foreach_stack(s, pprof_stack, f) : -ENOMEM;
+    ret = f->b ? bts_profiler_foreach_stack(s, pprof_stack, f) : -ENOMEM;
     if (!ret)
         ret = bts_pprof_builder_write(f->b, out);
     bts_pprof_builder_free(f->b);
@@ -335,7 +336,7 @@ static int write_live_pprof(const struct bts_session *s, const struct bts_pprof_
 }
 
 /* Renders the session's stacks into `out` in the chosen format. */
-static int write_profile(const struct bts_session *s, const struct record_opts *o, int format,
+static int write_profile(const struct bts_profiler *s, const struct record_opts *o, int format,
                          const char *target, pid_t pid, FILE *out)
 {
     struct bts_session_stats st;
@@ -348,11 +349,11 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
     struct tm tm;
     int ret;
 
-    bts_session_stats(s, &st);
+    bts_profiler_stats(s, &st);
     if (st.samples == 0)
         return -ENODATA;
     if (format == FORMAT_COLLAPSED)
-        return bts_session_write_folded(s, out);
+        return bts_profiler_write_folded(s, out);
 
     if (format == FORMAT_PPROF) {
         struct bts_pprof_opts po = {
@@ -369,7 +370,7 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
         mem = open_memstream(&folded, &folded_len);
         if (!mem)
             return -errno;
-        ret = bts_session_write_folded(s, mem);
+        ret = bts_profiler_write_folded(s, mem);
         if (fclose(mem) && !ret)
             ret = -errno;
         mem = NULL;
@@ -395,7 +396,7 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
     mem = open_memstream(&folded, &folded_len);
     if (!mem)
         return -errno;
-    ret = bts_session_write_folded(s, mem);
+    ret = bts_profiler_write_folded(s, mem);
     if (fclose(mem) && !ret)
         ret = -errno;
     if (ret)
@@ -407,7 +408,7 @@ static int write_profile(const struct bts_session *s, const struct record_opts *
                  "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s | %s",
                  target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
                  (unsigned long long)st.samples, (unsigned long long)st.lost,
-                 bts_session_backend(s), o->session.idle ? "wall-clock" : "on-CPU",
+                 bts_profiler_backend(s), o->session.idle ? "wall-clock" : "on-CPU",
                  st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
@@ -457,7 +458,7 @@ int bts_cmd_record(int argc, char **argv)
         .status = true,
     };
     struct bts_session_stats st;
-    struct bts_session *s = NULL;
+    struct bts_profiler *s = NULL;
     struct bts_output_file *of = NULL;
     struct sigaction sa = {.sa_handler = on_stop_signal};
     char *output = NULL, *target = NULL;
@@ -473,8 +474,7 @@ int bts_cmd_record(int argc, char **argv)
     format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
     tty = o.status && bts_cli_stderr_is_tty();
 
-    o.session.connect_path = bts_cli_connect_path; /* NULL: in-process */
-    s = bts_session_new(&o.session);
+    s = bts_profiler_new(&o.session, bts_cli_connect_path);
     if (!s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));
         return BTS_EXIT_FAILURE;
@@ -495,16 +495,16 @@ int bts_cmd_record(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    ret = bts_session_start(s);
+    ret = bts_profiler_start(s);
     if (ret) {
         bts_cli_session_error(s, &o.session, ret);
         goto out;
     }
-    pid = bts_session_pid(s);
+    pid = bts_profiler_pid(s);
     target = bts_cli_describe_target(&o.session, pid);
     if (o.session.backend == BTS_BACKEND_AUTO)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
-                o.session.rate_hz, bts_session_backend(s));
+                o.session.rate_hz, bts_profiler_backend(s));
 
     if (!o.output) {
         output = default_output_name(pid, o.session.argv ? o.session.argv[0] : target, format);
@@ -520,8 +520,8 @@ int bts_cmd_record(int argc, char **argv)
     }
 
     for (;;) {
-        ret = bts_session_poll(s, 100);
-        bts_session_stats(s, &st);
+        ret = bts_profiler_poll(s, 100);
+        bts_profiler_stats(s, &st);
         if (tty && st.elapsed_s - last_status >= 0.25) {
             print_status(&st);
             last_status = st.elapsed_s;
@@ -542,7 +542,7 @@ int bts_cmd_record(int argc, char **argv)
             break;
     }
 stop:
-    bts_session_stop(s);
+    bts_profiler_stop(s);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -551,8 +551,8 @@ stop:
     if (!of)
         goto out;
 
-    bts_session_stats(s, &st);
-    ret = write_profile(s, &o, format, target, bts_session_pid(s), bts_output_file_stream(of));
+    bts_profiler_stats(s, &st);
+    ret = write_profile(s, &o, format, target, bts_profiler_pid(s), bts_output_file_stream(of));
     if (ret == -ENODATA) {
         bts_cli_error("no samples were collected; nothing written to '%s'",
                       bts_output_file_name(of));
@@ -574,16 +574,16 @@ stop:
     rc = BTS_EXIT_OK;
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
-    if (o.session.argv && !o.session.connect_path && !st.target_exited && !stopped_by_user) {
+    if (o.session.argv && !bts_cli_connect_path && !st.target_exited && !stopped_by_user) {
         int status;
 
-        fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_session_pid(s));
-        while (waitpid(bts_session_pid(s), &status, 0) < 0 && errno == EINTR)
+        fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_profiler_pid(s));
+        while (waitpid(bts_profiler_pid(s), &status, 0) < 0 && errno == EINTR)
             ;
     }
 out:
     bts_output_file_free(of);
-    bts_session_free(s);
+    bts_profiler_free(s);
     free(output);
     free(target);
     return rc;

@@ -2,6 +2,7 @@
 /* bt-spy report: the functions that cost the most, as text, markdown, CSV or JSON. */
 #include "cli.h"
 #include "output-file.h"
+#include "format.h"
 #include "report.h"
 
 #include <getopt.h>
@@ -11,7 +12,7 @@
 
 /* From cmd-convert.c: the input side both commands share. */
 struct bts_convert_input {
-    struct bts_report_load_opts load;
+    struct bts_format_load_opts load;
     uint64_t diags;
 };
 int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_calltree *t);

@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 
 #include "cli.h"
-#include "session.h"
+#include "profiler.h"
 #include "top-view.h"
 
 #include <curses.h>
@@ -36,7 +36,7 @@ struct top_opts {
 /* What the screen shows; the model holds the counts. */
 struct top_state {
     const struct top_opts *o;
-    struct bts_session *s;
+    struct bts_profiler *s;
     struct bts_top_view *view;
     struct bts_session_stats st; /* at the last snapshot */
     uint64_t window_all;         /* samples of all threads in the window */
@@ -212,8 +212,8 @@ static int take_snapshot(struct top_state *t)
     mem = open_memstream(&buf, &len);
     if (!mem)
         return -errno;
-    ret = bts_session_write_folded(t->s, mem);
-    bts_session_stats(t->s, &st);
+    ret = bts_profiler_write_folded(t->s, mem);
+    bts_profiler_stats(t->s, &st);
     if (fclose(mem) && !ret)
         ret = -errno;
     if (!ret)
@@ -346,7 +346,7 @@ static void format_status(FILE *f, const struct top_state *t, int line, bool who
     switch (line) {
     case 0:
         fprintf(f, "bt-spy top  pid %d  %s  backend %s  %u Hz %s", (int)t->pid,
-                t->target ? t->target : "?", bts_session_backend(t->s), t->o->session.rate_hz,
+                t->target ? t->target : "?", bts_profiler_backend(t->s), t->o->session.rate_hz,
                 t->o->session.idle ? "wall-clock" : "on-CPU");
         break;
     case 1:
@@ -643,8 +643,7 @@ int bts_cmd_top(int argc, char **argv)
     tty = !o.once && !o.no_tty && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 
     t.view = bts_top_view_new(true);
-    o.session.connect_path = bts_cli_connect_path; /* NULL: in-process */
-    t.s = t.view ? bts_session_new(&o.session) : NULL;
+    t.s = t.view ? bts_profiler_new(&o.session, bts_cli_connect_path) : NULL;
     if (!t.s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));
         goto out;
@@ -655,12 +654,12 @@ int bts_cmd_top(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    ret = bts_session_start(t.s);
+    ret = bts_profiler_start(t.s);
     if (ret) {
         bts_cli_session_error(t.s, &o.session, ret);
         goto out;
     }
-    t.pid = bts_session_pid(t.s);
+    t.pid = bts_profiler_pid(t.s);
     t.target = bts_cli_describe_target(&o.session, t.pid);
 
     if (tty) {
@@ -669,7 +668,7 @@ int bts_cmd_top(int argc, char **argv)
     }
     next_refresh = now_s() + o.delay_s;
     for (;;) {
-        ret = bts_session_poll(t.s, POLL_MS);
+        ret = bts_profiler_poll(t.s, POLL_MS);
         if (ret < 0) {
             leave_curses();
             bts_cli_error("sampling failed: %s", bts_cli_strerror(ret));
@@ -738,7 +737,7 @@ int bts_cmd_top(int argc, char **argv)
     }
     rc = BTS_EXIT_OK;
 stop:
-    bts_session_stop(t.s);
+    bts_profiler_stop(t.s);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -746,7 +745,7 @@ stop:
         end_launched(t.pid);
 out:
     leave_curses();
-    bts_session_free(t.s);
+    bts_profiler_free(t.s);
     bts_top_view_free(t.view);
     free(t.target);
     free(t.thread);

@@ -16,7 +16,7 @@
 
 #include "client.h"
 #include "protocol.h"
-#include "session.h"
+#include "profiler.h"
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int die(const char *fmt, ...)
@@ -81,16 +81,16 @@ static int cmd_list(const char *sock)
 /* The same calls `bt-spy record` makes, with connect_path set. */
 static int cmd_record(const char *sock, pid_t pid, double seconds, const char *out, unsigned rate)
 {
-    struct bts_session_opts so = {.pid = pid, .rate_hz = rate, .connect_path = sock};
+    struct bts_session_opts so = {.pid = pid, .rate_hz = rate};
     struct bts_session_stats st;
-    struct bts_session *s = bts_session_new(&so);
+    struct bts_profiler *s = bts_profiler_new(&so, sock);
     const char *why, *hint;
     int rc = 1;
     if (!s)
         return die("cannot set up the session: %s", strerror(errno));
-    int r = bts_session_start(s);
+    int r = bts_profiler_start(s);
     if (r < 0) {
-        bts_session_explain(s, &why, &hint);
+        bts_profiler_explain(s, &why, &hint);
         fprintf(stderr, "daemon-probe: cannot attach to pid %d: %s\n", (int)pid,
                 *why ? why : strerror(-r));
         if (*hint)
@@ -98,62 +98,62 @@ static int cmd_record(const char *sock, pid_t pid, double seconds, const char *o
         goto out;
     }
     for (;;) {
-        r = bts_session_poll(s, 100);
-        bts_session_stats(s, &st);
+        r = bts_profiler_poll(s, 100);
+        bts_profiler_stats(s, &st);
         if (r != 0 || st.elapsed_s >= seconds)
             break;
     }
-    bts_session_stop(s);
+    bts_profiler_stop(s);
     FILE *f = fopen(out, "w");
     if (!f) {
         die("cannot write '%s': %s", out, strerror(errno));
         goto out;
     }
-    r = bts_session_write_folded(s, f);
+    r = bts_profiler_write_folded(s, f);
     fclose(f);
     if (r < 0) {
         die("cannot read the profile: %s", strerror(-r));
         goto out;
     }
-    bts_session_stats(s, &st);
+    bts_profiler_stats(s, &st);
     fprintf(stderr, "daemon-probe: %llu samples, backend %s, pid %d, %.1f s\n",
-            (unsigned long long)st.samples, bts_session_backend(s), (int)bts_session_pid(s),
+            (unsigned long long)st.samples, bts_profiler_backend(s), (int)bts_profiler_pid(s),
             st.elapsed_s);
     rc = 0;
 out:
-    bts_session_free(s);
+    bts_profiler_free(s);
     return rc;
 }
 
 /* Launches argv through the daemon and records it until it exits. */
 static int cmd_run(const char *sock, const char *out, char **argv)
 {
-    struct bts_session_opts so = {.argv = argv, .rate_hz = 199, .connect_path = sock};
-    struct bts_session *s = bts_session_new(&so);
+    struct bts_session_opts so = {.argv = argv, .rate_hz = 199};
+    struct bts_profiler *s = bts_profiler_new(&so, sock);
     const char *why, *hint;
     int rc = 1, r;
     if (!s)
         return die("cannot set up the session: %s", strerror(errno));
-    if ((r = bts_session_start(s)) < 0) {
-        bts_session_explain(s, &why, &hint);
+    if ((r = bts_profiler_start(s)) < 0) {
+        bts_profiler_explain(s, &why, &hint);
         fprintf(stderr, "daemon-probe: cannot start '%s': %s\n", argv[0],
                 *why ? why : strerror(-r));
         goto out;
     }
-    while ((r = bts_session_poll(s, 100)) == 0)
+    while ((r = bts_profiler_poll(s, 100)) == 0)
         ;
     FILE *f = fopen(out, "w");
     if (!f)
         goto out;
-    r = bts_session_write_folded(s, f);
+    r = bts_profiler_write_folded(s, f);
     fclose(f);
     struct bts_session_stats st;
-    bts_session_stats(s, &st);
+    bts_profiler_stats(s, &st);
     fprintf(stderr, "daemon-probe: %llu samples, exit status %d\n", (unsigned long long)st.samples,
             st.exit_status);
     rc = r < 0 ? 1 : 0;
 out:
-    bts_session_free(s);
+    bts_profiler_free(s);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* check-report: the function table, format detection and loading any format. */
 #define _GNU_SOURCE
+#include "format.h"
 #include "report.h"
 
 #include <check.h>
@@ -125,18 +126,17 @@ END_TEST
 
 START_TEST(test_format_from_extension_and_name)
 {
-    ck_assert_int_eq(bts_report_format_from_path("a.folded"), BTS_REPORT_FORMAT_FOLDED);
-    ck_assert_int_eq(bts_report_format_from_path("a.collapsed"), BTS_REPORT_FORMAT_FOLDED);
-    ck_assert_int_eq(bts_report_format_from_path("a.txt"), BTS_REPORT_FORMAT_FOLDED);
-    ck_assert_int_eq(bts_report_format_from_path("a.pb.gz"), BTS_REPORT_FORMAT_PPROF);
-    ck_assert_int_eq(bts_report_format_from_path("a.pprof"), BTS_REPORT_FORMAT_PPROF);
-    ck_assert_int_eq(bts_report_format_from_path("a.pb"), BTS_REPORT_FORMAT_PPROF);
-    ck_assert_int_eq(bts_report_format_from_path("a.speedscope.json"),
-                     BTS_REPORT_FORMAT_SPEEDSCOPE);
-    ck_assert_int_eq(bts_report_format_from_path("a.json"), BTS_REPORT_FORMAT_SPEEDSCOPE);
-    ck_assert_int_eq(bts_report_format_from_path("a.svg"), BTS_REPORT_FORMAT_AUTO);
-    ck_assert_int_eq(bts_report_format_from_name("perf-script"), BTS_REPORT_FORMAT_PERF_SCRIPT);
-    ck_assert_int_eq(bts_report_format_from_name("nope"), BTS_REPORT_FORMAT_AUTO);
+    ck_assert_int_eq(bts_format_from_path("a.folded"), BTS_FORMAT_FOLDED);
+    ck_assert_int_eq(bts_format_from_path("a.collapsed"), BTS_FORMAT_FOLDED);
+    ck_assert_int_eq(bts_format_from_path("a.txt"), BTS_FORMAT_FOLDED);
+    ck_assert_int_eq(bts_format_from_path("a.pb.gz"), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_from_path("a.pprof"), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_from_path("a.pb"), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_from_path("a.speedscope.json"), BTS_FORMAT_SPEEDSCOPE);
+    ck_assert_int_eq(bts_format_from_path("a.json"), BTS_FORMAT_SPEEDSCOPE);
+    ck_assert_int_eq(bts_format_from_path("a.svg"), BTS_FORMAT_AUTO);
+    ck_assert_int_eq(bts_format_from_name("perf-script"), BTS_FORMAT_PERF_SCRIPT);
+    ck_assert_int_eq(bts_format_from_name("nope"), BTS_FORMAT_AUTO);
 }
 END_TEST
 
@@ -145,37 +145,35 @@ START_TEST(test_sniffing_tells_every_input_format_apart)
     static const unsigned char raw_pprof[] = {0x0a, 0x04, 0x08, 0x01, 0x10, 0x02};
     static const char perf[] = "t 11 [000] 1.000001: 1 cpu-clock: \n\t    401000 f (/bin/t)\n";
 
-    ck_assert_int_eq(bts_report_format_sniff("\x1f\x8b\x08", 3), BTS_REPORT_FORMAT_PPROF);
-    ck_assert_int_eq(bts_report_format_sniff(raw_pprof, sizeof(raw_pprof)),
-                     BTS_REPORT_FORMAT_PPROF);
-    ck_assert_int_eq(bts_report_format_sniff("  {\"$schema\":1}", 15),
-                     BTS_REPORT_FORMAT_SPEEDSCOPE);
-    ck_assert_int_eq(bts_report_format_sniff(perf, strlen(perf)), BTS_REPORT_FORMAT_PERF_SCRIPT);
-    ck_assert_int_eq(bts_report_format_sniff("\nmain;a\x01 3\n", 11), BTS_REPORT_FORMAT_FOLDED);
+    ck_assert_int_eq(bts_format_sniff("\x1f\x8b\x08", 3), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_sniff(raw_pprof, sizeof(raw_pprof)), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_sniff("  {\"$schema\":1}", 15), BTS_FORMAT_SPEEDSCOPE);
+    ck_assert_int_eq(bts_format_sniff(perf, strlen(perf)), BTS_FORMAT_PERF_SCRIPT);
+    ck_assert_int_eq(bts_format_sniff("\nmain;a\x01 3\n", 11), BTS_FORMAT_FOLDED);
 }
 END_TEST
 
 /* Writes `folded` in format f, loads it back with sniffing, and checks the
  * stacks and the detected format. */
-static void check_load(enum bts_report_format f)
+static void check_load(enum bts_format f)
 {
     static const char folded[] = "thread m (1);main;a 2\nmain;b 1\n";
     struct bts_calltree *t = tree_of(folded), *back = bts_calltree_new();
-    struct bts_report_load_opts lo = {.sample_type = "samples"};
-    enum bts_report_format used = BTS_REPORT_FORMAT_AUTO;
+    struct bts_format_load_opts lo = {.sample_type = "samples"};
+    enum bts_format used = BTS_FORMAT_AUTO;
     char *buf = NULL, err[128] = "", *got, *want = folded_of(t);
     size_t len = 0;
     FILE *o = open_memstream(&buf, &len), *in;
 
-    if (f == BTS_REPORT_FORMAT_PPROF)
+    if (f == BTS_FORMAT_PPROF)
         ck_assert_int_eq(bts_pprof_write_calltree(t, NULL, o), 0);
-    else if (f == BTS_REPORT_FORMAT_SPEEDSCOPE)
+    else if (f == BTS_FORMAT_SPEEDSCOPE)
         ck_assert_int_eq(bts_speedscope_write_calltree(t, "x", NULL, o), 0);
     else
-        ck_assert_int_eq(bts_report_write_folded(t, o), 0);
+        ck_assert_int_eq(bts_calltree_write_folded(t, o), 0);
     fclose(o);
     in = fmemopen(buf, len, "r");
-    ck_assert_int_eq(bts_report_load(in, "mem", &lo, back, NULL, NULL, &used, err, sizeof(err)), 0);
+    ck_assert_int_eq(bts_format_load(in, "mem", &lo, back, NULL, NULL, &used, err, sizeof(err)), 0);
     fclose(in);
     ck_assert_int_eq(used, f);
     ck_assert_int_eq(bts_calltree_finish(back), 0);
@@ -190,9 +188,9 @@ static void check_load(enum bts_report_format f)
 
 START_TEST(test_load_reads_every_format_back)
 {
-    check_load(BTS_REPORT_FORMAT_FOLDED);
-    check_load(BTS_REPORT_FORMAT_PPROF);
-    check_load(BTS_REPORT_FORMAT_SPEEDSCOPE);
+    check_load(BTS_FORMAT_FOLDED);
+    check_load(BTS_FORMAT_PPROF);
+    check_load(BTS_FORMAT_SPEEDSCOPE);
 }
 END_TEST
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "interop-fixture-private.h"
-#include "speedscope-private.h"
+#include "json.h"
 
 static char *json_of(const struct bts_calltree *t, const char *name)
 {
@@ -29,7 +29,7 @@ static char *escaped(const char *s, size_t len)
     size_t n = 0;
     FILE *out = open_memstream(&buf, &n);
 
-    bts_speedscope_json_string(out, s, len);
+    bts_json_write_string(out, s, len);
     fclose(out);
     return buf;
 }

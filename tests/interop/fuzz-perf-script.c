@@ -8,7 +8,7 @@
 
 #include "calltree.h"
 #include "perf-script.h"
-#include "report.h"
+#include "format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in && t && sink && size > 1 &&
         bts_perf_script_read(in, "fuzz", &o, t, NULL, NULL, NULL, err, sizeof(err)) == 0 &&
         bts_calltree_finish(t) == 0)
-        bts_report_write_folded(t, sink);
+        bts_calltree_write_folded(t, sink);
     if (in)
         fclose(in);
     bts_calltree_free(t);

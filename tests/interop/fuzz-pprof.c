@@ -8,7 +8,7 @@
 
 #include "calltree.h"
 #include "pprof.h"
-#include "report.h"
+#include "format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *type = size && (data[size - 1] & 1) ? "cpu" : NULL;
     if (bts_pprof_read_buffer(data, size, type, t, err, sizeof(err)) == 0 &&
         bts_calltree_finish(t) == 0) {
-        bts_report_write_folded(t, sink);
+        bts_calltree_write_folded(t, sink);
         bts_pprof_write_calltree(t, NULL, sink);
     }
     bts_calltree_free(t);

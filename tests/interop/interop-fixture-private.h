@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calltree.h"
+#include "format.h"
 #include "report.h"
 
 /* A finished tree of the folded lines in `text`. */
@@ -39,7 +40,7 @@ static inline char *folded_of(const struct bts_calltree *t)
     FILE *o = open_memstream(&buf, &len);
 
     ck_assert_ptr_nonnull(o);
-    ck_assert_int_eq(bts_report_write_folded(t, o), 0);
+    ck_assert_int_eq(bts_calltree_write_folded(t, o), 0);
     fclose(o);
     lines = calloc(len + 1, sizeof(*lines));
     out = calloc(len + 1, 1);

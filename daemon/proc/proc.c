@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* proc: the monotonic clock and small /proc files. */
+#define _GNU_SOURCE /* O_CLOEXEC, clock_gettime under c11 */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t bts_proc_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+ssize_t bts_proc_read_small(const char *path, char *buf, size_t len)
+{
+    ssize_t n, got = 0;
+    int fd, err = 0;
+
+    if (!len)
+        return -EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    while ((size_t)got < len - 1) {
+        n = read(fd, buf + got, len - 1 - (size_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        got += n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return err ? err : got;
+}
+
+int bts_proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+    char path[64];
+    ssize_t n;
+
+    if (tid > 0)
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    else
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    n = bts_proc_read_small(path, buf, len);
+    if (n < 0) {
+        if (len)
+            buf[0] = '\0';
+        return (int)n;
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? 0 : -ENOENT;
+}

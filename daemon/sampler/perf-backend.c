@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/* perf-backend: samples a process with one perf_event (cpu-clock) per thread,
+ * each with its own mmap ring. New threads are picked up from FORK records as
+ * soon as the creating thread's ring is read, and from /proc/PID/task every
+ * 50 ms. (The kernel refuses to mmap inherited per-task events, so launched
+ * commands are followed the same way; their first event is enabled on exec.) */
+#define _GNU_SOURCE
+#include "backend-private.h"
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring-reader-private.h"
+
+#define RESCAN_NS         50000000LL
+#define THREAD_RING_PAGES 128         /* 512 KiB per thread while there are few */
+#define MIN_RING_BYTES    (64 * 1024) /* room for a few 8 KiB-stack samples */
+#define FORK_QUEUE        64
+
+struct perf_thread {
+    pid_t tid;
+    int fd;
+    bool hung_up;
+    bool seen; /* found by the current rescan */
+    struct bts_ring ring;
+    char comm[16];
+};
+
+struct perf_backend {
+    struct bts_sampler_backend base;
+    struct bts_backend_config cfg;
+    struct bts_backend_sink sink;
+    struct perf_event_attr attr;
+    struct perf_thread *threads;
+    size_t nthreads, cap_threads;
+    unsigned threads_seen;
+    bool exec_pending;       /* launched command: the first event waits for exec */
+    pid_t forks[FORK_QUEUE]; /* threads announced by FORK records */
+    size_t nforks;
+    struct pollfd *pfds;
+    size_t cap_pfds;
+    int64_t last_scan_ns;
+    bool exited;
+    bool stopped;
+    size_t last_hit; /* thread index of the previous sample */
+};
+
+static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
+                           unsigned long flags)
+{
+    return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+static struct perf_thread *find_thread(struct perf_backend *pb, pid_t tid)
+{
+    if (pb->last_hit < pb->nthreads && pb->threads[pb->last_hit].tid == tid)
+        return &pb->threads[pb->last_hit];
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].tid == tid) {
+            pb->last_hit = i;
+            return &pb->threads[i];
+        }
+    }
+    return NULL;
+}
+
+static void handle_sample(struct perf_backend *pb, const struct perf_event_header *hdr)
+{
+    const uint8_t *p = (const uint8_t *)(hdr + 1);
+    const uint8_t *end = (const uint8_t *)hdr + hdr->size;
+    struct bts_raw_sample s;
+    uint64_t pcs[BTS_MAX_FRAMES];
+    uint32_t ids[2];
+    uint64_t v;
+    memset(&s, 0, sizeof(s));
+#define TAKE(dst, n)                                                                               \
+    do {                                                                                           \
+        if ((size_t)(end - p) < (n))                                                               \
+            return;                                                                                \
+        memcpy((dst), p, (n));                                                                     \
+        p += (n);                                                                                  \
+    } while (0)
+    TAKE(ids, sizeof(ids));
+    s.pid = (pid_t)ids[0];
+    s.tid = (pid_t)ids[1];
+    TAKE(&s.time_ns, sizeof(uint64_t));
+    if (pb->cfg.callchain) {
+        uint64_t nr;
+        TAKE(&nr, sizeof(nr));
+        if (nr > (uint64_t)(end - p) / 8)
+            return;
+        for (uint64_t i = 0; i < nr; i++) {
+            memcpy(&v, p + i * 8, 8);
+            if (v >= (uint64_t)PERF_CONTEXT_MAX)
+                continue; /* context marker */
+            if (s.npcs < BTS_MAX_FRAMES)
+                pcs[s.npcs++] = v;
+        }
+        p += nr * 8;
+        s.pcs = pcs;
+    } else {
+        uint64_t abi, size;
+        TAKE(&abi, sizeof(abi));
+        if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
+            s.has_regs = true;
+            for (unsigned r = 0; r < BTS_REG_COUNT; r++) {
+                if (BTS_REGS_MASK & (1ULL << r))
+                    TAKE(&s.regs[r], sizeof(uint64_t));
+            }
+        }
+        TAKE(&size, sizeof(size));
+        if (size) {
+            if (size > (uint64_t)(end - p) || (uint64_t)(end - p) - size < 8)
+                return;
+            s.stack = p;
+            memcpy(&s.stack_size, p + size, 8); /* dyn_size follows the data */
+            if (s.stack_size > size)
+                s.stack_size = size;
+        }
+    }
+#undef TAKE
+    if (s.pid != pb->cfg.pid)
+        return; /* a child process of a launched command */
+    struct perf_thread *t = find_thread(pb, s.tid);
+    s.thread_name = t && t->comm[0] ? t->comm : NULL;
+    pb->sink.sample(pb->sink.ctx, &s);
+}
+
+static void handle_record(void *ctx, const struct perf_event_header *hdr)
+{
+    struct perf_backend *pb = ctx;
+    const uint8_t *body = (const uint8_t *)(hdr + 1);
+    size_t len = hdr->size - sizeof(*hdr);
+    switch (hdr->type) {
+    case PERF_RECORD_SAMPLE:
+        handle_sample(pb, hdr);
+        break;
+    case PERF_RECORD_LOST:
+        if (len >= 16) {
+            uint64_t lost;
+            memcpy(&lost, body + 8, 8);
+            pb->sink.lost(pb->sink.ctx, lost);
+        }
+        break;
+    case PERF_RECORD_LOST_SAMPLES:
+        if (len >= 8) {
+            uint64_t lost;
+            memcpy(&lost, body, 8);
+            pb->sink.lost(pb->sink.ctx, lost);
+        }
+        break;
+    case PERF_RECORD_MMAP:
+    case PERF_RECORD_MMAP2:
+        if (len >= 8) {
+            uint32_t pid;
+            memcpy(&pid, body, 4);
+            if ((pid_t)pid == pb->cfg.pid)
+                pb->sink.maps_changed(pb->sink.ctx);
+        }
+        break;
+    case PERF_RECORD_COMM:
+        if (len > 8) {
+            uint32_t ids[2];
+            memcpy(ids, body, 8);
+            struct perf_thread *t = find_thread(pb, (pid_t)ids[1]);
+            if ((pid_t)ids[0] == pb->cfg.pid && t) {
+                size_t n = strnlen((const char *)body + 8, len - 8);
+                if (n >= sizeof(t->comm))
+                    n = sizeof(t->comm) - 1;
+                memcpy(t->comm, body + 8, n);
+                t->comm[n] = '\0';
+            }
+            if (hdr->misc & PERF_RECORD_MISC_COMM_EXEC)
+                pb->sink.maps_changed(pb->sink.ctx);
+        }
+        break;
+    case PERF_RECORD_FORK:
+        /* { pid, ppid, tid, ptid } of the new task. A thread of ours made a
+         * thread: follow it before /proc is rescanned. Or it started a
+         * process: tell the session, which may follow it. */
+        if (len >= 16) {
+            uint32_t ids[4];
+            memcpy(ids, body, 16);
+            /* Opened after the drain: opening now could move the ring
+             * being read. */
+            if ((pid_t)ids[0] == pb->cfg.pid && pb->nforks < FORK_QUEUE)
+                pb->forks[pb->nforks++] = (pid_t)ids[2];
+            else if ((pid_t)ids[0] != pb->cfg.pid && (pid_t)ids[1] == pb->cfg.pid &&
+                     pb->sink.forked)
+                pb->sink.forked(pb->sink.ctx, (pid_t)ids[0]);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void fill_attr(struct perf_backend *pb)
+{
+    struct perf_event_attr *a = &pb->attr;
+    memset(a, 0, sizeof(*a));
+    a->size = sizeof(*a);
+    a->type = PERF_TYPE_SOFTWARE;
+    a->config = PERF_COUNT_SW_CPU_CLOCK;
+    a->sample_period = 1000000000ULL / (pb->cfg.rate_hz ? pb->cfg.rate_hz : 100);
+    if (!a->sample_period)
+        a->sample_period = 1;
+    a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+    if (pb->cfg.callchain) {
+        a->sample_type |= PERF_SAMPLE_CALLCHAIN;
+        a->exclude_callchain_kernel = 1;
+    } else {
+        a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+        a->sample_regs_user = BTS_REGS_MASK;
+        a->sample_stack_user = pb->cfg.stack_size;
+    }
+    a->exclude_kernel = 1;
+    a->exclude_hv = 1;
+    a->mmap = 1;
+    a->comm = 1;
+    a->task = 1;
+    a->comm_exec = 1;
+    a->watermark = 1;
+}
+
+static int grow_threads(struct perf_backend *pb)
+{
+    if (pb->nthreads < pb->cap_threads)
+        return 0;
+    size_t ncap = pb->cap_threads ? pb->cap_threads * 2 : 16;
+    struct perf_thread *n = realloc(pb->threads, ncap * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    pb->threads = n;
+    pb->cap_threads = ncap;
+    return 0;
+}
+
+/* Opens an event and its ring for `tid`. */
+/* Smaller rings as the thread count grows, so hundreds of threads do not
+ * lock hundreds of MiB. */
+static size_t ring_pages(const struct perf_backend *pb)
+{
+    size_t pages = THREAD_RING_PAGES;
+    if (pb->nthreads >= 16)
+        pages /= 2;
+    if (pb->nthreads >= 64)
+        pages /= 2;
+    return pages;
+}
+
+static int open_event(struct perf_backend *pb, pid_t tid, size_t pages, int *fd_out,
+                      struct bts_ring *ring)
+{
+    int ret = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t min_pages = 1;
+    while (min_pages * (size_t)page < MIN_RING_BYTES ||
+           min_pages * (size_t)page < 4 * (size_t)pb->cfg.stack_size)
+        min_pages *= 2;
+    if (pages < min_pages)
+        pages = min_pages;
+    pb->attr.wakeup_watermark = (uint32_t)(pages * (size_t)page / 4);
+    pb->attr.disabled = pb->exec_pending;
+    pb->attr.enable_on_exec = pb->exec_pending;
+    int fd = perf_event_open(&pb->attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        ret = -errno;
+        goto out;
+    }
+    if ((ret = bts_ring_map(ring, fd, pages, min_pages)) < 0) {
+        close(fd);
+        goto out;
+    }
+    *fd_out = fd;
+out:
+    return ret;
+}
+
+static int add_thread(struct perf_backend *pb, pid_t tid, struct perf_thread **out)
+{
+    int ret;
+    if ((ret = grow_threads(pb)) < 0)
+        return ret;
+    struct perf_thread *t = &pb->threads[pb->nthreads];
+    memset(t, 0, sizeof(*t));
+    t->tid = tid;
+    t->fd = -1;
+    t->seen = true;
+    ret = open_event(pb, tid, ring_pages(pb), &t->fd, &t->ring);
+    if (ret < 0)
+        return ret;
+    bts_proc_comm(pb->cfg.pid, tid, t->comm, sizeof(t->comm));
+    pb->nthreads++;
+    pb->threads_seen++;
+    if (out)
+        *out = t;
+    return 0;
+}
+
+static void remove_thread(struct perf_backend *pb, size_t i)
+{
+    struct perf_thread *t = &pb->threads[i];
+    if (t->fd >= 0) {
+        bts_ring_drain(&t->ring, handle_record, pb);
+        bts_ring_unmap(&t->ring);
+        close(t->fd);
+    }
+    pb->threads[i] = pb->threads[--pb->nthreads];
+}
+
+static char task_state(pid_t pid, pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 'X';
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 'X';
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : 'X';
+}
+
+/* Syncs the thread list with /proc/PID/task. Returns the first hard error
+ * opening an event for the main thread, else 0. */
+static int rescan(struct perf_backend *pb)
+{
+    char path[64];
+    int ret = 0;
+    unsigned live = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pb->cfg.pid);
+    DIR *d = opendir(path);
+    pb->last_scan_ns = bts_proc_now_ns();
+    if (!d) {
+        pb->exited = true;
+        goto out;
+    }
+    for (size_t i = 0; i < pb->nthreads; i++)
+        pb->threads[i].seen = false;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        struct perf_thread *t = find_thread(pb, tid);
+        /* Exited threads leave the directory at once; only the group
+         * leader lingers as a zombie while others run or until reaped. */
+        char state = tid == pb->cfg.pid ? task_state(pb->cfg.pid, tid) : 'R';
+        if (state == 'Z' || state == 'X')
+            continue;
+        live++;
+        if (t) {
+            t->seen = true;
+            continue;
+        }
+        int err = add_thread(pb, tid, NULL);
+        if (err < 0 && err != -ESRCH && tid == pb->cfg.pid && !ret)
+            ret = err;
+    }
+    closedir(d);
+    for (size_t i = 0; i < pb->nthreads;) {
+        if (!pb->threads[i].seen)
+            remove_thread(pb, i);
+        else
+            i++;
+    }
+    if (live == 0)
+        pb->exited = true;
+out:
+    return ret;
+}
+
+static void follow_forks(struct perf_backend *pb)
+{
+    for (size_t i = 0; i < pb->nforks; i++) {
+        if (!find_thread(pb, pb->forks[i]))
+            add_thread(pb, pb->forks[i], NULL); /* ESRCH: it is gone already */
+    }
+    pb->nforks = 0;
+}
+
+static int drain_all(struct perf_backend *pb)
+{
+    int n = 0;
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd >= 0)
+            n += bts_ring_drain(&pb->threads[i].ring, handle_record, pb) > 0;
+    }
+    follow_forks(pb);
+    return n;
+}
+
+static int perf_start(struct bts_sampler_backend *b, const struct bts_backend_config *cfg,
+                      const struct bts_backend_sink *sink)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+    int ret = 0;
+    pb->cfg = *cfg;
+    pb->sink = *sink;
+    if (cfg->idle) {
+        ret = -ENOTSUP;
+        goto out;
+    }
+    if (!cfg->callchain &&
+        (cfg->stack_size == 0 || cfg->stack_size % 8 || cfg->stack_size > 65528)) {
+        ret = -EINVAL;
+        goto out;
+    }
+    fill_attr(pb);
+    pb->exec_pending = cfg->launched;
+    ret = rescan(pb);
+    pb->exec_pending = false;
+    if (ret == 0 && pb->nthreads == 0)
+        ret = -ESRCH;
+    if (ret < 0)
+        goto out;
+out:
+    if (ret < 0)
+        pb->base.ops->stop(b);
+    return ret;
+}
+
+static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+    int64_t deadline = bts_proc_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000LL;
+    if (pb->stopped)
+        return 1;
+    for (;;) {
+        int64_t t = bts_proc_now_ns();
+        if (t - pb->last_scan_ns >= RESCAN_NS) {
+            rescan(pb);
+            if (pb->exited) {
+                drain_all(pb);
+                return 1;
+            }
+        }
+        if (drain_all(pb) > 0)
+            return 0;
+        t = bts_proc_now_ns();
+        if (t >= deadline)
+            return 0;
+        int64_t wait = deadline - t;
+        if (wait > pb->last_scan_ns + RESCAN_NS - t)
+            wait = pb->last_scan_ns + RESCAN_NS - t;
+        if (wait < 0)
+            wait = 0;
+        size_t need = pb->nthreads, n = 0;
+        if (need > pb->cap_pfds) {
+            struct pollfd *np = realloc(pb->pfds, need * sizeof(*np));
+            if (!np)
+                return -ENOMEM;
+            pb->pfds = np;
+            pb->cap_pfds = need;
+        }
+        for (size_t i = 0; i < pb->nthreads; i++) {
+            if (pb->threads[i].fd >= 0 && !pb->threads[i].hung_up)
+                pb->pfds[n++] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
+        }
+        int r = poll(pb->pfds, n, (int)((wait + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        if (r < 0)
+            return 0;
+        /* A hung-up event belongs to a thread that exited: its ring is read
+         * once more by the next drain and released by the next rescan. */
+        for (size_t k = 0; r > 0 && k < n; k++) {
+            if (!(pb->pfds[k].revents & (POLLHUP | POLLERR)))
+                continue;
+            for (size_t i = 0; i < pb->nthreads; i++) {
+                if (pb->threads[i].fd == pb->pfds[k].fd)
+                    pb->threads[i].hung_up = true;
+            }
+        }
+    }
+}
+
+static void perf_threads(const struct bts_sampler_backend *b, struct bts_backend_threads *out)
+{
+    const struct perf_backend *pb = (const struct perf_backend *)b;
+    out->now = (unsigned)pb->nthreads;
+    out->seen = pb->threads_seen;
+}
+
+static void perf_stop(struct bts_sampler_backend *b)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd >= 0) {
+            bts_ring_unmap(&pb->threads[i].ring);
+            close(pb->threads[i].fd);
+            pb->threads[i].fd = -1;
+        }
+    }
+    pb->nthreads = 0;
+    pb->stopped = true;
+}
+
+static void perf_free(struct bts_sampler_backend *b)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+    if (!pb)
+        return;
+    perf_stop(b);
+    free(pb->threads);
+    free(pb->pfds);
+    free(pb);
+}
+
+static const struct bts_backend_ops perf_ops = {
+    .name = "perf_event",
+    .start = perf_start,
+    .poll = perf_poll,
+    .threads = perf_threads,
+    .stop = perf_stop,
+    .free = perf_free,
+};
+
+struct bts_sampler_backend *bts_perf_backend_new(void)
+{
+    struct perf_backend *pb = calloc(1, sizeof(*pb));
+    if (!pb) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pb->base.ops = &perf_ops;
+    return &pb->base;
+}

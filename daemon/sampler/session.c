@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: MIT */
+/* session: launches or attaches, runs a backend, unwinds and aggregates. */
+#define _GNU_SOURCE
+#include "session.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend-private.h"
+#include "elf-image.h"
+#include "permission-check-private.h"
+#include "process-tree.h"
+#include "proc-maps.h"
+#include "ptrace-backend-private.h"
+#include "stack-table.h"
+#include "symbolizer.h"
+#include "unwinder-private.h"
+
+#define DEFAULT_RATE_HZ       100
+#define MAX_RATE_HZ           100000
+#define DEFAULT_STACK_SIZE    8192
+#define MAX_STACK_SIZE        65528 /* the kernel keeps sample sizes below 64 KiB */
+#define MAX_PTRACE_STACK_SIZE (8u << 20)
+
+#define FORKED_QUEUE 64
+
+struct bts_session {
+    struct bts_session_opts opts;
+    char **argv; /* deep copy of opts.argv */
+    pid_t pid;
+    bool launched;
+    bool started;
+    bool stopped;
+    bool exited;
+    bool reaped;
+    int exit_status;
+    bool maps_dirty;
+    struct bts_sampler_backend *backend;
+    struct bts_elf_cache *elf_cache;
+    struct bts_maps *maps;
+    struct bts_symbolizer *sym;
+    struct bts_unwinder *unwinder;
+    struct bts_stack_table *table;
+    uint64_t samples, lost, failed;
+    int64_t start_ns, end_ns;
+    int start_error;
+    char why[256];
+    char hint[256];
+    char root[64];
+    uint64_t pcs[BTS_MAX_FRAMES];
+    /* --subprocesses: one session per descendant process, found by a /proc
+     * scan every 50 ms and, with the perf backend, as soon as a FORK record
+     * names it; each under a "process COMM (PID)" root frame. comm is
+     * refreshed while the process lives (it changes at exec). */
+    struct bts_session **children;
+    size_t nchildren, children_cap;
+    int64_t last_scan_ns;
+    pid_t forked[FORKED_QUEUE]; /* processes this target started, not followed yet */
+    size_t nforked;
+    char comm[16];
+};
+
+#define CHILD_SCAN_NS (50 * 1000000LL)
+
+struct bts_session *bts_session_new(const struct bts_session_opts *opts)
+{
+    struct bts_session *s = NULL;
+    int err = EINVAL;
+    if (!opts || (opts->pid > 0) == (opts->argv && opts->argv[0]) || opts->pid < 0)
+        goto out;
+    if (opts->rate_hz > MAX_RATE_HZ)
+        goto out;
+    if (opts->stack_size &&
+        (opts->stack_size % 8 ||
+         opts->stack_size >
+             (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE : MAX_STACK_SIZE)))
+        goto out;
+    err = ENOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    s->opts = *opts;
+    if (!s->opts.rate_hz)
+        s->opts.rate_hz = DEFAULT_RATE_HZ;
+    if (!s->opts.stack_size)
+        s->opts.stack_size = DEFAULT_STACK_SIZE;
+    if (opts->argv) {
+        size_t n = 0;
+        while (opts->argv[n])
+            n++;
+        s->argv = calloc(n + 1, sizeof(char *));
+        if (!s->argv)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            s->argv[i] = strdup(opts->argv[i]);
+            if (!s->argv[i])
+                goto out;
+        }
+        s->opts.argv = s->argv;
+    }
+    s->pid = opts->pid;
+    s->table = bts_stack_table_new();
+    s->elf_cache = bts_elf_cache_new();
+    if (!s->table || !s->elf_cache)
+        goto out;
+    return s;
+out:
+    bts_session_free(s);
+    errno = err;
+    return NULL;
+}
+
+static const struct bts_map *session_find_map(void *ctx, uint64_t addr, struct bts_elf **elf)
+{
+    struct bts_session *s = ctx;
+    const struct bts_map *map = bts_maps_find(s->maps, addr);
+    *elf = map ? bts_maps_elf(s->maps, map) : NULL;
+    return map;
+}
+
+static void on_sample(void *ctx, const struct bts_raw_sample *raw)
+{
+    struct bts_session *s = ctx;
+    const uint64_t *pcs = s->pcs;
+    int n;
+    if (raw->pcs) {
+        pcs = raw->pcs;
+        n = raw->npcs ? (int)raw->npcs : -ENOENT;
+    } else if (raw->has_regs && s->unwinder) {
+        if (s->maps_dirty) {
+            bts_maps_refresh(s->maps);
+            bts_unwinder_flush(s->unwinder);
+            s->maps_dirty = false;
+        }
+        n = bts_unwinder_unwind(s->unwinder, raw->regs, raw->stack,
+                                raw->stack ? raw->stack_size : 0, s->pcs, BTS_MAX_FRAMES);
+    } else {
+        n = -ENOENT;
+    }
+    if (n <= 0) {
+        s->failed++;
+        return;
+    }
+    /* Intern stacks by function, not by instruction: every frame becomes
+     * its function's entry + 1 (+1 keeps a return address's pc - 1 lookup
+     * inside the function). Otherwise each new leaf address would make a
+     * new "unique" stack and memory would creep for as long as new
+     * addresses turn up. --lines needs the exact pcs. */
+    if (s->sym && !s->opts.lines) {
+        if (pcs != s->pcs) {
+            if (n > BTS_MAX_FRAMES)
+                n = BTS_MAX_FRAMES;
+            memcpy(s->pcs, pcs, (size_t)n * sizeof(*pcs));
+            pcs = s->pcs;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t start = bts_symbolizer_function_start(s->sym, s->pcs[i], i > 0);
+            if (start)
+                s->pcs[i] = start + 1;
+        }
+    }
+    const char *root = NULL;
+    if (s->opts.threads) {
+        snprintf(s->root, sizeof(s->root), "thread %s (%d)",
+                 raw->thread_name ? raw->thread_name : "[unknown]", (int)raw->tid);
+        root = s->root;
+    }
+    int r = bts_stack_table_add(s->table, root, pcs, (size_t)n, 1);
+    if (r < 0) {
+        s->failed++;
+        return;
+    }
+    s->samples++;
+    /* Name a new stack's frames now, while its mappings are still current;
+     * the symbolizer caches every pc, so writing later costs no lookups. */
+    if (r == 1 && s->sym) {
+        for (int i = 0; i < n; i++)
+            bts_symbolizer_name(s->sym, pcs[i], i > 0);
+    }
+}
+
+static void on_lost(void *ctx, uint64_t count)
+{
+    struct bts_session *s = ctx;
+    s->lost += count;
+}
+
+static void on_maps_changed(void *ctx)
+{
+    struct bts_session *s = ctx;
+    s->maps_dirty = true;
+}
+
+static void on_forked(void *ctx, pid_t pid)
+{
+    struct bts_session *s = ctx;
+    if (s->nforked < FORKED_QUEUE) /* a full queue waits for the /proc scan */
+        s->forked[s->nforked++] = pid;
+}
+
+/* Forks `argv` stopped before exec; the caller releases it via *go_fd. */
+static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
+{
+    int go[2] = {-1, -1}, report[2] = {-1, -1};
+    int ret = 0;
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        ret = -errno;
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        ret = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        close(report[0]);
+        int e;
+        if (read(go[0], &c, 1) != 1)
+            _exit(127); /* the profiler gave up before starting us */
+        if (s->opts.before_exec && (e = s->opts.before_exec(s->opts.before_exec_ctx)) < 0) {
+            errno = -e;
+            goto report;
+        }
+        execvp(s->argv[0], s->argv);
+    report:
+        e = errno;
+        if (write(report[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    s->pid = pid;
+    *go_fd = go[1];
+    *err_fd = report[0];
+    go[1] = report[0] = -1;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (go[i] >= 0)
+            close(go[i]);
+        if (report[i] >= 0)
+            close(report[i]);
+    }
+    return ret;
+}
+
+static int make_symbolizer(struct bts_session *s)
+{
+    struct bts_symbolizer_opts so = {.lines = s->opts.lines, .demangle = true};
+    if (!s->maps)
+        s->maps = bts_maps_new(s->pid, s->elf_cache);
+    if (!s->maps)
+        return -errno;
+    s->sym = bts_symbolizer_new(s->maps, &so);
+    if (!s->sym)
+        return -errno;
+    struct bts_unwind_target target = {.ctx = s, .find_map = session_find_map};
+    s->unwinder = bts_unwinder_new(&target);
+    if (!s->unwinder)
+        return -errno;
+    return 0;
+}
+
+static bool perf_refused(int err)
+{
+    return err == -EACCES || err == -EPERM || err == -ENOSYS || err == -ENODEV || err == -ENOENT ||
+           err == -EOPNOTSUPP;
+}
+
+/* perf_event unless ptrace was asked for; auto falls back to ptrace when
+ * perf_event is refused (or cannot do --idle). */
+static int start_backend(struct bts_session *s, const struct bts_backend_config *cfg,
+                         const struct bts_backend_sink *sink)
+{
+    int ret = -ENOTSUP;
+    bool try_perf = s->opts.backend == BTS_BACKEND_PERF ||
+                    (s->opts.backend == BTS_BACKEND_AUTO && !s->opts.idle);
+    if (try_perf) {
+        s->backend = bts_perf_backend_new();
+        if (!s->backend)
+            return -errno;
+        ret = s->backend->ops->start(s->backend, cfg, sink);
+        if (ret == 0 || s->opts.backend == BTS_BACKEND_PERF || !perf_refused(ret))
+            return ret;
+        s->backend->ops->free(s->backend);
+        s->backend = NULL;
+    }
+    s->backend = bts_ptrace_backend_new();
+    if (!s->backend)
+        return -errno;
+    int pret = s->backend->ops->start(s->backend, cfg, sink);
+    /* When both are refused, explain the perf_event refusal: its fix is the
+     * usual one (paranoid sysctl, CAP_PERFMON). */
+    return pret < 0 && try_perf ? ret : pret;
+}
+
+int bts_session_start(struct bts_session *s)
+{
+    int ret = 0;
+    int go_fd = -1, err_fd = -1;
+    if (!s || s->started) {
+        ret = -EINVAL;
+        goto out;
+    }
+    if (s->opts.idle && s->opts.backend == BTS_BACKEND_PERF) {
+        ret = -ENOTSUP;
+        goto out;
+    }
+    if (s->argv) {
+        if ((ret = fork_stopped(s, &go_fd, &err_fd)) < 0)
+            goto out;
+        s->launched = true;
+    } else if ((ret = make_symbolizer(s)) < 0) {
+        if (ret == -ENOENT)
+            ret = -ESRCH; /* /proc/PID is missing */
+        goto out;
+    }
+    struct bts_backend_config cfg = {
+        .pid = s->pid,
+        .launched = s->launched,
+        .rate_hz = s->opts.rate_hz,
+        .stack_size = s->opts.stack_size,
+        .callchain = s->opts.unwind == BTS_UNWIND_FP,
+        .idle = s->opts.idle,
+    };
+    struct bts_backend_sink sink = {.ctx = s,
+                                    .sample = on_sample,
+                                    .lost = on_lost,
+                                    .maps_changed = on_maps_changed,
+                                    .forked = on_forked};
+    if ((ret = start_backend(s, &cfg, &sink)) < 0)
+        goto out;
+    s->start_ns = bts_proc_now_ns();
+    if (s->launched) {
+        int e = 0;
+        ssize_t n;
+        if (write(go_fd, "g", 1) != 1) {
+            ret = -errno;
+            goto out;
+        }
+        close(go_fd);
+        go_fd = -1;
+        do
+            n = read(err_fd, &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n == sizeof(e)) {
+            ret = -e;
+            goto out;
+        }
+        /* The maps are read after exec, from the new image. A command that
+         * already ran to completion has none left: that is a finished
+         * session, not a failed start. */
+        ret = make_symbolizer(s);
+        if (ret == -ESRCH)
+            ret = 0;
+        if (ret < 0)
+            goto out;
+    }
+    s->started = true;
+out:
+    if (go_fd >= 0)
+        close(go_fd); /* the child sees EOF and exits without exec */
+    if (err_fd >= 0)
+        close(err_fd);
+    if (ret < 0 && s) {
+        s->start_error = ret;
+        if (s->backend)
+            s->backend->ops->stop(s->backend);
+        if (s->launched && s->pid > 0) {
+            int status;
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &status, 0);
+            s->reaped = true;
+        }
+    }
+    return ret;
+}
+
+void bts_session_explain(const struct bts_session *s, const char **why, const char **hint)
+{
+    struct bts_session *ms = (struct bts_session *)s;
+    struct bts_permission_facts facts;
+    *why = *hint = "";
+    if (!s || !s->start_error)
+        return;
+    bts_permission_gather(s->launched ? 0 : s->pid, &facts);
+    bts_permission_diagnose(&facts, s->start_error, s->argv ? s->argv[0] : NULL, ms->why,
+                            sizeof(ms->why), ms->hint, sizeof(ms->hint));
+    *why = s->why;
+    *hint = s->hint;
+}
+
+const char *bts_session_backend(const struct bts_session *s)
+{
+    return s && s->backend ? s->backend->ops->name : "perf_event";
+}
+
+static void reap(struct bts_session *s, bool block)
+{
+    int status;
+    if (!s->launched || s->reaped)
+        return;
+    pid_t r = waitpid(s->pid, &status, block ? 0 : WNOHANG);
+    if (r == s->pid) {
+        s->reaped = true;
+        s->exit_status = status;
+    } else if (r < 0 && errno == ECHILD) {
+        s->reaped = true;
+    }
+}
+
+static int poll_one(struct bts_session *s, int timeout_ms)
+{
+    if (s->exited)
+        return 1;
+    if (s->stopped)
+        return 0;
+    int r = s->backend->ops->poll(s->backend, timeout_ms);
+    if (r == 1) {
+        s->exited = true;
+        s->end_ns = bts_proc_now_ns();
+        /* Every thread is a zombie or gone: reaping does not block long. */
+        reap(s, true);
+    }
+    return r;
+}
+
+static bool is_child(const struct bts_session *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nchildren; i++)
+        if (s->children[i]->pid == pid)
+            return true;
+    return false;
+}
+
+/* Starts a session following `pid`. A process that cannot be attached
+ * (gone already, not allowed) is kept as an unstarted child so it is not
+ * retried. */
+static void follow(struct bts_session *s, pid_t pid)
+{
+    if (pid == s->pid || is_child(s, pid))
+        return;
+    if (s->nchildren == s->children_cap) {
+        size_t cap = s->children_cap ? s->children_cap * 2 : 8;
+        struct bts_session **c = realloc(s->children, cap * sizeof(*c));
+        if (!c)
+            return;
+        s->children = c;
+        s->children_cap = cap;
+    }
+    struct bts_session_opts o = s->opts;
+    o.pid = pid;
+    o.argv = NULL;
+    o.subprocesses = false;
+    o.before_exec = NULL;
+    struct bts_session *c = bts_session_new(&o);
+    if (!c)
+        return;
+    bts_proc_comm(c->pid, 0, c->comm, sizeof(c->comm));
+    bts_session_start(c);
+    s->children[s->nchildren++] = c;
+}
+
+/* Follows the processes FORK records named since the last call, then, every
+ * 50 ms, every descendant not followed yet. Descendants of followed
+ * children count too, so grandchildren orphaned by an exiting parent are
+ * still found. */
+static void follow_children(struct bts_session *s)
+{
+    pid_t pids[256];
+    int64_t t = bts_proc_now_ns();
+
+    for (size_t root = 0; root <= s->nchildren; root++) {
+        struct bts_session *r = root ? s->children[root - 1] : s;
+        size_t n = r->nforked;
+        r->nforked = 0;
+        for (size_t i = 0; i < n; i++)
+            follow(s, r->forked[i]);
+    }
+    if (t - s->last_scan_ns < CHILD_SCAN_NS)
+        return;
+    s->last_scan_ns = t;
+    bts_proc_comm(s->pid, 0, s->comm, sizeof(s->comm));
+    for (size_t root = 0; root <= s->nchildren; root++) {
+        struct bts_session *r = root ? s->children[root - 1] : s;
+        if (root && (!r->started || r->exited))
+            continue;
+        if (root)
+            bts_proc_comm(r->pid, 0, r->comm, sizeof(r->comm));
+        int n = bts_process_tree_descendants(r->pid, pids, sizeof(pids) / sizeof(pids[0]));
+        for (int i = 0; i < n && i < (int)(sizeof(pids) / sizeof(pids[0])); i++)
+            follow(s, pids[i]);
+    }
+}
+
+/* Polls the target and every followed child until timeout_ms has passed;
+ * 1 once all of them have exited. */
+static int poll_tree(struct bts_session *s, int timeout_ms)
+{
+    int64_t deadline = bts_proc_now_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
+
+    for (;;) {
+        int64_t left_ms = (deadline - bts_proc_now_ns()) / 1000000LL;
+        int slice = (int)(left_ms < 0 ? 0 : left_ms > 10 ? 10 : left_ms);
+        bool done = true;
+        if (!s->exited) {
+            int r = poll_one(s, slice);
+            if (r < 0)
+                return r;
+        } else if (slice > 0) {
+            struct timespec ts = {0, slice * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        follow_children(s);
+        for (size_t i = 0; i < s->nchildren; i++) {
+            struct bts_session *c = s->children[i];
+            if (c->started && !c->exited && !c->stopped && poll_one(c, 0) == 0)
+                done = false;
+        }
+        if (done && s->exited)
+            return 1;
+        if (bts_proc_now_ns() >= deadline)
+            return 0;
+    }
+}
+
+int bts_session_poll(struct bts_session *s, int timeout_ms)
+{
+    if (!s || !s->started)
+        return -EINVAL;
+    if (s->stopped)
+        return s->exited ? 1 : 0;
+    return s->opts.subprocesses ? poll_tree(s, timeout_ms) : poll_one(s, timeout_ms);
+}
+
+void bts_session_stop(struct bts_session *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nchildren; i++)
+        bts_session_stop(s->children[i]);
+    if (!s->started || s->stopped)
+        return;
+    s->backend->ops->stop(s->backend);
+    s->stopped = true;
+    if (!s->end_ns)
+        s->end_ns = bts_proc_now_ns();
+    reap(s, false);
+}
+
+void bts_session_stats(const struct bts_session *s, struct bts_session_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return;
+    out->samples = s->samples;
+    out->lost = s->lost;
+    out->failed = s->failed;
+    if (s->backend && s->started) {
+        struct bts_backend_threads t;
+        s->backend->ops->threads(s->backend, &t);
+        out->threads = t.now;
+        out->threads_seen = t.seen;
+    }
+    if (s->start_ns)
+        out->elapsed_s = (double)((s->end_ns ? s->end_ns : bts_proc_now_ns()) - s->start_ns) / 1e9;
+    out->target_exited = s->exited;
+    out->exit_status = s->exit_status;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        struct bts_session_stats c;
+        if (!s->children[i]->started)
+            continue;
+        bts_session_stats(s->children[i], &c);
+        out->samples += c.samples;
+        out->lost += c.lost;
+        out->failed += c.failed;
+        out->threads += c.threads;
+        out->threads_seen += c.threads_seen;
+        out->target_exited &= c.target_exited;
+    }
+}
+
+pid_t bts_session_pid(const struct bts_session *s)
+{
+    return s ? s->pid : 0;
+}
+
+/* Frames glibc runs before main: left out so stacks start at main, the way
+ * users read them. */
+static bool is_startup_frame(const char *name)
+{
+    static const char *const startup[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
+                                          "__libc_start_call_main"};
+    /* "__libc_start_main@@GLIBC_2.34", "__libc_start_main (libc-start.c:360)" */
+    size_t len = strcspn(name, "@ ");
+    for (size_t i = 0; i < sizeof(startup) / sizeof(startup[0]); i++) {
+        if (strlen(startup[i]) == len && strncmp(name, startup[i], len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *name_frame(void *ctx, uint64_t pc, bool is_return_address)
+{
+    const char *name = bts_symbolizer_name(ctx, pc, is_return_address);
+    return is_startup_frame(name) ? NULL : name;
+}
+
+static int write_one_folded(const struct bts_session *s, FILE *out)
+{
+    if (!s->sym)
+        return 0;
+    return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every process's stacks under its "process COMM (PID)" root, merged and
+ * sorted bytewise like a single session's output. */
+static int write_tree_folded(const struct bts_session *s, FILE *out)
+{
+    char **lines = NULL, *buf = NULL;
+    size_t nlines = 0, cap = 0, len = 0;
+    int ret = 0;
+
+    for (size_t k = 0; k <= s->nchildren && !ret; k++) {
+        const struct bts_session *x = k ? s->children[k - 1] : s;
+        FILE *mem;
+        if (k && !x->started)
+            continue;
+        mem = open_memstream(&buf, &len);
+        if (!mem) {
+            ret = -errno;
+            break;
+        }
+        ret = write_one_folded(x, mem);
+        if (fclose(mem) && !ret)
+            ret = -errno;
+        for (char *line = buf, *nl; !ret && line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (nlines == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                char **nlist = realloc(lines, ncap * sizeof(*lines));
+                if (!nlist) {
+                    ret = -ENOMEM;
+                    break;
+                }
+                lines = nlist;
+                cap = ncap;
+            }
+            if (asprintf(&lines[nlines], "process %s (%d);%s", x->comm[0] ? x->comm : "?",
+                         (int)x->pid, line) < 0) {
+                ret = -ENOMEM;
+                break;
+            }
+            nlines++;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (!ret) {
+        qsort(lines, nlines, sizeof(*lines), by_string);
+        for (size_t i = 0; i < nlines; i++)
+            if (fputs(lines[i], out) < 0 || fputc('\n', out) < 0) {
+                ret = -EIO;
+                break;
+            }
+    }
+    for (size_t i = 0; i < nlines; i++)
+        free(lines[i]);
+    free(lines);
+    return ret;
+}
+
+struct stack_visit {
+    const struct bts_session *s;
+    bts_session_stack_fn fn;
+    void *ctx;
+    struct bts_session_frame frames[BTS_MAX_FRAMES];
+};
+
+static int visit_stack(void *ctx, const char *root, const uint64_t *pcs, size_t n, uint64_t count)
+{
+    struct stack_visit *v = ctx;
+    size_t k = 0;
+
+    /* pcs are leaf first; frames go root first, without glibc's start-up
+     * frames, exactly as the folded output names them. */
+    for (size_t i = n; i-- > 0 && k < BTS_MAX_FRAMES;) {
+        const char *name = name_frame(v->s->sym, pcs[i], i > 0);
+        if (!name)
+            continue;
+        const struct bts_map *m = bts_maps_find(v->s->maps, pcs[i]);
+        v->frames[k++] = (struct bts_session_frame){
+            .pc = pcs[i],
+            .name = name,
+            .map_start = m ? m->start : 0,
+            .map_end = m ? m->end : 0,
+            .map_offset = m ? m->pgoff : 0,
+            .map_path = m && m->path && m->path[0] == '/' ? m->path : NULL,
+        };
+    }
+    return k ? v->fn(v->ctx, root, v->frames, k, count) : 0;
+}
+
+int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn fn, void *ctx)
+{
+    struct stack_visit *v;
+    int ret;
+
+    if (!s || !fn)
+        return -EINVAL;
+    if (s->opts.subprocesses)
+        return -ENOTSUP;
+    if (!s->sym)
+        return 0;
+    v = malloc(sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    *v = (struct stack_visit){.s = s, .fn = fn, .ctx = ctx};
+    ret = bts_stack_table_foreach(s->table, visit_stack, v);
+    free(v);
+    return ret;
+}
+
+int bts_session_write_folded(const struct bts_session *s, FILE *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    return s->opts.subprocesses ? write_tree_folded(s, out) : write_one_folded(s, out);
+}
+
+void bts_session_free(struct bts_session *s)
+{
+    if (!s)
+        return;
+    bts_session_stop(s);
+    for (size_t i = 0; i < s->nchildren; i++)
+        bts_session_free(s->children[i]);
+    free(s->children);
+    if (s->backend)
+        s->backend->ops->free(s->backend);
+    bts_unwinder_free(s->unwinder);
+    bts_symbolizer_free(s->sym);
+    bts_maps_free(s->maps);
+    bts_elf_cache_free(s->elf_cache);
+    bts_stack_table_free(s->table);
+    if (s->argv) {
+        for (size_t i = 0; s->argv[i]; i++)
+            free(s->argv[i]);
+        free(s->argv);
+    }
+    free(s);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* session: one profiling session of one target (attached pid or launched
+ * command): backend, thread following, unwinding, symbolizing, and the
+ * aggregated stack table, all in this process. (remote/profiler.h picks
+ * between this and a session run by bt-spyd.) */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum bts_backend {
+    BTS_BACKEND_AUTO = 0, /* perf_event, falling back to ptrace */
+    BTS_BACKEND_PERF,
+    BTS_BACKEND_PTRACE,
+};
+
+enum bts_unwind {
+    BTS_UNWIND_DWARF = 0, /* libunwind over .eh_frame on a copied stack */
+    BTS_UNWIND_FP,        /* kernel frame-pointer callchain */
+};
+
+struct bts_session_opts {
+    pid_t pid;         /* attach to this process, or 0 to launch argv */
+    char *const *argv; /* command to launch (searched in PATH) */
+    unsigned rate_hz;  /* samples per second per thread; default 100 */
+    enum bts_backend backend;
+    enum bts_unwind unwind;
+    uint32_t stack_size; /* user stack bytes copied per sample; default 8192 */
+    bool threads;        /* add a "thread NAME (TID)" root frame */
+    bool idle;           /* also sample sleeping threads (wall clock) */
+    bool lines;          /* add file:line to frame names */
+    bool subprocesses;   /* follow children, under "process NAME (PID)" */
+    /* Launching only: runs in the child after fork, before exec (so it
+     * must be async-signal-safe), e.g. to take a client's ids, cwd and
+     * environment (bt-spyd). Returns 0 or -errno, which becomes the launch
+     * error. */
+    int (*before_exec)(void *ctx);
+    void *before_exec_ctx;
+};
+
+struct bts_session_stats {
+    uint64_t samples;      /* samples added to the stack table */
+    uint64_t lost;         /* samples the kernel dropped (ring overflow) */
+    uint64_t failed;       /* samples that could not be unwound at all */
+    unsigned threads;      /* threads currently followed */
+    unsigned threads_seen; /* threads followed at any time */
+    double elapsed_s;      /* since bts_session_start() */
+    bool target_exited;    /* every followed thread is gone */
+    int exit_status;       /* launched command's wait status, if exited */
+};
+
+struct bts_session;
+
+/* Copies opts. NULL + errno (EINVAL for inconsistent options). */
+struct bts_session *bts_session_new(const struct bts_session_opts *opts);
+
+/* Launches or attaches and starts sampling. 0 or -errno:
+ * -ESRCH no such process, -EPERM/-EACCES not allowed (see
+ * bts_session_explain), -ENOENT command not found. */
+int bts_session_start(struct bts_session *s);
+
+/* After a failed start: a lowercase sentence naming the check that failed
+ * (e.g. "perf_event_paranoid is 3") and one naming the fix
+ * (e.g. "run: sysctl kernel.perf_event_paranoid=1"). Strings owned by s. */
+void bts_session_explain(const struct bts_session *s, const char **why, const char **hint);
+
+/* Name of the backend that runs ("perf_event" or "ptrace"). */
+const char *bts_session_backend(const struct bts_session *s);
+
+/* Waits up to timeout_ms for samples, processes everything pending and picks
+ * up new threads. Returns 1 once the target has exited, 0 otherwise, or
+ * -errno on a fatal error (the stacks gathered so far stay readable). */
+int bts_session_poll(struct bts_session *s, int timeout_ms);
+
+/* Stops sampling and detaches; the target keeps running (a launched command
+ * is left running too, unless the caller signals it). Idempotent. */
+void bts_session_stop(struct bts_session *s);
+
+void bts_session_stats(const struct bts_session *s, struct bts_session_stats *out);
+
+/* pid of the target (the launched child once started). */
+pid_t bts_session_pid(const struct bts_session *s);
+
+/* Writes the aggregated stacks as folded lines ("root;..;leaf COUNT\n"),
+ * sorted bytewise so the output is deterministic. 0 or -errno. */
+int bts_session_write_folded(const struct bts_session *s, FILE *out);
+
+/* One frame of a recorded stack, for writers that keep addresses (pprof). */
+struct bts_session_frame {
+    uint64_t pc;        /* run-time address as sampled */
+    const char *name;   /* the frame's name, as in folded output */
+    uint64_t map_start; /* the mapping that holds pc, all 0 when none */
+    uint64_t map_end;
+    uint64_t map_offset;  /* file offset of map_start */
+    const char *map_path; /* the mapped file, or NULL */
+};
+
+/* Called once per unique stack: `root` is the "thread NAME (TID)" label or
+ * NULL, frames[0..n) are root first. Strings live until the call returns.
+ * Return 0 to go on, or -errno to stop (returned by the foreach). */
+typedef int (*bts_session_stack_fn)(void *ctx, const char *root,
+                                    const struct bts_session_frame *frames, size_t n,
+                                    uint64_t count);
+
+/* Visits every aggregated stack with its pcs and mappings, in no particular
+ * order. -ENOTSUP for remote sessions and --subprocesses (use
+ * bts_session_write_folded there), else 0 or the visitor's error. */
+int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn fn, void *ctx);
+
+void bts_session_free(struct bts_session *s);

@@ -1,0 +1,1113 @@
+/* SPDX-License-Identifier: MIT */
+/* server: bt-spyd's socket, clients, requests and in-process sessions. */
+#define _GNU_SOURCE
+#include "server-private.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authz.h"
+#include "protocol.h"
+#include "session.h"
+#include "thread-dump.h"
+#include "watch-private.h"
+
+#define MAX_CLIENTS             128
+#define MAX_SESSIONS            64
+#define MAX_SESSIONS_PER_CLIENT 16
+#define MAX_OUTPUT              (64u * 1024 * 1024) /* queued replies before a slow client is dropped */
+#define TICK_BUSY_MS            10
+#define TICK_IDLE_MS            50
+
+struct client {
+    int fd;
+    uint64_t serial;
+    struct bts_authz_peer peer;
+    char name[BTS_PROTOCOL_MAX_NAME + 1];
+    bool hello;
+    bool closing; /* close once the queued output is sent */
+    bool dead;
+    struct bts_frame_reader *rd;
+    uint8_t *out;
+    size_t out_len, out_off, out_cap;
+    uint32_t stream_session; /* 0: no stream */
+    unsigned stream_ms;
+    bool stream_folded;
+    int64_t stream_next_ns;
+};
+
+struct served_session {
+    uint32_t id;
+    struct bts_session *s;
+    struct client *owner;
+    uid_t owner_uid;
+    struct bts_authz_target target;
+    pid_t pid;
+    bool launched;
+    char comm[64];
+    double duration_s;
+    bool running;
+    int error;
+};
+
+struct bts_server {
+    struct bts_server_opts opts;
+    char *path;
+    bool bound; /* we created the socket file */
+    int listen_fd;
+    struct client **clients;
+    size_t nclients;
+    struct served_session **sessions;
+    size_t nsessions;
+    pid_t *orphans; /* launched commands whose session is gone: reaped here */
+    size_t norphans;
+    uint32_t next_id;
+    uint64_t next_serial;
+    int64_t start_ns;
+    struct bts_watch *watch;
+    struct pollfd *pfds;
+    size_t cap_pfds;
+};
+
+void bts_log_printf(const struct bts_log *log, enum bts_log_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    if (!log || !log->write)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log->write(log->ctx, level, msg);
+}
+
+#define LOG(srv, level, ...) bts_log_printf(&(srv)->opts.log, level, __VA_ARGS__)
+
+/* Socket setup. */
+
+static int bind_socket(struct bts_server *srv, char *why, size_t why_len)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = -1, ret = 0;
+    if (strlen(srv->path) >= sizeof(sa.sun_path)) {
+        snprintf(why, why_len, "socket path '%s' is too long", srv->path);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, srv->path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (lstat(srv->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(why, why_len, "'%s' exists and is not a socket", srv->path);
+            ret = -EEXIST;
+            goto out;
+        }
+        /* A socket nobody answers on is left over from a crash. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (alive) {
+            snprintf(why, why_len, "another bt-spyd listens on '%s'", srv->path);
+            ret = -EADDRINUSE;
+            goto out;
+        }
+        unlink(srv->path);
+    }
+    /* Created 0600 and only then opened up, so there is no window in which
+     * the socket is more open than asked. */
+    mode_t old = umask(0177);
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0) {
+        ret = -errno;
+        snprintf(why, why_len, "cannot bind '%s': %s", srv->path, bts_protocol_strerror(-ret));
+        goto out;
+    }
+    srv->bound = true;
+    if (srv->opts.gid != (gid_t)-1 && chown(srv->path, (uid_t)-1, srv->opts.gid) < 0) {
+        ret = -errno;
+        snprintf(why, why_len, "cannot set the group of '%s': %s", srv->path,
+                 bts_protocol_strerror(-ret));
+        goto out;
+    }
+    if (chmod(srv->path, srv->opts.mode) < 0) {
+        ret = -errno;
+        snprintf(why, why_len, "cannot set the mode of '%s': %s", srv->path,
+                 bts_protocol_strerror(-ret));
+        goto out;
+    }
+    if (listen(fd, 64) < 0) {
+        ret = -errno;
+        snprintf(why, why_len, "cannot listen on '%s': %s", srv->path, bts_protocol_strerror(-ret));
+        goto out;
+    }
+    srv->listen_fd = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return ret;
+}
+
+struct bts_server *bts_server_new(const struct bts_server_opts *o, char *why, size_t why_len)
+{
+    struct bts_server *srv = calloc(1, sizeof(*srv));
+    int ret = -ENOMEM;
+    why[0] = '\0';
+    if (!srv)
+        goto out;
+    srv->opts = *o;
+    srv->listen_fd = -1;
+    srv->next_id = 1;
+    srv->start_ns = bts_proc_now_ns();
+    srv->path = strdup(o->socket_path ? o->socket_path : "");
+    if (!srv->path)
+        goto out;
+    if (o->listen_fd >= 0) {
+        srv->listen_fd = o->listen_fd;
+        int fl = fcntl(srv->listen_fd, F_GETFL);
+        if (fl < 0 || fcntl(srv->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+            fcntl(srv->listen_fd, F_SETFD, FD_CLOEXEC) < 0) {
+            ret = -errno;
+            snprintf(why, why_len, "the inherited socket is unusable: %s",
+                     bts_protocol_strerror(errno));
+            goto out;
+        }
+        ret = 0;
+    } else {
+        ret = bind_socket(srv, why, why_len);
+    }
+out:
+    if (ret < 0) {
+        if (!why[0])
+            snprintf(why, why_len, "%s", bts_protocol_strerror(-ret));
+        bts_server_free(srv);
+        errno = -ret;
+        return NULL;
+    }
+    return srv;
+}
+
+void bts_server_set_watch(struct bts_server *srv, struct bts_watch *w)
+{
+    srv->watch = w;
+}
+
+/* Output queue. */
+
+static void queue_bytes(struct bts_server *srv, struct client *c, const uint8_t *buf, size_t len)
+{
+    if (c->dead)
+        return;
+    if (c->out_len - c->out_off + len > MAX_OUTPUT) {
+        LOG(srv, BTS_LOG_WARN, "client %llu (uid %u) reads too slowly: disconnected",
+            (unsigned long long)c->serial, (unsigned)c->peer.uid);
+        c->dead = true;
+        return;
+    }
+    if (c->out_off && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + len > c->out_cap) {
+        if (c->out_off) {
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        uint8_t *nb = realloc(c->out, cap);
+        if (!nb) {
+            c->dead = true;
+            return;
+        }
+        c->out = nb;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, buf, len);
+    c->out_len += len;
+}
+
+static void send_reply(struct bts_server *srv, struct client *c, const Btspy__Reply *reply)
+{
+    uint8_t *buf;
+    size_t len;
+    int r = bts_protocol_frame_reply(reply, &buf, &len);
+    if (r < 0) {
+        Btspy__Reply err = BTSPY__REPLY__INIT;
+        err.error = -r;
+        err.reason = (char *)"the reply is too large to send";
+        if (bts_protocol_frame_reply(&err, &buf, &len) < 0) {
+            c->dead = true;
+            return;
+        }
+    }
+    queue_bytes(srv, c, buf, len);
+    free(buf);
+}
+
+static void send_error(struct bts_server *srv, struct client *c, int err, const char *reason,
+                       const char *hint)
+{
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.error = err;
+    reply.reason = (char *)(reason ? reason : bts_protocol_strerror(err));
+    reply.hint = (char *)(hint ? hint : "");
+    send_reply(srv, c, &reply);
+}
+
+static void flush_client(struct client *c)
+{
+    while (!c->dead && c->out_off < c->out_len) {
+        ssize_t n =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            c->dead = true;
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    if (c->out_off == c->out_len && c->closing)
+        c->dead = true;
+}
+
+/* Sessions. */
+
+static void fill_stats(const struct served_session *ss, Btspy__Stats *out)
+{
+    struct bts_session_stats st;
+    bts_session_stats(ss->s, &st);
+    out->samples = st.samples;
+    out->lost = st.lost;
+    out->failed = st.failed;
+    out->threads = st.threads;
+    out->threads_seen = st.threads_seen;
+    out->elapsed_s = st.elapsed_s;
+    out->target_exited = st.target_exited;
+    out->exit_status = st.exit_status;
+    out->stopped = !ss->running && !st.target_exited;
+    out->error = -ss->error;
+}
+
+static void free_session(struct bts_server *srv, struct served_session *ss)
+{
+    if (!ss)
+        return;
+    struct bts_session_stats st;
+    bts_session_stats(ss->s, &st);
+    bts_session_free(ss->s);
+    /* A launched command outlives its session; reap it when it ends. */
+    if (ss->launched && !st.target_exited && ss->pid > 0) {
+        pid_t *np = realloc(srv->orphans, (srv->norphans + 1) * sizeof(*np));
+        if (np) {
+            srv->orphans = np;
+            srv->orphans[srv->norphans++] = ss->pid;
+        }
+    }
+    bts_authz_target_release(&ss->target);
+    free(ss);
+    malloc_trim(0); /* see watch.c: keep a long-running daemon's RSS flat */
+}
+
+static struct served_session *find_session(struct bts_server *srv, uint32_t id)
+{
+    for (size_t i = 0; i < srv->nsessions; i++) {
+        if (srv->sessions[i]->id == id)
+            return srv->sessions[i];
+    }
+    return NULL;
+}
+
+/* The session for a stop, snapshot or stream request, if the client may
+ * touch it (its owner's uid, or root); otherwise replies the refusal. */
+static struct served_session *session_for(struct bts_server *srv, struct client *c, uint32_t id)
+{
+    char why[128];
+    struct served_session *ss = find_session(srv, id);
+    if (!ss) {
+        snprintf(why, sizeof(why), "no session %u", id);
+        send_error(srv, c, ENOENT, why, NULL);
+        return NULL;
+    }
+    if (c->peer.uid != 0 && c->peer.uid != ss->owner_uid) {
+        snprintf(why, sizeof(why), "session %u belongs to uid %u, you are uid %u", id,
+                 (unsigned)ss->owner_uid, (unsigned)c->peer.uid);
+        send_error(srv, c, EPERM, why, NULL);
+        return NULL;
+    }
+    return ss;
+}
+
+static void read_comm(pid_t pid, char *out, size_t len)
+{
+    if (bts_proc_comm(pid, 0, out, len) < 0)
+        snprintf(out, len, "pid");
+}
+
+/* What a launched command takes from its client, applied in the child
+ * between fork and exec (async-signal-safe calls only). */
+struct launch_as {
+    bool drop_ids; /* take uid/gid, no supplementary groups */
+    uid_t uid;
+    gid_t gid;
+    const char *cwd; /* the client's directory, entered after dropping ids */
+};
+
+static int launch_as_client(void *ctx)
+{
+    const struct launch_as *as = ctx;
+
+    if (as->drop_ids && (setgroups(0, NULL) < 0 || setresgid(as->gid, as->gid, as->gid) < 0 ||
+                         setresuid(as->uid, as->uid, as->uid) < 0))
+        return -errno;
+    if (as->cwd && chdir(as->cwd) < 0)
+        return -errno;
+    return 0;
+}
+
+static void handle_start(struct bts_server *srv, struct client *c, const Btspy__StartSession *st)
+{
+    char why[512] = "", hint[512] = "";
+    struct served_session *ss = NULL;
+    size_t mine = 0;
+    for (size_t i = 0; i < srv->nsessions; i++)
+        mine += srv->sessions[i]->owner == c;
+    if (srv->nsessions >= MAX_SESSIONS || mine >= MAX_SESSIONS_PER_CLIENT) {
+        snprintf(why, sizeof(why), "too many sessions (%zu of yours, %zu in all; at most %d, %d)",
+                 mine, srv->nsessions, MAX_SESSIONS_PER_CLIENT, MAX_SESSIONS);
+        send_error(srv, c, EBUSY, why, "stop a session first");
+        return;
+    }
+    ss = calloc(1, sizeof(*ss));
+    struct served_session **grown =
+        realloc(srv->sessions, (srv->nsessions + 1) * sizeof(*srv->sessions));
+    if (!ss || !grown) {
+        free(ss);
+        send_error(srv, c, ENOMEM, NULL, NULL);
+        return;
+    }
+    srv->sessions = grown;
+    ss->target.pidfd = -1;
+    struct bts_session_opts so = {
+        .pid = st->pid,
+        .argv = st->n_argv ? st->argv : NULL,
+        .rate_hz = st->rate_hz,
+        .backend = (enum bts_backend)st->backend,
+        .unwind = (enum bts_unwind)st->unwind,
+        .stack_size = st->stack_size,
+        .threads = st->threads,
+        .idle = st->idle,
+        .lines = st->lines,
+    };
+    struct launch_as as = {.cwd = st->cwd[0] ? st->cwd : NULL};
+    so.before_exec = launch_as_client;
+    so.before_exec_ctx = &as;
+    /* argv from protobuf-c is not NULL-terminated: copy it. */
+    char **argv = NULL;
+    int err = 0;
+    if (st->n_argv) {
+        argv = calloc(st->n_argv + 1, sizeof(char *));
+        if (!argv) {
+            err = ENOMEM;
+            goto fail;
+        }
+        memcpy(argv, st->argv, st->n_argv * sizeof(char *));
+        so.argv = argv;
+        if (geteuid() == 0) {
+            /* Say why a directory is refused before anything is forked for
+             * the session; the child's own chdir is what enforces it. */
+            if (st->cwd[0] && c->peer.uid != 0) {
+                int r = bts_authz_check_dir(&c->peer, st->cwd, why, sizeof(why));
+                if (r < 0) {
+                    err = -r;
+                    snprintf(hint, sizeof(hint), "run it from a directory uid %u can enter",
+                             (unsigned)c->peer.uid);
+                    goto fail;
+                }
+            }
+            /* Never run a client's command as root unless the client is root. */
+            as.drop_ids = true;
+            as.uid = c->peer.uid;
+            as.gid = c->peer.gid;
+        } else if (c->peer.uid != geteuid()) {
+            snprintf(why, sizeof(why),
+                     "bt-spyd runs as uid %u and cannot launch commands as uid %u",
+                     (unsigned)geteuid(), (unsigned)c->peer.uid);
+            err = EPERM;
+            goto fail;
+        }
+    } else {
+        int r = bts_authz_check_pid(&c->peer, st->pid, &ss->target, why, sizeof(why), hint,
+                                    sizeof(hint));
+        if (r < 0) {
+            err = -r;
+            goto fail;
+        }
+    }
+    ss->s = bts_session_new(&so);
+    if (!ss->s) {
+        err = errno;
+        goto fail;
+    }
+    int r = bts_session_start(ss->s);
+    if (r < 0) {
+        const char *w, *h;
+        bts_session_explain(ss->s, &w, &h);
+        snprintf(why, sizeof(why), "%s", *w ? w : bts_protocol_strerror(-r));
+        snprintf(hint, sizeof(hint), "%s", h);
+        err = -r;
+        goto fail;
+    }
+    if (!st->n_argv && !bts_authz_target_alive(&ss->target)) {
+        snprintf(why, sizeof(why), "pid %d exited while it was being attached", (int)st->pid);
+        err = ESRCH;
+        goto fail;
+    }
+    ss->id = srv->next_id++;
+    if (!srv->next_id)
+        srv->next_id = 1;
+    ss->owner = c;
+    ss->owner_uid = c->peer.uid;
+    ss->pid = bts_session_pid(ss->s);
+    ss->launched = st->n_argv > 0;
+    ss->duration_s = st->duration_s;
+    ss->running = true;
+    if (ss->launched) {
+        const char *slash = strrchr(st->argv[0], '/');
+        snprintf(ss->comm, sizeof(ss->comm), "%s", slash ? slash + 1 : st->argv[0]);
+    } else {
+        read_comm(ss->pid, ss->comm, sizeof(ss->comm));
+    }
+    srv->sessions[srv->nsessions++] = ss;
+    free(argv);
+    LOG(srv, BTS_LOG_INFO, "session %u: uid %u profiles pid %d (%s) with %s", ss->id,
+        (unsigned)c->peer.uid, (int)ss->pid, ss->comm, bts_session_backend(ss->s));
+
+    Btspy__SessionStarted started = BTSPY__SESSION_STARTED__INIT;
+    started.session_id = ss->id;
+    started.pid = ss->pid;
+    started.backend = (char *)bts_session_backend(ss->s);
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_STARTED;
+    reply.started = &started;
+    send_reply(srv, c, &reply);
+    return;
+fail:
+    LOG(srv, BTS_LOG_INFO, "uid %u refused: %s", (unsigned)c->peer.uid,
+        why[0] ? why : bts_protocol_strerror(err));
+    send_error(srv, c, err ? err : EIO, why[0] ? why : NULL, hint);
+    if (ss) {
+        bts_session_free(ss->s);
+        bts_authz_target_release(&ss->target);
+        free(ss);
+    }
+    free(argv);
+}
+
+static void send_stats(struct bts_server *srv, struct client *c, const struct served_session *ss)
+{
+    Btspy__Stats stats = BTSPY__STATS__INIT;
+    fill_stats(ss, &stats);
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_STATS;
+    reply.stats = &stats;
+    send_reply(srv, c, &reply);
+}
+
+static void stop_session(struct bts_server *srv, struct served_session *ss, const char *why)
+{
+    if (!ss->running)
+        return;
+    bts_session_stop(ss->s);
+    ss->running = false;
+    LOG(srv, BTS_LOG_INFO, "session %u (pid %d): %s", ss->id, (int)ss->pid, why);
+}
+
+/* The folded text of a session, in a malloc'ed buffer. 0 or -errno. */
+static int session_folded(const struct served_session *ss, char **text, size_t *len)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *mem = open_memstream(text, len);
+    if (!mem)
+        return -errno;
+    int r = bts_session_write_folded(ss->s, mem);
+    if (fclose(mem) && !r)
+        r = -errno;
+    if (!r && *len > BTS_PROTOCOL_MAX_REPLY - 4096)
+        r = -EMSGSIZE;
+    if (r) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    return r;
+}
+
+static void handle_snapshot(struct bts_server *srv, struct client *c, uint32_t id)
+{
+    struct served_session *ss = session_for(srv, c, id);
+    char *text;
+    size_t len;
+    if (!ss)
+        return;
+    int r = session_folded(ss, &text, &len);
+    if (r < 0) {
+        send_error(srv, c, -r,
+                   r == -EMSGSIZE ? "the profile is larger than a 16 MiB snapshot" : NULL, NULL);
+        return;
+    }
+    Btspy__Stats stats = BTSPY__STATS__INIT;
+    fill_stats(ss, &stats);
+    Btspy__SnapshotReply snap = BTSPY__SNAPSHOT_REPLY__INIT;
+    snap.session_id = id;
+    snap.stats = &stats;
+    snap.folded.data = (uint8_t *)text;
+    snap.folded.len = len;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_SNAPSHOT;
+    reply.snapshot = &snap;
+    send_reply(srv, c, &reply);
+    free(text);
+}
+
+static void push_update(struct bts_server *srv, struct client *c, struct served_session *ss)
+{
+    char *text = NULL;
+    size_t len = 0;
+    Btspy__Stats stats = BTSPY__STATS__INIT;
+    fill_stats(ss, &stats);
+    Btspy__StreamUpdate up = BTSPY__STREAM_UPDATE__INIT;
+    up.session_id = ss->id;
+    up.stats = &stats;
+    if (c->stream_folded && session_folded(ss, &text, &len) == 0) {
+        up.folded.data = (uint8_t *)text;
+        up.folded.len = len;
+        up.has_folded = true;
+    }
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_UPDATE;
+    reply.update = &up;
+    send_reply(srv, c, &reply);
+    free(text);
+}
+
+static void handle_list(struct bts_server *srv, struct client *c)
+{
+    Btspy__SessionInfo *infos = calloc(srv->nsessions + 1, sizeof(*infos));
+    Btspy__SessionInfo **ptrs = calloc(srv->nsessions + 1, sizeof(*ptrs));
+    Btspy__Stats *stats = calloc(srv->nsessions + 1, sizeof(*stats));
+    Btspy__SessionList list = BTSPY__SESSION_LIST__INIT;
+    if (!infos || !ptrs || !stats) {
+        send_error(srv, c, ENOMEM, NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < srv->nsessions; i++) {
+        struct served_session *ss = srv->sessions[i];
+        if (c->peer.uid != 0 && c->peer.uid != ss->owner_uid)
+            continue;
+        Btspy__SessionInfo *si = &infos[list.n_sessions];
+        btspy__session_info__init(si);
+        btspy__stats__init(&stats[list.n_sessions]);
+        fill_stats(ss, &stats[list.n_sessions]);
+        si->session_id = ss->id;
+        si->pid = ss->pid;
+        si->owner_uid = ss->owner_uid;
+        si->backend = (char *)bts_session_backend(ss->s);
+        si->stats = &stats[list.n_sessions];
+        ptrs[list.n_sessions++] = si;
+    }
+    list.sessions = ptrs;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_LIST;
+    reply.list = &list;
+    send_reply(srv, c, &reply);
+out:
+    free(infos);
+    free(ptrs);
+    free(stats);
+}
+
+static uint64_t rss_bytes(void)
+{
+    unsigned long size, resident;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (!f)
+        return 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void handle_status(struct bts_server *srv, struct client *c)
+{
+    Btspy__StatusReply st = BTSPY__STATUS_REPLY__INIT;
+    st.pid = getpid();
+    st.uptime_s = (double)(bts_proc_now_ns() - srv->start_ns) / 1e9;
+    st.sessions = (uint32_t)srv->nsessions;
+    st.clients = (uint32_t)srv->nclients;
+    st.rss_bytes = rss_bytes();
+    st.watched = srv->watch ? bts_watch_count(srv->watch) : 0;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_STATUS;
+    reply.status = &st;
+    send_reply(srv, c, &reply);
+}
+
+static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__Dump *dm)
+{
+    char why[512], hint[512];
+    struct bts_authz_target target;
+    struct bts_thread_dump *d = NULL;
+    Btspy__DumpThread *threads = NULL, **ptrs = NULL;
+    int r = bts_authz_check_pid(&c->peer, dm->pid, &target, why, sizeof(why), hint, sizeof(hint));
+    if (r < 0) {
+        send_error(srv, c, -r, why, hint);
+        return;
+    }
+    r = bts_thread_dump(dm->pid, dm->lines, &d);
+    if (r < 0) {
+        bts_thread_dump_explain(dm->pid, r, why, sizeof(why), hint, sizeof(hint));
+        send_error(srv, c, -r, why[0] ? why : NULL, hint);
+        goto out;
+    }
+    size_t n = bts_thread_dump_count(d);
+    threads = calloc(n + 1, sizeof(*threads));
+    ptrs = calloc(n + 1, sizeof(*ptrs));
+    char(*states)[2] = calloc(n + 1, sizeof(*states));
+    if (!threads || !ptrs || !states) {
+        free(states);
+        send_error(srv, c, ENOMEM, NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct bts_thread_stack *t = bts_thread_dump_thread(d, i);
+        btspy__dump_thread__init(&threads[i]);
+        threads[i].tid = t->tid;
+        threads[i].name = (char *)t->name;
+        states[i][0] = t->state;
+        threads[i].state = states[i];
+        threads[i].error = t->error;
+        threads[i].n_frames = t->nframes;
+        threads[i].frames = (char **)t->frames;
+        ptrs[i] = &threads[i];
+    }
+    Btspy__DumpReply dr = BTSPY__DUMP_REPLY__INIT;
+    dr.pid = dm->pid;
+    dr.command = (char *)bts_thread_dump_command(d);
+    dr.n_threads = n;
+    dr.threads = ptrs;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_DUMP;
+    reply.dump = &dr;
+    send_reply(srv, c, &reply);
+    free(states);
+out:
+    free(threads);
+    free(ptrs);
+    bts_thread_dump_free(d);
+    bts_authz_target_release(&target);
+}
+
+static void handle_hello(struct bts_server *srv, struct client *c, const Btspy__Hello *h)
+{
+    char why[160];
+    if (h->version_major != BTS_PROTOCOL_VERSION_MAJOR) {
+        snprintf(why, sizeof(why), "protocol version %u.%u is not supported: bt-spyd speaks %d.%d",
+                 h->version_major, h->version_minor, BTS_PROTOCOL_VERSION_MAJOR,
+                 BTS_PROTOCOL_VERSION_MINOR);
+        send_error(srv, c, EPROTONOSUPPORT, why, "use a bt-spy of the same version as bt-spyd");
+        c->closing = true;
+        return;
+    }
+    snprintf(c->name, sizeof(c->name), "%s", h->client_name);
+    c->hello = true;
+    Btspy__HelloReply hr = BTSPY__HELLO_REPLY__INIT;
+    hr.version_major = BTS_PROTOCOL_VERSION_MAJOR;
+    hr.version_minor = BTS_PROTOCOL_VERSION_MINOR;
+    hr.daemon_pid = getpid();
+    hr.client_uid = c->peer.uid;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_HELLO;
+    reply.hello = &hr;
+    send_reply(srv, c, &reply);
+    LOG(srv, BTS_LOG_DEBUG, "client %llu: '%s', uid %u, pid %d", (unsigned long long)c->serial,
+        c->name, (unsigned)c->peer.uid, (int)c->peer.pid);
+}
+
+static void handle_request(struct bts_server *srv, struct client *c, const Btspy__Request *req)
+{
+    if (!c->hello && req->body_case != BTSPY__REQUEST__BODY_HELLO) {
+        send_error(srv, c, EPROTO, "the first request must be hello", NULL);
+        c->closing = true;
+        return;
+    }
+    switch (req->body_case) {
+    case BTSPY__REQUEST__BODY_HELLO:
+        handle_hello(srv, c, req->hello);
+        break;
+    case BTSPY__REQUEST__BODY_START:
+        handle_start(srv, c, req->start);
+        break;
+    case BTSPY__REQUEST__BODY_STOP: {
+        struct served_session *ss = session_for(srv, c, req->stop->session_id);
+        if (ss) {
+            stop_session(srv, ss, "stopped by its client");
+            send_stats(srv, c, ss);
+        }
+        break;
+    }
+    case BTSPY__REQUEST__BODY_SNAPSHOT:
+        handle_snapshot(srv, c, req->snapshot->session_id);
+        break;
+    case BTSPY__REQUEST__BODY_STREAM: {
+        struct served_session *ss = session_for(srv, c, req->stream->session_id);
+        if (!ss)
+            break;
+        c->stream_session = req->stream->interval_ms ? ss->id : 0;
+        c->stream_ms = req->stream->interval_ms;
+        c->stream_folded = req->stream->with_folded;
+        c->stream_next_ns = bts_proc_now_ns() + (int64_t)c->stream_ms * 1000000LL;
+        Btspy__Reply reply = BTSPY__REPLY__INIT;
+        send_reply(srv, c, &reply);
+        break;
+    }
+    case BTSPY__REQUEST__BODY_LIST:
+        handle_list(srv, c);
+        break;
+    case BTSPY__REQUEST__BODY_STATUS:
+        handle_status(srv, c);
+        break;
+    case BTSPY__REQUEST__BODY_DUMP:
+        handle_dump(srv, c, req->dump);
+        break;
+    default:
+        break; /* validation rejected it already */
+    }
+}
+
+/* Reads what a client sent and answers every complete request. */
+static void serve_client(struct bts_server *srv, struct client *c)
+{
+    long n = bts_frame_reader_fill(c->rd, c->fd);
+    if (n == 0 || (n < 0 && n != -EAGAIN)) {
+        c->dead = true;
+        return;
+    }
+    for (;;) {
+        const uint8_t *msg;
+        size_t len;
+        char why[256];
+        if (c->closing || c->dead)
+            return;
+        int r = bts_frame_reader_next(c->rd, &msg, &len);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            LOG(srv, BTS_LOG_WARN, "client %llu (uid %u): oversized message: disconnected",
+                (unsigned long long)c->serial, (unsigned)c->peer.uid);
+            send_error(srv, c, EMSGSIZE, "message larger than 64 KiB", NULL);
+            c->closing = true;
+            return;
+        }
+        Btspy__Request *req = bts_protocol_decode_request(msg, len, why, sizeof(why));
+        if (!req) {
+            int e = errno;
+            LOG(srv, BTS_LOG_WARN, "client %llu (uid %u): %s", (unsigned long long)c->serial,
+                (unsigned)c->peer.uid, why);
+            send_error(srv, c, e, why, NULL);
+            /* A malformed message means the stream cannot be trusted; a
+             * well-formed one with a bad value is only refused. */
+            if (e != EINVAL || !c->hello)
+                c->closing = true;
+            continue;
+        }
+        handle_request(srv, c, req);
+        btspy__request__free_unpacked(req, NULL);
+    }
+}
+
+static void accept_clients(struct bts_server *srv)
+{
+    for (;;) {
+        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                LOG(srv, BTS_LOG_WARN, "accept: %s", bts_protocol_strerror(errno));
+            return;
+        }
+        struct client *c = NULL;
+        struct client **grown = NULL;
+        if (srv->nclients >= MAX_CLIENTS) {
+            LOG(srv, BTS_LOG_WARN, "too many clients (%d): connection refused", MAX_CLIENTS);
+            close(fd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        grown = realloc(srv->clients, (srv->nclients + 1) * sizeof(*grown));
+        if (grown)
+            srv->clients = grown;
+        if (!c || !grown || !(c->rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST)) ||
+            bts_authz_peer_of(fd, &c->peer) < 0) {
+            if (c)
+                bts_frame_reader_free(c->rd);
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->serial = ++srv->next_serial;
+        srv->clients[srv->nclients++] = c;
+    }
+}
+
+static void free_client(struct bts_server *srv, struct client *c)
+{
+    /* Sessions end with their client (documented in bt-spyd(8)). */
+    size_t k = 0;
+    for (size_t i = 0; i < srv->nsessions; i++) {
+        struct served_session *ss = srv->sessions[i];
+        if (ss->owner == c) {
+            LOG(srv, BTS_LOG_INFO, "session %u (pid %d): client gone, session freed", ss->id,
+                (int)ss->pid);
+            free_session(srv, ss);
+        } else {
+            srv->sessions[k++] = ss;
+        }
+    }
+    srv->nsessions = k;
+    /* Another client streaming a freed session stops at its next push
+     * (push_streams finds no session; ids are never reused). */
+    close(c->fd);
+    bts_frame_reader_free(c->rd);
+    free(c->out);
+    free(c);
+}
+
+static void tick_sessions(struct bts_server *srv)
+{
+    for (size_t i = 0; i < srv->nsessions; i++) {
+        struct served_session *ss = srv->sessions[i];
+        if (!ss->running)
+            continue;
+        int r = bts_session_poll(ss->s, 0);
+        if (r == 1) {
+            ss->running = false;
+            LOG(srv, BTS_LOG_INFO, "session %u: pid %d exited", ss->id, (int)ss->pid);
+        } else if (r < 0) {
+            ss->error = r;
+            char why[128];
+            snprintf(why, sizeof(why), "sampling failed: %s", bts_protocol_strerror(-r));
+            stop_session(srv, ss, why);
+        } else if (ss->duration_s > 0) {
+            struct bts_session_stats st;
+            bts_session_stats(ss->s, &st);
+            if (st.elapsed_s >= ss->duration_s)
+                stop_session(srv, ss, "duration reached");
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < srv->norphans; i++) {
+        int status;
+        pid_t r = waitpid(srv->orphans[i], &status, WNOHANG);
+        if (r == 0)
+            srv->orphans[k++] = srv->orphans[i];
+    }
+    srv->norphans = k;
+}
+
+static void push_streams(struct bts_server *srv)
+{
+    int64_t t = bts_proc_now_ns();
+    for (size_t i = 0; i < srv->nclients; i++) {
+        struct client *c = srv->clients[i];
+        if (!c->stream_session || c->dead || t < c->stream_next_ns)
+            continue;
+        struct served_session *ss = find_session(srv, c->stream_session);
+        if (!ss) {
+            c->stream_session = 0;
+            continue;
+        }
+        push_update(srv, c, ss);
+        c->stream_next_ns = t + (int64_t)c->stream_ms * 1000000LL;
+        /* A finished session's final update is the last one. */
+        if (!ss->running)
+            c->stream_session = 0;
+    }
+}
+
+int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        size_t need = srv->nclients + 1;
+        if (need > srv->cap_pfds) {
+            struct pollfd *np = realloc(srv->pfds, need * sizeof(*np));
+            if (!np)
+                return -ENOMEM;
+            srv->pfds = np;
+            srv->cap_pfds = need;
+        }
+        srv->pfds[0] = (struct pollfd){.fd = srv->listen_fd, .events = POLLIN};
+        for (size_t i = 0; i < srv->nclients; i++) {
+            struct client *c = srv->clients[i];
+            short ev = c->closing ? 0 : POLLIN;
+            if (c->out_off < c->out_len)
+                ev |= POLLOUT;
+            srv->pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
+        }
+        bool busy = srv->nsessions > 0 || (srv->watch && bts_watch_count(srv->watch) > 0);
+        int r = poll(srv->pfds, need, busy ? TICK_BUSY_MS : TICK_IDLE_MS);
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        size_t nclients = srv->nclients; /* accept appends after these */
+        if (r > 0) {
+            for (size_t i = 0; i < nclients; i++) {
+                struct client *c = srv->clients[i];
+                short re = srv->pfds[i + 1].revents;
+                if (re & (POLLIN | POLLHUP | POLLERR))
+                    serve_client(srv, c);
+                if (!c->dead)
+                    flush_client(c);
+            }
+            if (srv->pfds[0].revents & POLLIN)
+                accept_clients(srv);
+        }
+        tick_sessions(srv);
+        push_streams(srv);
+        if (srv->watch)
+            bts_watch_tick(srv->watch);
+        size_t k = 0;
+        for (size_t i = 0; i < srv->nclients; i++) {
+            struct client *c = srv->clients[i];
+            if (!c->dead)
+                flush_client(c);
+            if (c->dead) {
+                LOG(srv, BTS_LOG_DEBUG, "client %llu disconnected", (unsigned long long)c->serial);
+                free_client(srv, c);
+            } else {
+                srv->clients[k++] = c;
+            }
+        }
+        srv->nclients = k;
+    }
+    return 0;
+}
+
+/* Spool files. */
+
+int bts_spool_write(const char *dir, const char *name, const char *text, size_t len)
+{
+    char tmp[4096], final[4096];
+    int ret = 0;
+    if (snprintf(final, sizeof(final), "%s/%s", dir, name) >= (int)sizeof(final) ||
+        snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (bts_protocol_write_all(fd, text, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+        ret = -errno;
+    if (close(fd) < 0 && !ret)
+        ret = -errno;
+    if (!ret && rename(tmp, final) < 0)
+        ret = -errno;
+    if (ret)
+        unlink(tmp);
+    return ret;
+}
+
+void bts_profile_stem(pid_t pid, const char *comm, char *out, size_t out_len)
+{
+    long ticks = sysconf(_SC_CLK_TCK);
+    uint64_t start = bts_authz_start_ticks(pid);
+    long long btime = 0;
+    char line[128];
+    FILE *f = fopen("/proc/stat", "re");
+    if (f) {
+        while (fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "btime %lld", &btime) == 1)
+                break;
+        }
+        fclose(f);
+    }
+    long long when = start && ticks > 0 ? btime + (long long)(start / (uint64_t)ticks) : 0;
+    if (!when)
+        when = (long long)time(NULL);
+    /* Names become file names: no slashes, no leading dots. */
+    char safe[64];
+    snprintf(safe, sizeof(safe), "%s", comm && comm[0] ? comm : "pid");
+    for (char *p = safe; *p; p++) {
+        if (*p == '/' || *p == ' ' || (p == safe && *p == '.'))
+            *p = '_';
+    }
+    snprintf(out, out_len, "%s-%d-%lld", safe, (int)pid, when);
+}
+
+int bts_server_save_sessions(struct bts_server *srv, const char *dir)
+{
+    int saved = 0;
+    for (size_t i = 0; i < srv->nsessions; i++) {
+        struct served_session *ss = srv->sessions[i];
+        char *text;
+        size_t len;
+        char stem[128], name[160];
+        stop_session(srv, ss, "daemon shutting down");
+        if (session_folded(ss, &text, &len) < 0)
+            continue;
+        if (len) {
+            bts_profile_stem(ss->pid, ss->comm, stem, sizeof(stem));
+            snprintf(name, sizeof(name), "%s.folded", stem);
+            int r = bts_spool_write(dir, name, text, len);
+            if (r < 0)
+                LOG(srv, BTS_LOG_ERROR, "cannot write '%s/%s': %s", dir, name,
+                    bts_protocol_strerror(-r));
+            else {
+                LOG(srv, BTS_LOG_INFO, "wrote '%s/%s'", dir, name);
+                saved++;
+            }
+        }
+        free(text);
+    }
+    return saved;
+}
+
+void bts_server_free(struct bts_server *srv)
+{
+    if (!srv)
+        return;
+    while (srv->nclients)
+        free_client(srv, srv->clients[--srv->nclients]);
+    for (size_t i = 0; i < srv->nsessions; i++)
+        free_session(srv, srv->sessions[i]);
+    free(srv->clients);
+    free(srv->sessions);
+    free(srv->orphans);
+    free(srv->pfds);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    if (srv->bound)
+        unlink(srv->path);
+    free(srv->path);
+    free(srv);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* format: the registry of profile formats bt-spy reads and writes (folded,
+ * pprof, speedscope, perf script): names, extensions, sniffing, loading. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "calltree.h"
+#include "perf-script.h"
+
+enum bts_format {
+    BTS_FORMAT_AUTO = 0, /* sniff the content */
+    BTS_FORMAT_FOLDED,
+    BTS_FORMAT_PPROF,
+    BTS_FORMAT_SPEEDSCOPE,
+    BTS_FORMAT_PERF_SCRIPT,
+};
+
+/* "folded", "pprof", "speedscope", "perf-script" -> format; AUTO when the
+ * name is unknown. */
+enum bts_format bts_format_from_name(const char *name);
+const char *bts_format_name(enum bts_format f);
+/* Output format from a file name's extension: .folded/.txt/.collapsed,
+ * .pb.gz/.pprof/.pb, .speedscope.json/.json. AUTO when unknown. */
+enum bts_format bts_format_from_path(const char *path);
+/* Input format from the first bytes of a file: gzip magic or binary bytes
+ * -> pprof, a JSON object -> speedscope, a `perf script` sample header
+ * followed by an indented frame -> perf-script, else folded. */
+enum bts_format bts_format_sniff(const void *head, size_t len);
+
+/* Options for loading any input into a call tree. */
+struct bts_format_load_opts {
+    enum bts_format format;           /* AUTO: sniff */
+    const char *sample_type;          /* pprof: sample type name; NULL = the first */
+    struct bts_perf_script_opts perf; /* perf-script: event, root frame, kernel suffix */
+    bool strict;                      /* folded/perf-script: stop at the first malformed line */
+};
+
+/* Loads `in` (not closed) into `t` (not finished). Diagnostics of skipped
+ * folded/perf-script lines go to diag (may be NULL). A fatal error is
+ * described in err ("offset 12: truncated gzip stream", "line 3: ...",
+ * without the file name). *used receives the format that was read (may be
+ * NULL). Returns 0, -EBADMSG (malformed input), -ENOMEM or -errno. */
+int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opts *o,
+                    struct bts_calltree *t, bts_folded_diag_fn diag, void *diag_ctx,
+                    enum bts_format *used, char *err, size_t errlen);

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* report: the per-function self/total table of `bt-spy report`. */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+struct row {
+    uint32_t name;
+    uint64_t self, total;
+};
+
+static int cmp_keys(uint64_t kx, uint64_t ky, uint64_t sx, uint64_t sy, const struct row *x,
+                    const struct row *y)
+{
+    if (kx != ky)
+        return kx > ky ? -1 : 1;
+    if (sx != sy)
+        return sx > sy ? -1 : 1;
+    return (x->name > y->name) - (x->name < y->name);
+}
+
+static int cmp_by_self(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    return cmp_keys(x->self, y->self, x->total, y->total, x, y);
+}
+
+static int cmp_by_total(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    return cmp_keys(x->total, y->total, x->self, y->self, x, y);
+}
+
+static void write_markdown_cell(FILE *out, const char *s, size_t len)
+{
+    /* Inside a code span only the backtick needs care; pipes are escaped
+     * so the table keeps its columns. */
+    size_t ticks = 0, run = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        run = s[i] == '`' ? run + 1 : 0;
+        if (run > ticks)
+            ticks = run;
+    }
+    for (size_t i = 0; i <= ticks; i++)
+        putc('`', out);
+    if (ticks || (len && s[0] == '`'))
+        putc(' ', out);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '|')
+            fputs("\\|", out);
+        else if (s[i] == '\n' || s[i] == '\r')
+            putc(' ', out);
+        else
+            putc(s[i], out);
+    }
+    if (ticks || (len && s[len - 1] == '`'))
+        putc(' ', out);
+    for (size_t i = 0; i <= ticks; i++)
+        putc('`', out);
+}
+
+static void write_csv_cell(FILE *out, const char *s, size_t len)
+{
+    bool quote = false;
+
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+            quote = true;
+    if (len && (s[0] == ' ' || s[len - 1] == ' '))
+        quote = true;
+    if (!quote) {
+        fwrite(s, 1, len, out);
+        return;
+    }
+    putc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"')
+            putc('"', out);
+        putc(s[i], out);
+    }
+    putc('"', out);
+}
+
+/* Text cells: control characters would break the columns. */
+static void write_text_cell(FILE *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        putc((unsigned char)s[i] < 0x20 ? '?' : s[i], out);
+}
+
+int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts *o, FILE *out)
+{
+    size_t nnames = bts_calltree_name_count(t), nrows = 0, width = 8;
+    struct row *rows = calloc(nnames + 1, sizeof(*rows));
+    size_t *row_of = calloc(nnames + 1, sizeof(*row_of));
+    size_t *stamp = calloc(nnames + 1, sizeof(*stamp));
+    uint64_t grand = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0); /* samples without frames */
+    size_t visit = 0;
+    struct bts_calltree_walk d = {0};
+    bts_calltree_node n;
+    int err = -ENOMEM;
+
+    if (!rows || !row_of || !stamp || bts_calltree_walk_init(&d, t))
+        goto out;
+    err = 0;
+    for (size_t i = 0; i < nnames; i++)
+        row_of[i] = SIZE_MAX;
+    while ((n = bts_calltree_walk_next(&d, t)) != BTS_CALLTREE_ROOT) {
+        uint64_t self = bts_calltree_self(t, n, 0);
+        if (!self)
+            continue;
+        grand += self;
+        visit++;
+        /* Each distinct function on the stack gets the sample once. */
+        bool leading = true;
+        for (size_t i = 1; i < d.sp; i++) {
+            size_t len;
+            const char *name = bts_calltree_name(t, d.path[i], &len);
+            uint32_t id = bts_calltree_name_id(t, d.path[i]);
+            if (leading && bts_folded_is_context_frame(name, len))
+                continue;
+            leading = false;
+            if (row_of[id] == SIZE_MAX) {
+                row_of[id] = nrows;
+                rows[nrows++].name = id;
+            }
+            struct row *r = &rows[row_of[id]];
+            if (stamp[id] != visit) {
+                stamp[id] = visit;
+                r->total += self;
+            }
+            if (i == d.sp - 1)
+                r->self += self;
+        }
+    }
+    qsort(rows, nrows, sizeof(*rows), o->by == BTS_REPORT_BY_TOTAL ? cmp_by_total : cmp_by_self);
+    size_t shown = o->top && o->top < nrows ? o->top : nrows;
+    for (size_t i = 0; i < shown; i++) {
+        size_t len;
+        bts_calltree_name_by_id(t, rows[i].name, &len);
+        if (len > width)
+            width = len > 60 ? 60 : len;
+    }
+
+    switch (o->style) {
+    case BTS_REPORT_TEXT:
+        fprintf(out, "%" PRIu64 " samples, %zu functions%s\n\n", grand, nrows,
+                o->by == BTS_REPORT_BY_TOTAL ? ", by total" : ", by self");
+        fprintf(out, "%4s  %-*s  %7s  %7s  %12s  %12s\n", "rank", (int)width, "function", "self%",
+                "total%", "self", "total");
+        break;
+    case BTS_REPORT_MARKDOWN:
+        fputs("| rank | function | self % | total % | self samples | total samples |\n"
+              "| ---: | :--- | ---: | ---: | ---: | ---: |\n",
+              out);
+        break;
+    case BTS_REPORT_CSV:
+        fputs("rank,function,self_percent,total_percent,self_samples,total_samples\n", out);
+        break;
+    case BTS_REPORT_JSON:
+        fprintf(out, "{\"total_samples\":%" PRIu64 ",\"functions\":[", grand);
+        break;
+    }
+    for (size_t i = 0; i < shown; i++) {
+        const struct row *r = &rows[i];
+        size_t len;
+        const char *name = bts_calltree_name_by_id(t, r->name, &len);
+        double sp = grand ? 100.0 * (double)r->self / (double)grand : 0;
+        double tp = grand ? 100.0 * (double)r->total / (double)grand : 0;
+
+        switch (o->style) {
+        case BTS_REPORT_TEXT:
+            fprintf(out, "%4zu  ", i + 1);
+            write_text_cell(out, name, len);
+            fprintf(out, "%*s  %6.2f%%  %6.2f%%  %12" PRIu64 "  %12" PRIu64 "\n",
+                    len < width ? (int)(width - len) : 0, "", sp, tp, r->self, r->total);
+            break;
+        case BTS_REPORT_MARKDOWN:
+            fprintf(out, "| %zu | ", i + 1);
+            write_markdown_cell(out, name, len);
+            fprintf(out, " | %.2f%% | %.2f%% | %" PRIu64 " | %" PRIu64 " |\n", sp, tp, r->self,
+                    r->total);
+            break;
+        case BTS_REPORT_CSV:
+            fprintf(out, "%zu,", i + 1);
+            write_csv_cell(out, name, len);
+            fprintf(out, ",%.2f,%.2f,%" PRIu64 ",%" PRIu64 "\n", sp, tp, r->self, r->total);
+            break;
+        case BTS_REPORT_JSON:
+            fprintf(out, "%s\n {\"rank\":%zu,\"function\":", i ? "," : "", i + 1);
+            bts_json_write_string(out, name, len);
+            fprintf(out,
+                    ",\"self_percent\":%.4f,\"total_percent\":%.4f,\"self_samples\":%" PRIu64
+                    ",\"total_samples\":%" PRIu64 "}",
+                    sp, tp, r->self, r->total);
+            break;
+        }
+    }
+    if (o->style == BTS_REPORT_JSON)
+        fputs("\n]}\n", out);
+    if (fflush(out) || ferror(out))
+        err = -EIO;
+out:
+    bts_calltree_walk_free(&d);
+    free(rows);
+    free(row_of);
+    free(stamp);
+    return err;
+}
