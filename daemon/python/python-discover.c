@@ -457,6 +457,7 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info)
         err = -errno;
         goto out;
     }
+    bts_python_set_read_many(py, bts_remote_read_many);
     if (info)
         py_reader_set_version(py, info->version);
 out:

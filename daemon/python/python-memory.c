@@ -26,9 +26,28 @@ void py_memory_fini(struct py_memory *m)
     m->pages = NULL;
 }
 
-void py_memory_next(struct py_memory *m)
+static struct py_page *page_slot(struct py_memory *m, uint64_t page, bool *cached)
 {
-    m->generation++;
+    uint64_t h = (page / PY_PAGE_SIZE) * 0x9e3779b97f4a7c15ull;
+    struct py_page *victim = NULL;
+
+    for (unsigned i = 0; i < PROBES; i++) {
+        struct py_page *p = &m->pages[(h + i) % PY_PAGE_SLOTS];
+
+        if (p->generation == m->generation && p->addr == page) {
+            *cached = true;
+            return p;
+        }
+        if (!victim && p->generation != m->generation)
+            victim = p;
+    }
+    if (!victim)
+        victim = &m->pages[h % PY_PAGE_SLOTS];
+    victim->addr = page;
+    victim->generation = m->generation;
+    victim->error = -EAGAIN;
+    *cached = false;
+    return victim;
 }
 
 static int raw_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
@@ -38,25 +57,70 @@ static int raw_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
     return m->read(m->ctx, addr, buf, len);
 }
 
+/* Fetches the previous sample's pages with as few calls as read_many
+ * allows; a page it cannot copy is remembered as unreadable. */
+static void prefetch(struct py_memory *m, const uint64_t *pages, size_t n)
+{
+    struct py_page *slots[PY_WORKING_SET];
+    void *bufs[PY_WORKING_SET];
+    uint64_t addrs[PY_WORKING_SET];
+    size_t k = 0, done = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool cached;
+        struct py_page *p = page_slot(m, pages[i], &cached);
+
+        if (cached)
+            continue;
+        slots[k] = p;
+        bufs[k] = p->data;
+        addrs[k] = pages[i];
+        k++;
+    }
+    while (done < k) {
+        int got;
+
+        m->reads++;
+        got = m->read_many(m->ctx, addrs + done, bufs + done, PY_PAGE_SIZE, k - done);
+        if (got < 0) {
+            for (size_t i = done; i < k; i++)
+                slots[i]->error = got;
+            return;
+        }
+        m->bytes += (uint64_t)got * PY_PAGE_SIZE;
+        for (size_t i = done; i < done + (size_t)got && i < k; i++)
+            slots[i]->error = 0;
+        done += (size_t)got;
+        if (done < k)
+            slots[done++]->error = -EFAULT;
+    }
+}
+
+void py_memory_next(struct py_memory *m)
+{
+    uint64_t previous[PY_WORKING_SET];
+    size_t n = m->n_working;
+
+    memcpy(previous, m->working, n * sizeof(previous[0]));
+    m->n_working = 0;
+    m->generation++;
+    if (m->read_many && n)
+        prefetch(m, previous, n);
+}
+
 static struct py_page *page_get(struct py_memory *m, uint64_t page)
 {
-    uint64_t h = (page / PY_PAGE_SIZE) * 0x9e3779b97f4a7c15ull;
-    struct py_page *victim = NULL;
+    bool cached;
+    struct py_page *p = page_slot(m, page, &cached);
 
-    for (unsigned i = 0; i < PROBES; i++) {
-        struct py_page *p = &m->pages[(h + i) % PY_PAGE_SLOTS];
-
-        if (p->generation == m->generation && p->addr == page)
-            return p;
-        if (!victim && p->generation != m->generation)
-            victim = p;
+    if (!cached)
+        p->error = raw_read(m, page, p->data, PY_PAGE_SIZE);
+    if (p->used != m->generation) {
+        p->used = m->generation;
+        if (m->n_working < PY_WORKING_SET)
+            m->working[m->n_working++] = page;
     }
-    if (!victim)
-        victim = &m->pages[h % PY_PAGE_SLOTS];
-    victim->addr = page;
-    victim->generation = m->generation;
-    victim->error = raw_read(m, page, victim->data, PY_PAGE_SIZE);
-    return victim;
+    return p;
 }
 
 int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)

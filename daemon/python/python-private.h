@@ -97,25 +97,33 @@ int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, si
 #define PY_PAGE_SIZE  4096u
 #define PY_PAGE_SLOTS 128u
 
+/* Pages the previous sample used, fetched together at the next one. */
+#define PY_WORKING_SET 64u
+
 struct py_page {
     uint64_t addr; /* page-aligned */
     uint64_t generation;
-    int error; /* 0 or -errno of the read */
+    uint64_t used; /* generation that last asked for it */
+    int error;     /* 0 or -errno of the read */
     uint8_t data[PY_PAGE_SIZE];
 };
 
 struct py_memory {
     bts_python_read_fn read;
+    bts_python_read_many_fn read_many; /* NULL: pages one by one */
     void *ctx;
     uint64_t generation;
     uint64_t reads;
     uint64_t bytes;
     struct py_page *pages; /* PY_PAGE_SLOTS of them */
+    uint64_t working[PY_WORKING_SET];
+    size_t n_working;
 };
 
 int py_memory_init(struct py_memory *m, bts_python_read_fn read, void *ctx);
 void py_memory_fini(struct py_memory *m);
-/* Forgets every cached page: the target has moved on. */
+/* Forgets every cached page: the target has moved on. With read_many,
+ * fetches the pages the previous sample used again, in one call. */
 void py_memory_next(struct py_memory *m);
 /* 0 or -errno. Reads of more than a page bypass the cache. */
 int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len);

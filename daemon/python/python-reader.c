@@ -726,6 +726,11 @@ out:
     return py;
 }
 
+void bts_python_set_read_many(struct bts_python *py, bts_python_read_many_fn read_many)
+{
+    py->mem.read_many = read_many;
+}
+
 void bts_python_free(struct bts_python *py)
 {
     if (!py)
@@ -750,6 +755,11 @@ const char *bts_python_version(const struct bts_python *py)
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out)
 {
     *out = py->stats;
+}
+
+void bts_python_target_of(const struct bts_python *py, struct bts_python_target *out)
+{
+    *out = py->target;
 }
 
 void py_reader_set_version(struct bts_python *py, const char *version)

@@ -13,6 +13,12 @@
  * treats every byte it gets as untrusted and possibly changing. */
 typedef int (*bts_python_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
+/* Optional, for speed: copies `n` ranges of `size` bytes, addrs[i] into
+ * bufs[i], with the same ctx as the read callback; returns how many leading
+ * ranges were copied whole, or -errno. */
+typedef int (*bts_python_read_many_fn)(void *ctx, const uint64_t *addrs, void *const *bufs,
+                                       size_t size, size_t n);
+
 /* Deepest stack kept per thread; deeper ones are cut and counted. */
 #define BTS_PYTHON_MAX_FRAMES 512
 
@@ -99,6 +105,10 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info);
 struct bts_python *bts_python_new_reader(const struct bts_python_target *target,
                                          bts_python_read_fn read, void *ctx);
 
+/* Lets the reader fetch, in one call at the start of each sample, the
+ * pages the previous sample read. bts_python_new() sets it for itself. */
+void bts_python_set_read_many(struct bts_python *py, bts_python_read_many_fn read_many);
+
 void bts_python_free(struct bts_python *py);
 
 /* "3.11.7" (or "3.11"), owned by the reader. */
@@ -113,3 +123,7 @@ const char *bts_python_version(const struct bts_python *py);
 int bts_python_sample(struct bts_python *py, struct bts_python_sample *out);
 
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
+
+/* The target the reader was made for (what discovery found), e.g. to
+ * build a second reader over a recording of the same memory. */
+void bts_python_target_of(const struct bts_python *py, struct bts_python_target *out);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # nested: a pure-Python workload for pystack-probe: the main thread spins in
-# leaf_spin under Worker.middle, a second thread sleeps in sleeper. Lines
-# the probe checks carry a "# probe:" marker.
+# leaf_spin under Worker.middle, a second thread sleeps in sleeper. Each
+# function's first and last lines carry a "# probe: NAME first|last" marker;
+# the probe checks that every line it reads for NAME lies between them.
 import sys
 import threading
 import time
@@ -10,25 +11,25 @@ import time
 def leaf_spin(n):  # probe: leaf_spin first
     total = 0
     for i in range(n):
-        total += i * i  # probe: leaf_spin body
-    return total  # probe: leaf_spin body
+        total += i * i
+    return total  # probe: leaf_spin last
 
 
 class Worker:
     def middle(self):  # probe: middle first
         while True:
-            leaf_spin(20000)  # probe: middle call
+            leaf_spin(20000)  # probe: middle last
 
 
 def sleeper():  # probe: sleeper first
     while True:
-        time.sleep(0.2)  # probe: sleeper call
+        time.sleep(0.2)  # probe: sleeper last
 
 
-def main():
+def main():  # probe: main first
     threading.Thread(target=sleeper, name="sleeper", daemon=True).start()
     print("ready", flush=True)
-    Worker().middle()  # probe: main call
+    Worker().middle()  # probe: main last
 
 
 if __name__ == "__main__":
