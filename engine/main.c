@@ -180,40 +180,161 @@ static const char *const named_params[] = {"fast",      "slow",      "rsi-period
                                            "bb-period", "bb-width"};
 #define NAMED_COUNT (int)(sizeof(named_params) / sizeof(named_params[0]))
 
+static const struct option longopts[] = {
+    {"symbols", required_argument, NULL, OPT_SYMBOLS},
+    {"bars", required_argument, NULL, OPT_BARS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"indicators", required_argument, NULL, OPT_INDICATORS},
+    {"strategy", required_argument, NULL, OPT_STRATEGY},
+    {"param", required_argument, NULL, OPT_PARAM},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"phase-times", no_argument, NULL, OPT_PHASE_TIMES},
+    {"grid", required_argument, NULL, OPT_GRID},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"capital", required_argument, NULL, OPT_CAPITAL},
+    {"fast", required_argument, NULL, OPT_NAMED + 0},
+    {"slow", required_argument, NULL, OPT_NAMED + 1},
+    {"rsi-period", required_argument, NULL, OPT_NAMED + 2},
+    {"rsi-low", required_argument, NULL, OPT_NAMED + 3},
+    {"rsi-high", required_argument, NULL, OPT_NAMED + 4},
+    {"macd-fast", required_argument, NULL, OPT_NAMED + 5},
+    {"macd-slow", required_argument, NULL, OPT_NAMED + 6},
+    {"macd-signal", required_argument, NULL, OPT_NAMED + 7},
+    {"bb-period", required_argument, NULL, OPT_NAMED + 8},
+    {"bb-width", required_argument, NULL, OPT_NAMED + 9},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options given explicitly, for the checks that depend on them. */
+struct seen_opts {
+    bool symbols, bars, repeat, jobs;
+};
+
+/* Applies one getopt_long result; opt_word is the option as typed. 0 or
+ * the usage exit code. */
+static int apply_option(struct engine_opts *o, int c, const char *opt_word, struct seen_opts *seen)
+{
+    uint64_t v;
+    int choice, rc = 0;
+
+    switch (c) {
+    case OPT_SYMBOLS:
+        rc = parse_u64("symbols", optarg, 1, 10000, &v);
+        o->symbols = (unsigned)v;
+        seen->symbols = true;
+        break;
+    case OPT_BARS:
+        rc = parse_u64("bars", optarg, 1, 10000000, &o->bars);
+        seen->bars = true;
+        break;
+    case OPT_SEED:
+        rc = parse_u64("seed", optarg, 0, UINT64_MAX, &o->seed);
+        break;
+    case OPT_THREADS:
+        rc = parse_u64("threads", optarg, 1, 256, &v);
+        o->cfg.threads = (unsigned)v;
+        break;
+    case OPT_JOBS:
+        rc = parse_u64("jobs", optarg, 1, 256, &v);
+        o->jobs = (unsigned)v;
+        seen->jobs = true;
+        break;
+    case OPT_REPEAT:
+        rc = parse_u64("repeat", optarg, 1, 1000000, &o->repeat);
+        seen->repeat = true;
+        break;
+    case OPT_SECONDS:
+        rc = parse_double("seconds", optarg, 0.001, 1e6, &o->seconds);
+        break;
+    case OPT_CAPITAL:
+        rc = parse_double("capital", optarg, 1000, 1e12, &o->cfg.capital);
+        break;
+    case OPT_HISTORY:
+        rc = parse_choice("history", optarg, history_names, 2, &choice);
+        o->cfg.history = (enum bte_history_mode)choice;
+        break;
+    case OPT_INDICATORS:
+        rc = parse_choice("indicators", optarg, indicator_names, 2, &choice);
+        o->cfg.indicators = (enum bte_indicator_mode)choice;
+        break;
+    case OPT_STRATEGY:
+        rc = parse_choice("strategy", optarg, strategy_names, 4, &choice);
+        o->cfg.strategy = (enum bte_strategy)choice;
+        break;
+    case OPT_PARAM: {
+        char name[64];
+        const char *eq = strchr(optarg, '=');
+        if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(name)) {
+            rc = usage_error("invalid --param: '%s' (expected NAME=VALUE)", optarg);
+            break;
+        }
+        memcpy(name, optarg, (size_t)(eq - optarg));
+        name[eq - optarg] = '\0';
+        char opt[80];
+        snprintf(opt, sizeof(opt), "--param %s", name);
+        rc = set_param(o, opt, name, eq + 1);
+        break;
+    }
+    case OPT_JSON:
+        o->json = true;
+        break;
+    case OPT_PHASE_TIMES:
+        o->phase_times = true;
+        break;
+    case OPT_GRID:
+        o->grid = optarg;
+        break;
+    case ':':
+        rc = usage_error("option '%s' needs a value", opt_word);
+        break;
+    case '?':
+        rc = usage_error("unknown option '%s'", opt_word);
+        break;
+    default:
+        if (c >= OPT_NAMED && c < OPT_NAMED + NAMED_COUNT) {
+            char opt[32];
+            snprintf(opt, sizeof(opt), "--%s", named_params[c - OPT_NAMED]);
+            rc = set_param(o, opt, named_params[c - OPT_NAMED], optarg);
+        }
+        break;
+    }
+    return rc;
+}
+
+/* Defaults and rules that involve more than one option. */
+static int check_options(struct engine_opts *o, const struct seen_opts *seen)
+{
+    if (o->optimize) {
+        if (!o->grid)
+            return usage_error("optimize needs --grid (e.g. --grid 'fast=10:50:10')");
+        if (!seen->symbols)
+            o->symbols = 2;
+        if (!seen->bars)
+            o->bars = 2000;
+        if (o->cfg.threads != 1 || seen->repeat || o->seconds > 0)
+            return usage_error("--threads, --repeat and --seconds do not apply to optimize "
+                               "(use --jobs)");
+    } else if (o->grid || seen->jobs) {
+        return usage_error("--grid and --jobs only apply to 'bt-engine optimize'");
+    }
+    if (!seen->repeat)
+        o->repeat = o->seconds > 0 ? UINT64_MAX : 1;
+    if ((uint64_t)o->symbols * o->bars > MAX_SYMBOL_BARS)
+        return usage_error("--symbols times --bars is %" PRIu64 " (expected at most %llu)",
+                           (uint64_t)o->symbols * o->bars, MAX_SYMBOL_BARS);
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct engine_opts *o)
 {
-    static struct option longopts[] = {
-        {"symbols", required_argument, NULL, OPT_SYMBOLS},
-        {"bars", required_argument, NULL, OPT_BARS},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"history", required_argument, NULL, OPT_HISTORY},
-        {"indicators", required_argument, NULL, OPT_INDICATORS},
-        {"strategy", required_argument, NULL, OPT_STRATEGY},
-        {"param", required_argument, NULL, OPT_PARAM},
-        {"repeat", required_argument, NULL, OPT_REPEAT},
-        {"seconds", required_argument, NULL, OPT_SECONDS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"phase-times", no_argument, NULL, OPT_PHASE_TIMES},
-        {"grid", required_argument, NULL, OPT_GRID},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"capital", required_argument, NULL, OPT_CAPITAL},
-        {"fast", required_argument, NULL, OPT_NAMED + 0},
-        {"slow", required_argument, NULL, OPT_NAMED + 1},
-        {"rsi-period", required_argument, NULL, OPT_NAMED + 2},
-        {"rsi-low", required_argument, NULL, OPT_NAMED + 3},
-        {"rsi-high", required_argument, NULL, OPT_NAMED + 4},
-        {"macd-fast", required_argument, NULL, OPT_NAMED + 5},
-        {"macd-slow", required_argument, NULL, OPT_NAMED + 6},
-        {"macd-signal", required_argument, NULL, OPT_NAMED + 7},
-        {"bb-period", required_argument, NULL, OPT_NAMED + 8},
-        {"bb-width", required_argument, NULL, OPT_NAMED + 9},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    bool symbols_set = false, bars_set = false, repeat_set = false, jobs_set = false;
-    uint64_t v;
-    int c, choice, rc = 0;
+    struct seen_opts seen = {0};
+    int c, rc = 0;
+
     if (argc > 1 && strcmp(argv[1], "optimize") == 0) {
         o->optimize = true;
         argc--;
@@ -224,114 +345,17 @@ static int parse_args(int argc, char **argv, struct engine_opts *o)
     }
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
+        if (c == 'h') {
             usage(stdout);
             return 1;
-        case OPT_SYMBOLS:
-            rc = parse_u64("symbols", optarg, 1, 10000, &v);
-            o->symbols = (unsigned)v;
-            symbols_set = true;
-            break;
-        case OPT_BARS:
-            rc = parse_u64("bars", optarg, 1, 10000000, &o->bars);
-            bars_set = true;
-            break;
-        case OPT_SEED:
-            rc = parse_u64("seed", optarg, 0, UINT64_MAX, &o->seed);
-            break;
-        case OPT_THREADS:
-            rc = parse_u64("threads", optarg, 1, 256, &v);
-            o->cfg.threads = (unsigned)v;
-            break;
-        case OPT_JOBS:
-            rc = parse_u64("jobs", optarg, 1, 256, &v);
-            o->jobs = (unsigned)v;
-            jobs_set = true;
-            break;
-        case OPT_REPEAT:
-            rc = parse_u64("repeat", optarg, 1, 1000000, &o->repeat);
-            repeat_set = true;
-            break;
-        case OPT_SECONDS:
-            rc = parse_double("seconds", optarg, 0.001, 1e6, &o->seconds);
-            break;
-        case OPT_CAPITAL:
-            rc = parse_double("capital", optarg, 1000, 1e12, &o->cfg.capital);
-            break;
-        case OPT_HISTORY:
-            rc = parse_choice("history", optarg, history_names, 2, &choice);
-            o->cfg.history = (enum bte_history_mode)choice;
-            break;
-        case OPT_INDICATORS:
-            rc = parse_choice("indicators", optarg, indicator_names, 2, &choice);
-            o->cfg.indicators = (enum bte_indicator_mode)choice;
-            break;
-        case OPT_STRATEGY:
-            rc = parse_choice("strategy", optarg, strategy_names, 4, &choice);
-            o->cfg.strategy = (enum bte_strategy)choice;
-            break;
-        case OPT_PARAM: {
-            char name[64];
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(name)) {
-                rc = usage_error("invalid --param: '%s' (expected NAME=VALUE)", optarg);
-                break;
-            }
-            memcpy(name, optarg, (size_t)(eq - optarg));
-            name[eq - optarg] = '\0';
-            char opt[80];
-            snprintf(opt, sizeof(opt), "--param %s", name);
-            rc = set_param(o, opt, name, eq + 1);
-            break;
         }
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case OPT_PHASE_TIMES:
-            o->phase_times = true;
-            break;
-        case OPT_GRID:
-            o->grid = optarg;
-            break;
-        case ':':
-            rc = usage_error("option '%s' needs a value", argv[optind - 1]);
-            break;
-        case '?':
-            rc = usage_error("unknown option '%s'", argv[optind - 1]);
-            break;
-        default:
-            if (c >= OPT_NAMED && c < OPT_NAMED + NAMED_COUNT) {
-                char opt[32];
-                snprintf(opt, sizeof(opt), "--%s", named_params[c - OPT_NAMED]);
-                rc = set_param(o, opt, named_params[c - OPT_NAMED], optarg);
-            }
-            break;
-        }
+        rc = apply_option(o, c, argv[optind - 1], &seen);
     }
     if (rc)
         return rc;
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    if (o->optimize) {
-        if (!o->grid)
-            return usage_error("optimize needs --grid (e.g. --grid 'fast=10:50:10')");
-        if (!symbols_set)
-            o->symbols = 2;
-        if (!bars_set)
-            o->bars = 2000;
-        if (o->cfg.threads != 1 || repeat_set || o->seconds > 0)
-            return usage_error("--threads, --repeat and --seconds do not apply to optimize "
-                               "(use --jobs)");
-    } else if (o->grid || jobs_set) {
-        return usage_error("--grid and --jobs only apply to 'bt-engine optimize'");
-    }
-    if (!repeat_set)
-        o->repeat = o->seconds > 0 ? UINT64_MAX : 1;
-    if ((uint64_t)o->symbols * o->bars > MAX_SYMBOL_BARS)
-        return usage_error("--symbols times --bars is %" PRIu64 " (expected at most %llu)",
-                           (uint64_t)o->symbols * o->bars, MAX_SYMBOL_BARS);
-    return 0;
+    return check_options(o, &seen);
 }
 
 static void describe_config(const struct engine_opts *o, char *buf, size_t len)
