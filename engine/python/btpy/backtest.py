@@ -145,13 +145,13 @@ def phase_indicators(run, bar):
         h, l = w.high, w.low
         if run.window_arrays:
             c, h, l = c.tolist(), h.tolist(), l.tolist()
-        run.v_sma_fast = sma_naive(c, n, p.fast)
-        run.v_sma_slow = sma_naive(c, n, p.slow)
-        run.v_ema = ema_naive(c, n, p.ema_period)
-        run.v_rsi = rsi_naive(c, n, p.rsi_period)
-        run.v_bb = bollinger_naive(c, n, p.bb_period, p.bb_width)
-        run.v_macd = macd_naive(c, n, p.macd_fast, p.macd_slow, p.macd_signal)
-        run.v_atr = atr_naive(h, l, c, n, p.atr_period)
+        run.v_sma_fast = sma_naive(c, n, int(p.fast))
+        run.v_sma_slow = sma_naive(c, n, int(p.slow))
+        run.v_ema = ema_naive(c, n, int(p.ema_period))
+        run.v_rsi = rsi_naive(c, n, int(p.rsi_period))
+        run.v_bb = bollinger_naive(c, n, int(p.bb_period), p.bb_width)
+        run.v_macd = macd_naive(c, n, int(p.macd_fast), int(p.macd_slow), int(p.macd_signal))
+        run.v_atr = atr_naive(h, l, c, n, int(p.atr_period))
         return
     close = float(c[n - 1])
     run.v_sma_fast = run.sma_fast.update(c, n)
