@@ -419,6 +419,116 @@ out:
     return err;
 }
 
+/* The protobuf-c message tree of one profile, pointing into the builder. */
+struct pb_tree {
+    pb_sample *samples, **samplep;
+    pb_label *labels, **labelp;
+    pb_location *locs, **locp;
+    pb_line *lines, **linep;
+    pb_function *funcs, **funcp;
+    pb_mapping **mapp;
+    int64_t *values;
+};
+
+static void tree_free(struct pb_tree *m)
+{
+    free(m->samples);
+    free(m->samplep);
+    free(m->labels);
+    free(m->labelp);
+    free(m->values);
+    free(m->locs);
+    free(m->locp);
+    free(m->lines);
+    free(m->linep);
+    free(m->funcs);
+    free(m->funcp);
+    free(m->mapp);
+}
+
+static int tree_alloc(struct pb_tree *m, const struct bts_pprof_builder *b)
+{
+    size_t ns = b->nsamples ? b->nsamples : 1, nl = b->nlocations ? b->nlocations : 1;
+    size_t nf = b->nfunctions ? b->nfunctions : 1, nm = b->nmappings ? b->nmappings : 1;
+
+    m->samples = calloc(ns, sizeof(*m->samples));
+    m->samplep = calloc(ns, sizeof(*m->samplep));
+    m->labels = calloc(ns * 2, sizeof(*m->labels));
+    m->labelp = calloc(ns * 2, sizeof(*m->labelp));
+    m->values = calloc(ns * 2, sizeof(*m->values));
+    m->locs = calloc(nl, sizeof(*m->locs));
+    m->locp = calloc(nl, sizeof(*m->locp));
+    m->lines = calloc(nl, sizeof(*m->lines));
+    m->linep = calloc(nl, sizeof(*m->linep));
+    m->funcs = calloc(nf, sizeof(*m->funcs));
+    m->funcp = calloc(nf, sizeof(*m->funcp));
+    m->mapp = calloc(nm, sizeof(*m->mapp));
+    if (!m->samples || !m->samplep || !m->labels || !m->labelp || !m->values || !m->locs ||
+        !m->locp || !m->lines || !m->linep || !m->funcs || !m->funcp || !m->mapp)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Samples: a count and its cpu time, with thread/tid labels when known. */
+static void tree_fill_samples(struct pb_tree *m, const struct bts_pprof_builder *b,
+                              int64_t s_thread, int64_t s_tid)
+{
+    for (size_t i = 0; i < b->nsamples; i++) {
+        const struct sample_rec *r = &b->samples[i];
+        pb_sample *s = &m->samples[i];
+        pb_label *l = &m->labels[2 * i];
+
+        perftools__profiles__sample__init(s);
+        s->n_location_id = r->n;
+        s->location_id = b->stack_ids + r->first;
+        m->values[2 * i] = (int64_t)r->count;
+        m->values[2 * i + 1] = r->count > (uint64_t)INT64_MAX / b->opts.period_ns
+                                   ? INT64_MAX
+                                   : (int64_t)(r->count * b->opts.period_ns);
+        s->n_value = 2;
+        s->value = m->values + 2 * i;
+        if (r->thread) {
+            perftools__profiles__label__init(&l[0]);
+            perftools__profiles__label__init(&l[1]);
+            l[0].key = s_thread;
+            l[0].str = r->thread;
+            l[1].key = s_tid;
+            l[1].num = r->tid;
+            m->labelp[2 * i] = &l[0];
+            m->labelp[2 * i + 1] = &l[1];
+            s->n_label = 2;
+            s->label = m->labelp + 2 * i;
+        }
+        m->samplep[i] = s;
+    }
+}
+
+/* Locations (one line each), functions and mappings. */
+static void tree_fill_code(struct pb_tree *m, const struct bts_pprof_builder *b)
+{
+    for (size_t i = 0; i < b->nlocations; i++) {
+        perftools__profiles__location__init(&m->locs[i]);
+        perftools__profiles__line__init(&m->lines[i]);
+        m->locs[i].id = i + 1;
+        m->locs[i].mapping_id = b->locations[i].mapping_id;
+        m->locs[i].address = b->locations[i].address;
+        m->lines[i].function_id = b->locations[i].function_id;
+        m->linep[i] = &m->lines[i];
+        m->locs[i].n_line = 1;
+        m->locs[i].line = m->linep + i;
+        m->locp[i] = &m->locs[i];
+    }
+    for (size_t i = 0; i < b->nfunctions; i++) {
+        perftools__profiles__function__init(&m->funcs[i]);
+        m->funcs[i].id = i + 1;
+        m->funcs[i].name = b->function_names[i];
+        m->funcs[i].system_name = b->function_names[i];
+        m->funcp[i] = &m->funcs[i];
+    }
+    for (size_t i = 0; i < b->nmappings; i++)
+        m->mapp[i] = &b->mappings[i];
+}
+
 int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
 {
     pb_profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
@@ -426,13 +536,7 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
                            PERFTOOLS__PROFILES__VALUE_TYPE__INIT};
     pb_value_type period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
     pb_value_type *vtp[2] = {&vt[0], &vt[1]};
-    pb_sample *samples = NULL, **samplep = NULL;
-    pb_label *labels = NULL, **labelp = NULL;
-    pb_location *locs = NULL, **locp = NULL;
-    pb_line *lines = NULL, **linep = NULL;
-    pb_function *funcs = NULL, **funcp = NULL;
-    pb_mapping **mapp = NULL;
-    int64_t *values = NULL;
+    struct pb_tree m = {0};
     uint8_t *buf = NULL;
     int64_t s_samples, s_count, s_cpu, s_ns, s_thread, s_tid;
     size_t len;
@@ -452,84 +556,21 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
     vt[1].unit = s_ns;
     period_type.type = s_cpu;
     period_type.unit = s_ns;
-
-    size_t ns = b->nsamples ? b->nsamples : 1, nl = b->nlocations ? b->nlocations : 1;
-    size_t nf = b->nfunctions ? b->nfunctions : 1, nm = b->nmappings ? b->nmappings : 1;
-    samples = calloc(ns, sizeof(*samples));
-    samplep = calloc(ns, sizeof(*samplep));
-    labels = calloc(ns * 2, sizeof(*labels));
-    labelp = calloc(ns * 2, sizeof(*labelp));
-    values = calloc(ns * 2, sizeof(*values));
-    locs = calloc(nl, sizeof(*locs));
-    locp = calloc(nl, sizeof(*locp));
-    lines = calloc(nl, sizeof(*lines));
-    linep = calloc(nl, sizeof(*linep));
-    funcs = calloc(nf, sizeof(*funcs));
-    funcp = calloc(nf, sizeof(*funcp));
-    mapp = calloc(nm, sizeof(*mapp));
-    if (!samples || !samplep || !labels || !labelp || !values || !locs || !locp || !lines ||
-        !linep || !funcs || !funcp || !mapp)
+    if (tree_alloc(&m, b) < 0)
         goto out;
-
-    for (size_t i = 0; i < b->nsamples; i++) {
-        const struct sample_rec *r = &b->samples[i];
-        pb_sample *s = &samples[i];
-
-        perftools__profiles__sample__init(s);
-        s->n_location_id = r->n;
-        s->location_id = b->stack_ids + r->first;
-        values[2 * i] = (int64_t)r->count;
-        values[2 * i + 1] = r->count > (uint64_t)INT64_MAX / b->opts.period_ns
-                                ? INT64_MAX
-                                : (int64_t)(r->count * b->opts.period_ns);
-        s->n_value = 2;
-        s->value = values + 2 * i;
-        if (r->thread) {
-            perftools__profiles__label__init(&labels[2 * i]);
-            perftools__profiles__label__init(&labels[2 * i + 1]);
-            labels[2 * i].key = s_thread;
-            labels[2 * i].str = r->thread;
-            labels[2 * i + 1].key = s_tid;
-            labels[2 * i + 1].num = r->tid;
-            labelp[2 * i] = &labels[2 * i];
-            labelp[2 * i + 1] = &labels[2 * i + 1];
-            s->n_label = 2;
-            s->label = labelp + 2 * i;
-        }
-        samplep[i] = s;
-    }
-    for (size_t i = 0; i < b->nlocations; i++) {
-        perftools__profiles__location__init(&locs[i]);
-        perftools__profiles__line__init(&lines[i]);
-        locs[i].id = i + 1;
-        locs[i].mapping_id = b->locations[i].mapping_id;
-        locs[i].address = b->locations[i].address;
-        lines[i].function_id = b->locations[i].function_id;
-        linep[i] = &lines[i];
-        locs[i].n_line = 1;
-        locs[i].line = linep + i;
-        locp[i] = &locs[i];
-    }
-    for (size_t i = 0; i < b->nfunctions; i++) {
-        perftools__profiles__function__init(&funcs[i]);
-        funcs[i].id = i + 1;
-        funcs[i].name = b->function_names[i];
-        funcs[i].system_name = b->function_names[i];
-        funcp[i] = &funcs[i];
-    }
-    for (size_t i = 0; i < b->nmappings; i++)
-        mapp[i] = &b->mappings[i];
+    tree_fill_samples(&m, b, s_thread, s_tid);
+    tree_fill_code(&m, b);
 
     p.n_sample_type = 2;
     p.sample_type = vtp;
     p.n_sample = b->nsamples;
-    p.sample = samplep;
+    p.sample = m.samplep;
     p.n_mapping = b->nmappings;
-    p.mapping = mapp;
+    p.mapping = m.mapp;
     p.n_location = b->nlocations;
-    p.location = locp;
+    p.location = m.locp;
     p.n_function = b->nfunctions;
-    p.function = funcp;
+    p.function = m.funcp;
     p.n_string_table = b->nstrings;
     p.string_table = b->strings;
     p.time_nanos = b->opts.time_nanos;
@@ -546,18 +587,7 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
     if (!err && fflush(out))
         err = -EIO;
 out:
-    free(samples);
-    free(samplep);
-    free(labels);
-    free(labelp);
-    free(values);
-    free(locs);
-    free(locp);
-    free(lines);
-    free(linep);
-    free(funcs);
-    free(funcp);
-    free(mapp);
+    tree_free(&m);
     free(buf);
     return err;
 }
@@ -805,65 +835,53 @@ static bool string_ok(const pb_profile *p, int64_t i)
     return i >= 0 && (uint64_t)i < p->n_string_table;
 }
 
-static int read_profile(const pb_profile *p, const char *sample_type, struct bts_calltree *t,
-                        char *err, size_t errlen)
+/* Checks the string table and sample types; *vi is the index of the value
+ * to read (sample_type's, or the first). */
+static int read_header(const pb_profile *p, const char *sample_type, size_t *vi, char *err,
+                       size_t errlen)
 {
-    struct id_map locs = {0}, funcs = {0};
-    uint64_t *ids = NULL;
-    const char **names = NULL;
-    size_t *lens = NULL, cap = 0;
-    char *thread_buf = NULL, *addr_heap = NULL;
-    size_t vi = 0;
-    int64_t k_thread = -1, k_tid = -1;
-    int ret = 0;
+    size_t i;
 
-    if (p->n_string_table == 0 || p->string_table[0][0] != '\0') {
-        ret = fail(err, errlen, "offset 0: string_table[0] must be the empty string");
-        goto out;
+    if (p->n_string_table == 0 || p->string_table[0][0] != '\0')
+        return fail(err, errlen, "offset 0: string_table[0] must be the empty string");
+    if (p->n_sample_type == 0)
+        return fail(err, errlen, "offset 0: profile has no sample types");
+    for (i = 0; i < p->n_sample_type; i++) {
+        if (!string_ok(p, p->sample_type[i]->type) || !string_ok(p, p->sample_type[i]->unit))
+            return fail(err, errlen, "offset 0: sample_type[%zu] has a bad string index", i);
     }
-    if (p->n_sample_type == 0) {
-        ret = fail(err, errlen, "offset 0: profile has no sample types");
-        goto out;
-    }
-    for (size_t i = 0; i < p->n_sample_type; i++) {
-        if (!string_ok(p, p->sample_type[i]->type) || !string_ok(p, p->sample_type[i]->unit)) {
-            ret = fail(err, errlen, "offset 0: sample_type[%zu] has a bad string index", i);
-            goto out;
+    *vi = 0;
+    if (!sample_type)
+        return 0;
+    for (i = 0; i < p->n_sample_type; i++)
+        if (!strcmp(p->string_table[p->sample_type[i]->type], sample_type))
+            break;
+    if (i == p->n_sample_type) {
+        char have[256] = "";
+        for (size_t j = 0; j < p->n_sample_type; j++) {
+            size_t l = strlen(have);
+            snprintf(have + l, sizeof(have) - l, "%s%s", j ? ", " : "",
+                     p->string_table[p->sample_type[j]->type]);
         }
+        if (err && errlen)
+            snprintf(err, errlen, "no sample type '%s' (the profile has: %s)", sample_type, have);
+        return -ENOENT;
     }
-    if (sample_type) {
-        size_t i;
-        for (i = 0; i < p->n_sample_type; i++)
-            if (!strcmp(p->string_table[p->sample_type[i]->type], sample_type))
-                break;
-        if (i == p->n_sample_type) {
-            char have[256] = "";
-            for (size_t j = 0; j < p->n_sample_type; j++) {
-                size_t l = strlen(have);
-                snprintf(have + l, sizeof(have) - l, "%s%s", j ? ", " : "",
-                         p->string_table[p->sample_type[j]->type]);
-            }
-            if (err && errlen)
-                snprintf(err, errlen, "no sample type '%s' (the profile has: %s)", sample_type,
-                         have);
-            ret = -ENOENT;
-            goto out;
-        }
-        vi = i;
-    }
-    for (size_t i = 1; i < p->n_string_table; i++) {
-        if (!strcmp(p->string_table[i], "thread") && k_thread < 0)
-            k_thread = (int64_t)i;
-        if (!strcmp(p->string_table[i], "tid") && k_tid < 0)
-            k_tid = (int64_t)i;
-    }
+    *vi = i;
+    return 0;
+}
 
-    ids = malloc(((p->n_location > p->n_function ? p->n_location : p->n_function) + 1) *
-                 sizeof(*ids));
-    if (!ids) {
-        ret = -ENOMEM;
-        goto out;
-    }
+/* Id -> index maps of functions and locations, with every reference from a
+ * location to a function checked. */
+static int read_code(const pb_profile *p, struct id_map *funcs, struct id_map *locs, char *err,
+                     size_t errlen)
+{
+    size_t n = p->n_location > p->n_function ? p->n_location : p->n_function;
+    uint64_t *ids = malloc((n + 1) * sizeof(*ids));
+    int ret;
+
+    if (!ids)
+        return -ENOMEM;
     for (size_t i = 0; i < p->n_function; i++) {
         ids[i] = p->function[i]->id;
         if (!string_ok(p, p->function[i]->name)) {
@@ -872,7 +890,7 @@ static int read_profile(const pb_profile *p, const char *sample_type, struct bts
             goto out;
         }
     }
-    ret = id_map_build(&funcs, ids, p->n_function, "function", err, errlen);
+    ret = id_map_build(funcs, ids, p->n_function, "function", err, errlen);
     if (ret)
         goto out;
     for (size_t i = 0; i < p->n_location; i++) {
@@ -880,7 +898,7 @@ static int read_profile(const pb_profile *p, const char *sample_type, struct bts
         ids[i] = l->id;
         for (size_t j = 0; j < l->n_line; j++) {
             size_t fi;
-            if (!id_map_find(&funcs, l->line[j]->function_id, &fi)) {
+            if (!id_map_find(funcs, l->line[j]->function_id, &fi)) {
                 ret = fail(err, errlen,
                            "offset 0: location %" PRIu64 " refers to unknown function %" PRIu64,
                            l->id, l->line[j]->function_id);
@@ -888,130 +906,167 @@ static int read_profile(const pb_profile *p, const char *sample_type, struct bts
             }
         }
     }
-    ret = id_map_build(&locs, ids, p->n_location, "location", err, errlen);
+    ret = id_map_build(locs, ids, p->n_location, "location", err, errlen);
+out:
+    free(ids);
+    return ret;
+}
+
+/* What reading the samples needs, and the buffers it reuses. */
+struct sample_reader {
+    const pb_profile *p;
+    struct id_map locs, funcs;
+    size_t vi;               /* value index */
+    int64_t k_thread, k_tid; /* string indexes of the label keys, or -1 */
+    const char **names;      /* one sample's frames, root first */
+    size_t *lens, cap;
+    char *thread_buf; /* "thread NAME (TID)" */
+    char *addr_heap;  /* "0x..." names of locations without lines */
+};
+
+/* Finds the thread label of sample si. */
+static int sample_thread(const struct sample_reader *r, size_t si, const char **thread,
+                         int64_t *tid, bool *have_tid, char *err, size_t errlen)
+{
+    const pb_profile *p = r->p;
+    const pb_sample *s = p->sample[si];
+
+    for (size_t li = 0; li < s->n_label; li++) {
+        const pb_label *l = s->label[li];
+        if (!string_ok(p, l->key) || !string_ok(p, l->str) || !string_ok(p, l->num_unit))
+            return fail(err, errlen, "offset 0: sample %zu label %zu has a bad string index", si,
+                        li);
+        if (l->key == r->k_thread && l->str) {
+            *thread = p->string_table[l->str];
+        } else if (l->key == r->k_tid) {
+            *tid = l->num;
+            *have_tid = true;
+        }
+    }
+    return 0;
+}
+
+/* Makes room for `need` frames. */
+static int reader_reserve(struct sample_reader *r, size_t need)
+{
+    void *a;
+
+    if (need <= r->cap)
+        return 0;
+    a = realloc(r->names, need * 2 * sizeof(*r->names));
+    if (!a)
+        return -ENOMEM;
+    r->names = a;
+    a = realloc(r->lens, need * 2 * sizeof(*r->lens));
+    if (!a)
+        return -ENOMEM;
+    r->lens = a;
+    r->cap = need * 2;
+    return 0;
+}
+
+/* Adds sample si to t. */
+static int read_sample(struct sample_reader *r, size_t si, struct bts_calltree *t, char *err,
+                       size_t errlen)
+{
+    const pb_profile *p = r->p;
+    const pb_sample *s = p->sample[si];
+    const char *thread = NULL;
+    int64_t tid = 0;
+    bool have_tid = false;
+    size_t n = 0, need;
+    int ret;
+
+    if (s->n_value != p->n_sample_type)
+        return fail(err, errlen, "offset 0: sample %zu has %zu values for %zu sample types", si,
+                    s->n_value, p->n_sample_type);
+    if (s->value[r->vi] < 0)
+        return fail(err, errlen, "offset 0: sample %zu has a negative value", si);
+    if (s->value[r->vi] == 0)
+        return 0;
+    ret = sample_thread(r, si, &thread, &tid, &have_tid, err, errlen);
+    if (ret)
+        return ret;
+    /* Count the frames first: every line of every location. */
+    need = thread ? 1 : 0;
+    for (size_t j = 0; j < s->n_location_id; j++) {
+        size_t idx;
+        if (!id_map_find(&r->locs, s->location_id[j], &idx))
+            return fail(err, errlen, "offset 0: sample %zu refers to unknown location %" PRIu64, si,
+                        s->location_id[j]);
+        need += p->location[idx]->n_line ? p->location[idx]->n_line : 1;
+    }
+    if (reader_reserve(r, need) < 0)
+        return -ENOMEM;
+    /* Root first: last location first, and within a location the outermost
+     * line (the last) first, so inlined frames end innermost last.
+     * Locations without lines are shown by address. */
+    free(r->thread_buf);
+    r->thread_buf = NULL;
+    if (thread) {
+        size_t tl = strlen(thread) + 32;
+        r->thread_buf = malloc(tl);
+        if (!r->thread_buf)
+            return -ENOMEM;
+        if (have_tid)
+            snprintf(r->thread_buf, tl, "thread %s (%" PRId64 ")", thread, tid);
+        else
+            snprintf(r->thread_buf, tl, "thread %s", thread);
+        r->names[n] = r->thread_buf;
+        r->lens[n++] = strlen(r->thread_buf);
+    }
+    free(r->addr_heap);
+    r->addr_heap = NULL;
+    for (size_t j = s->n_location_id; j-- > 0;) {
+        size_t idx = 0;
+        id_map_find(&r->locs, s->location_id[j], &idx);
+        const pb_location *l = p->location[idx];
+        if (l->n_line == 0) {
+            char *slot;
+            if (!r->addr_heap && !(r->addr_heap = malloc(s->n_location_id * 24)))
+                return -ENOMEM;
+            slot = r->addr_heap + j * 24;
+            snprintf(slot, 24, "0x%" PRIx64, l->address);
+            r->names[n] = slot;
+            r->lens[n++] = strlen(slot);
+            continue;
+        }
+        for (size_t k = l->n_line; k-- > 0;) {
+            size_t fi = 0;
+            id_map_find(&r->funcs, l->line[k]->function_id, &fi);
+            const char *fname = p->string_table[p->function[fi]->name];
+            r->names[n] = fname;
+            r->lens[n++] = strlen(fname);
+        }
+    }
+    uint64_t count = (uint64_t)s->value[r->vi];
+    return bts_calltree_add_frames(t, r->names, r->lens, n, &count, 1, 0); /* n may be 0 */
+}
+
+static int read_profile(const pb_profile *p, const char *sample_type, struct bts_calltree *t,
+                        char *err, size_t errlen)
+{
+    struct sample_reader r = {.p = p, .k_thread = -1, .k_tid = -1};
+    int ret = read_header(p, sample_type, &r.vi, err, errlen);
+
     if (ret)
         goto out;
-
-    for (size_t si = 0; si < p->n_sample; si++) {
-        const pb_sample *s = p->sample[si];
-        size_t n = 0;
-        const char *thread = NULL;
-        int64_t tid = 0;
-        bool have_tid = false;
-
-        if (s->n_value != p->n_sample_type) {
-            ret = fail(err, errlen, "offset 0: sample %zu has %zu values for %zu sample types", si,
-                       s->n_value, p->n_sample_type);
-            goto out;
-        }
-        if (s->value[vi] < 0) {
-            ret = fail(err, errlen, "offset 0: sample %zu has a negative value", si);
-            goto out;
-        }
-        if (s->value[vi] == 0)
-            continue;
-        for (size_t li = 0; li < s->n_label; li++) {
-            const pb_label *l = s->label[li];
-            if (!string_ok(p, l->key) || !string_ok(p, l->str) || !string_ok(p, l->num_unit)) {
-                ret = fail(err, errlen, "offset 0: sample %zu label %zu has a bad string index", si,
-                           li);
-                goto out;
-            }
-            if (l->key == k_thread && l->str)
-                thread = p->string_table[l->str];
-            else if (l->key == k_tid) {
-                tid = l->num;
-                have_tid = true;
-            }
-        }
-        /* Count the frames first: every line of every location. */
-        size_t need = thread ? 1 : 0;
-        for (size_t j = 0; j < s->n_location_id; j++) {
-            size_t idx;
-            if (!id_map_find(&locs, s->location_id[j], &idx)) {
-                ret = fail(err, errlen, "offset 0: sample %zu refers to unknown location %" PRIu64,
-                           si, s->location_id[j]);
-                goto out;
-            }
-            need += p->location[idx]->n_line ? p->location[idx]->n_line : 1;
-        }
-        if (need > cap) {
-            size_t ncap = need * 2;
-            void *a = realloc(names, ncap * sizeof(*names));
-            if (!a) {
-                ret = -ENOMEM;
-                goto out;
-            }
-            names = a;
-            a = realloc(lens, ncap * sizeof(*lens));
-            if (!a) {
-                ret = -ENOMEM;
-                goto out;
-            }
-            lens = a;
-            cap = ncap;
-        }
-        /* Root first: last location first, and within a location the
-         * outermost line (the last) first, so inlined frames end innermost
-         * last. Locations without lines are shown by address. */
-        free(thread_buf);
-        thread_buf = NULL;
-        if (thread) {
-            size_t tl = strlen(thread) + 32;
-            thread_buf = malloc(tl);
-            if (!thread_buf) {
-                ret = -ENOMEM;
-                goto out;
-            }
-            if (have_tid)
-                snprintf(thread_buf, tl, "thread %s (%" PRId64 ")", thread, tid);
-            else
-                snprintf(thread_buf, tl, "thread %s", thread);
-            names[n] = thread_buf;
-            lens[n++] = strlen(thread_buf);
-        }
-        free(addr_heap);
-        addr_heap = NULL;
-        for (size_t j = s->n_location_id; j-- > 0;) {
-            size_t idx = 0;
-            id_map_find(&locs, s->location_id[j], &idx);
-            const pb_location *l = p->location[idx];
-            if (l->n_line == 0) {
-                char *slot;
-                if (!addr_heap) {
-                    addr_heap = malloc(s->n_location_id * 24);
-                    if (!addr_heap) {
-                        ret = -ENOMEM;
-                        goto out;
-                    }
-                }
-                slot = addr_heap + j * 24;
-                snprintf(slot, 24, "0x%" PRIx64, l->address);
-                names[n] = slot;
-                lens[n++] = strlen(slot);
-                continue;
-            }
-            for (size_t k = l->n_line; k-- > 0;) {
-                size_t fi = 0;
-                id_map_find(&funcs, l->line[k]->function_id, &fi);
-                const char *fname = p->string_table[p->function[fi]->name];
-                names[n] = fname;
-                lens[n++] = strlen(fname);
-            }
-        }
-        uint64_t count = (uint64_t)s->value[vi];
-        ret = bts_calltree_add_frames(t, names, lens, n, &count, 1, 0); /* n may be 0 */
-        if (ret)
-            goto out;
+    for (size_t i = 1; i < p->n_string_table; i++) {
+        if (!strcmp(p->string_table[i], "thread") && r.k_thread < 0)
+            r.k_thread = (int64_t)i;
+        if (!strcmp(p->string_table[i], "tid") && r.k_tid < 0)
+            r.k_tid = (int64_t)i;
     }
+    ret = read_code(p, &r.funcs, &r.locs, err, errlen);
+    for (size_t si = 0; !ret && si < p->n_sample; si++)
+        ret = read_sample(&r, si, t, err, errlen);
 out:
-    id_map_free(&locs);
-    id_map_free(&funcs);
-    free(ids);
-    free(names);
-    free(lens);
-    free(thread_buf);
-    free(addr_heap);
+    id_map_free(&r.locs);
+    id_map_free(&r.funcs);
+    free(r.names);
+    free(r.lens);
+    free(r.thread_buf);
+    free(r.addr_heap);
     return ret;
 }
 
