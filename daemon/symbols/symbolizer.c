@@ -150,7 +150,7 @@ struct bts_symbolizer *bts_symbolizer_new(struct bts_maps *maps,
     sym->opts = opts ? *opts : (struct bts_symbolizer_opts){.lines = false, .demangle = true};
     char path[64];
     snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)bts_maps_pid(maps));
-    sym->jit = bts_jit_map_new(path);
+    sym->jit = bts_jit_map_new(path, bts_maps_pid(maps));
     sym->cap = 1024;
     sym->slots = calloc(sym->cap, sizeof(*sym->slots));
     if (!sym->jit || !sym->slots)
@@ -175,6 +175,11 @@ void bts_symbolizer_free(struct bts_symbolizer *sym)
     free(sym->slots);
     pool_free(&sym->pool);
     free(sym);
+}
+
+const char *bts_symbolizer_jit_note(const struct bts_symbolizer *sym)
+{
+    return sym ? bts_jit_map_note(sym->jit) : NULL;
 }
 
 /* ---- resolution ----------------------------------------------------- */

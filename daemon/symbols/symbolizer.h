@@ -41,6 +41,11 @@ uint64_t bts_symbolizer_function_start(struct bts_symbolizer *sym, uint64_t pc,
  * or "[unknown]". Owned by the symbolizer. */
 const char *bts_symbolizer_module(struct bts_symbolizer *sym, uint64_t pc);
 
+/* Why /tmp/perf-PID.map was skipped or read only in part (a FIFO, a link,
+ * another uid's file, over the size bound), as a lowercase sentence for the
+ * user, or NULL. Owned by the symbolizer. */
+const char *bts_symbolizer_jit_note(const struct bts_symbolizer *sym);
+
 /* What the cache holds: address ranges of ELF functions, and single pcs
  * (JIT code, module+0xoff frames, every pc with lines). */
 void bts_symbolizer_cache_size(const struct bts_symbolizer *sym, size_t *functions, size_t *pcs);
