@@ -123,16 +123,10 @@ static struct py_page *page_get(struct py_memory *m, uint64_t page)
     return p;
 }
 
-int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
+static int page_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
 {
     uint8_t *out = buf;
 
-    if (addr + len < addr)
-        return -EFAULT;
-    /* The first page of memory is never an object: fail fast on NULL and
-     * small integers taken for pointers. */
-    if (addr < PY_PAGE_SIZE)
-        return -EFAULT;
     if (len > PY_PAGE_SIZE)
         return raw_read(m, addr, buf, len);
     while (len > 0) {
@@ -149,6 +143,22 @@ int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
         len -= n;
     }
     return 0;
+}
+
+int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
+{
+    int err;
+
+    if (addr + len < addr)
+        return -EFAULT;
+    /* The first page of memory is never an object: fail fast on NULL and
+     * small integers taken for pointers. */
+    if (addr < PY_PAGE_SIZE)
+        return -EFAULT;
+    err = page_read(m, addr, buf, len);
+    if (!err && m->trace)
+        m->trace(m->trace_ctx, addr, buf, len);
+    return err;
 }
 
 int py_memory_ptr(struct py_memory *m, uint64_t addr, uint64_t *out)

@@ -108,7 +108,13 @@ struct py_page {
     uint8_t data[PY_PAGE_SIZE];
 };
 
+/* Sees every successful read the walker makes (tests record snapshots
+ * with it). */
+typedef void (*py_trace_fn)(void *ctx, uint64_t addr, const void *data, size_t len);
+
 struct py_memory {
+    py_trace_fn trace;
+    void *trace_ctx;
     bts_python_read_fn read;
     bts_python_read_many_fn read_many; /* NULL: pages one by one */
     void *ctx;
@@ -132,3 +138,6 @@ int py_memory_ptr(struct py_memory *m, uint64_t addr, uint64_t *out);
 /* Replaces the version string bts_python_version() returns (discovery may
  * know only "3.10" from a file name). */
 void py_reader_set_version(struct bts_python *py, const char *version);
+
+/* Calls `trace` for every read that succeeds from now on. */
+void py_reader_set_trace(struct bts_python *py, py_trace_fn trace, void *ctx);

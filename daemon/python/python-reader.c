@@ -474,6 +474,26 @@ static struct bts_python_frame *frame_push(struct bts_python *py)
 /* Adds a frame for code object `code` at byte offset `offset` (negative:
  * not started yet). false when the frame cannot be trusted, which ends
  * the chain. */
+/* Brent's cycle check for a linked list walked one node at a time: a node
+ * is remembered at every power-of-two step, and meeting it again means a
+ * loop, found within about twice the loop's length. */
+struct loop_check {
+    uint64_t mark;
+    size_t steps;
+    size_t next_mark;
+};
+
+static bool loop_seen(struct loop_check *c, uint64_t node)
+{
+    if (c->steps && node == c->mark)
+        return true;
+    if (++c->steps >= c->next_mark) {
+        c->mark = node;
+        c->next_mark = c->next_mark ? c->next_mark * 2 : 1;
+    }
+    return false;
+}
+
 static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, bool is_entry)
 {
     const struct code_entry *e = code_get(py, code);
@@ -500,11 +520,13 @@ static bool walk_frames(struct bts_python *py, uint64_t frame)
     const struct py_layout *l = &py->layout;
     size_t first = py->n_frames;
     unsigned steps = 0;
+    struct loop_check loop = {0};
 
     while (frame) {
         uint64_t code, previous;
 
-        if (++steps > MAX_FRAME_STEPS || py->n_frames - first >= BTS_PYTHON_MAX_FRAMES)
+        if (++steps > MAX_FRAME_STEPS || py->n_frames - first >= BTS_PYTHON_MAX_FRAMES ||
+            loop_seen(&loop, frame))
             return false;
         if (read_ptr(py, frame + l->frame_previous, &previous) ||
             read_ptr(py, frame + l->frame_code, &code) || previous == frame)
@@ -589,6 +611,7 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
     uint64_t holder = gil_holder(py, interp);
     uint64_t tstate;
     size_t added = 0;
+    struct loop_check loop = {0};
 
     if (read_ptr(py, interp + l->interp_threads_head, &tstate)) {
         py->errors++;
@@ -599,7 +622,7 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
         uint64_t back, next, frame, thread_id = 0;
         size_t first = py->n_frames;
 
-        if (n_threads + added >= MAX_THREADS) {
+        if (n_threads + added >= MAX_THREADS || loop_seen(&loop, tstate)) {
             py->errors++;
             break;
         }
@@ -677,8 +700,11 @@ int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
         n_threads += read_interpreter(py, interp, n_threads);
         interp = next;
     }
-    for (size_t i = 0; i < n_threads; i++)
-        py->threads[i].frames = py->frames + (uintptr_t)py->threads[i].frames;
+    for (size_t i = 0; i < n_threads; i++) {
+        uintptr_t first = (uintptr_t)py->threads[i].frames;
+
+        py->threads[i].frames = py->threads[i].n_frames ? py->frames + first : NULL;
+    }
     out->threads = py->threads;
     out->n_threads = n_threads;
     out->errors = py->errors;
@@ -765,4 +791,10 @@ void bts_python_target_of(const struct bts_python *py, struct bts_python_target 
 void py_reader_set_version(struct bts_python *py, const char *version)
 {
     snprintf(py->version, sizeof(py->version), "%s", version);
+}
+
+void py_reader_set_trace(struct bts_python *py, py_trace_fn trace, void *ctx)
+{
+    py->mem.trace = trace;
+    py->mem.trace_ctx = ctx;
 }

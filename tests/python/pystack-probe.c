@@ -4,8 +4,10 @@
  * ids and the GIL. Exits 1 on any mismatch or when no version was read. */
 #define _GNU_SOURCE
 
+#include "python-private.h"
 #include "python-reader.h"
 #include "python-snapshot.h"
+#include "remote-read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,29 +208,42 @@ static bool task_exists(pid_t pid, pid_t tid)
     return stat(path, &st) == 0;
 }
 
-/* Records the memory one sample reads into DIR/python-VERSION.snap. */
+static void record_read(void *ctx, uint64_t addr, const void *data, size_t len)
+{
+    py_snapshot_write_record(ctx, addr, data, len);
+}
+
+/* Records the bytes one sample of a fresh reader looks at into
+ * DIR/python-VERSION.snap: a seed for fuzz-python-frames. */
 static void write_snapshot(const struct bts_python *py, pid_t pid, const char *dir)
 {
     char path[PATH_MAX];
+    uint8_t block[PY_DEBUG_OFFSETS_LEN];
     struct bts_python_target target;
-    struct py_recorder rec = {.pid = pid};
     struct bts_python_sample sample;
     struct bts_python *copy;
+    FILE *out;
 
     bts_python_target_of(py, &target);
     snprintf(path, sizeof(path), "%s/python-%s.snap", dir, bts_python_version(py));
-    rec.out = fopen(path, "we");
-    if (!rec.out || py_snapshot_write_header(rec.out, &target)) {
+    out = fopen(path, "we");
+    if (!out || py_snapshot_write_header(out, &target)) {
         fprintf(stderr, "pystack-probe: cannot write '%s'\n", path);
-        if (rec.out)
-            fclose(rec.out);
+        if (out)
+            fclose(out);
         return;
     }
-    copy = bts_python_new_reader(&target, py_recorder_read, &rec);
-    if (copy)
+    /* 3.13 reads its layout before any trace can see it */
+    if (bts_remote_read(pid, target.runtime, block, sizeof(block)) == 0 &&
+        memcmp(block, "xdebugpy", 8) == 0)
+        py_snapshot_write_record(out, target.runtime, block, sizeof(block));
+    copy = bts_python_new_reader(&target, bts_remote_read_pid, NULL);
+    if (copy) {
+        py_reader_set_trace(copy, record_read, out);
         bts_python_sample(copy, &sample);
+    }
     bts_python_free(copy);
-    fclose(rec.out);
+    fclose(out);
 }
 
 struct tally {

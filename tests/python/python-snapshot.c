@@ -2,9 +2,9 @@
 /* python-snapshot: a recording of the target memory one sample read, so
  * the frame reader can be replayed and fuzzed without a live process. */
 #include "python-snapshot.h"
-#include "remote-read.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 int py_snapshot_parse(const uint8_t *buf, size_t len, struct py_snapshot *out)
@@ -39,17 +39,23 @@ int py_snapshot_parse(const uint8_t *buf, size_t len, struct py_snapshot *out)
 int py_snapshot_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
     const struct py_snapshot *s = ctx;
+    bool any = false;
 
-    /* The newest record wins, as the last read of that memory. */
-    for (size_t i = s->n; i-- > 0;) {
+    if (addr + len < addr)
+        return -EFAULT;
+    memset(buf, 0, len);
+    for (size_t i = 0; i < s->n; i++) {
         const struct py_snapshot_region *r = &s->regions[i];
+        uint64_t lo = r->addr > addr ? r->addr : addr;
+        uint64_t r_end = r->addr + r->len < r->addr ? UINT64_MAX : r->addr + r->len;
+        uint64_t hi = r_end < addr + len ? r_end : addr + len;
 
-        if (addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr)) {
-            memcpy(buf, r->data + (addr - r->addr), len);
-            return 0;
-        }
+        if (lo >= hi)
+            continue;
+        memcpy((uint8_t *)buf + (lo - addr), r->data + (lo - r->addr), hi - lo);
+        any = true;
     }
-    return -EFAULT;
+    return any ? 0 : -EFAULT;
 }
 
 int py_snapshot_write_header(FILE *out, const struct bts_python_target *target)
@@ -64,17 +70,12 @@ int py_snapshot_write_header(FILE *out, const struct bts_python_target *target)
     return fwrite(head, sizeof(head), 1, out) == 1 ? 0 : -EIO;
 }
 
-int py_recorder_read(void *ctx, uint64_t addr, void *buf, size_t len)
+int py_snapshot_write_record(FILE *out, uint64_t addr, const void *data, size_t len)
 {
-    struct py_recorder *rec = ctx;
     uint32_t n = (uint32_t)len, zero = 0;
-    int err = bts_remote_read(rec->pid, addr, buf, len);
 
-    /* Failed reads are left out: replaying them fails the same way. */
-    if (err || len > UINT32_MAX)
-        return err;
-    if (fwrite(&addr, 8, 1, rec->out) != 1 || fwrite(&n, 4, 1, rec->out) != 1 ||
-        fwrite(&zero, 4, 1, rec->out) != 1 || fwrite(buf, len, 1, rec->out) != 1)
+    if (len > UINT32_MAX || fwrite(&addr, 8, 1, out) != 1 || fwrite(&n, 4, 1, out) != 1 ||
+        fwrite(&zero, 4, 1, out) != 1 || (len && fwrite(data, len, 1, out) != 1))
         return -EIO;
     return 0;
 }

@@ -14,7 +14,9 @@
  *   u32 version_hex, u32 zero, u64 runtime, u64 code_type,
  *   u64 unicode_type, u64 zero
  * then records until the end: u64 addr, u32 len, u32 zero, len bytes.
- * A record cut short by the end of the file keeps the bytes it has. */
+ * A record cut short by the end of the file keeps the bytes it has.
+ * Records hold only the bytes the reader looked at, so a read of a whole
+ * page is served from the records that touch it, zeros elsewhere. */
 #define PY_SNAPSHOT_HEADER  40
 #define PY_SNAPSHOT_RECORDS 4096
 
@@ -35,14 +37,11 @@ struct py_snapshot {
 int py_snapshot_parse(const uint8_t *buf, size_t len, struct py_snapshot *out);
 
 /* bts_python_read_fn over a parsed snapshot (ctx: struct py_snapshot *):
- * a read must fall inside one region, else -EFAULT. */
+ * the bytes of every record overlapping the range, later records on top,
+ * zeros between them; -EFAULT when no record overlaps. */
 int py_snapshot_read(void *ctx, uint64_t addr, void *buf, size_t len);
 
-/* A read callback that reads a live process and appends what it read. */
-struct py_recorder {
-    pid_t pid;
-    FILE *out;
-};
-
 int py_snapshot_write_header(FILE *out, const struct bts_python_target *target);
-int py_recorder_read(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/* Appends one record. 0 or -EIO. */
+int py_snapshot_write_record(FILE *out, uint64_t addr, const void *data, size_t len);
