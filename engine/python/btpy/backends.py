@@ -156,11 +156,7 @@ def history_naive_stdlib(run, bar):
     for i in range(1, n):
         if index[i] <= index[i - 1]:
             raise ValueError("window index is not increasing at %s" % index[i])
-    w = run.win
-    w.open, w.high, w.low, w.close, w.volume, w.log_return = columns
-    w.n = n
-    if run.cache is not None:
-        cache_window_stdlib(run, columns, n)
+    _publish(run, columns, n, cache_window_stdlib)
 
 
 def history_naive_numpy(run, bar):
@@ -188,11 +184,7 @@ def history_naive_numpy(run, bar):
                     block[col, i] = block[col, i - 1]
     if n > 1 and not (np.diff(index) > 0).all():
         raise ValueError("window index is not increasing")
-    w = run.win
-    w.open, w.high, w.low, w.close, w.volume, w.log_return = block
-    w.n = n
-    if run.cache is not None:
-        cache_window_numpy(run, block, n)
+    _publish(run, block, n, cache_window_numpy)
 
 
 def history_naive_pandas(run, bar):
@@ -212,16 +204,18 @@ def history_naive_pandas(run, bar):
     for when, row in window.tail(CHECKED_ROWS).iterrows():
         if not row["low"] <= row["close"] <= row["high"]:
             raise ValueError("bar %s: close outside low..high" % when.date())
+    columns = [window[name].tolist() for name in COLUMNS]
+    _publish(run, columns, n, cache_window_pandas)
+
+
+def _publish(run, columns, n, keep):
+    """Makes `columns` (one per COLUMNS) the run's window; with --memory-cache,
+    `keep` stores a copy."""
     w = run.win
-    w.open = window["open"].tolist()
-    w.high = window["high"].tolist()
-    w.low = window["low"].tolist()
-    w.close = window["close"].tolist()
-    w.volume = window["volume"].tolist()
-    w.log_return = window["log_return"].tolist()
+    w.open, w.high, w.low, w.close, w.volume, w.log_return = columns
     w.n = n
     if run.cache is not None:
-        cache_window_pandas(run, w, n)
+        keep(run, columns, n)
 
 
 def history_function(backend, history):
@@ -244,8 +238,8 @@ def cache_window_numpy(run, block, n):
     run.cache_bytes += CACHE_BYTES_PER_ROW * n
 
 
-def cache_window_pandas(run, w, n):
-    run.cache.append(run.np.array((w.open, w.high, w.low, w.close, w.volume)))
+def cache_window_pandas(run, columns, n):
+    run.cache.append(run.np.array(columns[:len(OHLCV)]))
     run.cache_bytes += CACHE_BYTES_PER_ROW * n
 
 
