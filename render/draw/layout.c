@@ -339,6 +339,70 @@ static uint32_t delta_color(double delta, double maxdelta, bool negate)
     return rgb(r, g, b);
 }
 
+/* bt-spy diff's scale: white at no change, red (grew) or blue (shrank)
+ * deepening with the change; a change that is not significant stays pale
+ * whatever its size, so noise does not shout. */
+static uint32_t compare_color(double delta, double maxdelta, bool significant, bool negate)
+{
+    double ratio = maxdelta > 0 ? fabs(delta) / maxdelta : 0, k;
+    unsigned fade;
+
+    if (ratio > 1)
+        ratio = 1;
+    if (delta == 0)
+        return rgb(255, 255, 255);
+    k = significant ? 0.35 + 0.65 * ratio : 0.15 * ratio;
+    fade = 255 - (unsigned)(225 * k + 0.5);
+    if ((delta > 0) != negate)
+        return rgb(255, fade, fade);
+    return rgb(fade, fade, 255);
+}
+
+/* A node's value on one side (see struct bts_render_compare). */
+static double compare_value(const struct layout *l, bts_calltree_node n, unsigned side)
+{
+    uint64_t all = bts_calltree_total(l->tree, BTS_CALLTREE_ROOT, side);
+    return all ? l->compare->scale[side] * (double)bts_calltree_total(l->tree, n, side) /
+                     (double)all
+               : 0;
+}
+
+/* Widths from the larger of the two values, in units of 1e-6 of the larger
+ * root; a frame is made at least as wide as its children together, so
+ * every child fits inside its parent. Children have larger ids than their
+ * parent: one backward pass sums them. */
+static int larger_widths(struct layout *l)
+{
+    size_t n = bts_calltree_node_count(l->tree);
+    uint64_t *kids = calloc(n, sizeof(*kids));
+    double top =
+        fmax(compare_value(l, BTS_CALLTREE_ROOT, 0), compare_value(l, BTS_CALLTREE_ROOT, 1));
+    double k = top > 0 ? 1e6 / top : 0;
+
+    l->widths = calloc(n, sizeof(*l->widths));
+    if (!kids || !l->widths) {
+        free(kids);
+        return -ENOMEM;
+    }
+    for (size_t i = n; i-- > 0;) {
+        bts_calltree_node node = (bts_calltree_node)i;
+        double v = fmax(compare_value(l, node, 0), compare_value(l, node, 1));
+        uint64_t w = (uint64_t)llround(v * k);
+        if (kids[i] > w)
+            w = kids[i];
+        l->widths[i] = w;
+        if (i)
+            kids[bts_calltree_parent(l->tree, node)] += w;
+    }
+    free(kids);
+    return 0;
+}
+
+static uint64_t node_width(const struct layout *l, bts_calltree_node n)
+{
+    return l->widths ? l->widths[n] : bts_calltree_total(l->tree, n, l->column);
+}
+
 /* ---- UTF-8 ---- */
 
 size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
@@ -453,6 +517,8 @@ void layout_free(struct layout *l)
         return;
     free(l->frames);
     l->frames = NULL;
+    free(l->widths);
+    l->widths = NULL;
 }
 
 double layout_row_y(const struct layout *l, uint32_t depth)
@@ -497,17 +563,31 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
     l->opts = o;
     l->differential = bts_calltree_is_differential(t);
     l->column = l->differential ? 1 : 0;
+    l->compare = l->differential ? o->compare : NULL;
     tree_total = bts_calltree_total(t, BTS_CALLTREE_ROOT, l->column);
     if (tree_total == 0)
         return -ENODATA;
-    l->total = o->total > tree_total ? o->total : tree_total;
+    if (l->compare && l->compare->widths == BTS_RENDER_WIDTHS_LARGER) {
+        err = larger_widths(l);
+        if (err)
+            goto out;
+        err = -ENOMEM;
+        tree_total = l->widths[BTS_CALLTREE_ROOT];
+        if (tree_total == 0) {
+            err = -ENODATA;
+            goto out;
+        }
+    }
+    l->total = o->total > tree_total && !l->compare ? o->total : tree_total;
     l->xpad = 10;
     l->width = o->width;
     l->frame_height = o->frame_height;
     l->fontsize = o->fontsize;
     l->scale = (l->width - 2 * l->xpad) / (double)l->total;
-    if (l->scale <= 0)
-        return -EINVAL;
+    if (l->scale <= 0) {
+        err = -EINVAL;
+        goto out;
+    }
     minw_counts = o->minwidth_percent ? l->total * o->minwidth / 100.0 : o->minwidth / l->scale;
 
     if (l->differential && o->normalize) {
@@ -531,7 +611,7 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
         f.node = stack[sp].node;
         f.x = stack[sp].x;
         f.depth = bts_calltree_depth(t, f.node);
-        f.w = bts_calltree_total(t, f.node, l->column);
+        f.w = node_width(l, f.node);
         f.rgb = 0;
         err = push_frame(l, &alloc, &f);
         if (err)
@@ -545,9 +625,9 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
          * right (as flamegraph.pl draws it). */
         cx = f.x;
         for (size_t i = 0; i < nkids; i++)
-            cx += bts_calltree_total(t, kids[i], l->column);
+            cx += node_width(l, kids[i]);
         for (size_t i = nkids; i-- > 0;) {
-            uint64_t w = bts_calltree_total(t, kids[i], l->column);
+            uint64_t w = node_width(l, kids[i]);
             cx -= w;
             if ((double)w < minw_counts || w == 0)
                 continue;
@@ -564,8 +644,18 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
         }
     }
 
-    /* maxdelta spans every node, drawn or not, as flamegraph.pl's does. */
-    if (l->differential) {
+    /* maxdelta spans every node, drawn or not, as flamegraph.pl's does;
+     * with statistics, every node but the root (in time, its change is
+     * the difference of the durations and would pale the rest). */
+    if (l->compare) {
+        size_t n = bts_calltree_node_count(t);
+        for (size_t i = 1; i < n; i++) {
+            double d = compare_value(l, (bts_calltree_node)i, 1) -
+                       compare_value(l, (bts_calltree_node)i, 0);
+            if (fabs(d) > maxdelta)
+                maxdelta = fabs(d);
+        }
+    } else if (l->differential) {
         size_t n = bts_calltree_node_count(t);
         for (size_t i = 0; i < n; i++) {
             double d = (double)bts_calltree_self(t, (bts_calltree_node)i, 1) -
@@ -580,7 +670,11 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
         const char *name = f->node ? bts_calltree_name(t, f->node, &len) : "all";
         if (!f->node)
             len = 3;
-        if (l->differential) {
+        if (l->compare) {
+            double d = compare_value(l, f->node, 1) - compare_value(l, f->node, 0);
+            bool sig = !l->compare->significant || l->compare->significant[f->node];
+            f->rgb = compare_color(d, maxdelta, sig, o->negate);
+        } else if (l->differential) {
             double d = (double)bts_calltree_self(t, f->node, 1) -
                        (double)bts_calltree_self(t, f->node, 0) * norm;
             f->rgb = delta_color(d, maxdelta, o->negate);

@@ -24,8 +24,10 @@ struct layout {
     const struct bts_render_opts *opts;
     struct layout_frame *frames;
     size_t nframes;
-    unsigned column;    /* count column used for widths */
-    bool differential;  /* before in column 0, after in column 1 */
+    unsigned column;                          /* count column used for widths */
+    bool differential;                        /* before in column 0, after in column 1 */
+    const struct bts_render_compare *compare; /* opts->compare on a differential tree */
+    uint64_t *widths;   /* per node, when widths do not come from a column (or NULL) */
     uint64_t total;     /* counts across the full width */
     double scale;       /* px per count */
     uint32_t max_depth; /* deepest drawn frame */

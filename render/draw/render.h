@@ -38,6 +38,25 @@ enum bts_render_palette {
     BTS_PALETTE_KIND,
 };
 
+/* Frame widths of a differential graph drawn with bts_render_compare. */
+enum bts_render_widths {
+    BTS_RENDER_WIDTHS_LARGER = 0, /* the larger of BEFORE and AFTER: what shrank stays visible */
+    BTS_RENDER_WIDTHS_AFTER,      /* AFTER's, as flamegraph.pl draws them */
+};
+
+/* A differential graph coloured by the caller's statistics (bt-spy diff):
+ * a frame's value on side i is scale[i] x its samples there / all samples
+ * there; its colour is the change of that value (red grew, blue shrank),
+ * pale where the change is not significant. */
+struct bts_render_compare {
+    enum bts_render_widths widths;
+    double scale[2];         /* 100 for shares, seconds for time, ... */
+    const bool *significant; /* per node of the tree; NULL: every change is */
+    const char *unit;        /* how values read in tooltips: "%", "s", "samples", "s/bars" */
+    const char *change_unit; /* and changes: "pp", "s", ... */
+    double confidence;       /* named in tooltips: 0.99 */
+};
+
 struct bts_render_opts {
     const char *title;     /* NULL: "Flame Graph", "Icicle Graph" or "Differential Flame Graph" */
     const char *subtitle;  /* NULL: none */
@@ -59,6 +78,9 @@ struct bts_render_opts {
     bool normalize;       /* differential: scale "before" to the "after" total (true) */
     bool strict;          /* stop at the first malformed line */
     uint64_t total;       /* width of the graph in counts when larger than the sum (0) */
+    /* Differential trees only: colours and widths from the caller's
+     * statistics. NULL: flamegraph.pl's self-count deltas. */
+    const struct bts_render_compare *compare;
     /* Malformed input lines, "file:line: reason" for the caller to print. */
     bts_folded_diag_fn diag;
     void *diag_ctx;

@@ -371,7 +371,24 @@ static void write_head(struct obuf *b, const struct layout *l)
     ob_escaped_str(b, o->countname ? o->countname : "samples");
     ob_str(b, "\" data-nametype=\"");
     ob_escaped_str(b, o->nametype ? o->nametype : "Function:");
-    ob_str(b, l->differential ? "\" data-diff=\"1\">\n" : "\" data-diff=\"0\">\n");
+    if (l->compare) {
+        /* What the compare script needs to turn counts into values. */
+        ob_str(b, "\" data-diff=\"1\" data-cmp=\"");
+        ob_double(b, l->compare->scale[0]);
+        ob_str(b, " ");
+        ob_double(b, l->compare->scale[1]);
+        ob_str(b, " ");
+        ob_u64(b, bts_calltree_total(l->tree, BTS_CALLTREE_ROOT, 0));
+        ob_str(b, " ");
+        ob_u64(b, bts_calltree_total(l->tree, BTS_CALLTREE_ROOT, 1));
+        ob_str(b, " ");
+        ob_double(b, 100 * l->compare->confidence);
+        ob_str(b, "\" data-unit=\"");
+        ob_escaped_str(b, l->compare->unit ? l->compare->unit : "%");
+        ob_str(b, "\">\n");
+    } else {
+        ob_str(b, l->differential ? "\" data-diff=\"1\">\n" : "\" data-diff=\"0\">\n");
+    }
     if (o->notes && *o->notes) {
         ob_str(b, "<desc>");
         ob_escaped_str(b, o->notes);
@@ -505,6 +522,12 @@ int svg_write(const struct layout *l, FILE *out)
                     ob_str(&b, "\" b=\"");
                     ob_u64(&b, bts_calltree_total(l->tree, f->node, 0));
                 }
+                if (l->compare) {
+                    ob_str(&b, "\" a=\"");
+                    ob_u64(&b, bts_calltree_total(l->tree, f->node, 1));
+                    if (!l->compare->significant || l->compare->significant[f->node])
+                        ob_str(&b, "\" s=\"1");
+                }
                 ob_str(&b, "\" fill=\"");
                 ob_rgb(&b, f->rgb);
                 ob_str(&b, "\"/>\n");
@@ -548,7 +571,13 @@ int svg_write(const struct layout *l, FILE *out)
         ob_str(&b, "</text>");
         ob_str(&b, "</defs>\n<script type=\"text/ecmascript\"><![CDATA[\n");
         ob_str(&b, svg_script);
-        ob_str(&b, "]]></script>\n</svg>\n");
+        ob_str(&b, "]]></script>\n");
+        if (l->compare) {
+            ob_str(&b, "<script type=\"text/ecmascript\"><![CDATA[\n");
+            ob_str(&b, svg_compare_script);
+            ob_str(&b, "]]></script>\n");
+        }
+        ob_str(&b, "</svg>\n");
     }
     ob_flush(&b);
     err = b.err;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "report-private.h"
 
 struct row {
     uint32_t name;
@@ -36,7 +37,7 @@ static int cmp_by_total(const void *a, const void *b)
     return cmp_keys(x->total, y->total, x->self, y->self, x, y);
 }
 
-static void write_markdown_cell(FILE *out, const char *s, size_t len)
+void bts_report_markdown_cell(FILE *out, const char *s, size_t len)
 {
     /* Inside a code span only the backtick needs care; pipes are escaped
      * so the table keeps its columns. */
@@ -65,7 +66,7 @@ static void write_markdown_cell(FILE *out, const char *s, size_t len)
         putc('`', out);
 }
 
-static void write_csv_cell(FILE *out, const char *s, size_t len)
+void bts_report_csv_cell(FILE *out, const char *s, size_t len)
 {
     bool quote = false;
 
@@ -88,7 +89,7 @@ static void write_csv_cell(FILE *out, const char *s, size_t len)
 }
 
 /* Text cells: control characters would break the columns. */
-static void write_text_cell(FILE *out, const char *s, size_t len)
+void bts_report_text_cell(FILE *out, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         putc((unsigned char)s[i] < 0x20 ? '?' : s[i], out);
@@ -177,19 +178,19 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
         switch (o->style) {
         case BTS_REPORT_TEXT:
             fprintf(out, "%4zu  ", i + 1);
-            write_text_cell(out, name, len);
+            bts_report_text_cell(out, name, len);
             fprintf(out, "%*s  %6.2f%%  %6.2f%%  %12" PRIu64 "  %12" PRIu64 "\n",
                     len < width ? (int)(width - len) : 0, "", sp, tp, r->self, r->total);
             break;
         case BTS_REPORT_MARKDOWN:
             fprintf(out, "| %zu | ", i + 1);
-            write_markdown_cell(out, name, len);
+            bts_report_markdown_cell(out, name, len);
             fprintf(out, " | %.2f%% | %.2f%% | %" PRIu64 " | %" PRIu64 " |\n", sp, tp, r->self,
                     r->total);
             break;
         case BTS_REPORT_CSV:
             fprintf(out, "%zu,", i + 1);
-            write_csv_cell(out, name, len);
+            bts_report_csv_cell(out, name, len);
             fprintf(out, ",%.2f,%.2f,%" PRIu64 ",%" PRIu64 "\n", sp, tp, r->self, r->total);
             break;
         case BTS_REPORT_JSON:

@@ -85,14 +85,24 @@ expect 1 "a missing directory is reported" -- "$spy" render "$tmp/one.folded" -o
 has "$tmp/err" "cannot write '$tmp/no/dir/x.svg': no such file or directory" "the message names the file"
 
 # Differential graphs.
-printf 'main;grow 2\nmain;shrink 8\n' > "$tmp/before.folded"
-printf 'main;grow 8\nmain;shrink 2\n' > "$tmp/after.folded"
+printf 'main;grow 200\nmain;shrink 800\n' > "$tmp/before.folded"
+printf 'main;grow 800\nmain;shrink 200\n' > "$tmp/after.folded"
 expect 0 "bt-spy diff" -- "$spy" diff "$tmp/before.folded" "$tmp/after.folded" -o "$tmp/d.svg"
 has "$tmp/d.svg" 'data-diff="1"' "the diff is differential"
-has "$tmp/d.svg" 'width="8" height="15" n="1" b="2" fill="#ff0000"' "grow is red, 8 wide (AFTER)"
-has "$tmp/d.svg" 'width="2" height="15" n="3" b="8" fill="#0000ff"' "shrink is blue"
+# Widths are the larger of the two shares (80% each), so shrink stays as wide as grow.
+has "$tmp/d.svg" 'x="0" width="800000" height="15" n="1" b="200" a="800" s="1" fill="#ff1e1e"' \
+    "grow is red and significant"
+has "$tmp/d.svg" 'x="800000" width="800000" height="15" n="3" b="800" a="200" s="1" fill="#1e1eff"' \
+    "shrink is blue, as wide as it was before"
+expect 0 "bt-spy diff --widths after" -- "$spy" diff --widths after "$tmp/before.folded" \
+    "$tmp/after.folded" -o "$tmp/w.svg"
+has "$tmp/w.svg" 'x="800" width="200" height="15" n="3" b="800" a="200"' "--widths after: AFTER's widths"
 expect 0 "bt-spy diff --negate" -- "$spy" diff --negate "$tmp/before.folded" "$tmp/after.folded" -o "$tmp/n.svg"
-has "$tmp/n.svg" 'n="1" b="2" fill="#0000ff"' "--negate swaps the hues"
+has "$tmp/n.svg" 'n="1" b="200" a="800" s="1" fill="#1e1eff"' "--negate swaps the hues"
+printf 'main;grow 2\nmain;shrink 8\n' > "$tmp/before.folded"
+printf 'main;grow 8\nmain;shrink 2\n' > "$tmp/after.folded"
+expect 0 "bt-spy diff of 10 samples" -- "$spy" diff "$tmp/before.folded" "$tmp/after.folded" -o "$tmp/p.svg"
+has "$tmp/p.svg" 'n="1" b="2" a="8" fill="#ffdddd"' "a change 10 samples cannot confirm is pale"
 expect 2 "bt-spy diff needs two inputs" -- "$spy" diff "$tmp/before.folded" -o "$tmp/x.svg"
 paste -d' ' <(cut -d' ' -f1,2 "$tmp/before.folded") <(cut -d' ' -f2 "$tmp/after.folded") > "$tmp/two-col.folded"
 expect 0 "bt-flamegraph reads difffolded output" -- "$fg" "$tmp/two-col.folded"
