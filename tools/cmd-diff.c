@@ -72,11 +72,7 @@ const char bts_diff_compare_help[] =
     "      --duration B,A     the recordings' wall time in seconds, where the files\n"
     "                         do not say (folded)\n"
     "      --rate B,A         their sampling rates in Hz, where the files do not say\n"
-    "      --confidence PCT   level for 'significant' (default 99)\n"
-    "      --from FMT         input format: folded, pprof, speedscope, perf-script\n"
-    "      --sample-type T    pprof input: the value to read (default: the first)\n"
-    "      --event NAME       perf script input: event to keep (default: the first)\n"
-    "      --strict           stop at the first malformed input line\n";
+    "      --confidence PCT   level for 'significant' (default 99)\n";
 
 void bts_diff_inputs_free(struct bts_diff_inputs *d)
 {
@@ -344,6 +340,11 @@ static void usage(FILE *out)
           "                         wide as in AFTER)\n",
           out);
     fputs(bts_diff_compare_help, out);
+    fputs("      --from FMT         input format: folded, pprof, speedscope, perf-script\n"
+          "      --sample-type T    pprof input: the value to read (default: the first)\n"
+          "      --event NAME       perf script input: event to keep (default: the first)\n"
+          "      --strict           stop at the first malformed input line\n",
+          out);
     bts_render_options_write_help(out);
     fputs("  -h, --help             this message\n"
           "\n"

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* bt-spy report: the functions that cost the most, as text, markdown, CSV or JSON. */
+/* bt-spy report: the functions that cost the most, or (--compare) what
+ * changed between two profiles, as text, markdown, CSV or JSON. */
+#define _GNU_SOURCE
 #include "cli.h"
+#include "compare.h"
 #include "output-file.h"
 #include "format.h"
+#include "render.h"
 #include "report.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +24,29 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
 int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts_convert_input *in);
 struct option *bts_convert_longopts(const struct option *own, size_t n);
 
-enum { OPT_BY = 1200 };
+/* From cmd-diff.c: two inputs, their statistics and the diff picture. */
+struct bts_diff_inputs {
+    struct bts_convert_input in;
+    struct bts_compare_opts cmp;
+    char *work_unit;
+};
+extern const struct option bts_diff_compare_longopts[];
+extern const size_t bts_diff_compare_longopt_count;
+extern const char bts_diff_compare_help[];
+int bts_diff_compare_option(const char *cmd, int c, const char *arg, struct bts_diff_inputs *d);
+int bts_diff_load(const char *cmd, char *const paths[2], struct bts_diff_inputs *d,
+                  struct bts_calltree **tree, struct bts_compare **cmp);
+int bts_diff_draw(const struct bts_calltree *t, const struct bts_compare *cmp,
+                  const struct bts_render_opts *ro, enum bts_render_widths widths,
+                  enum bts_render_format fmt, FILE *out);
+void bts_diff_inputs_free(struct bts_diff_inputs *d);
+
+enum { OPT_BY = 1200, OPT_COMPARE };
 
 static void usage(FILE *out)
 {
     fputs("usage: bt-spy report IN [--top N] [--by self|total] [--format FMT] [-o OUT]\n"
+          "       bt-spy report --compare BEFORE AFTER [--top N] [--format FMT] [-o OUT]\n"
           "\n"
           "Lists the functions of a profile with their share of the samples: rank,\n"
           "function, self % (samples where it is the leaf), total % (samples where it\n"
@@ -44,28 +67,148 @@ static void usage(FILE *out)
           "`thread NAME (TID)` and `process NAME (PID)` root frames are not functions and\n"
           "are left out. The markdown table pastes into a code review as it is.\n"
           "\n"
+          "With --compare, lists the functions whose value changed most between BEFORE\n"
+          "and AFTER: before, after, the change with its interval, whether it is\n"
+          "significant, and a one-line summary first. --format markdown -o FILE.md also\n"
+          "writes the diff picture as FILE.svg and FILE.png and links them.\n"
+          "\n"
+          "      --compare          BEFORE AFTER instead of IN\n",
+          out);
+    fputs(bts_diff_compare_help, out);
+    fputs("\n"
           "examples:\n"
           "  bt-spy report profile.folded\n"
           "  bt-spy report --by total --top 10 --format markdown profile.pb.gz\n"
-          "  perf script | bt-spy report --format csv - > functions.csv\n",
+          "  perf script | bt-spy report --format csv - > functions.csv\n"
+          "  bt-spy report --compare before.pb.gz after.pb.gz\n"
+          "  bt-spy report --compare --format markdown -o review.md a.folded b.folded\n",
           out);
+}
+
+/* "review.md" -> "review.svg" (and .png), or NULL when out of memory. */
+static char *sibling(const char *path, const char *ext)
+{
+    size_t n = strlen(path);
+    char *s;
+
+    if (n > 3 && !strcmp(path + n - 3, ".md"))
+        n -= 3;
+    else if (n > 9 && !strcmp(path + n - 9, ".markdown"))
+        n -= 9;
+    if (asprintf(&s, "%.*s%s", (int)n, path, ext) < 0)
+        return NULL;
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s && s[1] ? s + 1 : path;
+}
+
+/* Writes the diff picture to path; prints its own error. */
+static int write_picture(const struct bts_calltree *t, const struct bts_compare *cmp,
+                         const char *path, enum bts_render_format fmt)
+{
+    struct bts_output_file *of = NULL;
+    struct bts_render_opts ro;
+    int err;
+
+    bts_render_opts_init(&ro);
+    err = bts_output_file_open(path, &of);
+    if (!err)
+        err = bts_diff_draw(t, cmp, &ro, BTS_RENDER_WIDTHS_LARGER, fmt, bts_output_file_stream(of));
+    if (err && of && bts_output_file_error(of))
+        err = bts_output_file_error(of);
+    if (!err)
+        err = bts_output_file_commit(of);
+    bts_output_file_free(of);
+    if (err == -EFBIG)
+        bts_cli_error("cannot write '%s': the graph is too tall for PNG", path);
+    else if (err)
+        bts_cli_error("cannot write '%s': %s", path, bts_cli_strerror(err));
+    return err ? BTS_EXIT_FAILURE : 0;
+}
+
+static int report_compare(int nin, char **paths, struct bts_diff_inputs *d,
+                          const struct bts_report_opts *ro, const char *output)
+{
+    struct bts_compare_report_opts co = {.top = ro->top, .style = ro->style};
+    struct bts_calltree *t = NULL;
+    struct bts_compare *cmp = NULL;
+    struct bts_output_file *of = NULL;
+    char *svg = NULL, *png = NULL;
+    bool pictures = ro->style == BTS_REPORT_MARKDOWN && strcmp(output, "-");
+    int ret, err;
+
+    if (nin != 2)
+        return bts_cli_usage_error("report", "--compare expects BEFORE and AFTER, got %d input%s",
+                                   nin, nin == 1 ? "" : "s");
+    if (!strcmp(paths[0], "-") && !strcmp(paths[1], "-"))
+        return bts_cli_usage_error("report", "BEFORE and AFTER cannot both be stdin");
+    ret = bts_diff_load("report", paths, d, &t, &cmp);
+    if (ret)
+        goto out;
+    ret = BTS_EXIT_FAILURE;
+    if (pictures) {
+        svg = sibling(output, ".svg");
+        png = sibling(output, ".png");
+        if (!svg || !png) {
+            bts_cli_error("out of memory");
+            goto out;
+        }
+        if (write_picture(t, cmp, svg, BTS_RENDER_SVG) ||
+            write_picture(t, cmp, png, BTS_RENDER_PNG))
+            goto out;
+        co.svg_link = base_name(svg);
+        co.png_link = base_name(png);
+    }
+    err = bts_output_file_open(output, &of);
+    if (!err)
+        err = bts_compare_write(cmp, &co, bts_output_file_stream(of));
+    if (err && bts_output_file_error(of))
+        err = bts_output_file_error(of);
+    if (!err)
+        err = bts_output_file_commit(of);
+    if (err) {
+        bts_cli_error("cannot write '%s': %s", output, bts_cli_strerror(err));
+        goto out;
+    }
+    ret = BTS_EXIT_OK;
+out:
+    bts_output_file_free(of);
+    bts_compare_free(cmp);
+    bts_calltree_free(t);
+    free(svg);
+    free(png);
+    return ret;
 }
 
 int bts_cmd_report(int argc, char **argv)
 {
-    static const struct option own[] = {
+    static const struct option base[] = {
         {"top", required_argument, NULL, 'n'},    {"by", required_argument, NULL, OPT_BY},
         {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
+        {"help", no_argument, NULL, 'h'},         {"compare", no_argument, NULL, OPT_COMPARE},
     };
-    struct option *longopts = bts_convert_longopts(own, sizeof(own) / sizeof(own[0]));
+    size_t nb = sizeof(base) / sizeof(base[0]), nc = bts_diff_compare_longopt_count;
+    struct option own[sizeof(base) / sizeof(base[0]) + 8];
+    struct option *longopts;
     struct bts_report_opts ro = {.top = 20, .by = BTS_REPORT_BY_SELF, .style = BTS_REPORT_TEXT};
-    struct bts_convert_input in = {0};
+    struct bts_diff_inputs d = {0};
+    struct bts_convert_input *in = &d.in;
+    bool compare = false;
     struct bts_calltree *t = NULL;
     struct bts_output_file *of = NULL;
     const char *output = "-";
     uint64_t top;
     int c, ret = 0, err;
+
+    if (nc > sizeof(own) / sizeof(own[0]) - nb)
+        nc = sizeof(own) / sizeof(own[0]) - nb;
+    memcpy(own, base, sizeof(base));
+    memcpy(own + nb, bts_diff_compare_longopts, nc * sizeof(*own));
+    longopts = bts_convert_longopts(own, nb + nc);
 
     if (!longopts) {
         bts_cli_error("out of memory");
@@ -110,16 +253,26 @@ int bts_cmd_report(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case OPT_COMPARE:
+            compare = true;
+            break;
         case ':':
         case '?':
             ret = bts_cli_bad_option("report", c, argv);
             break;
         default:
-            ret = bts_convert_input_option("report", c, optarg, &in);
+            ret = bts_diff_compare_option("report", c, optarg, &d);
         }
     }
     free(longopts);
-    if (ret)
+    if (!ret && compare)
+        ret = report_compare(argc - optind, argv + optind, &d, &ro, output);
+    else if (!ret && (d.cmp.measure || d.cmp.work_unit || d.cmp.confidence ||
+                      d.cmp.side[0].duration_s || d.cmp.side[0].rate_hz))
+        ret = bts_cli_usage_error("report", "--measure, --per, --duration, --rate and "
+                                            "--confidence go with --compare");
+    bts_diff_inputs_free(&d);
+    if (ret || compare)
         return ret < 0 ? BTS_EXIT_OK : ret;
     if (optind >= argc)
         return bts_cli_usage_error("report", "missing input file");
@@ -131,7 +284,7 @@ int bts_cmd_report(int argc, char **argv)
         bts_cli_error("out of memory");
         return BTS_EXIT_FAILURE;
     }
-    ret = bts_convert_load(argv[optind], &in, t);
+    ret = bts_convert_load(argv[optind], in, t);
     if (ret)
         goto out;
     err = bts_output_file_open(output, &of);

@@ -596,7 +596,7 @@ int bts_compare_write(const struct bts_compare *c, const struct bts_compare_repo
         fprintf(out, "%s\n\nbefore: %s\nafter:  %s\nmeasure: %s; significant at %g%%\n\n", summary,
                 side[0], side[1], measure_words(c), conf);
         fprintf(out, "%4s  %-*s  %12s  %12s  %14s  %12s  %-4s  %s\n", "rank", (int)width,
-                "function", "before", "after", "change", "+-", "sig", "samples");
+                "function", "before", "after", "change", "+/-", "sig", "samples");
         break;
     case BTS_REPORT_MARKDOWN:
         fprintf(out, "**%s**\n\n", summary);
@@ -648,7 +648,9 @@ int bts_compare_write(const struct bts_compare *c, const struct bts_compare_repo
         bts_compare_format_value(c, v.value[0], false, b, sizeof(b));
         bts_compare_format_value(c, v.value[1], false, a, sizeof(a));
         bts_compare_format_value(c, v.change, true, d, sizeof(d));
-        bts_compare_format_value(c, v.half_ci, false, ci, sizeof(ci));
+        bts_compare_format_value(c, v.half_ci, true, ci, sizeof(ci));
+        if (ci[0] == '+') /* a spread, in the change's unit, without a sign */
+            memmove(ci, ci + 1, strlen(ci));
         switch (o->style) {
         case BTS_REPORT_TEXT:
             fprintf(out, "%4zu  ", i + 1);
@@ -689,7 +691,7 @@ int bts_compare_write(const struct bts_compare *c, const struct bts_compare_repo
     switch (o->style) {
     case BTS_REPORT_TEXT:
         fprintf(out,
-                "\nchange = after - before; +- is its %g%% interval; significant: two-sample "
+                "\nchange = after - before; +/- is its %g%% interval; significant: two-sample "
                 "test,\nBenjamini-Hochberg over %zu functions at %g%%.\n",
                 conf, c->nfns, 100 - conf);
         break;
