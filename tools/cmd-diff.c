@@ -29,7 +29,8 @@ struct option *bts_convert_longopts(const struct option *own, size_t n);
 struct bts_diff_inputs {
     struct bts_convert_input in;
     struct bts_compare_opts cmp;
-    char *work_unit; /* owned; cmp.work_unit points here */
+    char *work_unit;                 /* owned; cmp.work_unit points here */
+    struct bts_profile_meta meta[2]; /* what the files say; commands point here */
 };
 extern const struct option bts_diff_compare_longopts[];
 extern const size_t bts_diff_compare_longopt_count;
@@ -232,8 +233,18 @@ int bts_diff_load(const char *cmd, char *const paths[2], struct bts_diff_inputs 
             bts_cli_error("out of memory");
             goto out;
         }
-        if (bts_convert_load(paths[i], &d->in, side[i]))
+        d->in.load.meta = &d->meta[i];
+        err = bts_convert_load(paths[i], &d->in, side[i]);
+        d->in.load.meta = NULL;
+        if (err)
             goto out;
+        /* What the command line says wins over what the file says. */
+        if (d->cmp.side[i].duration_s == 0)
+            d->cmp.side[i].duration_s = d->meta[i].duration_s;
+        if (d->cmp.side[i].rate_hz == 0)
+            d->cmp.side[i].rate_hz = d->meta[i].rate_hz;
+        d->cmp.side[i].start_unix_s = d->meta[i].start_unix_s;
+        d->cmp.side[i].command = d->meta[i].comment[0] ? d->meta[i].comment : NULL;
         if (bts_calltree_total(side[i], BTS_CALLTREE_ROOT, 0) == 0) {
             bts_cli_error("no samples in '%s'", paths[i]);
             bts_cli_hint("record a profile first: bt-spy record -o %s -- PROGRAM", paths[i]);

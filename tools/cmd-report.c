@@ -29,6 +29,7 @@ struct bts_diff_inputs {
     struct bts_convert_input in;
     struct bts_compare_opts cmp;
     char *work_unit;
+    struct bts_profile_meta meta[2]; /* what the files say; commands point here */
 };
 extern const struct option bts_diff_compare_longopts[];
 extern const size_t bts_diff_compare_longopt_count;

@@ -127,6 +127,8 @@ int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opt
 
     if (!o)
         o = &defaults;
+    if (o->meta)
+        memset(o->meta, 0, sizeof(*o->meta));
     if (err && errlen)
         err[0] = '\0';
     if (!r) {
@@ -153,9 +155,17 @@ int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opt
         goto out;
     }
     switch (f) {
-    case BTS_FORMAT_PPROF:
-        ret = bts_pprof_read(s, o->sample_type, t, err, errlen);
+    case BTS_FORMAT_PPROF: {
+        struct bts_pprof_meta pm;
+        ret = bts_pprof_read_meta(s, o->sample_type, t, o->meta ? &pm : NULL, err, errlen);
+        if (!ret && o->meta) {
+            o->meta->duration_s = (double)pm.duration_nanos / 1e9;
+            o->meta->rate_hz = pm.period_ns > 0 ? 1e9 / (double)pm.period_ns : 0;
+            o->meta->start_unix_s = pm.time_nanos / 1000000000;
+            snprintf(o->meta->comment, sizeof(o->meta->comment), "%s", pm.comment);
+        }
         break;
+    }
     case BTS_FORMAT_SPEEDSCOPE:
         ret = bts_speedscope_read(s, t, err, errlen);
         break;

@@ -30,12 +30,22 @@ enum bts_format bts_format_from_path(const char *path);
  * followed by an indented frame -> perf-script, else folded. */
 enum bts_format bts_format_sniff(const void *head, size_t len);
 
+/* What an input says about its recording (pprof carries these; folded,
+ * speedscope and perf script do not): 0 or NULL where unknown. */
+struct bts_profile_meta {
+    double duration_s;    /* wall time of the recording */
+    double rate_hz;       /* samples per second (1 / period) */
+    int64_t start_unix_s; /* when it started */
+    char comment[256];    /* a note the writer left, "" if none */
+};
+
 /* Options for loading any input into a call tree. */
 struct bts_format_load_opts {
     enum bts_format format;           /* AUTO: sniff */
     const char *sample_type;          /* pprof: sample type name; NULL = the first */
     struct bts_perf_script_opts perf; /* perf-script: event, root frame, kernel suffix */
     bool strict;                      /* folded/perf-script: stop at the first malformed line */
+    struct bts_profile_meta *meta;    /* out (may be NULL): filled with what the input says */
 };
 
 /* Loads `in` (not closed) into `t` (not finished). Diagnostics of skipped

@@ -1043,14 +1043,29 @@ static int read_sample(struct sample_reader *r, size_t si, struct bts_calltree *
     return bts_calltree_add_frames(t, r->names, r->lens, n, &count, 1, 0); /* n may be 0 */
 }
 
+static void read_meta(const pb_profile *p, struct bts_pprof_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->time_nanos = p->time_nanos > 0 ? p->time_nanos : 0;
+    m->duration_nanos = p->duration_nanos > 0 ? p->duration_nanos : 0;
+    if (p->period > 0 && p->period_type && string_ok(p, p->period_type->unit) &&
+        !strcmp(p->string_table[p->period_type->unit], "nanoseconds"))
+        m->period_ns = p->period;
+    for (size_t i = 0; i < p->n_comment && !m->comment[0]; i++)
+        if (string_ok(p, p->comment[i]))
+            snprintf(m->comment, sizeof(m->comment), "%s", p->string_table[p->comment[i]]);
+}
+
 static int read_profile(const pb_profile *p, const char *sample_type, struct bts_calltree *t,
-                        char *err, size_t errlen)
+                        struct bts_pprof_meta *meta, char *err, size_t errlen)
 {
     struct sample_reader r = {.p = p, .k_thread = -1, .k_tid = -1};
     int ret = read_header(p, sample_type, &r.vi, err, errlen);
 
     if (ret)
         goto out;
+    if (meta)
+        read_meta(p, meta);
     for (size_t i = 1; i < p->n_string_table; i++) {
         if (!strcmp(p->string_table[i], "thread") && r.k_thread < 0)
             r.k_thread = (int64_t)i;
@@ -1070,8 +1085,9 @@ out:
     return ret;
 }
 
-int bts_pprof_read_buffer(const void *data, size_t len, const char *sample_type,
-                          struct bts_calltree *t, char *err, size_t errlen)
+static int read_buffer(const void *data, size_t len, const char *sample_type,
+                       struct bts_calltree *t, struct bts_pprof_meta *meta, char *err,
+                       size_t errlen)
 {
     const uint8_t *p = data;
     uint8_t *raw = NULL;
@@ -1093,7 +1109,7 @@ int bts_pprof_read_buffer(const void *data, size_t len, const char *sample_type,
         ret = fail(err, errlen, "offset 0: malformed protobuf (not a pprof profile)");
         goto out;
     }
-    ret = read_profile(prof, sample_type, t, err, errlen);
+    ret = read_profile(prof, sample_type, t, meta, err, errlen);
 out:
     if (prof)
         perftools__profiles__profile__free_unpacked(prof, NULL);
@@ -1101,8 +1117,20 @@ out:
     return ret;
 }
 
+int bts_pprof_read_buffer(const void *data, size_t len, const char *sample_type,
+                          struct bts_calltree *t, char *err, size_t errlen)
+{
+    return read_buffer(data, len, sample_type, t, NULL, err, errlen);
+}
+
 int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, char *err,
                    size_t errlen)
+{
+    return bts_pprof_read_meta(in, sample_type, t, NULL, err, errlen);
+}
+
+int bts_pprof_read_meta(FILE *in, const char *sample_type, struct bts_calltree *t,
+                        struct bts_pprof_meta *meta, char *err, size_t errlen)
 {
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
@@ -1130,7 +1158,7 @@ int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, ch
             break;
         }
     }
-    ret = bts_pprof_read_buffer(buf, len, sample_type, t, err, errlen);
+    ret = read_buffer(buf, len, sample_type, t, meta, err, errlen);
 out:
     free(buf);
     return ret;

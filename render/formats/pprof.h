@@ -69,3 +69,14 @@ int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, ch
                    size_t errlen);
 int bts_pprof_read_buffer(const void *data, size_t len, const char *sample_type,
                           struct bts_calltree *t, char *err, size_t errlen);
+
+/* What a profile says about its recording; 0 or "" where it does not. */
+struct bts_pprof_meta {
+    int64_t time_nanos;     /* start (unix ns) */
+    int64_t duration_nanos; /* wall time of the recording */
+    int64_t period_ns;      /* time between samples, when period_type is in nanoseconds */
+    char comment[256];      /* the first comment */
+};
+/* bts_pprof_read that also fills *meta (may be NULL). */
+int bts_pprof_read_meta(FILE *in, const char *sample_type, struct bts_calltree *t,
+                        struct bts_pprof_meta *meta, char *err, size_t errlen);
