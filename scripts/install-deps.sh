@@ -20,7 +20,7 @@ build_pkgs=(build-essential meson ninja-build pkg-config
     libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libncurses-dev)
 test_pkgs=(clang-format libxml2-utils linux-perf tmux procps util-linux python3
     chromium golang-go nodejs npm g++ clang libclang-rt-14-dev
-    python3-numpy python3-pandas austin)
+    python3-numpy python3-pandas austin python3-markdown)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
