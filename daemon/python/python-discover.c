@@ -4,7 +4,7 @@
  * how its pthread_t leads to a thread id. */
 #define _GNU_SOURCE
 
-#include "python-private.h"
+#include "python-reader-private.h"
 #include "remote-read.h"
 
 #include <ctype.h>

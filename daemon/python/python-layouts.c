@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* python-layouts: where CPython 3.8-3.12 keep the fields we read (tables),
  * and 3.13's own _Py_DebugOffsets turned into the same form. */
-#include "python-private.h"
+#include "python-reader-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -239,6 +239,13 @@ int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, si
         take(block, DO_INTERP_GIL_LOCKED, &gil_locked) ||
         take(block, DO_INTERP_GIL_HOLDER, &gil_holder) || gil_locked < gil_state ||
         gil_holder < gil_state)
+        return -ENOTSUP;
+
+    /* The str header is read into a fixed buffer: its fields must lie
+     * inside it, and inside the ASCII header, in the order CPython has. */
+    if (l.object_type + 8 > l.unicode_length || l.unicode_length + 16 > l.unicode_state ||
+        l.unicode_state + 4 > l.unicode_ascii_size || l.unicode_ascii_size + 16 > 128 ||
+        l.bytes_size + 8 > l.bytes_data)
         return -ENOTSUP;
 
     l.version = 0x030d0000;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* python-memory: target memory through the read callback, with a page
  * cache that lives for one sample. */
-#include "python-private.h"
+#include "python-reader-private.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * strings that outlive one sample. */
 #define _GNU_SOURCE
 
-#include "python-private.h"
+#include "python-reader-private.h"
 #include "python-lines.h"
 
 #include <errno.h>

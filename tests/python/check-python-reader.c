@@ -2,10 +2,10 @@
 /* check-python-reader: the frame reader over a fake interpreter built in
  * memory with each version's layout (names, lines, entry frames, the GIL,
  * and every kind of broken chain), over recorded snapshots of real ones,
- * and the 3.13 _Py_DebugOffsets parser. Needs python-private.h. */
+ * and the 3.13 _Py_DebugOffsets parser. Needs python-reader-private.h. */
 #define _GNU_SOURCE
 
-#include "python-private.h"
+#include "python-reader-private.h"
 #include "python-reader.h"
 #include "python-snapshot.h"
 
@@ -546,6 +546,13 @@ static void debug_block(uint8_t *block, uint64_t version)
 
         memcpy(block + at, &v, 8);
     }
+    /* object headers as CPython has them: ob_type, bytes, str */
+    memcpy(block + 360, &(uint64_t){8}, 8);
+    memcpy(block + 520, &(uint64_t){16}, 8);
+    memcpy(block + 528, &(uint64_t){32}, 8);
+    memcpy(block + 544, &(uint64_t){32}, 8);
+    memcpy(block + 552, &(uint64_t){16}, 8);
+    memcpy(block + 560, &(uint64_t){40}, 8);
 }
 
 START_TEST(test_debug_offsets_fill_the_layout)
@@ -562,7 +569,7 @@ START_TEST(test_debug_offsets_fill_the_layout)
     ck_assert_uint_eq(l.gil, 112);
     ck_assert_uint_eq(l.gil_locked, 16);
     ck_assert_uint_eq(l.gil_last_holder, 8);
-    ck_assert_uint_eq(l.unicode_compact_size, 560 + 16);
+    ck_assert_uint_eq(l.unicode_compact_size, 40 + 16);
     ck_assert_int_eq(l.owner_cstack, 3);
 }
 END_TEST
@@ -586,6 +593,10 @@ START_TEST(test_debug_offsets_refuse_other_versions_cookies_and_sizes)
     ck_assert_int_eq(py_layout_from_debug_offsets(&l, block, sizeof(block)), -ENOTSUP);
     debug_block(block, 0x030d00f0);
     ck_assert_int_eq(py_layout_from_debug_offsets(&l, block, 100), -ENOTSUP);
+    /* a str header larger than the reader's buffer */
+    debug_block(block, 0x030d00f0);
+    memcpy(block + 560, &(uint64_t){4000}, 8);
+    ck_assert_int_eq(py_layout_from_debug_offsets(&l, block, sizeof(block)), -ENOTSUP);
 }
 END_TEST
 

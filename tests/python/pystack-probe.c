@@ -4,7 +4,7 @@
  * ids and the GIL. Exits 1 on any mismatch or when no version was read. */
 #define _GNU_SOURCE
 
-#include "python-private.h"
+#include "python-reader-private.h"
 #include "python-reader.h"
 #include "python-snapshot.h"
 #include "remote-read.h"

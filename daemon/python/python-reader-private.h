@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* python-private: the per-version layout table and the page-cached memory
+/* python-reader-private: the per-version layout table and the page-cached memory
  * shared by the python-* files. */
 #pragma once
 
