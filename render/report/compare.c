@@ -21,6 +21,7 @@ struct fn_row {
     uint32_t name;
     const char *s; /* the name's bytes, for sorting */
     size_t len;
+    size_t depth; /* shallowest place on a stack: callers sort before callees */
     struct bts_compare_value total, self;
 };
 
@@ -238,9 +239,12 @@ static int collect_functions(struct bts_compare *c)
             leading = false;
             if (row_of[id] == SIZE_MAX) {
                 row_of[id] = c->nfns;
-                c->fns[c->nfns++].name = id;
+                c->fns[c->nfns].name = id;
+                c->fns[c->nfns++].depth = i;
             }
             r = &c->fns[row_of[id]];
+            if (i < r->depth)
+                r->depth = i;
             if (stamp[id] != visit) {
                 stamp[id] = visit;
                 r->total.count[0] += self[0];
@@ -268,6 +272,8 @@ static int cmp_fn(const void *a, const void *b)
 
     if (dx != dy)
         return dx > dy ? -1 : 1;
+    if (x->depth != y->depth) /* equal changes: the caller explains its callees */
+        return x->depth < y->depth ? -1 : 1;
     k = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
     return k ? k : (x->len > y->len) - (x->len < y->len);
 }
@@ -515,6 +521,17 @@ static size_t significant_count(const struct bts_compare *c)
     return k;
 }
 
+/* "total 3.4 s → 3.0 s (−12%)"; a change under 0.5% reads "(0%)". */
+static void append_total(char *buf, size_t len, size_t *pos, const char *a, const char *b,
+                         double pct)
+{
+    if (fabs(pct) < 0.5)
+        append(buf, len, pos, "total %s " ARROW " %s (0%%)", a, b);
+    else
+        append(buf, len, pos, "total %s " ARROW " %s (%s%.0f%%)", a, b, pct < 0 ? MINUS : "+",
+               fabs(pct));
+}
+
 void bts_compare_summary(const struct bts_compare *c, char *buf, size_t len)
 {
     size_t pos = 0, sig = significant_count(c);
@@ -526,14 +543,12 @@ void bts_compare_summary(const struct bts_compare *c, char *buf, size_t len)
         double pct = c->time[0] > 0 ? 100 * (c->time[1] - c->time[0]) / c->time[0] : 0;
         format_seconds(c->time[0], a, sizeof(a));
         format_seconds(c->time[1], b, sizeof(b));
-        append(buf, len, &pos, "total %s " ARROW " %s (%s%.0f%%)", a, b, pct < 0 ? MINUS : "+",
-               fabs(pct));
+        append_total(buf, len, &pos, a, b, pct);
     } else if (c->opts.work_unit) {
         bts_compare_format_value(c, c->scale[0], false, a, sizeof(a));
         bts_compare_format_value(c, c->scale[1], false, b, sizeof(b));
         double pct = 100 * (c->scale[1] - c->scale[0]) / c->scale[0];
-        append(buf, len, &pos, "total %s " ARROW " %s (%s%.0f%%)", a, b, pct < 0 ? MINUS : "+",
-               fabs(pct));
+        append_total(buf, len, &pos, a, b, pct);
     } else {
         append(buf, len, &pos, "total %" PRIu64 " " ARROW " %" PRIu64 " samples", c->n[0], c->n[1]);
     }

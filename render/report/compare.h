@@ -79,7 +79,7 @@ void bts_compare_node(const struct bts_compare *c, bts_calltree_node n,
 
 /* Functions (a sample counts once per distinct function on its stack;
  * leading thread/process frames are left out), ordered by |change| of the
- * inclusive value, largest first. */
+ * inclusive value, largest first (ties: callers first). */
 size_t bts_compare_function_count(const struct bts_compare *c);
 const char *bts_compare_function(const struct bts_compare *c, size_t i, size_t *len,
                                  struct bts_compare_value *total, struct bts_compare_value *self);
