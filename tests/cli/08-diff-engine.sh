@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bt-spy diff of engine profiles recorded with --history naive and --history
-# fast shows the history phase in blue (it shrank). Widths come from the
-# second profile, where fast history has almost no samples, so the frame is
-# shown the flamegraph.pl way: inputs swapped and --negate, giving the old
-# widths with the hues of the change. When the plain diff draws the frame at
-# all, it must be blue there too.
+# bt-spy diff and report --compare of engine profiles recorded with
+# --history naive and --history fast: the default picture draws the history
+# phase, which nearly vanished, as wide as it was and in blue, with both
+# counts on the frame; report --compare lists it first, as significant. Then
+# two pairs of recordings of the same configuration: at most one function
+# with >= 20 samples may be marked significant across both (the 10-pair
+# version is bench/compare-noise.sh).
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 
-for h in naive fast; do
-    "$BTS" record -r 999 -f collapsed -o "$WORK/$h.folded" --no-status -- \
-        "$ENGINE" --symbols 10 --bars 4000 --history $h --seconds 2.5 >/dev/null 2>"$WORK/err" ||
-        { cat "$WORK/err"; fail "record $h failed"; }
-done
+record() { # out history rate
+    "$BTS" record -r "$3" -o "$WORK/$1" --no-status -- \
+        "$ENGINE" --symbols 10 --bars 4000 --history "$2" --seconds 2.5 >/dev/null 2>"$WORK/err" ||
+        { cat "$WORK/err"; fail "record $1 failed"; }
+}
+record naive.pb.gz naive 999
+record fast.pb.gz fast 999
+"$BTS" convert "$WORK/fast.pb.gz" -o "$WORK/fast.folded" || fail "convert failed"
 
-# history_fills SVG: fill colours of the rects named bte_phase_history, after
-# decoding the name table ("PREFIXLEN|SUFFIX" or "PREFIXLEN,K,TAILLEN|MIDDLE"
-# per line, see docs/svg.md).
-history_fills() {
-    awk '
+# "N FILL WIDTH B A" per rect named $2 in SVG $1, after decoding the name
+# table ("PREFIXLEN|SUFFIX" or "PREFIXLEN,K,TAILLEN|MIDDLE" per line, see
+# docs/svg.md), and "total T" from the root element.
+frames() {
+    awk -v want="$2" '
+    /data-total="/ { t = $0; sub(/.*data-total="/, "", t); sub(/".*/, "", t); print "total " t }
     /<text id="names">/ { on = 1; sub(/.*<text id="names">/, "") }
     on { line = $0; end = sub(/<\/text>.*/, "", line)
          split(line, pf, "|"); p = pf[1]; s = substr(line, length(p) + 2)
@@ -29,27 +34,64 @@ history_fills() {
          if (end) on = 0; next }
     { while (match($0, /<rect x="[^"]*" width="[^"]*" height="[^"]*" n="[0-9]+"[^>]* fill="#[0-9a-f]+"/)) {
           r = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
-          n = r; sub(/.* n="/, "", n); sub(/".*/, "", n)
-          f = r; sub(/.*fill="#/, "", f); sub(/".*/, "", f)
-          rects[++nr] = n " " f } }
-    END { for (i = 1; i <= nr; i++) { split(rects[i], a, " ")
-              if (names[a[1]] == "bte_phase_history") print a[2] } }' "$1"
-}
-assert_blue() { # svg label
-    for f in $(history_fills "$1"); do
-        r=$((16#${f:0:2})) b=$((16#${f:4:2}))
-        echo "$2: bte_phase_history fill #$f (red $r, blue $b)"
-        [ $b -gt $r ] || fail "$2: history phase is not blue"
-    done
+          v = r; sub(/.* n="/, "", v); sub(/".*/, "", v); n = v
+          v = r; sub(/.*fill="#/, "", v); sub(/".*/, "", v); f = v
+          v = r; sub(/.* width="/, "", v); sub(/".*/, "", v); w = v
+          b = "-"; a = "-"
+          if (r ~ / b="/) { b = r; sub(/.* b="/, "", b); sub(/".*/, "", b) }
+          if (r ~ / a="/) { a = r; sub(/.* a="/, "", a); sub(/".*/, "", a) }
+          rects[++nr] = n " " f " " w " " b " " a } }
+    END { for (i = 1; i <= nr; i++) { split(rects[i], x, " ")
+              if (names[x[1]] == want) print rects[i] } }' "$1"
 }
 
-"$BTS" diff "$WORK/naive.folded" "$WORK/fast.folded" -o "$WORK/diff.svg" 2>"$WORK/err" ||
+"$BTS" diff "$WORK/naive.pb.gz" "$WORK/fast.folded" -o "$WORK/diff.svg" 2>"$WORK/err" ||
     { cat "$WORK/err"; fail "diff failed"; }
 xmllint --noout "$WORK/diff.svg" || fail "diff svg is not well-formed"
-assert_blue "$WORK/diff.svg" "diff naive fast"
+total=$(frames "$WORK/diff.svg" bte_phase_history | awk '$1 == "total" { print $2 }')
+found=0
+while read -r _ fill width b a; do
+    found=1
+    r=$((16#${fill:0:2})) bl=$((16#${fill:4:2}))
+    echo "bte_phase_history: fill #$fill, $width of $total wide, $b -> $a samples"
+    [ "$bl" -gt $((r + 100)) ] || fail "history phase is not clearly blue"
+    [ $((width * 5)) -ge "$total" ] || fail "history phase is narrower than 20% of the graph"
+    [ "$b" != - ] && [ "$a" != - ] || fail "the frame lacks its BEFORE and AFTER counts"
+    [ "$b" -gt $((a * 10)) ] || fail "BEFORE should have far more history samples than AFTER"
+done < <(frames "$WORK/diff.svg" bte_phase_history | grep -v '^total')
+[ $found = 1 ] || fail "no bte_phase_history frame in the default diff"
+grep -q '<text id="subtitle"[^>]*>before: naive.pb.gz: [0-9]* samples, [0-9.]* s at 999 Hz, ' \
+    "$WORK/diff.svg" || fail "the subtitle does not name BEFORE with its duration and rate"
 
-"$BTS" diff --negate "$WORK/fast.folded" "$WORK/naive.folded" -o "$WORK/neg.svg" 2>"$WORK/err" ||
-    { cat "$WORK/err"; fail "diff --negate failed"; }
+# flamegraph.pl's widths are still there.
+"$BTS" diff --widths after --negate "$WORK/fast.folded" "$WORK/naive.pb.gz" -o "$WORK/neg.svg" \
+    2>"$WORK/err" || { cat "$WORK/err"; fail "diff --widths after --negate failed"; }
 xmllint --noout "$WORK/neg.svg" || fail "negated diff svg is not well-formed"
-[ -n "$(history_fills "$WORK/neg.svg")" ] || fail "no bte_phase_history frame in the negated diff"
-assert_blue "$WORK/neg.svg" "diff --negate fast naive"
+[ -n "$(frames "$WORK/neg.svg" bte_phase_history | grep -v '^total')" ] ||
+    fail "no bte_phase_history frame in the negated diff"
+
+"$BTS" report --compare --format csv "$WORK/naive.pb.gz" "$WORK/fast.pb.gz" > "$WORK/cmp.csv" ||
+    fail "report --compare failed"
+first=$(sed -n 2p "$WORK/cmp.csv")
+echo "first change: $first"
+[ "$(echo "$first" | cut -d, -f2)" = bte_phase_history ] || fail "history is not listed first"
+[ "$(echo "$first" | cut -d, -f7)" = yes ] || fail "the history change is not significant"
+"$BTS" report --compare "$WORK/naive.pb.gz" "$WORK/fast.pb.gz" | head -1 |
+    grep -q '^total .* s → .* s (.*%); bte_phase_history −.* s (significant); ' ||
+    fail "the summary line does not lead with the history phase"
+
+# No false alarms: two pairs of recordings of the same configuration.
+flagged=0 tested=0
+for pair in 1 2; do
+    record "a$pair.folded" naive 499
+    record "b$pair.folded" naive 499
+    "$BTS" report --compare --top 0 --format csv "$WORK/a$pair.folded" "$WORK/b$pair.folded" \
+        > "$WORK/noise$pair.csv" || fail "report --compare of pair $pair failed"
+    read -r t f < <(awk -F, 'NR > 1 && ($9 >= 20 || $10 >= 20) { t++; if ($7 == "yes") f++ }
+                            END { print t + 0, f + 0 }' "$WORK/noise$pair.csv")
+    echo "pair $pair: $f of $t functions with >= 20 samples marked significant"
+    tested=$((tested + t)) flagged=$((flagged + f))
+done
+[ "$tested" -ge 10 ] || fail "only $tested functions with >= 20 samples: the recordings are too short"
+[ "$flagged" -le 1 ] || fail "$flagged of $tested unchanged functions marked significant"
+echo "ok: diff and report --compare of naive and fast; $flagged of $tested false alarms"
