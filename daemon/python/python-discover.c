@@ -407,8 +407,15 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info)
      * a second libpython (an extension linked against it, an embedded
      * copy) whose _PyRuntime was never set up. */
     for (size_t i = 0; i < n_cands; i++) {
-        if (read_symbols(pid, &cands[i], &syms[i]))
+        if (read_symbols(pid, &cands[i], &syms[i])) {
+            /* No _PyRuntime: an interpreter older than 3.7 still names
+             * its version in its file name, worth saying so. */
+            versions[i] = version_from_name(cands[i].path);
+            memset(&syms[i], 0, sizeof(syms[i]));
+            if (versions[i] && versions[i] < 0x03080000 && unknown < 0)
+                unknown = (int)i;
             continue;
+        }
         versions[i] = read_version(pid, &cands[i], &syms[i]);
         if (py_layout_init(&layout, versions[i], bts_remote_read_pid, &pid,
                            runtime_addr(&syms[i], syms[i].runtime))) {

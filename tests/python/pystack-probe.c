@@ -143,8 +143,22 @@ static size_t find_pythons(char paths[][PATH_MAX], size_t cap)
     return n;
 }
 
-/* Starts `python workload` and waits for its "ready" line. */
-static pid_t start_workload(const char *python, const char *workload)
+/* A libpython the system has, to map as a second, idle runtime. */
+static const char *find_libpython(void)
+{
+    static char path[PATH_MAX];
+    glob_t g;
+
+    if (glob("/usr/lib/*/libpython3.*.so.1.0", 0, NULL, &g) != 0)
+        return NULL;
+    snprintf(path, sizeof(path), "%s", g.gl_pathv[0]);
+    globfree(&g);
+    return path;
+}
+
+/* Starts `python workload` and waits for its "ready" line. With
+ * `preload`, the workload also loads that libpython, uninitialised. */
+static pid_t start_workload(const char *python, const char *workload, const char *preload)
 {
     int fds[2];
     pid_t pid;
@@ -159,6 +173,8 @@ static pid_t start_workload(const char *python, const char *workload)
         return -1;
     if (pid == 0) {
         dup2(fds[1], STDOUT_FILENO);
+        if (preload)
+            setenv("PYSTACK_PRELOAD", preload, 1);
         execl(python, python, "-u", workload, (char *)NULL);
         _exit(127);
     }
@@ -308,8 +324,8 @@ static double pct(int n, int of)
 
 /* Reads one interpreter. 1 when it was read and passed, 0 when it was
  * correctly refused (too old), -1 on failure. */
-static int probe_python(const char *python, const struct probe_opts *o, const struct marks *marks,
-                        char *covered, size_t covered_len)
+static int probe_python(const char *python, const char *preload, const struct probe_opts *o,
+                        const struct marks *marks, char *covered, size_t covered_len)
 {
     const char *workload_name = strrchr(o->workload, '/');
     int minor = minor_of(python);
@@ -322,7 +338,7 @@ static int probe_python(const char *python, const struct probe_opts *o, const st
 
     workload_name = workload_name ? workload_name + 1 : o->workload;
     snprintf(want, sizeof(want), "3.%d", minor);
-    pid = start_workload(python, o->workload);
+    pid = start_workload(python, o->workload, preload);
     if (pid < 0) {
         printf("%s: FAIL: workload did not start\n", python);
         return -1;
@@ -372,15 +388,15 @@ static int probe_python(const char *python, const struct probe_opts *o, const st
          pct(t.main_stack, t.samples) >= 95 && pct(t.sleeper, t.samples) >= 95 &&
          pct(t.main_held, t.samples) >= 80 && pct(t.sleeper_off, t.samples) >= 80 &&
          t.bad_lines == 0 && t.bad_tids == 0 && t.errors == 0;
-    printf("%s: %s: python %s (%s): %d samples, main stack %.1f%%, sleeper %.1f%%, gil held by "
+    printf("%s%s%s: %s: python %s (%s): %d samples, main stack %.1f%%, sleeper %.1f%%, gil held by "
            "main %.1f%%, sleeper off gil %.1f%%, bad lines %d, bad tids %d, errors %d, %.1f "
            "us/sample\n",
-           python, ok ? "ok" : "FAIL", bts_python_version(py),
-           strstr(info.path, "libpython") ? "libpython" : "static", t.samples,
-           pct(t.main_stack, t.samples), pct(t.sleeper, t.samples), pct(t.main_held, t.samples),
-           pct(t.sleeper_off, t.samples), t.bad_lines, t.bad_tids, t.errors,
-           t.samples ? t.us / t.samples : 0.0);
-    if (ok) {
+           python, preload ? " with " : "", preload ? preload : "", ok ? "ok" : "FAIL",
+           bts_python_version(py), strstr(info.path, "libpython") ? "libpython" : "static",
+           t.samples, pct(t.main_stack, t.samples), pct(t.sleeper, t.samples),
+           pct(t.main_held, t.samples), pct(t.sleeper_off, t.samples), t.bad_lines, t.bad_tids,
+           t.errors, t.samples ? t.us / t.samples : 0.0);
+    if (ok && !preload) {
         size_t at = strlen(covered);
 
         snprintf(covered + at, covered_len - at, " %s(%s)", bts_python_version(py),
@@ -414,6 +430,7 @@ int main(int argc, char **argv)
     size_t n_paths = 0;
     int c, read_ok = 0, failed = 0;
     char covered[512] = "";
+    const char *preload;
 
     while ((c = getopt_long(argc, argv, "w:n:s:h", long_opts, NULL)) != -1) {
         char *end;
@@ -453,11 +470,15 @@ int main(int argc, char **argv)
     if (!n_paths)
         n_paths = find_pythons(paths, MAX_PYTHONS);
 
+    preload = find_libpython();
     for (size_t i = 0; i < n_paths; i++) {
-        int r = probe_python(paths[i], &o, &marks, covered, sizeof(covered));
+        int r = probe_python(paths[i], NULL, &o, &marks, covered, sizeof(covered));
 
         read_ok += r > 0;
         failed += r < 0;
+        /* again, with a second libpython mapped that never runs */
+        if (r > 0 && preload)
+            failed += probe_python(paths[i], preload, &o, &marks, covered, sizeof(covered)) < 0;
     }
     printf("covered:%s\n", covered);
     printf("summary: %d interpreter(s) read correctly, %d failed\n", read_ok, failed);

@@ -3,9 +3,18 @@
 # leaf_spin under Worker.middle, a second thread sleeps in sleeper. Each
 # function's first and last lines carry a "# probe: NAME first|last" marker;
 # the probe checks that every line it reads for NAME lies between them.
+import os
 import sys
 import threading
 import time
+
+# A second, never initialised interpreter in the same process, as an
+# extension linked against another libpython brings: the reader must
+# still pick the one that runs.
+if os.environ.get("PYSTACK_PRELOAD"):
+    import ctypes
+
+    ctypes.CDLL(os.environ["PYSTACK_PRELOAD"])
 
 
 def leaf_spin(n):  # probe: leaf_spin first
