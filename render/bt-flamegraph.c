@@ -196,11 +196,16 @@ int main(int argc, char **argv)
         goto out;
     }
     err = bts_render_folded_many(in, nin, &fo.render, fo.format, bts_output_file_stream(out));
+    if (err && bts_output_file_error(out))
+        err = bts_output_file_error(out); /* -ENOSPC rather than the writer's -EIO */
     if (diags.total > MAX_SHOWN_DIAGS)
         fprintf(stderr, PROG ": %" PRIu64 " malformed lines in all (%d shown)\n", diags.total,
                 MAX_SHOWN_DIAGS);
     if (err == -EBADMSG) {
         fprintf(stderr, PROG ": stopped at the first malformed line (--strict)\n");
+    } else if (err == -EMSGSIZE) {
+        /* FILE:LINE was reported through the diag callback. */
+        fprintf(stderr, "hint: folded input has one stack per line: 'main;f;g 42'\n");
     } else if (err == -ENODATA) {
         /* reported through the diag callback */
     } else if (err == -ENOMEM) {

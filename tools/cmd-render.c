@@ -196,6 +196,8 @@ int bts_render_run(int argc, char **argv, bool diff)
         err = bts_render_diff(&in[0], &in[1], &o.render, fmt, bts_output_file_stream(of));
     else
         err = bts_render_folded_many(in, nin, &o.render, fmt, bts_output_file_stream(of));
+    if (err && bts_output_file_error(of))
+        err = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (diags.total > MAX_SHOWN_DIAGS)
         bts_cli_error("%" PRIu64 " malformed lines in all (first %d shown)", diags.total,
                       MAX_SHOWN_DIAGS);
@@ -204,6 +206,10 @@ int bts_render_run(int argc, char **argv, bool diff)
         goto out;
     } else if (err == -EBADMSG) {
         bts_cli_error("stopped at the first malformed line (--strict)");
+        goto out;
+    } else if (err == -EMSGSIZE) {
+        /* FILE:LINE was reported through print_diag. */
+        bts_cli_hint("folded input has one stack per line: 'main;f;g 42'");
         goto out;
     } else if (err && ferror(bts_output_file_stream(of))) {
         bts_cli_error("cannot write '%s': %s", o.output, bts_cli_strerror(err));

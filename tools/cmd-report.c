@@ -291,6 +291,8 @@ int bts_cmd_report(int argc, char **argv)
     err = bts_output_file_open(output, &of);
     if (!err)
         err = bts_report_write(t, &ro, bts_output_file_stream(of));
+    if (err && bts_output_file_error(of))
+        err = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (!err)
         err = bts_output_file_commit(of);
     if (err) {

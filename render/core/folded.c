@@ -2,13 +2,14 @@
 /* folded: block-buffered line reader and `stack count [count]` splitter. */
 #define _GNU_SOURCE
 #include "folded.h"
+#include "line-limit.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_SIZE (1u << 20)
+#define BLOCK_SIZE (256u << 10) /* a read; lines may be longer, up to the line limit */
 
 struct bts_folded_reader {
     FILE *in;
@@ -22,6 +23,7 @@ struct bts_folded_reader {
     size_t len;    /* bytes valid in buf */
     bool eof;      /* fread hit the end (or an error) */
     int read_err;  /* errno of a read error, reported after the buffered lines */
+    int fatal;     /* -errno every later call returns (a line over the limit) */
     uint64_t line; /* number of the last line handed out or skipped */
     uint64_t stacks;
     uint64_t malformed;
@@ -76,7 +78,8 @@ static long refill(struct bts_folded_reader *r)
         r->pos = 0;
     }
     if (r->cap - 1 - r->len < BLOCK_SIZE / 2) {
-        /* A line longer than the block: grow instead of failing. */
+        /* A line longer than half a block: grow, up to the line limit
+         * (the caller stops before a line passes it). */
         size_t ncap = r->cap * 2;
         char *nbuf = realloc(r->buf, ncap);
         if (!nbuf)
@@ -98,6 +101,13 @@ static long refill(struct bts_folded_reader *r)
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* True when the digits at num (after lo) are a count with a minus sign:
+ * "stack -3". */
+static bool is_negative(const char *lo, const char *num)
+{
+    return num - lo >= 2 && num[-1] == '-' && is_blank(num[-2]);
 }
 
 /* Parses the decimal number ending at `end` (exclusive), starting after
@@ -143,6 +153,8 @@ static const char *parse_line(struct bts_folded_reader *r, char *s, char *e,
         return "missing count";
     if (num == s)
         return "missing stack";
+    if (is_negative(s, num))
+        return "negative count";
     if (!is_blank(num[-1]))
         return "missing count";
     stack_end = num;
@@ -162,7 +174,8 @@ static const char *parse_line(struct bts_folded_reader *r, char *s, char *e,
             while (stack_end > s && is_blank(stack_end[-1]))
                 stack_end--;
         } else if (r->ncounts == 2) {
-            return "expected 2 counts (before after)";
+            return num0 && is_negative(s, num0) ? "negative count"
+                                                : "expected 2 counts (before after)";
         }
     }
     if (overflow)
@@ -177,8 +190,22 @@ static const char *parse_line(struct bts_folded_reader *r, char *s, char *e,
     return NULL;
 }
 
+/* Reports the line after the last one read as longer than the limit and
+ * stops the reader there. */
+static int too_long(struct bts_folded_reader *r)
+{
+    r->line++;
+    r->malformed++;
+    if (r->diag)
+        r->diag(r->diag_ctx, r->name, r->line, BTS_LINE_LIMIT_REASON);
+    r->fatal = -EMSGSIZE;
+    return r->fatal;
+}
+
 int bts_folded_reader_next(struct bts_folded_reader *r, struct bts_folded_record *rec)
 {
+    if (r->fatal)
+        return r->fatal;
     for (;;) {
         char *s = r->buf + r->pos;
         char *nl = memchr(s, '\n', r->len - r->pos);
@@ -186,6 +213,8 @@ int bts_folded_reader_next(struct bts_folded_reader *r, struct bts_folded_record
         const char *reason;
         bool blank;
 
+        if ((size_t)((nl ? nl : r->buf + r->len) - s) > BTS_LINE_LIMIT_BYTES)
+            return too_long(r);
         if (!nl) {
             long got;
             if (!r->eof) {
@@ -229,11 +258,6 @@ uint64_t bts_folded_reader_stacks(const struct bts_folded_reader *r)
 uint64_t bts_folded_reader_malformed(const struct bts_folded_reader *r)
 {
     return r->malformed;
-}
-
-unsigned bts_folded_reader_ncounts(const struct bts_folded_reader *r)
-{
-    return r->ncounts;
 }
 
 uint64_t bts_folded_reader_bytes(const struct bts_folded_reader *r)

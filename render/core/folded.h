@@ -42,14 +42,14 @@ void bts_folded_reader_free(struct bts_folded_reader *r);
 
 /* Returns 1 and fills *rec for the next stack line (blank lines, CR of CRLF
  * and malformed lines are skipped), 0 at end of input, -EBADMSG on a
- * malformed line in strict mode, -errno on a read error, -ENOMEM. */
+ * malformed line in strict mode, -EMSGSIZE (after reporting it, and from
+ * then on) at a line longer than BTS_LINE_LIMIT_BYTES (line-limit.h),
+ * -errno on a read error, -ENOMEM. */
 int bts_folded_reader_next(struct bts_folded_reader *r, struct bts_folded_record *rec);
 
-/* Counters so far: stack lines returned, malformed lines reported, and the
- * number of counts per line (0 until the first stack line). */
+/* Counters so far: stack lines returned and malformed lines reported. */
 uint64_t bts_folded_reader_stacks(const struct bts_folded_reader *r);
 uint64_t bts_folded_reader_malformed(const struct bts_folded_reader *r);
-unsigned bts_folded_reader_ncounts(const struct bts_folded_reader *r);
 /* Bytes consumed from the input so far. */
 uint64_t bts_folded_reader_bytes(const struct bts_folded_reader *r);
 

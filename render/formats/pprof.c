@@ -637,6 +637,28 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -EBADMSG;
 }
 
+/* The first byte of a profile: gzip's magic (when `gzip` may be) or a valid
+ * protobuf key. Checked before the rest is read or inflated, so an input
+ * that is neither (/dev/zero, text) fails at once rather than after
+ * MAX_INPUT_BYTES of memory. */
+static int check_first_byte(uint8_t b, bool gzip, char *err, size_t errlen)
+{
+    if (gzip && b == 0x1f)
+        return 0;
+    if (b < 8)
+        return fail(err, errlen, "offset 0: invalid field number 0 (not a pprof profile)");
+    switch (b & 7) {
+    case 0:
+    case 1:
+    case 2:
+    case 5:
+        return 0;
+    default:
+        return fail(err, errlen, "offset 0: invalid wire type %u (not a pprof profile)",
+                    (unsigned)(b & 7));
+    }
+}
+
 /* Inflates a gzip (or zlib) stream. */
 static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen, char *err,
                   size_t errlen)
@@ -671,6 +693,9 @@ static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen, 
         z.avail_out = (unsigned)((cap - used) > UINT_MAX ? UINT_MAX : cap - used);
         size_t before = z.avail_out;
         zr = inflate(&z, Z_NO_FLUSH);
+        if (used == 0 && before > z.avail_out &&
+            (ret = check_first_byte(buf[0], false, err, errlen)))
+            goto out;
         used += before - z.avail_out;
         if (zr == Z_STREAM_END)
             break;
@@ -1149,6 +1174,8 @@ int bts_pprof_read_meta(FILE *in, const char *sample_type, struct bts_calltree *
             }
         }
         size_t got = fread(buf + len, 1, cap - len, in);
+        if (len == 0 && got > 0 && (ret = check_first_byte(buf[0], true, err, errlen)))
+            goto out;
         len += got;
         if (got == 0) {
             if (ferror(in)) {

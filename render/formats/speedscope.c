@@ -840,6 +840,20 @@ out:
     return ret;
 }
 
+/* A speedscope file is a JSON object: an input whose first byte after
+ * blanks is anything else (/dev/zero, a binary file) fails at once rather
+ * than after MAX_INPUT_BYTES of memory. */
+static int check_start(const char *buf, size_t len, char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    if (i == len || buf[i] == '{')
+        return 0;
+    snprintf(err, errlen, "offset %zu: expected '{' (a speedscope file is a JSON object)", i);
+    return -EBADMSG;
+}
+
 int bts_speedscope_read(FILE *in, struct bts_calltree *t, char *err, size_t errlen)
 {
     char *buf = NULL;
@@ -864,6 +878,8 @@ int bts_speedscope_read(FILE *in, struct bts_calltree *t, char *err, size_t errl
             cap = ncap;
         }
         size_t got = fread(buf + len, 1, cap - 1 - len, in);
+        if (len == 0 && got > 0 && (ret = check_start(buf, got, err, errlen)))
+            goto out;
         len += got;
         if (got == 0) {
             if (ferror(in)) {

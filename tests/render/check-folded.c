@@ -2,6 +2,7 @@
 /* check-folded: the streaming folded-stack reader. */
 #define _GNU_SOURCE
 #include "folded.h"
+#include "line-limit.h"
 
 #include <check.h>
 #include <errno.h>
@@ -124,7 +125,7 @@ END_TEST
 
 START_TEST(test_parser_reads_lines_longer_than_a_block)
 {
-    size_t frames = 300000, len = 0;
+    size_t frames = 120000, len = 0; /* 840 KB: over a 256 KiB read, under the limit */
     char *text = malloc(frames * 8 + 64);
     struct diags d = {0};
     int last;
@@ -160,6 +161,23 @@ START_TEST(test_parser_reports_line_of_malformed_count)
 }
 END_TEST
 
+START_TEST(test_parser_names_negative_counts)
+{
+    struct diags d = {0};
+    int last;
+    char *s = read_str("main;a -3\nmain;b 2\n", 0, &d, &last);
+    ck_assert_str_eq(s, "main;b|2|0|1@2\n");
+    ck_assert_str_eq(d.text, "in.folded:1: negative count\n");
+    free(s);
+    memset(&d, 0, sizeof(d));
+    s = read_str("a 1 2\nb 3 -4\nc -5 6\nd\t-7\n", 0, &d, &last);
+    ck_assert_str_eq(s, "a|1|2|2@1\n");
+    ck_assert_str_eq(d.text, "in.folded:2: negative count\nin.folded:3: negative count\n"
+                             "in.folded:4: negative count\n");
+    free(s);
+}
+END_TEST
+
 START_TEST(test_parser_rejects_counts_that_overflow)
 {
     struct diags d = {0};
@@ -191,6 +209,69 @@ START_TEST(test_parser_rejects_nul_bytes)
     ck_assert_str_eq(s, "a|1|0|1@1\nd|3|0|1@3\n");
     ck_assert_str_eq(d.text, "in.folded:2: NUL byte in line\n");
     free(s);
+}
+END_TEST
+
+START_TEST(test_parser_accepts_a_line_at_the_limit)
+{
+    size_t len = BTS_LINE_LIMIT_BYTES + 1;
+    char *text = malloc(len + 1);
+    struct diags d = {0};
+    int last;
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'x', BTS_LINE_LIMIT_BYTES - 2);
+    memcpy(text + BTS_LINE_LIMIT_BYTES - 2, " 1\n", 4); /* the line, then its newline */
+    char *s = read_all(text, len, 0, &d, &last);
+    ck_assert_int_eq(last, 0);
+    ck_assert_uint_eq(d.count, 0);
+    ck_assert_uint_eq(strlen(s), BTS_LINE_LIMIT_BYTES - 2 + strlen("|1|0|1@1\n"));
+    free(text);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_parser_stops_at_a_line_over_the_limit)
+{
+    size_t big = BTS_LINE_LIMIT_BYTES + 1, len = 0;
+    char *text = malloc(big + 64);
+    struct diags d = {0};
+    int last;
+    ck_assert_ptr_nonnull(text);
+    len += (size_t)sprintf(text, "a 1\n");
+    memset(text + len, 'x', big - 2);
+    len += big - 2;
+    len += (size_t)sprintf(text + len, " 1\nb 2\n");
+    char *s = read_all(text, len, 0, &d, &last);
+    ck_assert_str_eq(s, "a|1|0|1@1\n");
+    ck_assert_int_eq(last, -EMSGSIZE);
+    ck_assert_str_eq(d.text, "in.folded:2: " BTS_LINE_LIMIT_REASON "\n");
+    free(text);
+    free(s);
+}
+END_TEST
+
+/* An endless stream of zero bytes, like /dev/zero. */
+static ssize_t read_zeros(void *cookie, char *buf, size_t size)
+{
+    (void)cookie;
+    memset(buf, 0, size);
+    return (ssize_t)size;
+}
+
+START_TEST(test_parser_stops_on_endless_input_without_newlines)
+{
+    FILE *in = fopencookie(NULL, "r", (cookie_io_functions_t){.read = read_zeros});
+    struct diags d = {0};
+    struct bts_folded_record rec;
+    ck_assert_ptr_nonnull(in);
+    struct bts_folded_reader *r = bts_folded_reader_new(in, "zeros", 0, collect, &d);
+    ck_assert_int_eq(bts_folded_reader_next(r, &rec), -EMSGSIZE);
+    ck_assert_int_eq(bts_folded_reader_next(r, &rec), -EMSGSIZE); /* and from then on */
+    ck_assert_str_eq(d.text, "zeros:1: " BTS_LINE_LIMIT_REASON "\n");
+    /* It read little past the limit: memory stays bounded. */
+    ck_assert_uint_le(bts_folded_reader_bytes(r), 3 * BTS_LINE_LIMIT_BYTES);
+    bts_folded_reader_free(r);
+    fclose(in);
 }
 END_TEST
 
@@ -250,11 +331,15 @@ Suite *bts_folded_suite(void)
     suite_add_tcase(s, lines);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_parser_reports_line_of_malformed_count);
+    tcase_add_test(errors, test_parser_names_negative_counts);
     tcase_add_test(errors, test_parser_rejects_counts_that_overflow);
     tcase_add_test(errors, test_parser_rejects_single_count_in_differential_input);
     tcase_add_test(errors, test_parser_rejects_nul_bytes);
     tcase_add_test(errors, test_strict_parser_stops_at_first_malformed_line);
     tcase_add_test(errors, test_parser_counts_no_stacks_in_empty_input);
+    tcase_add_test(errors, test_parser_accepts_a_line_at_the_limit);
+    tcase_add_test(errors, test_parser_stops_at_a_line_over_the_limit);
+    tcase_add_test(errors, test_parser_stops_on_endless_input_without_newlines);
     suite_add_tcase(s, errors);
     return s;
 }
