@@ -2,11 +2,9 @@
 /* bt-spy diff: a differential flame graph of BEFORE and AFTER, coloured by
  * the change of each frame and by whether it is significant. */
 #define _GNU_SOURCE
+#include "cmd-diff.h"
 #include "cli.h"
-#include "compare.h"
-#include "format.h"
 #include "output-file.h"
-#include "render.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,33 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* From cmd-convert.c: the input side every reading command shares. */
-struct bts_convert_input {
-    struct bts_format_load_opts load;
-    uint64_t diags;
-};
-int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_calltree *t);
-int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts_convert_input *in);
-struct option *bts_convert_longopts(const struct option *own, size_t n);
-
-/* Shared with cmd-report.c (report --compare). */
-struct bts_diff_inputs {
-    struct bts_convert_input in;
-    struct bts_compare_opts cmp;
-    char *work_unit;                 /* owned; cmp.work_unit points here */
-    struct bts_profile_meta meta[2]; /* what the files say; commands point here */
-};
-extern const struct option bts_diff_compare_longopts[];
-extern const size_t bts_diff_compare_longopt_count;
-extern const char bts_diff_compare_help[];
-int bts_diff_compare_option(const char *cmd, int c, const char *arg, struct bts_diff_inputs *d);
-int bts_diff_load(const char *cmd, char *const paths[2], struct bts_diff_inputs *d,
-                  struct bts_calltree **tree, struct bts_compare **cmp);
-int bts_diff_draw(const struct bts_calltree *t, const struct bts_compare *cmp,
-                  const struct bts_render_opts *ro, enum bts_render_widths widths,
-                  enum bts_render_format fmt, FILE *out);
-void bts_diff_inputs_free(struct bts_diff_inputs *d);
 
 enum {
     OPT_MEASURE = 1300,

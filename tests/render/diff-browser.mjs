@@ -3,23 +3,12 @@
 // that shrank is drawn, in blue; hovering it gives both counts, both shares
 // and the change; the subtitle names both inputs.
 // Usage: node diff-browser.mjs DIFF.svg BEFORE.folded AFTER.folded FRAME
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { check, withPage } from "./browser-lib.mjs";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [svgPath, beforePath, afterPath, frame] = process.argv.slice(2);
-let failures = 0, passes = 0;
-function check(ok, what) {
-    if (ok) {
-        passes++;
-        console.log(`ok: ${what}`);
-    } else {
-        failures++;
-        console.log(`FAIL: ${what}`);
-    }
-}
 
 // All samples of a folded file, and those whose stack has `name`.
 function counts(path, name) {
@@ -39,15 +28,7 @@ const sign = d < 0 ? "\u2212" : "+";
 const want = `${frame}: ${b.hit} \u2192 ${a.hit} samples, ${pb.toFixed(1)}% \u2192 ` +
     `${pa.toFixed(1)}%, ${sign}${Math.abs(d).toFixed(1)} pp`;
 
-const profile = mkdtempSync(join(tmpdir(), "bts-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-try {
-    const page = context.pages()[0] || (await context.newPage());
+await withPage({}, async (page) => {
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(pathToFileURL(svgPath).href);
@@ -88,9 +69,4 @@ try {
     if (pale !== null)
         check(/ \(not significant at 99%\)$/.test(pale), `a pale frame: ${pale}`);
     check(errors.length === 0, `no page errors ${errors.join("; ")}`);
-} finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-}
-console.log(`${passes} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+});

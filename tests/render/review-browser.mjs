@@ -2,35 +2,11 @@
 // review-browser: opens the HTML of a `report --compare --format markdown`
 // review in headless Chromium, checks the table and the linked picture, and
 // saves a screenshot. Usage: node review-browser.mjs REVIEW.html SHOT.png FRAME
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { check, withPage } from "./browser-lib.mjs";
 import { pathToFileURL } from "node:url";
 
 const [htmlPath, shotPath, frame] = process.argv.slice(2);
-let failures = 0, passes = 0;
-function check(ok, what) {
-    if (ok) {
-        passes++;
-        console.log(`ok: ${what}`);
-    } else {
-        failures++;
-        console.log(`FAIL: ${what}`);
-    }
-}
-
-const profile = mkdtempSync(join(tmpdir(), "bts-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--allow-file-access-from-files"],
-});
-try {
-    const page = context.pages()[0] || (await context.newPage());
+await withPage({ viewport: { width: 1280, height: 900 } }, async (page) => {
     await page.goto(pathToFileURL(htmlPath).href);
     await page.waitForLoadState("load");
     const t = await page.evaluate(() => {
@@ -64,9 +40,4 @@ try {
     check(!!svgLink, `the interactive SVG is linked: ${svgLink}`);
     await page.screenshot({ path: shotPath, fullPage: true });
     console.log(`screenshot: ${shotPath}`);
-} finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-}
-console.log(`${passes} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+});
