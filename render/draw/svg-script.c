@@ -261,6 +261,8 @@ const char svg_compare_script[] =
     "var details = document.getElementById(\"details\");\n"
     "function seconds(a) {\n"
     "    var u = \"s\", k = 1;\n"
+    "    if (a === 0)\n"
+    "        return \"0 s\";\n"
     "    if (a > 0 && a < 1e-6) { u = \"ns\"; k = 1e9; }\n"
     "    else if (a > 0 && a < 1e-3) { u = \"\\u00b5s\"; k = 1e6; }\n"
     "    else if (a > 0 && a < 1) { u = \"ms\"; k = 1e3; }\n"

@@ -462,9 +462,11 @@ static void format_seconds(double v, char *buf, size_t len)
     const char *u = "s";
     double k = 1;
 
-    if (a == 0)
-        u = "s";
-    else if (a < 1e-6) {
+    if (a == 0) {
+        snprintf(buf, len, "0 s");
+        return;
+    }
+    if (a < 1e-6) {
         u = "ns";
         k = 1e9;
     } else if (a < 1e-3) {
