@@ -363,8 +363,6 @@ static int pthread_tid_offset(pid_t pid, const struct py_layout *l, uint64_t run
 static void fill_info(struct bts_python_info *info, const struct candidate *c, unsigned version,
                       uint64_t runtime, bool micro_known)
 {
-    if (!info)
-        return;
     snprintf(info->path, sizeof(info->path), "%s", c->path);
     if (micro_known)
         snprintf(info->version, sizeof(info->version), "%u.%u.%u", version >> 24,
@@ -376,8 +374,10 @@ static void fill_info(struct bts_python_info *info, const struct candidate *c, u
     info->runtime = runtime;
 }
 
-struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info)
+struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info_out)
 {
+    struct bts_python_info local;
+    struct bts_python_info *info = info_out ? info_out : &local;
     struct candidate *cands = NULL;
     struct bts_python *py = NULL;
     size_t n_cands = 0;
@@ -388,8 +388,7 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info)
     struct bts_python_target target;
     int unknown = -1;
 
-    if (info)
-        memset(info, 0, sizeof(*info));
+    memset(info, 0, sizeof(*info));
     if (elf_version(EV_CURRENT) == EV_NONE) {
         err = -ENOSYS;
         goto out;
@@ -465,8 +464,7 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info)
         goto out;
     }
     bts_python_set_read_many(py, bts_remote_read_many);
-    if (info)
-        py_reader_set_version(py, info->version);
+    py_reader_set_version(py, info->version);
 out:
     free(cands);
     if (err) {

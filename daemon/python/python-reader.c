@@ -25,7 +25,10 @@
 
 /* Code objects seen, keyed by address. An entry is trusted again only
  * when the fields it was built from still read the same, so a code object
- * freed and replaced by another at the same address is noticed. */
+ * freed and replaced by another at the same address is noticed. CPython's
+ * allocator hands freed blocks back in order, so a new code object can
+ * get the old one's address and its strings and table theirs too: the
+ * strings' lengths and hashes are compared as well. */
 #define CODE_SLOTS  2048u
 #define CODE_PROBES 8u
 
@@ -35,6 +38,8 @@ struct code_entry {
     /* what the entry was built from */
     uint64_t filename_ptr;
     uint64_t name_ptr;
+    uint64_t filename_key[2]; /* the str's length and hash */
+    uint64_t name_key[2];
     uint64_t table_ptr;
     int32_t first_line;
     /* what it gives */
@@ -312,6 +317,13 @@ static int read_bytes(struct bts_python *py, uint64_t addr, uint8_t **out, size_
 
 /* --- code objects ----------------------------------------------------- */
 
+/* A str's length and hash: what tells two strings at one address apart
+ * without reading their text. */
+static int string_key(struct bts_python *py, uint64_t addr, uint64_t key[2])
+{
+    return py_memory_read(&py->mem, addr + py->layout.unicode_length, key, 2 * sizeof(key[0]));
+}
+
 static void code_entry_clear(struct code_entry *e)
 {
     free(e->table);
@@ -330,6 +342,7 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
 {
     const struct py_layout *l = &py->layout;
     uint64_t type, filename_ptr, name_ptr, table_ptr;
+    uint64_t filename_key[2] = {0, 0}, name_key[2] = {0, 0};
     int32_t first_line;
     uint32_t name_at = l->code_qualname != PY_NONE ? l->code_qualname : l->code_name;
     struct code_entry *e, *victim = NULL;
@@ -343,12 +356,17 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
         read_ptr(py, addr + l->code_linetable, &table_ptr) ||
         py_memory_read(&py->mem, addr + l->code_firstlineno, &first_line, sizeof(first_line)))
         return NULL;
+    /* unreadable strings keep zero keys: the entry then names them "?" */
+    (void)string_key(py, filename_ptr, filename_key);
+    (void)string_key(py, name_ptr, name_key);
 
     for (unsigned i = 0; i < CODE_PROBES; i++) {
         e = &py->codes[(h + i) % CODE_SLOTS];
         if (e->addr == addr) {
             if (e->filename_ptr == filename_ptr && e->name_ptr == name_ptr &&
-                e->table_ptr == table_ptr && e->first_line == first_line) {
+                e->table_ptr == table_ptr && e->first_line == first_line &&
+                memcmp(e->filename_key, filename_key, sizeof(filename_key)) == 0 &&
+                memcmp(e->name_key, name_key, sizeof(name_key)) == 0) {
                 e->last_used = py->stats.samples;
                 py->stats.code_hits++;
                 return e;
@@ -377,6 +395,8 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     e->addr = addr;
     e->filename_ptr = filename_ptr;
     e->name_ptr = name_ptr;
+    memcpy(e->filename_key, filename_key, sizeof(filename_key));
+    memcpy(e->name_key, name_key, sizeof(name_key));
     e->table_ptr = table_ptr;
     e->first_line = first_line;
     e->last_used = py->stats.samples;

@@ -38,6 +38,7 @@ struct mark {
 
 struct probe_opts {
     const char *workload;
+    const char *churn; /* churn.py: run the churn checks instead */
     const char *snapshot_dir;
     int samples;
 };
@@ -407,22 +408,86 @@ static int probe_python(const char *python, const char *preload, const struct pr
     return ok ? 1 : -1;
 }
 
+/* Reads churn.py, whose stacks change under the reader. 1 when it passed,
+ * -1 on failure. */
+static int probe_churn(const char *python, const struct probe_opts *o, char *covered,
+                       size_t covered_len)
+{
+    struct bts_python *py;
+    long max_dyn = -1, dyn_frames = 0, regressions = 0, truncated = 0, too_deep = 0;
+    long error_samples = 0, failed_samples = 0;
+    pid_t pid = start_workload(python, o->churn, NULL);
+    bool ok;
+
+    if (pid < 0) {
+        printf("%s: FAIL: churn workload did not start\n", python);
+        return -1;
+    }
+    usleep(200 * 1000);
+    py = bts_python_new(pid, NULL);
+    if (!py) {
+        stop_workload(pid);
+        printf("%s: churn: %s\n", python, strerror(errno));
+        return minor_of(python) < 8 ? 0 : -1;
+    }
+    for (int i = 0; i < o->samples * 3; i++) {
+        struct bts_python_sample s;
+
+        if (bts_python_sample(py, &s)) {
+            failed_samples++;
+            continue;
+        }
+        error_samples += s.errors > 0;
+        for (size_t t = 0; t < s.n_threads; t++) {
+            const struct bts_python_thread *th = &s.threads[t];
+
+            truncated += th->truncated;
+            too_deep += th->n_frames > BTS_PYTHON_MAX_FRAMES;
+            for (size_t j = 0; j < th->n_frames; j++) {
+                long n;
+
+                if (sscanf(th->frames[j].name, "dyn_%ld", &n) != 1)
+                    continue;
+                dyn_frames++;
+                if (n < max_dyn && regressions++ < 5)
+                    fprintf(stderr, "  dyn_%ld shown after dyn_%ld\n", n, max_dyn);
+                max_dyn = n > max_dyn ? n : max_dyn;
+            }
+        }
+        usleep(500);
+    }
+    ok = regressions == 0 && too_deep == 0 && dyn_frames >= 10 && truncated > 0 &&
+         failed_samples == 0;
+    printf("%s: %s: churn on %s: %d samples, %ld with errors, dyn frames %ld (up to dyn_%ld), "
+           "stale names %ld, cut stacks %ld, over %d frames %ld\n",
+           python, ok ? "ok" : "FAIL", bts_python_version(py), o->samples * 3, error_samples,
+           dyn_frames, max_dyn, regressions, truncated, BTS_PYTHON_MAX_FRAMES, too_deep);
+    if (ok) {
+        size_t at = strlen(covered);
+
+        snprintf(covered + at, covered_len - at, " %s", bts_python_version(py));
+    }
+    bts_python_free(py);
+    stop_workload(pid);
+    return ok ? 1 : -1;
+}
+
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: pystack-probe [--workload FILE] [--samples N] [--snapshot-dir DIR] "
-                 "[PYTHON...]\n"
+    fprintf(out, "usage: pystack-probe [--workload FILE | --churn FILE] [--samples N] "
+                 "[--snapshot-dir DIR] [PYTHON...]\n"
                  "Without PYTHON, probes /usr/bin/python3 and every pyenv python3.N.\n"
-                 "example: pystack-probe --workload tests/python/workloads/nested.py\n");
+                 "examples:\n"
+                 "  pystack-probe --workload tests/python/workloads/nested.py\n"
+                 "  pystack-probe --churn tests/python/workloads/churn.py\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"workload", required_argument, NULL, 'w'},
-        {"samples", required_argument, NULL, 'n'},
-        {"snapshot-dir", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"workload", required_argument, NULL, 'w'}, {"churn", required_argument, NULL, 'c'},
+        {"samples", required_argument, NULL, 'n'},  {"snapshot-dir", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     static char paths[MAX_PYTHONS][PATH_MAX];
     struct probe_opts o = {.workload = "tests/python/workloads/nested.py", .samples = 300};
@@ -432,13 +497,16 @@ int main(int argc, char **argv)
     char covered[512] = "";
     const char *preload;
 
-    while ((c = getopt_long(argc, argv, "w:n:s:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "w:c:n:s:h", long_opts, NULL)) != -1) {
         char *end;
         long v;
 
         switch (c) {
         case 'w':
             o.workload = optarg;
+            break;
+        case 'c':
+            o.churn = optarg;
             break;
         case 'n':
             errno = 0;
@@ -461,7 +529,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (read_marks(o.workload, &marks) || marks.n == 0) {
+    if (!o.churn && (read_marks(o.workload, &marks) || marks.n == 0)) {
         fprintf(stderr, "pystack-probe: cannot read markers from '%s'\n", o.workload);
         return 1;
     }
@@ -471,7 +539,13 @@ int main(int argc, char **argv)
         n_paths = find_pythons(paths, MAX_PYTHONS);
 
     preload = find_libpython();
-    for (size_t i = 0; i < n_paths; i++) {
+    for (size_t i = 0; o.churn && i < n_paths; i++) {
+        int r = probe_churn(paths[i], &o, covered, sizeof(covered));
+
+        read_ok += r > 0;
+        failed += r < 0;
+    }
+    for (size_t i = 0; !o.churn && i < n_paths; i++) {
         int r = probe_python(paths[i], NULL, &o, &marks, covered, sizeof(covered));
 
         read_ok += r > 0;
