@@ -33,9 +33,13 @@ struct spyd_opts {
     int verbosity; /* BTS_LOG_WARN + number of -v */
     const char *watch;
     const char *spool;
+    gid_t spool_gid; /* (gid_t)-1: profiles readable by their uid only */
     unsigned keep;
     uint64_t max_bytes;
     unsigned rate_hz;
+    unsigned clients_per_uid;
+    unsigned sessions_per_uid;
+    bool no_launch;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -87,31 +91,40 @@ static int usage_error(const char *fmt, ...)
 
 static void usage(FILE *out)
 {
-    fputs("usage: bt-spyd [OPTIONS]\n"
-          "\n"
-          "The bt-spy daemon: runs profiling sessions for `bt-spy --connect SOCKET ...`\n"
-          "clients (each may profile only what it could ptrace itself) and, with --watch,\n"
-          "profiles every new process whose name matches into a spool directory.\n"
-          "\n"
-          "options:\n"
-          "  -s, --socket PATH     socket to listen on (default $XDG_RUNTIME_DIR/bt-spy.sock,\n"
-          "                        or /run/bt-spy/bt-spy.sock as root)\n"
-          "  -m, --mode OCTAL      the socket's mode (default 0600; 0660 with --group)\n"
-          "  -g, --group NAME      the socket's group\n"
-          "  -f, --foreground      stay in the foreground and log to stderr\n"
-          "  -v, --verbose         log more (repeat: info, then debug)\n"
-          "  -w, --watch GLOB      profile every new process whose comm or argv[0] matches\n"
-          "      --spool DIR       where --watch writes NAME-PID-START.folded and .svg\n"
-          "      --keep N          keep at most N profiles in the spool (default 100)\n"
-          "      --max-bytes B     keep at most B bytes of profiles (default unlimited)\n"
-          "  -r, --rate HZ         --watch sampling rate per thread (default 99)\n"
-          "  -h, --help            show this help\n"
-          "\n"
-          "examples:\n"
-          "  bt-spyd --foreground -v --socket /tmp/bt-spy.sock\n"
-          "  bt-spy --connect /tmp/bt-spy.sock record --pid 1234 -d 10 -o run.svg\n"
-          "  bt-spyd --watch 'bt-engine*' --spool /var/spool/bt-spy --keep 500\n",
-          out);
+    fprintf(out,
+            "usage: bt-spyd [OPTIONS]\n"
+            "\n"
+            "The bt-spy daemon: runs profiling sessions for `bt-spy --connect SOCKET ...`\n"
+            "clients (each may profile only what it could ptrace itself) and, with --watch,\n"
+            "profiles every new process whose name matches into a spool directory.\n"
+            "\n"
+            "options:\n"
+            "  -s, --socket PATH     socket to listen on (default $XDG_RUNTIME_DIR/bt-spy.sock,\n"
+            "                        or /run/bt-spy/bt-spy.sock as root)\n"
+            "  -m, --mode OCTAL      the socket's mode (default 0600; 0660 with --group)\n"
+            "  -g, --group NAME      the socket's group\n"
+            "  -f, --foreground      stay in the foreground and log to stderr\n"
+            "  -v, --verbose         log more (repeat: info, then debug)\n"
+            "      --max-connections-per-uid N\n"
+            "                        connections one user may hold (default 16; root: no cap)\n"
+            "      --max-sessions-per-uid N\n"
+            "                        sessions one user may run (default 8; root: no cap)\n"
+            "      --no-launch       attach only: refuse `record -- CMD` through the daemon\n"
+            "  -w, --watch GLOB      profile every new process whose comm or argv[0] matches\n"
+            "      --spool DIR       where --watch writes NAME-PID-START.folded and .svg\n"
+            "      --spool-group G   profiles are readable by group G too (0640; default:\n"
+            "                        by the profiled process's user only, 0600)\n"
+            "      --keep N          keep at most N profiles per user (default 100)\n"
+            "      --max-bytes B     keep at most B bytes of profiles per user (default\n"
+            "                        unlimited)\n"
+            "  -r, --rate HZ         --watch sampling rate per thread (default %d)\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "examples:\n"
+            "  bt-spyd --foreground -v --socket /tmp/bt-spy.sock\n"
+            "  bt-spy --connect /tmp/bt-spy.sock record --pid 1234 -d 10 -o run.svg\n"
+            "  bt-spyd --watch 'bt-engine*' --spool /var/spool/bt-spy --keep 500\n",
+            BTS_SESSION_DEFAULT_RATE_HZ);
 }
 
 static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
@@ -132,7 +145,15 @@ static int parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t ma
     return 0;
 }
 
-enum { OPT_SPOOL = 256, OPT_KEEP, OPT_MAX_BYTES };
+enum {
+    OPT_SPOOL = 256,
+    OPT_SPOOL_GROUP,
+    OPT_KEEP,
+    OPT_MAX_BYTES,
+    OPT_CLIENTS_PER_UID,
+    OPT_SESSIONS_PER_UID,
+    OPT_NO_LAUNCH,
+};
 
 static int parse_args(int argc, char **argv, struct spyd_opts *o)
 {
@@ -144,6 +165,10 @@ static int parse_args(int argc, char **argv, struct spyd_opts *o)
         {"verbose", no_argument, NULL, 'v'},
         {"watch", required_argument, NULL, 'w'},
         {"spool", required_argument, NULL, OPT_SPOOL},
+        {"spool-group", required_argument, NULL, OPT_SPOOL_GROUP},
+        {"max-connections-per-uid", required_argument, NULL, OPT_CLIENTS_PER_UID},
+        {"max-sessions-per-uid", required_argument, NULL, OPT_SESSIONS_PER_UID},
+        {"no-launch", no_argument, NULL, OPT_NO_LAUNCH},
         {"keep", required_argument, NULL, OPT_KEEP},
         {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
         {"rate", required_argument, NULL, 'r'},
@@ -184,6 +209,26 @@ static int parse_args(int argc, char **argv, struct spyd_opts *o)
         case OPT_SPOOL:
             o->spool = optarg;
             break;
+        case OPT_SPOOL_GROUP: {
+            struct group *gr = getgrnam(optarg);
+            if (!gr)
+                return usage_error("invalid --spool-group: '%s' (no such group)", optarg);
+            o->spool_gid = gr->gr_gid;
+            break;
+        }
+        case OPT_CLIENTS_PER_UID:
+            if (parse_u64("max-connections-per-uid", optarg, 1, BTS_SERVER_MAX_CLIENTS, &v, 10))
+                return EXIT_USAGE;
+            o->clients_per_uid = (unsigned)v;
+            break;
+        case OPT_SESSIONS_PER_UID:
+            if (parse_u64("max-sessions-per-uid", optarg, 1, BTS_SERVER_MAX_SESSIONS, &v, 10))
+                return EXIT_USAGE;
+            o->sessions_per_uid = (unsigned)v;
+            break;
+        case OPT_NO_LAUNCH:
+            o->no_launch = true;
+            break;
         case OPT_KEEP:
             if (parse_u64("keep", optarg, 1, 1000000, &v, 10))
                 return EXIT_USAGE;
@@ -195,7 +240,7 @@ static int parse_args(int argc, char **argv, struct spyd_opts *o)
             o->max_bytes = v;
             break;
         case 'r':
-            if (parse_u64("rate", optarg, 1, 20000, &v, 10))
+            if (parse_u64("rate", optarg, 1, BTS_SESSION_MAX_RATE_HZ, &v, 10))
                 return EXIT_USAGE;
             o->rate_hz = (unsigned)v;
             break;
@@ -212,6 +257,8 @@ static int parse_args(int argc, char **argv, struct spyd_opts *o)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (!!o->watch != !!o->spool)
         return usage_error("--watch and --spool go together");
+    if (o->spool_gid != (gid_t)-1 && !o->spool)
+        return usage_error("--spool-group needs --spool");
     if (!mode_set && o->gid != (gid_t)-1)
         o->mode = 0660;
     return 0;
@@ -259,15 +306,17 @@ static int daemonize(void)
     return 0;
 }
 
-/* The watcher's callback: NAME.svg beside NAME.folded. */
-static void render_svg(void *ctx, const char *dir, const char *stem, const char *title)
+/* The watcher's callback: NAME.svg beside NAME.folded, with its owner. */
+static void render_svg(void *ctx, const char *dir, const char *stem, const char *title,
+                       const struct bts_spool_owner *owner)
 {
-    char folded[PATH_MAX], svg[PATH_MAX], heading[128];
-    struct bts_output_file *of = NULL;
+    char folded[PATH_MAX], name[PATH_MAX], heading[128];
+    char *svg = NULL;
+    size_t len = 0;
     struct bts_render_opts ro;
     (void)ctx;
     snprintf(folded, sizeof(folded), "%s/%s.folded", dir, stem);
-    snprintf(svg, sizeof(svg), "%s/%s.svg", dir, stem);
+    snprintf(name, sizeof(name), "%s.svg", stem);
     snprintf(heading, sizeof(heading), "bt-spyd: %s", title);
     FILE *in = fopen(folded, "re");
     if (!in)
@@ -275,17 +324,35 @@ static void render_svg(void *ctx, const char *dir, const char *stem, const char 
     bts_render_opts_init(&ro);
     ro.title = heading;
     ro.subtitle = stem;
-    int r = bts_output_file_open(svg, &of);
+    /* Rendered in memory, then written like the folded file: same owner,
+     * same mode, never a moment readable by others. */
+    FILE *mem = open_memstream(&svg, &len);
+    int r = mem ? bts_render_folded(in, folded, &ro, BTS_RENDER_SVG, mem) : -ENOMEM;
+    if (mem && fclose(mem) && !r)
+        r = -ENOMEM;
     if (!r)
-        r = bts_render_folded(in, folded, &ro, BTS_RENDER_SVG, bts_output_file_stream(of));
-    if (!r)
-        r = bts_output_file_commit(of);
+        r = bts_spool_write(dir, name, svg, len, owner);
     if (r == -ENODATA)
         log_line(NULL, BTS_LOG_WARN, "no samples: no svg for this profile");
     else if (r)
         log_line(NULL, BTS_LOG_ERROR, "cannot write an svg for a profile");
-    bts_output_file_free(of);
+    free(svg);
     fclose(in);
+}
+
+/* The launched commands' stdio and every descriptor the server opens
+ * must not land on 0, 1 or 2: keep them taken (by /dev/null). */
+static int hold_std_fds(void)
+{
+    for (;;) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd < 0)
+            return -errno;
+        if (fd > 2) {
+            close(fd);
+            return 0;
+        }
+    }
 }
 
 /* Where the profiles of open sessions go at shutdown. */
@@ -301,7 +368,13 @@ static const char *save_dir(const struct spyd_opts *o, const char *start_cwd)
 
 int main(int argc, char **argv)
 {
-    struct spyd_opts o = {.mode = 0600, .gid = (gid_t)-1, .keep = 100, .rate_hz = 99};
+    struct spyd_opts o = {
+        .mode = 0600,
+        .gid = (gid_t)-1,
+        .spool_gid = (gid_t)-1,
+        .keep = 100,
+        .rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
+    };
     struct bts_server *srv = NULL;
     struct bts_watch *watch = NULL;
     char path[PATH_MAX], why[512], start_cwd[PATH_MAX];
@@ -314,6 +387,10 @@ int main(int argc, char **argv)
         o.verbosity + BTS_LOG_WARN > BTS_LOG_DEBUG ? BTS_LOG_DEBUG : BTS_LOG_WARN + o.verbosity;
     if (!getcwd(start_cwd, sizeof(start_cwd)))
         snprintf(start_cwd, sizeof(start_cwd), "/");
+    if (hold_std_fds() < 0) {
+        error("cannot open /dev/null: %s", bts_protocol_strerror(errno));
+        return EXIT_FAILURE;
+    }
 
     int listen_fd = inherited_socket();
     if (!o.socket_path) {
@@ -341,6 +418,12 @@ int main(int argc, char **argv)
             error("cannot use spool '%s': not a directory", o.spool);
             return EXIT_FAILURE;
         }
+        /* Users who may write there could remove each other's profiles. */
+        if (st.st_mode & 0022)
+            fprintf(stderr,
+                    "bt-spyd: warning: spool '%s' is writable by others (mode %04o)\n"
+                    "hint: chmod go-w '%s'\n",
+                    o.spool, (unsigned)(st.st_mode & 07777), o.spool);
     }
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
@@ -355,6 +438,10 @@ int main(int argc, char **argv)
         .listen_fd = listen_fd,
         .mode = o.mode,
         .gid = o.gid,
+        .clients_per_uid = o.clients_per_uid,
+        .sessions_per_uid = o.sessions_per_uid,
+        .no_launch = o.no_launch,
+        .spool_gid = o.spool_gid,
         .log = {.write = log_line},
     };
     srv = bts_server_new(&so, why, sizeof(why));
@@ -371,6 +458,7 @@ int main(int argc, char **argv)
             .keep = o.keep,
             .max_bytes = o.max_bytes,
             .rate_hz = o.rate_hz,
+            .spool_gid = o.spool_gid,
             .log = {.write = log_line},
             .on_profile = render_svg,
         };

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,46 @@ const char *bts_cli_strerror(int err)
 
 const char *bts_cli_connect_path;
 
+volatile sig_atomic_t bts_cli_stop_requested;
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop_signal(int sig)
+{
+    if (bts_cli_stop_requested) {
+        /* The second one: no more waiting, not even for bt-spyd. The
+         * signal stays blocked until we return, then ends us. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    bts_cli_stop_requested = 1;
+}
+
+void bts_cli_catch_stop_signals(void)
+{
+    /* No SA_RESTART: a blocking wait returns EINTR and sees the flag. */
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+        sigaction(stop_signals[i], &sa, NULL);
+}
+
+void bts_cli_release_stop_signals(void)
+{
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+        signal(stop_signals[i], SIG_DFL);
+}
+
+struct bts_profiler *bts_cli_profiler_new(const struct bts_session_opts *o)
+{
+    struct bts_profiler *p = bts_profiler_new(o, bts_cli_connect_path);
+
+    bts_profiler_set_interrupt(p, &bts_cli_stop_requested);
+    return p;
+}
+
 bool bts_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO) == 1;
@@ -127,7 +168,7 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
         o->pid = (pid_t)v;
         return 1;
     case 'r':
-        if (bts_cli_parse_u64("rate", arg, 1, 20000, &v))
+        if (bts_cli_parse_u64("rate", arg, 1, BTS_SESSION_MAX_RATE_HZ, &v))
             return BTS_EXIT_USAGE;
         o->rate_hz = (unsigned)v;
         return 1;

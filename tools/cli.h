@@ -4,6 +4,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -80,6 +81,18 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
 /* The global `--connect SOCKET` (bt-spy --connect SOCK COMMAND ...): the
  * bt-spyd socket sessions run in, or NULL to sample in-process. */
 extern const char *bts_cli_connect_path;
+
+/* Set by the first SIGINT, SIGTERM or SIGHUP after bts_cli_catch_stop_signals:
+ * the command stops sampling and writes what it has. A second one ends the
+ * process at once (the signal's default action), whatever it waits for. */
+extern volatile sig_atomic_t bts_cli_stop_requested;
+void bts_cli_catch_stop_signals(void);
+/* Back to the default actions. */
+void bts_cli_release_stop_signals(void);
+
+/* bts_profiler_new with the global --connect path. A start through bt-spyd
+ * gives up (-EINTR) when bts_cli_stop_requested is set by a signal. */
+struct bts_profiler *bts_cli_profiler_new(const struct bts_session_opts *o);
 
 /* After option parsing: takes the command after "--" and checks that
  * exactly one of --pid and a command was given. 0 or BTS_EXIT_USAGE. */

@@ -48,20 +48,13 @@ struct record_opts {
     bool status;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void usage(FILE *out)
 {
     fputs("usage: bt-spy record [OPTIONS] (--pid PID | -- CMD [ARGS...])\n"
           "\n"
           "Samples every thread of a process and writes a flame graph or a profile.\n"
-          "Ctrl-C, the end of --duration and the target's exit all write the output.\n"
+          "Ctrl-C, the end of --duration and the target's exit all write the output;\n"
+          "a second Ctrl-C quits at once.\n"
           "\n"
           "options:\n"
           "  -p, --pid PID          attach to a running process\n"
@@ -204,7 +197,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
                                            "dwarf or fp");
             break;
         case OPT_STACK_SIZE:
-            if (bts_cli_parse_u64("stack-size", optarg, 512, 65528, &v))
+            if (bts_cli_parse_u64("stack-size", optarg, BTS_SESSION_MIN_STACK_SIZE,
+                                  BTS_SESSION_MAX_STACK_SIZE, &v))
                 return BTS_EXIT_USAGE;
             if (v % 8)
                 return bts_cli_usage_error(
@@ -453,14 +447,14 @@ out:
 int bts_cmd_record(int argc, char **argv)
 {
     struct record_opts o = {
-        .session = {.rate_hz = 100, .stack_size = 8192},
+        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
+                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
         .format = -1,
         .status = true,
     };
     struct bts_session_stats st;
     struct bts_profiler *s = NULL;
     struct bts_output_file *of = NULL;
-    struct sigaction sa = {.sa_handler = on_stop_signal};
     char *output = NULL, *target = NULL;
     bool tty, stopped_by_user = false;
     double last_status = -1;
@@ -474,7 +468,7 @@ int bts_cmd_record(int argc, char **argv)
     format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
     tty = o.status && bts_cli_stderr_is_tty();
 
-    s = bts_profiler_new(&o.session, bts_cli_connect_path);
+    s = bts_cli_profiler_new(&o.session);
     if (!s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));
         return BTS_EXIT_FAILURE;
@@ -490,11 +484,7 @@ int bts_cmd_record(int argc, char **argv)
         }
     }
 
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-
+    bts_cli_catch_stop_signals();
     ret = bts_profiler_start(s);
     if (ret) {
         bts_cli_session_error(s, &o.session, ret);
@@ -534,7 +524,7 @@ int bts_cmd_record(int argc, char **argv)
         }
         if (ret == 1)
             break;
-        if (stop_requested) {
+        if (bts_cli_stop_requested) {
             stopped_by_user = true;
             break;
         }
@@ -543,9 +533,6 @@ int bts_cmd_record(int argc, char **argv)
     }
 stop:
     bts_profiler_stop(s);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
     if (tty)
         print_status(&st), fputc('\n', stderr);
     if (!of)
@@ -578,7 +565,8 @@ stop:
         int status;
 
         fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_profiler_pid(s));
-        while (waitpid(bts_profiler_pid(s), &status, 0) < 0 && errno == EINTR)
+        while (waitpid(bts_profiler_pid(s), &status, 0) < 0 && errno == EINTR &&
+               !bts_cli_stop_requested)
             ;
     }
 out:

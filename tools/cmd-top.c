@@ -627,7 +627,10 @@ static char *exit_note(const struct top_state *t)
 int bts_cmd_top(int argc, char **argv)
 {
     struct top_opts o = {
-        .session = {.rate_hz = 100, .stack_size = 8192, .threads = true, .lines = true},
+        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
+                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE,
+                    .threads = true,
+                    .lines = true},
         .delay_s = 1.0,
     };
     struct top_state t = {.o = &o, .reset_at = -1, .sort = BTS_TOP_SORT_OWN_PCT};

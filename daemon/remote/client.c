@@ -5,8 +5,10 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,56 +18,291 @@
 
 #define STREAM_INTERVAL_MS 100
 
+extern char **environ;
+
 struct bts_client {
-    int fd;
+    int fd; /* non-blocking: every wait is a poll() with a deadline */
     struct bts_frame_reader *rd;
+    const volatile sig_atomic_t *interrupt;
+    int broken; /* -errno once a call failed: replies no longer pair with requests */
 };
 
-static void say(char *why, size_t why_len, const char *fmt, const char *arg, int err)
+static int64_t deadline_in(int ms)
 {
-    if (why && why_len)
-        snprintf(why, why_len, fmt, arg, bts_protocol_strerror(err));
+    return bts_proc_now_ns() + (int64_t)(ms < 0 ? 0 : ms) * 1000000LL;
 }
 
-int bts_client_connect(const char *socket_path, const char *client_name, struct bts_client **out,
-                       char *why, size_t why_len)
+/* Milliseconds left until deadline, rounded up, at least 0. */
+static int ms_left(int64_t deadline)
+{
+    int64_t left = deadline - bts_proc_now_ns();
+    if (left <= 0)
+        return 0;
+    left = (left + 999999) / 1000000;
+    return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static bool interrupted(const struct bts_client *c)
+{
+    return c->interrupt && *c->interrupt;
+}
+
+/* poll() on the connection until deadline: 1 ready, 0 timed out, -errno
+ * (-EINTR when a signal came while the interrupt flag is set). */
+static int wait_for(struct bts_client *c, short events, int64_t deadline)
+{
+    for (;;) {
+        if (interrupted(c))
+            return -EINTR;
+        struct pollfd pfd = {.fd = c->fd, .events = events};
+        int r = poll(&pfd, 1, ms_left(deadline));
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        if (r == 0 || bts_proc_now_ns() >= deadline)
+            return interrupted(c) ? -EINTR : 0;
+    }
+}
+
+/* Connects the non-blocking socket. A unix socket whose backlog is full
+ * answers EAGAIN at once, so the connect is retried until the deadline. */
+static int connect_until(struct bts_client *c, const struct sockaddr_un *sa, int64_t deadline)
+{
+    for (;;) {
+        if (connect(c->fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+            return 0;
+        int e = errno;
+        if (e == EINPROGRESS) {
+            socklen_t len = sizeof(e);
+            int r = wait_for(c, POLLOUT, deadline);
+            if (r <= 0)
+                return r ? r : -ETIMEDOUT;
+            if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+                return -errno;
+            return -e;
+        }
+        if (e != EAGAIN && e != EINTR)
+            return -e;
+        if (interrupted(c))
+            return -EINTR;
+        if (bts_proc_now_ns() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Sends all of buf, the descriptors with its first byte. 0 or -errno. */
+static int send_until(struct bts_client *c, const uint8_t *buf, size_t len, const int *fds,
+                      size_t nfds, int64_t deadline)
+{
+    union {
+        char buf[CMSG_SPACE(BTS_PROTOCOL_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    if (nfds > BTS_PROTOCOL_MAX_FDS)
+        return -EINVAL;
+    while (len) {
+        struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (nfds) {
+            memset(&control, 0, sizeof(control));
+            mh.msg_control = control.buf;
+            mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+            memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+        }
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            if (interrupted(c))
+                return -EINTR;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            int r = wait_for(c, POLLOUT, deadline);
+            if (r <= 0)
+                return r ? r : -ETIMEDOUT;
+            continue;
+        }
+        if (n < 0)
+            return errno == EPIPE ? -ECONNRESET : -errno;
+        buf += n;
+        len -= (size_t)n;
+        nfds = 0; /* they went with the first byte */
+    }
+    return 0;
+}
+
+/* Waits until deadline for one message. 1 and *reply, 0 on timeout, or
+ * -errno. */
+static int receive_until(struct bts_client *c, int64_t deadline, Btspy__Reply **reply)
+{
+    for (;;) {
+        const uint8_t *msg;
+        size_t len;
+        int r = bts_frame_reader_next(c->rd, &msg, &len);
+        if (r < 0)
+            return r;
+        if (r == 1) {
+            *reply = bts_protocol_decode_reply(msg, len, NULL, 0);
+            return *reply ? 1 : -EPROTO;
+        }
+        r = wait_for(c, POLLIN, deadline);
+        if (r <= 0)
+            return r;
+        long n = bts_frame_reader_fill(c->rd, c->fd);
+        if (n == 0)
+            return -ECONNRESET;
+        if (n < 0 && n != -EAGAIN)
+            return (int)n;
+    }
+}
+
+int bts_client_receive(struct bts_client *c, int timeout_ms, Btspy__Reply **reply)
+{
+    if (c->broken)
+        return c->broken;
+    int r = receive_until(c, deadline_in(timeout_ms), reply);
+    if (r < 0)
+        c->broken = r;
+    return r;
+}
+
+/* One request and its answer within answer_ms, restarted by every stream
+ * update. A request the daemon cannot take any more (it closed the
+ * connection) may still have an answer waiting: a refusal. */
+static int call_within(struct bts_client *c, const Btspy__Request *req, const int *fds, size_t nfds,
+                       int answer_ms, Btspy__Reply **reply,
+                       void (*on_update)(void *ctx, const Btspy__StreamUpdate *u), void *ctx)
+{
+    uint8_t *buf = NULL;
+    size_t len;
+    int64_t deadline = deadline_in(answer_ms);
+    *reply = NULL;
+    if (c->broken)
+        return c->broken;
+    int ret = bts_protocol_frame_request(req, &buf, &len);
+    if (ret < 0)
+        return ret;
+    ret = send_until(c, buf, len, fds, nfds, deadline);
+    free(buf);
+    if (ret < 0 && ret != -ECONNRESET)
+        return c->broken = ret;
+    int sent = ret;
+    for (;;) {
+        Btspy__Reply *r = NULL;
+        ret = receive_until(c, sent < 0 ? deadline_in(100) : deadline, &r);
+        if (ret < 0)
+            return c->broken = ret;
+        if (ret == 0)
+            return c->broken = sent < 0 ? sent : -ETIMEDOUT;
+        if (r->body_case == BTSPY__REPLY__BODY_UPDATE) {
+            if (on_update)
+                on_update(ctx, r->update);
+            btspy__reply__free_unpacked(r, NULL);
+            deadline = deadline_in(answer_ms);
+            continue;
+        }
+        *reply = r;
+        return 0;
+    }
+}
+
+int bts_client_call_fds(struct bts_client *c, const Btspy__Request *req, const int *fds,
+                        size_t nfds, Btspy__Reply **reply,
+                        void (*on_update)(void *ctx, const Btspy__StreamUpdate *u), void *ctx)
+{
+    return call_within(c, req, fds, nfds, BTS_CLIENT_ANSWER_MS, reply, on_update, ctx);
+}
+
+int bts_client_call(struct bts_client *c, const Btspy__Request *req, Btspy__Reply **reply,
+                    void (*on_update)(void *ctx, const Btspy__StreamUpdate *u), void *ctx)
+{
+    return call_within(c, req, NULL, 0, BTS_CLIENT_ANSWER_MS, reply, on_update, ctx);
+}
+
+static void put(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!buf || !len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Why a connection failed, told apart by whether a daemon answered. */
+static void explain_connect(const char *path, int stage_err, bool connected, char *why,
+                            size_t why_len, char *hint, size_t hint_len)
+{
+    const char *e = bts_protocol_strerror(stage_err);
+    if (stage_err == -EINTR) {
+        put(why, why_len, "interrupted while waiting for bt-spyd at '%s'", path);
+    } else if (!connected && (stage_err == -ENOENT || stage_err == -ECONNREFUSED)) {
+        put(why, why_len, "no daemon listens on '%s' (%s)", path, e);
+        put(hint, hint_len, "start it with: bt-spyd --socket %s", path);
+    } else if (!connected && stage_err == -ETIMEDOUT) {
+        put(why, why_len, "bt-spyd at '%s' took no new connection within %d s", path,
+            BTS_CLIENT_CONNECT_MS / 1000);
+        put(hint, hint_len, "the daemon is overloaded or stuck: see its log");
+    } else if (!connected && stage_err == -EACCES) {
+        put(why, why_len, "cannot connect to '%s': %s", path, e);
+        put(hint, hint_len, "the socket's mode or group keeps this user out: ask its owner");
+    } else if (!connected) {
+        put(why, why_len, "cannot connect to '%s': %s", path, e);
+    } else if (stage_err == -ETIMEDOUT) {
+        put(why, why_len, "bt-spyd at '%s' did not answer within %d s", path,
+            BTS_CLIENT_CONNECT_MS / 1000);
+        put(hint, hint_len, "the daemon is overloaded or stuck, or '%s' is not a bt-spyd socket",
+            path);
+    } else if (stage_err == -ECONNRESET) {
+        put(why, why_len, "bt-spyd at '%s' closed the connection without an answer", path);
+        put(hint, hint_len, "see the daemon's log");
+    } else {
+        put(why, why_len, "no answer from the daemon at '%s': %s", path, e);
+    }
+}
+
+int bts_client_connect(const char *socket_path, const char *client_name,
+                       const volatile sig_atomic_t *interrupt, struct bts_client **out, char *why,
+                       size_t why_len, char *hint, size_t hint_len)
 {
     struct bts_client *c = NULL;
     Btspy__Reply *reply = NULL;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int64_t deadline = deadline_in(BTS_CLIENT_CONNECT_MS);
+    bool connected = false;
     int ret = 0;
-    if (why && why_len)
-        why[0] = '\0';
+    put(why, why_len, "%s", "");
+    put(hint, hint_len, "%s", "");
+    *out = NULL;
     if (!socket_path || strlen(socket_path) >= sizeof(sa.sun_path)) {
-        say(why, why_len, "socket path '%s' is too long (%s)", socket_path ? socket_path : "",
-            ENAMETOOLONG);
-        ret = -ENAMETOOLONG;
-        goto out;
+        put(why, why_len, "socket path '%s' is too long", socket_path ? socket_path : "");
+        return -ENAMETOOLONG;
     }
     strcpy(sa.sun_path, socket_path);
     c = calloc(1, sizeof(*c));
-    if (!c) {
-        ret = -ENOMEM;
-        goto out;
-    }
+    if (!c)
+        return -ENOMEM;
+    c->interrupt = interrupt;
     c->fd = -1;
     if (!(c->rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REPLY))) {
         ret = -ENOMEM;
         goto out;
     }
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->fd < 0) {
         ret = -errno;
         goto out;
     }
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        ret = -errno;
-        if (ret == -ENOENT || ret == -ECONNREFUSED)
-            say(why, why_len, "no daemon listens on '%s' (%s)", socket_path, -ret);
-        else
-            say(why, why_len, "cannot connect to '%s': %s", socket_path, -ret);
-        goto out;
-    }
+    if ((ret = connect_until(c, &sa, deadline)) < 0)
+        goto fail;
+    connected = true;
     Btspy__Hello hello = BTSPY__HELLO__INIT;
     hello.version_major = BTS_PROTOCOL_VERSION_MAJOR;
     hello.version_minor = BTS_PROTOCOL_VERSION_MINOR;
@@ -73,27 +310,28 @@ int bts_client_connect(const char *socket_path, const char *client_name, struct 
     Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_HELLO;
     req.hello = &hello;
-    if ((ret = bts_client_call(c, &req, &reply, NULL, NULL)) < 0) {
-        say(why, why_len, "no answer from the daemon at '%s': %s", socket_path, -ret);
-        goto out;
-    }
+    if ((ret = call_within(c, &req, NULL, 0, ms_left(deadline), &reply, NULL, NULL)) < 0)
+        goto fail;
     if (reply->error) {
+        /* The daemon answered: it is running, and says why not. */
         ret = -reply->error;
-        if (why && why_len)
-            snprintf(why, why_len, "%s", reply->reason);
+        put(why, why_len, "bt-spyd refused the connection: %s", reply->reason);
+        put(hint, hint_len, "%s", reply->hint);
         goto out;
     }
     if (reply->body_case != BTSPY__REPLY__BODY_HELLO ||
         reply->hello->version_major != BTS_PROTOCOL_VERSION_MAJOR) {
         ret = -EPROTO;
-        if (why && why_len)
-            snprintf(why, why_len, "the daemon speaks protocol %u, this client %u",
-                     reply->body_case == BTSPY__REPLY__BODY_HELLO ? reply->hello->version_major : 0,
-                     BTS_PROTOCOL_VERSION_MAJOR);
+        put(why, why_len, "the daemon speaks protocol %u, this client %u",
+            reply->body_case == BTSPY__REPLY__BODY_HELLO ? reply->hello->version_major : 0,
+            BTS_PROTOCOL_VERSION_MAJOR);
         goto out;
     }
     *out = c;
     c = NULL;
+    goto out;
+fail:
+    explain_connect(socket_path, ret, connected, why, why_len, hint, hint_len);
 out:
     if (reply)
         btspy__reply__free_unpacked(reply, NULL);
@@ -111,72 +349,10 @@ void bts_client_free(struct bts_client *c)
     free(c);
 }
 
-int bts_client_fd(const struct bts_client *c)
+void bts_client_set_interrupt(struct bts_client *c, const volatile sig_atomic_t *interrupt)
 {
-    return c->fd;
-}
-
-int bts_client_receive(struct bts_client *c, int timeout_ms, Btspy__Reply **reply)
-{
-    int64_t deadline = bts_proc_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000LL;
-    for (;;) {
-        const uint8_t *msg;
-        size_t len;
-        int r = bts_frame_reader_next(c->rd, &msg, &len);
-        if (r < 0)
-            return r;
-        if (r == 1) {
-            *reply = bts_protocol_decode_reply(msg, len, NULL, 0);
-            return *reply ? 1 : -EPROTO;
-        }
-        int64_t left = deadline - bts_proc_now_ns();
-        if (left < 0)
-            left = 0;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        r = poll(&pfd, 1, (int)((left + 999999) / 1000000));
-        if (r < 0 && errno != EINTR)
-            return -errno;
-        if (r <= 0) {
-            if (bts_proc_now_ns() >= deadline)
-                return 0;
-            continue;
-        }
-        long n = bts_frame_reader_fill(c->rd, c->fd);
-        if (n == 0)
-            return -ECONNRESET;
-        if (n < 0 && n != -EAGAIN)
-            return (int)n;
-    }
-}
-
-int bts_client_call(struct bts_client *c, const Btspy__Request *req, Btspy__Reply **reply,
-                    void (*on_update)(void *ctx, const Btspy__StreamUpdate *u), void *ctx)
-{
-    uint8_t *buf = NULL;
-    size_t len;
-    int ret = bts_protocol_frame_request(req, &buf, &len);
-    if (ret < 0)
-        return ret;
-    ret = bts_protocol_write_all(c->fd, buf, len);
-    free(buf);
-    if (ret < 0)
-        return ret == -EPIPE ? -ECONNRESET : ret;
-    for (;;) {
-        Btspy__Reply *r = NULL;
-        ret = bts_client_receive(c, INT_MAX / 2, &r);
-        if (ret < 0)
-            return ret;
-        if (ret == 0)
-            continue;
-        if (r->body_case == BTSPY__REPLY__BODY_UPDATE) {
-            if (on_update)
-                on_update(ctx, r->update);
-            btspy__reply__free_unpacked(r, NULL);
-            continue;
-        }
-        *reply = r;
-        return 0;
-    }
+    if (c)
+        c->interrupt = interrupt;
 }
 
 /* Remote sessions. */
@@ -190,7 +366,9 @@ struct bts_client_session {
     pid_t pid;
     bool started, stopped;
     bool stop_sent; /* we stopped it; otherwise the daemon did */
-    int error;      /* the daemon's sampling error (positive errno) */
+    int error;      /* the daemon's sampling error (-errno), or 0 */
+    const volatile sig_atomic_t *interrupt;
+    int64_t heard_ns; /* when the daemon last sent anything */
     char backend[32];
     struct bts_session_stats stats;
     int64_t stats_ns; /* when stats arrived: elapsed time runs on from there */
@@ -245,15 +423,70 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
     if (st->stopped)
         r->stopped = true;
     if (st->error)
-        r->error = st->error;
+        r->error = -st->error;
     r->stats_ns = bts_proc_now_ns();
 }
 
 static void on_session_update(void *ctx, const Btspy__StreamUpdate *u)
 {
     struct bts_client_session *r = ctx;
+    r->heard_ns = bts_proc_now_ns();
     if (u->session_id == r->id)
         take_stats(r, u->stats);
+}
+
+void bts_client_session_set_interrupt(struct bts_client_session *r,
+                                      const volatile sig_atomic_t *interrupt)
+{
+    if (r)
+        r->interrupt = interrupt;
+}
+
+/* This process's environment for a launched command, or -E2BIG when it
+ * cannot travel in one request. */
+static int count_environment(size_t *n)
+{
+    size_t bytes = 0;
+    *n = 0;
+    for (char **e = environ; e && *e; e++) {
+        if (!strchr(*e, '=') || **e == '=')
+            continue; /* not NAME=value: the daemon would refuse it */
+        bytes += strlen(*e) + 4;
+        (*n)++;
+    }
+    return *n > BTS_PROTOCOL_MAX_ENV || bytes > BTS_PROTOCOL_MAX_REQUEST / 2 ? -E2BIG : 0;
+}
+
+static int fill_environment(char **env, size_t n)
+{
+    size_t k = 0;
+    for (char **e = environ; e && *e && k < n; e++) {
+        if (strchr(*e, '=') && **e != '=')
+            env[k++] = *e;
+    }
+    return (int)k;
+}
+
+/* This process's stdin, stdout and stderr for a launched command; a closed
+ * one is replaced by /dev/null (opened here, closed by close_stdio). */
+static void open_stdio(int fds[3], bool opened[3])
+{
+    for (int i = 0; i < 3; i++) {
+        opened[i] = false;
+        fds[i] = i;
+        if (fcntl(i, F_GETFD) < 0) {
+            fds[i] = open("/dev/null", i ? O_WRONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+            opened[i] = fds[i] >= 0;
+        }
+    }
+}
+
+static void close_stdio(int fds[3], const bool opened[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (opened[i])
+            close(fds[i]);
+    }
 }
 
 static void remember_error(struct bts_client_session *r, const Btspy__Reply *reply)
@@ -262,61 +495,95 @@ static void remember_error(struct bts_client_session *r, const Btspy__Reply *rep
     snprintf(r->hint, sizeof(r->hint), "%s", reply->hint);
 }
 
-int bts_client_session_start(struct bts_client_session *r)
+/* Sends StartSession (with the environment and stdio of a launch) and
+ * takes the SessionStarted answer. */
+static int send_start(struct bts_client_session *r)
 {
     Btspy__Reply *reply = NULL;
-    char cwd[PATH_MAX];
-    int ret;
-    if (!r || r->started)
-        return -EINVAL;
-    ret = bts_client_connect(r->path, "bt-spy", &r->c, r->why, sizeof(r->why));
-    if (ret < 0) {
-        snprintf(r->hint, sizeof(r->hint), "start it with: bt-spyd --socket %s", r->path);
-        goto out;
-    }
     Btspy__StartSession st = BTSPY__START_SESSION__INIT;
-    st.pid = r->opts.pid;
+    char cwd[PATH_MAX], **env = NULL;
+    int fds[3] = {-1, -1, -1};
+    bool opened[3] = {false, false, false};
+    size_t nenv = 0;
+    int ret;
+
+    bts_protocol_start_from_opts(&r->opts, &st);
     if (r->argv) {
-        while (r->argv[st.n_argv])
-            st.n_argv++;
-        st.argv = r->argv;
         if (getcwd(cwd, sizeof(cwd)))
             st.cwd = cwd;
+        if (count_environment(&nenv) < 0) {
+            snprintf(r->why, sizeof(r->why),
+                     "the environment is too large to send to bt-spyd (at most %d variables "
+                     "and %u KiB)",
+                     BTS_PROTOCOL_MAX_ENV, BTS_PROTOCOL_MAX_REQUEST / 2048);
+            snprintf(r->hint, sizeof(r->hint), "run it with a smaller environment, e.g. env -i");
+            return -E2BIG;
+        }
+        env = calloc(nenv + 1, sizeof(*env));
+        if (!env)
+            return -ENOMEM;
+        st.n_env = (size_t)fill_environment(env, nenv);
+        st.env = env;
+        open_stdio(fds, opened);
+        st.stdio = fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0;
     }
-    st.rate_hz = r->opts.rate_hz;
-    st.backend = (Btspy__Backend)r->opts.backend;
-    st.unwind = (Btspy__Unwind)r->opts.unwind;
-    st.stack_size = r->opts.stack_size;
-    st.threads = r->opts.threads;
-    st.idle = r->opts.idle;
-    st.lines = r->opts.lines;
     Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_START;
     req.start = &st;
-    if ((ret = bts_client_call(r->c, &req, &reply, NULL, NULL)) < 0) {
-        snprintf(r->why, sizeof(r->why), "the daemon did not answer: %s",
-                 bts_protocol_strerror(-ret));
-        goto out;
+    ret = bts_client_call_fds(r->c, &req, fds, st.stdio ? 3 : 0, &reply, NULL, NULL);
+    close_stdio(fds, opened);
+    free(env);
+    if (ret == -EMSGSIZE) {
+        snprintf(r->why, sizeof(r->why),
+                 "the command and its environment do not fit in one request to bt-spyd "
+                 "(at most %u KiB)",
+                 BTS_PROTOCOL_MAX_REQUEST / 1024);
+        return ret;
+    }
+    if (ret < 0) {
+        if (ret == -EINTR)
+            snprintf(r->why, sizeof(r->why), "interrupted while waiting for bt-spyd at '%s'",
+                     r->path);
+        else if (ret == -ETIMEDOUT)
+            snprintf(r->why, sizeof(r->why), "bt-spyd at '%s' did not answer within %d s", r->path,
+                     BTS_CLIENT_ANSWER_MS / 1000);
+        else
+            snprintf(r->why, sizeof(r->why), "the daemon did not answer: %s",
+                     bts_protocol_strerror(ret));
+        return ret;
     }
     if (reply->error) {
         ret = -reply->error;
         remember_error(r, reply);
-        goto out;
-    }
-    if (reply->body_case != BTSPY__REPLY__BODY_STARTED) {
+    } else if (reply->body_case != BTSPY__REPLY__BODY_STARTED) {
         ret = -EPROTO;
-        goto out;
+    } else {
+        r->id = reply->started->session_id;
+        r->pid = reply->started->pid;
+        snprintf(r->backend, sizeof(r->backend), "%s", reply->started->backend);
     }
-    r->id = reply->started->session_id;
-    r->pid = reply->started->pid;
-    snprintf(r->backend, sizeof(r->backend), "%s", reply->started->backend);
     btspy__reply__free_unpacked(reply, NULL);
-    reply = NULL;
+    return ret;
+}
+
+int bts_client_session_start(struct bts_client_session *r)
+{
+    Btspy__Reply *reply = NULL;
+    int ret;
+    if (!r || r->started)
+        return -EINVAL;
+    ret = bts_client_connect(r->path, "bt-spy", r->interrupt, &r->c, r->why, sizeof(r->why),
+                             r->hint, sizeof(r->hint));
+    if (ret < 0)
+        goto out;
+    if ((ret = send_start(r)) < 0)
+        goto out;
 
     /* Stats arrive as stream updates, so poll() only has to listen. */
     Btspy__Stream sm = BTSPY__STREAM__INIT;
     sm.session_id = r->id;
     sm.interval_ms = STREAM_INTERVAL_MS;
+    Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_STREAM;
     req.stream = &sm;
     if ((ret = bts_client_call(r->c, &req, &reply, on_session_update, r)) < 0)
@@ -326,9 +593,12 @@ int bts_client_session_start(struct bts_client_session *r)
         remember_error(r, reply);
         goto out;
     }
-    r->stats_ns = bts_proc_now_ns();
+    r->stats_ns = r->heard_ns = bts_proc_now_ns();
     r->started = true;
 out:
+    /* Past the start, a signal means "stop and write": only deadlines
+     * bound the remaining calls. */
+    bts_client_set_interrupt(r->c, NULL);
     if (reply)
         btspy__reply__free_unpacked(reply, NULL);
     return ret;
@@ -351,7 +621,7 @@ const char *bts_client_session_backend(const struct bts_client_session *r)
  * error, the stacks gathered so far stay readable. */
 static int daemon_stop_error(const struct bts_client_session *r)
 {
-    return r->error ? -r->error : -ECANCELED;
+    return r->error ? r->error : -ECANCELED;
 }
 
 int bts_client_session_poll(struct bts_client_session *r, int timeout_ms)
@@ -376,6 +646,12 @@ int bts_client_session_poll(struct bts_client_session *r, int timeout_ms)
             on_session_update(r, reply->update);
         btspy__reply__free_unpacked(reply, NULL);
         got = true;
+    }
+    /* Updates come every 100 ms: a daemon silent for this long is stuck. */
+    if (bts_proc_now_ns() - r->heard_ns > (int64_t)BTS_CLIENT_ANSWER_MS * 1000000LL) {
+        snprintf(r->why, sizeof(r->why), "bt-spyd sent nothing for %d s",
+                 BTS_CLIENT_ANSWER_MS / 1000);
+        return r->c->broken = -ETIMEDOUT;
     }
     if (r->stats.target_exited)
         return 1;
@@ -518,7 +794,8 @@ int bts_client_dump(const char *socket_path, pid_t pid, bool lines, struct bts_c
     int ret;
     if (hint && hint_len)
         hint[0] = '\0';
-    if ((ret = bts_client_connect(socket_path, "bt-spy dump", &c, why, why_len)) < 0)
+    if ((ret = bts_client_connect(socket_path, "bt-spy dump", NULL, &c, why, why_len, hint,
+                                  hint_len)) < 0)
         goto out;
     Btspy__Dump dm = BTSPY__DUMP__INIT;
     dm.pid = pid;
@@ -527,7 +804,12 @@ int bts_client_dump(const char *socket_path, pid_t pid, bool lines, struct bts_c
     req.body_case = BTSPY__REQUEST__BODY_DUMP;
     req.dump = &dm;
     if ((ret = bts_client_call(c, &req, &reply, NULL, NULL)) < 0) {
-        say(why, why_len, "no answer from the daemon at '%s': %s", socket_path, -ret);
+        if (ret == -ETIMEDOUT)
+            put(why, why_len, "bt-spyd at '%s' did not answer within %d s", socket_path,
+                BTS_CLIENT_ANSWER_MS / 1000);
+        else
+            put(why, why_len, "no answer from the daemon at '%s': %s", socket_path,
+                bts_protocol_strerror(ret));
         goto out;
     }
     if (reply->error) {

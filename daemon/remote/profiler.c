@@ -36,6 +36,12 @@ fail:
     return NULL;
 }
 
+void bts_profiler_set_interrupt(struct bts_profiler *p, const volatile sig_atomic_t *flag)
+{
+    if (p && p->remote)
+        bts_client_session_set_interrupt(p->remote, flag);
+}
+
 int bts_profiler_start(struct bts_profiler *p)
 {
     return p->remote ? bts_client_session_start(p->remote) : bts_session_start(p->local);

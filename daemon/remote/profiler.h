@@ -4,6 +4,7 @@
  * a socket path, in bt-spyd (client.h); results and errors read the same. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,8 +21,14 @@ struct bts_profiler;
 struct bts_profiler *bts_profiler_new(const struct bts_session_opts *opts,
                                       const char *connect_path);
 
+/* A flag a signal handler sets (the CLI's first SIGINT/SIGTERM). While it
+ * is non-zero, a signal ends bts_profiler_start's waits for bt-spyd with
+ * -EINTR; a local start ignores it (it does not wait on anyone). */
+void bts_profiler_set_interrupt(struct bts_profiler *p, const volatile sig_atomic_t *flag);
+
 /* The calls below mirror bts_session_* (session.h), with the same error
- * contract, whichever side runs the session. */
+ * contract, whichever side runs the session. A remote call never blocks
+ * beyond the deadlines of client.h. */
 int bts_profiler_start(struct bts_profiler *p);
 void bts_profiler_explain(const struct bts_profiler *p, const char **why, const char **hint);
 const char *bts_profiler_backend(const struct bts_profiler *p);

@@ -75,6 +75,32 @@ int bts_frame_reader_feed(struct bts_frame_reader *r, const void *data, size_t n
 
 long bts_frame_reader_fill(struct bts_frame_reader *r, int fd)
 {
+    size_t none = 0;
+    return bts_frame_reader_fill_fds(r, fd, NULL, 0, &none);
+}
+
+/* Keeps what fits of the descriptors in one SCM_RIGHTS message; closes the
+ * rest. */
+static void take_fds(struct msghdr *mh, int *fds, size_t max_fds, size_t *nfds)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (fds && *nfds < max_fds)
+                fds[(*nfds)++] = got;
+            else
+                close(got);
+        }
+    }
+}
+
+long bts_frame_reader_fill_fds(struct bts_frame_reader *r, int fd, int *fds, size_t max_fds,
+                               size_t *nfds)
+{
     /* Read what the next frame needs, at least 4 KiB, at most 256 KiB, so
      * a peer cannot make us allocate ahead of validation. */
     size_t want = 4096;
@@ -91,12 +117,33 @@ long bts_frame_reader_fill(struct bts_frame_reader *r, int fd)
         want = 256 * 1024;
     if (reserve(r, want) < 0)
         return -ENOMEM;
+    /* Room for more descriptors than anyone may send, so that a client
+     * sending too many has them closed here rather than by the kernel. */
+    union {
+        char buf[CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = r->buf + r->len, .iov_len = r->cap - r->len};
+    struct msghdr mh = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
+    };
     ssize_t n;
     do
-        n = read(fd, r->buf + r->len, r->cap - r->len);
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ENOTSOCK) {
+        do
+            n = read(fd, r->buf + r->len, r->cap - r->len);
+        while (n < 0 && errno == EINTR);
+        mh.msg_controllen = 0;
+    }
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (mh.msg_controllen)
+        take_fds(&mh, fds, max_fds, nfds);
     r->len += (size_t)n;
     return (long)n;
 }
@@ -190,21 +237,65 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
         return invalid(why, why_len, "empty command name");
     if (!text_ok(st->cwd, BTS_PROTOCOL_MAX_ARG) || (st->cwd[0] && st->cwd[0] != '/'))
         return invalid(why, why_len, "the working directory must be an absolute path");
-    if (st->rate_hz > BTS_PROTOCOL_MAX_RATE)
+    if (st->rate_hz > BTS_SESSION_MAX_RATE_HZ)
         return invalid(why, why_len, "invalid rate %u (expected 1..%d)", st->rate_hz,
-                       BTS_PROTOCOL_MAX_RATE);
+                       BTS_SESSION_MAX_RATE_HZ);
     if (!isfinite(st->duration_s) || st->duration_s < 0 || st->duration_s > 31 * 86400.0)
         return invalid(why, why_len, "invalid duration (expected 0..%d s)", 31 * 86400);
     if ((unsigned)st->backend > BTSPY__BACKEND__BACKEND_PTRACE)
         return invalid(why, why_len, "unknown backend %d", (int)st->backend);
     if ((unsigned)st->unwind > BTSPY__UNWIND__UNWIND_FP)
         return invalid(why, why_len, "unknown unwind mode %d", (int)st->unwind);
-    if (st->stack_size % 8 || st->stack_size > BTS_PROTOCOL_MAX_STACK)
-        return invalid(why, why_len, "invalid stack size %u (a multiple of 8, at most %d)",
-                       st->stack_size, BTS_PROTOCOL_MAX_STACK);
+    if (st->stack_size % 8 || st->stack_size > BTS_SESSION_MAX_STACK_SIZE ||
+        (st->stack_size && st->stack_size < BTS_SESSION_MIN_STACK_SIZE))
+        return invalid(why, why_len, "invalid stack size %u (a multiple of 8, %d..%d)",
+                       st->stack_size, BTS_SESSION_MIN_STACK_SIZE, BTS_SESSION_MAX_STACK_SIZE);
     if (st->idle && st->backend == BTSPY__BACKEND__BACKEND_PERF)
         return invalid(why, why_len, "idle sampling needs the ptrace or auto backend");
+    if ((st->n_env || st->stdio) && !st->n_argv)
+        return invalid(why, why_len, "an environment or stdio goes only with a command to launch");
+    if (st->n_env > BTS_PROTOCOL_MAX_ENV)
+        return invalid(why, why_len, "too many environment variables: %zu (at most %d)", st->n_env,
+                       BTS_PROTOCOL_MAX_ENV);
+    for (size_t i = 0; i < st->n_env; i++) {
+        const char *eq =
+            text_ok(st->env[i], BTS_PROTOCOL_MAX_REQUEST) ? strchr(st->env[i], '=') : NULL;
+        if (!eq || eq == st->env[i])
+            return invalid(why, why_len, "environment entry %zu is not NAME=value", i);
+    }
     return 0;
+}
+
+void bts_protocol_start_from_opts(const struct bts_session_opts *o, Btspy__StartSession *st)
+{
+    st->pid = o->pid;
+    st->n_argv = 0;
+    st->argv = (char **)o->argv;
+    while (o->argv && o->argv[st->n_argv])
+        st->n_argv++;
+    st->rate_hz = o->rate_hz;
+    st->backend = (Btspy__Backend)o->backend;
+    st->unwind = (Btspy__Unwind)o->unwind;
+    st->stack_size = o->stack_size;
+    st->threads = o->threads;
+    st->idle = o->idle;
+    st->lines = o->lines;
+    st->subprocesses = o->subprocesses;
+}
+
+void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *o)
+{
+    *o = (struct bts_session_opts){
+        .pid = st->pid,
+        .rate_hz = st->rate_hz,
+        .backend = (enum bts_backend)st->backend,
+        .unwind = (enum bts_unwind)st->unwind,
+        .stack_size = st->stack_size,
+        .threads = st->threads,
+        .idle = st->idle,
+        .lines = st->lines,
+        .subprocesses = st->subprocesses,
+    };
 }
 
 int bts_protocol_validate_request(const Btspy__Request *req, char *why, size_t why_len)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "btspy.pb-c.h"
+#include "session.h"
 
 #define BTS_PROTOCOL_VERSION_MAJOR 1
 #define BTS_PROTOCOL_VERSION_MINOR 0
@@ -19,10 +20,10 @@
 #define BTS_PROTOCOL_MAX_ARG     4096                /* bytes per argument, and for cwd */
 #define BTS_PROTOCOL_MAX_NAME    64                  /* client name */
 #define BTS_PROTOCOL_MAX_TEXT    1024                /* reason and hint */
-#define BTS_PROTOCOL_MAX_RATE    100000
-#define BTS_PROTOCOL_MAX_STACK   65528
-#define BTS_PROTOCOL_MAX_THREADS 65536 /* threads in a dump reply */
-#define BTS_PROTOCOL_MAX_FRAMES  1024  /* frames per dumped thread */
+#define BTS_PROTOCOL_MAX_ENV     1024                /* environment entries of a launched command */
+#define BTS_PROTOCOL_MAX_FDS     3                   /* descriptors with one request: stdio */
+#define BTS_PROTOCOL_MAX_THREADS 65536               /* threads in a dump reply */
+#define BTS_PROTOCOL_MAX_FRAMES  1024                /* frames per dumped thread */
 
 /* Accumulates bytes from a stream and cuts them into frames. */
 struct bts_frame_reader;
@@ -36,8 +37,15 @@ void bts_frame_reader_free(struct bts_frame_reader *r);
 int bts_frame_reader_feed(struct bts_frame_reader *r, const void *data, size_t n);
 
 /* Reads what a non-blocking or blocking fd has (one read()). Returns the
- * number of bytes read, 0 at end of file, or -errno (-EAGAIN: nothing yet). */
+ * number of bytes read, 0 at end of file, or -errno (-EAGAIN: nothing yet).
+ * Descriptors passed with the bytes (SCM_RIGHTS) are closed. */
 long bts_frame_reader_fill(struct bts_frame_reader *r, int fd);
+
+/* The same for a unix socket, keeping descriptors that came with the bytes:
+ * up to max_fds are appended to fds[*nfds..] (close-on-exec) and *nfds
+ * grows; any beyond that are closed. */
+long bts_frame_reader_fill_fds(struct bts_frame_reader *r, int fd, int *fds, size_t max_fds,
+                               size_t *nfds);
 
 /* Takes the next complete message: 1 and *msg and *len (valid until the next
  * call on r), 0 when more bytes are needed, -EMSGSIZE when the announced
@@ -62,6 +70,16 @@ Btspy__Reply *bts_protocol_decode_reply(const uint8_t *msg, size_t len, char *wh
 /* Validation alone, for messages built in memory. 0 or -EINVAL + why. */
 int bts_protocol_validate_request(const Btspy__Request *req, char *why, size_t why_len);
 int bts_protocol_validate_reply(const Btspy__Reply *reply, char *why, size_t why_len);
+
+/* The session options as a StartSession, field by field (pid, argv and
+ * every sampling option; argv points into opts). cwd, env and stdio are
+ * the launching side's business and are left as they are. */
+void bts_protocol_start_from_opts(const struct bts_session_opts *opts, Btspy__StartSession *st);
+
+/* The reverse, for the daemon: every sampling option of a validated
+ * StartSession. argv is left NULL (protobuf-c's is not NULL-terminated),
+ * and so are the launch hooks. */
+void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *opts);
 
 /* strerror(err) lowercased for reasons and logs ("permission denied"), in
  * a per-thread buffer valid until the next call. err may be negative. */

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "backend-private.h"
 #include "proc.h"
+#include "session.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -213,7 +214,8 @@ static void fill_attr(struct perf_backend *pb)
     a->size = sizeof(*a);
     a->type = PERF_TYPE_SOFTWARE;
     a->config = PERF_COUNT_SW_CPU_CLOCK;
-    a->sample_period = 1000000000ULL / (pb->cfg.rate_hz ? pb->cfg.rate_hz : 100);
+    a->sample_period =
+        1000000000ULL / (pb->cfg.rate_hz ? pb->cfg.rate_hz : BTS_SESSION_DEFAULT_RATE_HZ);
     if (!a->sample_period)
         a->sample_period = 1;
     a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
@@ -416,8 +418,8 @@ static int perf_start(struct bts_sampler_backend *b, const struct bts_backend_co
         ret = -ENOTSUP;
         goto out;
     }
-    if (!cfg->callchain &&
-        (cfg->stack_size == 0 || cfg->stack_size % 8 || cfg->stack_size > 65528)) {
+    if (!cfg->callchain && (cfg->stack_size == 0 || cfg->stack_size % 8 ||
+                            cfg->stack_size > BTS_SESSION_MAX_STACK_SIZE)) {
         ret = -EINVAL;
         goto out;
     }

@@ -23,11 +23,7 @@
 #include "symbolizer.h"
 #include "unwinder-private.h"
 
-#define DEFAULT_RATE_HZ       100
-#define MAX_RATE_HZ           100000
-#define DEFAULT_STACK_SIZE    8192
-#define MAX_STACK_SIZE        65528 /* the kernel keeps sample sizes below 64 KiB */
-#define MAX_PTRACE_STACK_SIZE (8u << 20)
+#define MAX_PTRACE_STACK_SIZE (8u << 20) /* ptrace copies the stack itself: no 64 KiB bound */
 
 #define FORKED_QUEUE 64
 
@@ -75,12 +71,12 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
     int err = EINVAL;
     if (!opts || (opts->pid > 0) == (opts->argv && opts->argv[0]) || opts->pid < 0)
         goto out;
-    if (opts->rate_hz > MAX_RATE_HZ)
+    if (opts->rate_hz > BTS_SESSION_MAX_RATE_HZ)
         goto out;
     if (opts->stack_size &&
         (opts->stack_size % 8 ||
-         opts->stack_size >
-             (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE : MAX_STACK_SIZE)))
+         opts->stack_size > (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE
+                                                                 : BTS_SESSION_MAX_STACK_SIZE)))
         goto out;
     err = ENOMEM;
     s = calloc(1, sizeof(*s));
@@ -88,9 +84,9 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         goto out;
     s->opts = *opts;
     if (!s->opts.rate_hz)
-        s->opts.rate_hz = DEFAULT_RATE_HZ;
+        s->opts.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ;
     if (!s->opts.stack_size)
-        s->opts.stack_size = DEFAULT_STACK_SIZE;
+        s->opts.stack_size = BTS_SESSION_DEFAULT_STACK_SIZE;
     if (opts->argv) {
         size_t n = 0;
         while (opts->argv[n])

@@ -21,13 +21,21 @@ enum bts_unwind {
     BTS_UNWIND_FP,        /* kernel frame-pointer callchain */
 };
 
+/* The session limits, defined once: the CLI, the protocol and bt-spyd all
+ * check against these. */
+#define BTS_SESSION_DEFAULT_RATE_HZ    100
+#define BTS_SESSION_MAX_RATE_HZ        20000 /* per thread; above it the overhead swamps the target */
+#define BTS_SESSION_DEFAULT_STACK_SIZE 8192
+#define BTS_SESSION_MIN_STACK_SIZE     512
+#define BTS_SESSION_MAX_STACK_SIZE     65528 /* perf_event: a sample stays below 64 KiB */
+
 struct bts_session_opts {
     pid_t pid;         /* attach to this process, or 0 to launch argv */
     char *const *argv; /* command to launch (searched in PATH) */
-    unsigned rate_hz;  /* samples per second per thread; default 100 */
+    unsigned rate_hz;  /* samples per second per thread; 0: the default */
     enum bts_backend backend;
     enum bts_unwind unwind;
-    uint32_t stack_size; /* user stack bytes copied per sample; default 8192 */
+    uint32_t stack_size; /* user stack bytes copied per sample; 0: the default */
     bool threads;        /* add a "thread NAME (TID)" root frame */
     bool idle;           /* also sample sleeping threads (wall clock) */
     bool lines;          /* add file:line to frame names */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* authz: peer credentials and the ptrace-equivalent access check. */
+/* authz: peer credentials and the ptrace-equivalent access check. The
+ * facts are gathered from /proc apart from the decision, so the decision
+ * can be tested with facts made up (tests/daemon/check-authz.c). Every
+ * function returns 0 or -errno. */
 #define _GNU_SOURCE
-#include "authz.h"
+#include "authz-private.h"
 #include "protocol.h"
 
 #include <errno.h>
@@ -127,31 +130,36 @@ static bool descends_from(pid_t pid, pid_t ancestor)
 }
 
 /* Runs action(arg) in a child holding the peer's uid and gid and no
- * supplementary groups. Returns 0 (it succeeded), a positive errno (it
- * failed), or -1 when the test cannot run (we cannot change uid). */
+ * supplementary groups. 0 when the test ran, with *result = action's own
+ * 0 or -errno; -EPERM when the ids cannot be taken (not root), -ECHILD
+ * when the child did not report, or fork's -errno. The child's exit
+ * status carries the action's errno (1..254), the one positive errno here. */
 static int run_as(const struct bts_authz_peer *peer, int (*action)(const void *arg),
-                  const void *arg)
+                  const void *arg, int *result)
 {
     pid_t child = fork();
     if (child < 0)
-        return -1;
+        return -errno;
     if (child == 0) {
         if (setgroups(0, NULL) < 0 && geteuid() != peer->uid)
             _exit(255);
         if (setresgid(peer->gid, peer->gid, peer->gid) < 0 ||
             setresuid(peer->uid, peer->uid, peer->uid) < 0)
             _exit(255);
-        int e = action(arg);
+        int e = -action(arg);
         _exit(e > 0 && e < 255 ? e : 0);
     }
     int status;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR)
-            return -1;
+            return -errno;
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
-        return -1;
-    return WEXITSTATUS(status);
+    if (!WIFEXITED(status))
+        return -ECHILD;
+    if (WEXITSTATUS(status) == 255)
+        return -EPERM;
+    *result = -WEXITSTATUS(status);
+    return 0;
 }
 
 /* The kernel's own answer: opening /proc/PID/mem runs the full ptrace
@@ -161,23 +169,26 @@ static int open_mem(const void *arg)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/mem", *(const pid_t *)arg);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    return fd >= 0 ? 0 : errno;
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
 }
 
 static int enter_dir(const void *arg)
 {
-    return chdir(arg) == 0 ? 0 : errno;
+    return chdir(arg) == 0 ? 0 : -errno;
 }
 
 int bts_authz_check_dir(const struct bts_authz_peer *peer, const char *dir, char *why,
                         size_t why_len)
 {
-    int r = run_as(peer, enter_dir, dir);
-    if (r <= 0)
+    int result = 0;
+    if (run_as(peer, enter_dir, dir, &result) < 0 || result == 0)
         return 0; /* allowed, or not testable here: the launch's own chdir decides */
     snprintf(why, why_len, "uid %u cannot enter '%s': %s", (unsigned)peer->uid, dir,
-             bts_protocol_strerror(r));
-    return -r;
+             bts_protocol_strerror(result));
+    return result;
 }
 
 static int refuse(char *why, size_t why_len, char *hint, size_t hint_len, const char *hint_text,
@@ -194,59 +205,103 @@ static int refuse(char *why, size_t why_len, char *hint, size_t hint_len, const 
     return -EPERM;
 }
 
-static int check_ptrace_rights(const struct bts_authz_peer *peer, pid_t pid, char *why,
-                               size_t why_len, char *hint, size_t hint_len)
+int bts_authz_decide(const struct bts_authz_peer *peer, const struct bts_authz_facts *f, char *why,
+                     size_t why_len, char *hint, size_t hint_len)
 {
-    unsigned long uids[4], gids[4];
     const char *as_owner = "run bt-spy as the target's user, or ask root to profile it";
-    if (read_ids(pid, uids, gids) < 0)
+    why[0] = hint[0] = '\0';
+    if (peer->uid == 0)
+        return 0;
+    if (!f->exists)
         return -ESRCH;
     for (int i = 0; i < 4; i++) {
-        if (uids[i] != peer->uid)
+        if (f->uids[i] != peer->uid)
             return refuse(why, why_len, hint, hint_len, as_owner,
-                          "pid %d belongs to uid %lu, you are uid %u", (int)pid,
-                          uids[i] != uids[0] ? uids[i] : uids[0], (unsigned)peer->uid);
+                          "pid %d belongs to uid %u, you are uid %u", (int)f->pid,
+                          (unsigned)f->uids[i], (unsigned)peer->uid);
     }
     for (int i = 0; i < 4; i++) {
-        if (gids[i] != peer->gid)
+        if (f->gids[i] != peer->gid)
             return refuse(why, why_len, hint, hint_len, as_owner,
-                          "pid %d runs with gid %lu, you are gid %u", (int)pid, gids[i],
-                          (unsigned)peer->gid);
+                          "pid %d runs with gid %u, you are gid %u", (int)f->pid,
+                          (unsigned)f->gids[i], (unsigned)peer->gid);
+    }
+    if (f->dump_owner != peer->uid)
+        return refuse(why, why_len, hint, hint_len,
+                      "the process changed credentials or called prctl(PR_SET_DUMPABLE, 0); "
+                      "ask root to profile it",
+                      "pid %d is not dumpable", (int)f->pid);
+    if (f->ptrace_scope >= 2)
+        return refuse(why, why_len, hint, hint_len,
+                      "ask root to profile it, or run: sysctl kernel.yama.ptrace_scope=1",
+                      "kernel.yama.ptrace_scope is %d: only root may profile other processes",
+                      f->ptrace_scope);
+    if (f->ptrace_scope == 1) {
+        if (!f->descends_from_peer)
+            return refuse(why, why_len, hint, hint_len,
+                          "launch the command through bt-spy, or run: sysctl "
+                          "kernel.yama.ptrace_scope=0",
+                          "kernel.yama.ptrace_scope is %d: pid %d is not a descendant of your "
+                          "process %d",
+                          f->ptrace_scope, (int)f->pid, (int)peer->pid);
+        return 0;
+    }
+    if (f->kernel_check < 0)
+        return refuse(why, why_len, hint, hint_len, as_owner, "uid %u may not trace pid %d: %s",
+                      (unsigned)peer->uid, (int)f->pid, bts_protocol_strerror(f->kernel_check));
+    return 0;
+}
+
+int bts_authz_gather(const struct bts_authz_peer *peer, pid_t pid, struct bts_authz_facts *f)
+{
+    unsigned long uids[4], gids[4];
+    char path[64];
+    struct stat st;
+    *f = (struct bts_authz_facts){.pid = pid, .ptrace_scope = -1};
+    if (read_ids(pid, uids, gids) < 0)
+        return 0; /* no such process: f->exists stays false */
+    for (int i = 0; i < 4; i++) {
+        f->uids[i] = (uid_t)uids[i];
+        f->gids[i] = (gid_t)gids[i];
     }
     /* The files in /proc/PID take the task's uid only while it is dumpable;
      * otherwise the kernel gives them to root (fs/proc/base.c
      * task_dump_owner). The directory itself keeps the task's uid either
      * way, so it cannot tell. */
-    char path[64];
-    struct stat st;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if (stat(path, &st) < 0)
-        return -ESRCH;
-    if (st.st_uid != peer->uid)
-        return refuse(why, why_len, hint, hint_len,
-                      "the process changed credentials or called prctl(PR_SET_DUMPABLE, 0); "
-                      "ask root to profile it",
-                      "pid %d is not dumpable", (int)pid);
-    int scope = read_int_file("/proc/sys/kernel/yama/ptrace_scope", 0);
-    if (scope >= 2)
-        return refuse(why, why_len, hint, hint_len,
-                      "ask root to profile it, or run: sysctl kernel.yama.ptrace_scope=1",
-                      "kernel.yama.ptrace_scope is %d: only root may profile other processes",
-                      scope);
-    if (scope == 1) {
-        if (!descends_from(pid, peer->pid))
-            return refuse(why, why_len, hint, hint_len,
-                          "launch the command through bt-spy, or run: sysctl "
-                          "kernel.yama.ptrace_scope=0",
-                          "kernel.yama.ptrace_scope is 1: pid %d is not a descendant of your "
-                          "process %d",
-                          (int)pid, (int)peer->pid);
         return 0;
+    f->exists = true;
+    f->dump_owner = st.st_uid;
+    f->ptrace_scope = read_int_file("/proc/sys/kernel/yama/ptrace_scope", -1);
+    if (f->ptrace_scope == 1)
+        f->descends_from_peer = descends_from(pid, peer->pid);
+    /* The kernel's check forks: only when everything else allows. */
+    char why[8], hint[8];
+    f->kernel_check = 1;
+    if (f->ptrace_scope <= 0 && peer->uid != 0 &&
+        bts_authz_decide(peer, f, why, sizeof(why), hint, sizeof(hint)) == 0) {
+        int result = 0;
+        if (run_as(peer, open_mem, &pid, &result) == 0)
+            f->kernel_check = result;
     }
-    int r = run_as(peer, open_mem, &pid);
-    if (r > 0)
-        return refuse(why, why_len, hint, hint_len, as_owner, "uid %u may not trace pid %d: %s",
-                      (unsigned)peer->uid, (int)pid, bts_protocol_strerror(r));
+    return 0;
+}
+
+int bts_authz_owner_of(pid_t pid, uid_t *uid, gid_t *gid)
+{
+    unsigned long uids[4], gids[4];
+    int r = read_ids(pid, uids, gids);
+    if (r < 0)
+        return r;
+    *uid = (uid_t)uids[0];
+    *gid = (gid_t)gids[0];
+    for (int i = 1; i < 4; i++) {
+        if (uids[i] != uids[0])
+            *uid = 0;
+        if (gids[i] != gids[0])
+            *gid = 0;
+    }
     return 0;
 }
 
@@ -272,8 +327,12 @@ int bts_authz_check_pid(const struct bts_authz_peer *peer, pid_t pid,
         ret = -ESRCH;
         goto out;
     }
-    if (peer->uid != 0 && (ret = check_ptrace_rights(peer, pid, why, why_len, hint, hint_len)) < 0)
-        goto out;
+    if (peer->uid != 0) {
+        struct bts_authz_facts facts;
+        if ((ret = bts_authz_gather(peer, pid, &facts)) < 0 ||
+            (ret = bts_authz_decide(peer, &facts, why, why_len, hint, hint_len)) < 0)
+            goto out;
+    }
     /* The checks read /proc/PID by number: make sure that number still
      * names the process that was pinned before them. */
     if (!bts_authz_target_alive(target))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* authz: may a bt-spyd client profile a pid? The client may do through the
- * daemon only what it could do itself with ptrace; root may do anything. */
+ * daemon only what it could do itself with ptrace; root may do anything.
+ * Every int-returning call gives 0 or -errno. */
 #pragma once
 
 #include <stdbool.h>
@@ -28,8 +29,9 @@ int bts_authz_peer_of(int fd, struct bts_authz_peer *out);
 /* Pins `pid` (pidfd + start time) into *target, then checks that `peer`
  * could ptrace it itself: root always; otherwise the peer's uid and gid
  * equal every real, effective, saved and filesystem id of the target
- * (/proc/PID/status), the target is dumpable (/proc/PID is owned by its uid
- * only when it is), Yama's kernel.yama.ptrace_scope allows it (1: the target
+ * (/proc/PID/status), the target is dumpable (the files in /proc/PID, e.g.
+ * /proc/PID/stat, belong to its uid only while it is; the directory keeps
+ * its uid either way), Yama's kernel.yama.ptrace_scope allows it (1: the target
  * descends from the peer's process; 2 and 3: root only), and finally a child
  * running with the peer's uid and gid can open /proc/PID/mem (the kernel's
  * own ptrace access check; skipped for Yama 1, where that child is no
@@ -53,6 +55,11 @@ bool bts_authz_target_alive(const struct bts_authz_target *target);
 
 /* Closes the pidfd. Safe on a zeroed or released target. */
 void bts_authz_target_release(struct bts_authz_target *target);
+
+/* Whom a process's profile belongs to: the uid (gid) when its real,
+ * effective, saved and filesystem ids agree, else root's 0 (a process
+ * between privileges is root's to read). 0 or -errno (-ENOENT: gone). */
+int bts_authz_owner_of(pid_t pid, uid_t *uid, gid_t *gid);
 
 /* /proc/PID/stat's starttime (clock ticks since boot), 0 when unreadable. */
 uint64_t bts_authz_start_ticks(pid_t pid);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* server: bt-spyd's socket, clients, requests and in-process sessions. */
+/* server: bt-spyd's socket, clients, requests and in-process sessions.
+ * Errors are -errno everywhere inside; the wire's positive errno is made
+ * only in send_error. */
 #define _GNU_SOURCE
 #include "server-private.h"
 #include "proc.h"
@@ -13,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,12 +30,16 @@
 #include "thread-dump.h"
 #include "watch-private.h"
 
-#define MAX_CLIENTS             128
-#define MAX_SESSIONS            64
-#define MAX_SESSIONS_PER_CLIENT 16
-#define MAX_OUTPUT              (64u * 1024 * 1024) /* queued replies before a slow client is dropped */
-#define TICK_BUSY_MS            10
-#define TICK_IDLE_MS            50
+#define MAX_OUTPUT   (64u * 1024 * 1024) /* queued replies before a slow client is dropped */
+#define TICK_BUSY_MS 10
+#define TICK_IDLE_MS 50
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 struct client {
     int fd;
@@ -41,6 +49,10 @@ struct client {
     bool hello;
     bool closing; /* close once the queued output is sent */
     bool dead;
+    int64_t accepted_ns;
+    int64_t message_ns;            /* when the first byte of an unfinished message came, or 0 */
+    int fds[BTS_PROTOCOL_MAX_FDS]; /* descriptors that came with the bytes read */
+    size_t nfds;
     struct bts_frame_reader *rd;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
@@ -55,6 +67,7 @@ struct served_session {
     struct bts_session *s;
     struct client *owner;
     uid_t owner_uid;
+    gid_t owner_gid;
     struct bts_authz_target target;
     pid_t pid;
     bool launched;
@@ -81,6 +94,8 @@ struct bts_server {
     struct bts_watch *watch;
     struct pollfd *pfds;
     size_t cap_pfds;
+    int64_t refusal_log_ns; /* refusals are logged at most once a second */
+    unsigned refusals_unlogged;
 };
 
 void bts_log_printf(const struct bts_log *log, enum bts_log_level level, const char *fmt, ...)
@@ -153,7 +168,7 @@ static int bind_socket(struct bts_server *srv, char *why, size_t why_len)
                  bts_protocol_strerror(-ret));
         goto out;
     }
-    if (listen(fd, 64) < 0) {
+    if (listen(fd, SOMAXCONN) < 0) {
         ret = -errno;
         snprintf(why, why_len, "cannot listen on '%s': %s", srv->path, bts_protocol_strerror(-ret));
         goto out;
@@ -174,6 +189,14 @@ struct bts_server *bts_server_new(const struct bts_server_opts *o, char *why, si
     if (!srv)
         goto out;
     srv->opts = *o;
+    if (!srv->opts.clients_per_uid)
+        srv->opts.clients_per_uid = BTS_SERVER_DEFAULT_CLIENTS_PER_UID;
+    if (!srv->opts.sessions_per_uid)
+        srv->opts.sessions_per_uid = BTS_SERVER_DEFAULT_SESSIONS_PER_UID;
+    if (!srv->opts.message_ms)
+        srv->opts.message_ms = BTS_SERVER_MESSAGE_MS;
+    if (!srv->opts.hello_ms)
+        srv->opts.hello_ms = BTS_SERVER_HELLO_MS;
     srv->listen_fd = -1;
     srv->next_id = 1;
     srv->start_ns = bts_proc_now_ns();
@@ -252,7 +275,7 @@ static void send_reply(struct bts_server *srv, struct client *c, const Btspy__Re
     int r = bts_protocol_frame_reply(reply, &buf, &len);
     if (r < 0) {
         Btspy__Reply err = BTSPY__REPLY__INIT;
-        err.error = -r;
+        err.error = -r; /* the wire's errno is positive */
         err.reason = (char *)"the reply is too large to send";
         if (bts_protocol_frame_reply(&err, &buf, &len) < 0) {
             c->dead = true;
@@ -263,11 +286,12 @@ static void send_reply(struct bts_server *srv, struct client *c, const Btspy__Re
     free(buf);
 }
 
+/* err is -errno; reason NULL: strerror's. */
 static void send_error(struct bts_server *srv, struct client *c, int err, const char *reason,
                        const char *hint)
 {
     Btspy__Reply reply = BTSPY__REPLY__INIT;
-    reply.error = err;
+    reply.error = -err; /* the wire's errno is positive */
     reply.reason = (char *)(reason ? reason : bts_protocol_strerror(err));
     reply.hint = (char *)(hint ? hint : "");
     send_reply(srv, c, &reply);
@@ -307,7 +331,7 @@ static void fill_stats(const struct served_session *ss, Btspy__Stats *out)
     out->target_exited = st.target_exited;
     out->exit_status = st.exit_status;
     out->stopped = !ss->running && !st.target_exited;
-    out->error = -ss->error;
+    out->error = -ss->error; /* ss->error is -errno, the wire's positive */
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)
@@ -347,13 +371,13 @@ static struct served_session *session_for(struct bts_server *srv, struct client 
     struct served_session *ss = find_session(srv, id);
     if (!ss) {
         snprintf(why, sizeof(why), "no session %u", id);
-        send_error(srv, c, ENOENT, why, NULL);
+        send_error(srv, c, -ENOENT, why, NULL);
         return NULL;
     }
     if (c->peer.uid != 0 && c->peer.uid != ss->owner_uid) {
         snprintf(why, sizeof(why), "session %u belongs to uid %u, you are uid %u", id,
                  (unsigned)ss->owner_uid, (unsigned)c->peer.uid);
-        send_error(srv, c, EPERM, why, NULL);
+        send_error(srv, c, -EPERM, why, NULL);
         return NULL;
     }
     return ss;
@@ -366,48 +390,190 @@ static void read_comm(pid_t pid, char *out, size_t len)
 }
 
 /* What a launched command takes from its client, applied in the child
- * between fork and exec (async-signal-safe calls only). */
+ * between fork and exec: async-signal-safe calls only, everything
+ * prepared by the parent. */
 struct launch_as {
     bool drop_ids; /* take uid/gid, no supplementary groups */
     uid_t uid;
     gid_t gid;
     const char *cwd; /* the client's directory, entered after dropping ids */
+    char **envp;     /* the client's environment (NULL-terminated) */
+    int stdio[3];    /* the client's stdin, stdout, stderr, or /dev/null */
+    int highest_fd;  /* the highest descriptor open in the daemon */
 };
+
+/* Every descriptor from 3 up closes at exec: the daemon's sockets, pipes
+ * and whatever it inherited stay out of the command. close_range (Linux
+ * 5.11) marks them in one call; the loop covers older kernels. */
+static void cloexec_from_3(int highest)
+{
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    for (int fd = 3; fd <= highest; fd++)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 static int launch_as_client(void *ctx)
 {
     const struct launch_as *as = ctx;
+    extern char **environ;
 
+    /* Its own session: no controlling terminal of the daemon's. */
+    setsid();
     if (as->drop_ids && (setgroups(0, NULL) < 0 || setresgid(as->gid, as->gid, as->gid) < 0 ||
                          setresuid(as->uid, as->uid, as->uid) < 0))
         return -errno;
     if (as->cwd && chdir(as->cwd) < 0)
         return -errno;
+    for (int i = 0; i < 3; i++) {
+        if (as->stdio[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(as->stdio[i], i) < 0)
+            return -errno;
+    }
+    cloexec_from_3(as->highest_fd);
+    signal(SIGPIPE, SIG_DFL); /* the daemon ignores it; the command must not */
+    environ = as->envp;       /* execvp searches the client's PATH too */
     return 0;
+}
+
+/* The highest descriptor open now (for the fallback of cloexec_from_3). */
+static int highest_open_fd(void)
+{
+    int highest = 1024;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    if (!d)
+        return 65536;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (fd > highest)
+            highest = fd;
+    }
+    closedir(d);
+    return highest + 64; /* and what the session opens before forking */
+}
+
+static void close_client_fds(struct client *c)
+{
+    for (size_t i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
+    c->nfds = 0;
+}
+
+/* Sessions the uid holds. */
+static size_t uid_sessions(const struct bts_server *srv, uid_t uid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < srv->nsessions; i++)
+        n += srv->sessions[i]->owner_uid == uid;
+    return n;
+}
+
+/* 0 when the client may open one more session, else -EBUSY with why. */
+static int check_session_quota(const struct bts_server *srv, const struct client *c, char *why,
+                               size_t why_len)
+{
+    size_t mine = uid_sessions(srv, c->peer.uid);
+    if (c->peer.uid != 0 && mine >= srv->opts.sessions_per_uid) {
+        snprintf(why, why_len, "uid %u has %zu sessions open, at most %u per user",
+                 (unsigned)c->peer.uid, mine, srv->opts.sessions_per_uid);
+        return -EBUSY;
+    }
+    if (srv->nsessions >= BTS_SERVER_MAX_SESSIONS) {
+        snprintf(why, why_len, "bt-spyd runs %zu sessions, its most", srv->nsessions);
+        return -EBUSY;
+    }
+    return 0;
+}
+
+/* Fills *as for launching st's command on c's behalf. 0 or -errno with
+ * why and hint. The caller closes as->stdio and frees as->envp. */
+static int prepare_launch(struct bts_server *srv, struct client *c, const Btspy__StartSession *st,
+                          struct launch_as *as, char *why, size_t why_len, char *hint,
+                          size_t hint_len)
+{
+    *as = (struct launch_as){.cwd = st->cwd[0] ? st->cwd : NULL, .stdio = {-1, -1, -1}};
+    if (srv->opts.no_launch) {
+        snprintf(why, why_len, "this bt-spyd does not launch commands (--no-launch)");
+        snprintf(hint, hint_len, "start the command yourself and record it with --pid");
+        return -EPERM;
+    }
+    if (geteuid() == 0) {
+        /* Say why a directory is refused before anything is forked for
+         * the session; the child's own chdir is what enforces it. */
+        if (st->cwd[0] && c->peer.uid != 0) {
+            int r = bts_authz_check_dir(&c->peer, st->cwd, why, why_len);
+            if (r < 0) {
+                snprintf(hint, hint_len, "run it from a directory uid %u can enter",
+                         (unsigned)c->peer.uid);
+                return r;
+            }
+        }
+        /* Never run a client's command as root unless the client is root. */
+        as->drop_ids = true;
+        as->uid = c->peer.uid;
+        as->gid = c->peer.gid;
+    } else if (c->peer.uid != geteuid()) {
+        snprintf(why, why_len, "bt-spyd runs as uid %u and cannot launch commands as uid %u",
+                 (unsigned)geteuid(), (unsigned)c->peer.uid);
+        return -EPERM;
+    }
+    if (st->stdio && c->nfds != 3) {
+        snprintf(why, why_len,
+                 "the request announced stdin, stdout and stderr but carried %zu descriptors",
+                 c->nfds);
+        return -EINVAL;
+    }
+    /* The command's output belongs to its client, never to the daemon's
+     * log: without the client's streams it gets /dev/null. */
+    for (int i = 0; i < 3; i++) {
+        if (st->stdio) {
+            as->stdio[i] = c->fds[i];
+            c->fds[i] = -1;
+        } else if ((as->stdio[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+            return -errno;
+        }
+    }
+    if (st->stdio)
+        c->nfds = 0;
+    as->envp = calloc(st->n_env + 1, sizeof(char *));
+    if (!as->envp)
+        return -ENOMEM;
+    memcpy(as->envp, st->env, st->n_env * sizeof(char *));
+    as->highest_fd = highest_open_fd();
+    return 0;
+}
+
+static void release_launch(struct launch_as *as)
+{
+    for (int i = 0; i < 3; i++) {
+        if (as->stdio[i] >= 0)
+            close(as->stdio[i]);
+        as->stdio[i] = -1;
+    }
+    free(as->envp);
+    as->envp = NULL;
 }
 
 static void handle_start(struct bts_server *srv, struct client *c, const Btspy__StartSession *st)
 {
     char why[512] = "", hint[512] = "";
     struct served_session *ss = NULL;
-    size_t mine = 0;
-    for (size_t i = 0; i < srv->nsessions; i++)
-        mine += srv->sessions[i]->owner == c;
-    if (srv->nsessions >= MAX_SESSIONS || mine >= MAX_SESSIONS_PER_CLIENT) {
-        snprintf(why, sizeof(why), "too many sessions (%zu of yours, %zu in all; at most %d, %d)",
-                 mine, srv->nsessions, MAX_SESSIONS_PER_CLIENT, MAX_SESSIONS);
-        send_error(srv, c, EBUSY, why, "stop a session first");
-        return;
+    struct launch_as as = {.stdio = {-1, -1, -1}};
+    char **argv = NULL;
+    int err = check_session_quota(srv, c, why, sizeof(why));
+    if (err < 0) {
+        snprintf(hint, sizeof(hint), "stop one of this user's sessions first");
+        goto fail;
     }
     ss = calloc(1, sizeof(*ss));
     struct served_session **grown =
         realloc(srv->sessions, (srv->nsessions + 1) * sizeof(*srv->sessions));
+    if (grown)
+        srv->sessions = grown;
     if (!ss || !grown) {
-        free(ss);
-        send_error(srv, c, ENOMEM, NULL, NULL);
-        return;
+        err = -ENOMEM;
+        goto fail;
     }
-    srv->sessions = grown;
     ss->target.pidfd = -1;
     struct bts_session_opts so = {
         .pid = st->pid,
@@ -420,68 +586,43 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         .idle = st->idle,
         .lines = st->lines,
     };
-    struct launch_as as = {.cwd = st->cwd[0] ? st->cwd : NULL};
-    so.before_exec = launch_as_client;
-    so.before_exec_ctx = &as;
-    /* argv from protobuf-c is not NULL-terminated: copy it. */
-    char **argv = NULL;
-    int err = 0;
+    so.subprocesses = st->subprocesses;
     if (st->n_argv) {
+        if ((err = prepare_launch(srv, c, st, &as, why, sizeof(why), hint, sizeof(hint))) < 0)
+            goto fail;
+        so.before_exec = launch_as_client;
+        so.before_exec_ctx = &as;
+        /* argv from protobuf-c is not NULL-terminated: copy it. */
         argv = calloc(st->n_argv + 1, sizeof(char *));
         if (!argv) {
-            err = ENOMEM;
+            err = -ENOMEM;
             goto fail;
         }
         memcpy(argv, st->argv, st->n_argv * sizeof(char *));
         so.argv = argv;
-        if (geteuid() == 0) {
-            /* Say why a directory is refused before anything is forked for
-             * the session; the child's own chdir is what enforces it. */
-            if (st->cwd[0] && c->peer.uid != 0) {
-                int r = bts_authz_check_dir(&c->peer, st->cwd, why, sizeof(why));
-                if (r < 0) {
-                    err = -r;
-                    snprintf(hint, sizeof(hint), "run it from a directory uid %u can enter",
-                             (unsigned)c->peer.uid);
-                    goto fail;
-                }
-            }
-            /* Never run a client's command as root unless the client is root. */
-            as.drop_ids = true;
-            as.uid = c->peer.uid;
-            as.gid = c->peer.gid;
-        } else if (c->peer.uid != geteuid()) {
-            snprintf(why, sizeof(why),
-                     "bt-spyd runs as uid %u and cannot launch commands as uid %u",
-                     (unsigned)geteuid(), (unsigned)c->peer.uid);
-            err = EPERM;
-            goto fail;
-        }
     } else {
-        int r = bts_authz_check_pid(&c->peer, st->pid, &ss->target, why, sizeof(why), hint,
-                                    sizeof(hint));
-        if (r < 0) {
-            err = -r;
+        err = bts_authz_check_pid(&c->peer, st->pid, &ss->target, why, sizeof(why), hint,
+                                  sizeof(hint));
+        if (err < 0)
             goto fail;
-        }
     }
     ss->s = bts_session_new(&so);
     if (!ss->s) {
-        err = errno;
+        err = -errno;
         goto fail;
     }
-    int r = bts_session_start(ss->s);
-    if (r < 0) {
+    err = bts_session_start(ss->s);
+    release_launch(&as); /* the child has its copies */
+    if (err < 0) {
         const char *w, *h;
         bts_session_explain(ss->s, &w, &h);
-        snprintf(why, sizeof(why), "%s", *w ? w : bts_protocol_strerror(-r));
+        snprintf(why, sizeof(why), "%s", *w ? w : bts_protocol_strerror(err));
         snprintf(hint, sizeof(hint), "%s", h);
-        err = -r;
         goto fail;
     }
     if (!st->n_argv && !bts_authz_target_alive(&ss->target)) {
         snprintf(why, sizeof(why), "pid %d exited while it was being attached", (int)st->pid);
-        err = ESRCH;
+        err = -ESRCH;
         goto fail;
     }
     ss->id = srv->next_id++;
@@ -489,6 +630,7 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         srv->next_id = 1;
     ss->owner = c;
     ss->owner_uid = c->peer.uid;
+    ss->owner_gid = c->peer.gid;
     ss->pid = bts_session_pid(ss->s);
     ss->launched = st->n_argv > 0;
     ss->duration_s = st->duration_s;
@@ -516,7 +658,8 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
 fail:
     LOG(srv, BTS_LOG_INFO, "uid %u refused: %s", (unsigned)c->peer.uid,
         why[0] ? why : bts_protocol_strerror(err));
-    send_error(srv, c, err ? err : EIO, why[0] ? why : NULL, hint);
+    send_error(srv, c, err ? err : -EIO, why[0] ? why : NULL, hint);
+    release_launch(&as);
     if (ss) {
         bts_session_free(ss->s);
         bts_authz_target_release(&ss->target);
@@ -574,7 +717,7 @@ static void handle_snapshot(struct bts_server *srv, struct client *c, uint32_t i
         return;
     int r = session_folded(ss, &text, &len);
     if (r < 0) {
-        send_error(srv, c, -r,
+        send_error(srv, c, r,
                    r == -EMSGSIZE ? "the profile is larger than a 16 MiB snapshot" : NULL, NULL);
         return;
     }
@@ -620,7 +763,7 @@ static void handle_list(struct bts_server *srv, struct client *c)
     Btspy__Stats *stats = calloc(srv->nsessions + 1, sizeof(*stats));
     Btspy__SessionList list = BTSPY__SESSION_LIST__INIT;
     if (!infos || !ptrs || !stats) {
-        send_error(srv, c, ENOMEM, NULL, NULL);
+        send_error(srv, c, -ENOMEM, NULL, NULL);
         goto out;
     }
     for (size_t i = 0; i < srv->nsessions; i++) {
@@ -683,13 +826,13 @@ static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__D
     Btspy__DumpThread *threads = NULL, **ptrs = NULL;
     int r = bts_authz_check_pid(&c->peer, dm->pid, &target, why, sizeof(why), hint, sizeof(hint));
     if (r < 0) {
-        send_error(srv, c, -r, why, hint);
+        send_error(srv, c, r, why, hint);
         return;
     }
     r = bts_thread_dump(dm->pid, dm->lines, &d);
     if (r < 0) {
         bts_thread_dump_explain(dm->pid, r, why, sizeof(why), hint, sizeof(hint));
-        send_error(srv, c, -r, why[0] ? why : NULL, hint);
+        send_error(srv, c, r, why[0] ? why : NULL, hint);
         goto out;
     }
     size_t n = bts_thread_dump_count(d);
@@ -698,7 +841,7 @@ static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__D
     char(*states)[2] = calloc(n + 1, sizeof(*states));
     if (!threads || !ptrs || !states) {
         free(states);
-        send_error(srv, c, ENOMEM, NULL, NULL);
+        send_error(srv, c, -ENOMEM, NULL, NULL);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -737,7 +880,7 @@ static void handle_hello(struct bts_server *srv, struct client *c, const Btspy__
         snprintf(why, sizeof(why), "protocol version %u.%u is not supported: bt-spyd speaks %d.%d",
                  h->version_major, h->version_minor, BTS_PROTOCOL_VERSION_MAJOR,
                  BTS_PROTOCOL_VERSION_MINOR);
-        send_error(srv, c, EPROTONOSUPPORT, why, "use a bt-spy of the same version as bt-spyd");
+        send_error(srv, c, -EPROTONOSUPPORT, why, "use a bt-spy of the same version as bt-spyd");
         c->closing = true;
         return;
     }
@@ -759,7 +902,7 @@ static void handle_hello(struct bts_server *srv, struct client *c, const Btspy__
 static void handle_request(struct bts_server *srv, struct client *c, const Btspy__Request *req)
 {
     if (!c->hello && req->body_case != BTSPY__REQUEST__BODY_HELLO) {
-        send_error(srv, c, EPROTO, "the first request must be hello", NULL);
+        send_error(srv, c, -EPROTO, "the first request must be hello", NULL);
         c->closing = true;
         return;
     }
@@ -807,78 +950,238 @@ static void handle_request(struct bts_server *srv, struct client *c, const Btspy
     }
 }
 
-/* Reads what a client sent and answers every complete request. */
+/* Reads what a client sent and answers every complete request. A message
+ * must arrive whole within opts.message_ms of its first byte (see
+ * enforce_deadlines). */
 static void serve_client(struct bts_server *srv, struct client *c)
 {
-    long n = bts_frame_reader_fill(c->rd, c->fd);
+    size_t before = bts_frame_reader_pending(c->rd);
+    size_t had_fds = c->nfds;
+    long n = bts_frame_reader_fill_fds(c->rd, c->fd, c->fds, BTS_PROTOCOL_MAX_FDS, &c->nfds);
     if (n == 0 || (n < 0 && n != -EAGAIN)) {
         c->dead = true;
         return;
     }
+    if (had_fds && c->nfds > had_fds) {
+        /* New descriptors replace those no request took. */
+        for (size_t i = 0; i < had_fds; i++)
+            close(c->fds[i]);
+        memmove(c->fds, c->fds + had_fds, (c->nfds - had_fds) * sizeof(int));
+        c->nfds -= had_fds;
+    }
+    if (n > 0 && before == 0)
+        c->message_ns = bts_proc_now_ns();
     for (;;) {
         const uint8_t *msg;
         size_t len;
         char why[256];
         if (c->closing || c->dead)
-            return;
+            break;
         int r = bts_frame_reader_next(c->rd, &msg, &len);
         if (r == 0)
-            return;
+            break;
         if (r < 0) {
             LOG(srv, BTS_LOG_WARN, "client %llu (uid %u): oversized message: disconnected",
                 (unsigned long long)c->serial, (unsigned)c->peer.uid);
-            send_error(srv, c, EMSGSIZE, "message larger than 64 KiB", NULL);
+            send_error(srv, c, -EMSGSIZE, "message larger than 64 KiB", NULL);
             c->closing = true;
-            return;
+            break;
         }
+        /* The next message starts with the bytes after this one. */
+        c->message_ns = bts_frame_reader_pending(c->rd) ? bts_proc_now_ns() : 0;
         Btspy__Request *req = bts_protocol_decode_request(msg, len, why, sizeof(why));
         if (!req) {
-            int e = errno;
+            int e = -errno;
             LOG(srv, BTS_LOG_WARN, "client %llu (uid %u): %s", (unsigned long long)c->serial,
                 (unsigned)c->peer.uid, why);
             send_error(srv, c, e, why, NULL);
             /* A malformed message means the stream cannot be trusted; a
              * well-formed one with a bad value is only refused. */
-            if (e != EINVAL || !c->hello)
+            if (e != -EINVAL || !c->hello)
                 c->closing = true;
             continue;
         }
         handle_request(srv, c, req);
         btspy__request__free_unpacked(req, NULL);
     }
+    /* Descriptors belong to the request they came with: once every byte
+     * read is handled, those no request took are closed. */
+    if (!bts_frame_reader_pending(c->rd) || c->closing || c->dead)
+        close_client_fds(c);
+}
+
+static size_t uid_clients(const struct bts_server *srv, uid_t uid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < srv->nclients; i++)
+        n += !srv->clients[i]->dead && srv->clients[i]->peer.uid == uid;
+    return n;
+}
+
+static size_t live_clients(const struct bts_server *srv)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < srv->nclients; i++)
+        n += !srv->clients[i]->dead;
+    return n;
+}
+
+/* Logs a refusal, at most once a second (a flood must not flood the log). */
+static void log_refusal(struct bts_server *srv, const struct bts_authz_peer *peer, const char *why)
+{
+    int64_t now = bts_proc_now_ns();
+    if (now - srv->refusal_log_ns < 1000000000LL) {
+        srv->refusals_unlogged++;
+        return;
+    }
+    LOG(srv, BTS_LOG_WARN, "connection of uid %u (pid %d) refused: %s%s", (unsigned)peer->uid,
+        (int)peer->pid, why, srv->refusals_unlogged ? " (and more refusals since)" : "");
+    srv->refusal_log_ns = now;
+    srv->refusals_unlogged = 0;
+}
+
+/* Answers a connection it will not serve with the reason, then closes it.
+ * The reply fits in an empty socket buffer, so it is sent at once. */
+static void refuse_connection(struct bts_server *srv, int fd, const struct bts_authz_peer *peer,
+                              int err, const char *why, const char *hint)
+{
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    uint8_t *buf;
+    size_t len;
+    char drain[512];
+    reply.error = -err;
+    reply.reason = (char *)why;
+    reply.hint = (char *)hint;
+    log_refusal(srv, peer, why);
+    if (bts_protocol_frame_reply(&reply, &buf, &len) == 0) {
+        if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            LOG(srv, BTS_LOG_DEBUG, "refusal not sent: %s", bts_protocol_strerror(errno));
+        free(buf);
+    }
+    /* Unread bytes would turn the peer's read of the reply into a reset. */
+    while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+        ;
+    close(fd);
+}
+
+/* When the connection table is full: the connection to give up for a
+ * newcomer of uid `uid` — one of the uid holding the most connections, if
+ * it holds more than the newcomer's uid would after joining; a connection
+ * that never said hello goes first, then the oldest. NULL: refuse the
+ * newcomer. */
+static struct client *pick_eviction(const struct bts_server *srv, uid_t uid)
+{
+    uid_t top_uid = uid;
+    size_t top = 0;
+    for (size_t i = 0; i < srv->nclients; i++) {
+        uid_t u = srv->clients[i]->peer.uid;
+        size_t n = uid_clients(srv, u);
+        if (!srv->clients[i]->dead && n > top) {
+            top = n;
+            top_uid = u;
+        }
+    }
+    if (top_uid == uid || top <= uid_clients(srv, uid) + 1)
+        return NULL;
+    struct client *victim = NULL;
+    for (size_t i = 0; i < srv->nclients; i++) {
+        struct client *c = srv->clients[i];
+        if (c->dead || c->peer.uid != top_uid)
+            continue;
+        if (!victim || (!c->hello && victim->hello) ||
+            (c->hello == victim->hello && c->accepted_ns < victim->accepted_ns))
+            victim = c;
+    }
+    return victim;
+}
+
+/* Admits a new connection within the caps, or refuses it with a reason.
+ * 0: admit. */
+static int admit(struct bts_server *srv, int fd, const struct bts_authz_peer *peer)
+{
+    char why[256];
+    size_t mine = uid_clients(srv, peer->uid);
+    if (peer->uid != 0 && mine >= srv->opts.clients_per_uid) {
+        snprintf(why, sizeof(why), "uid %u has %zu connections open, at most %u per user",
+                 (unsigned)peer->uid, mine, srv->opts.clients_per_uid);
+        refuse_connection(srv, fd, peer, -EBUSY, why,
+                          "close this user's other bt-spy connections, or ask the "
+                          "administrator to raise --max-connections-per-uid");
+        return -EBUSY;
+    }
+    if (live_clients(srv) < BTS_SERVER_MAX_CLIENTS)
+        return 0;
+    struct client *victim = pick_eviction(srv, peer->uid);
+    if (!victim) {
+        snprintf(why, sizeof(why), "bt-spyd serves %d connections, its most",
+                 BTS_SERVER_MAX_CLIENTS);
+        refuse_connection(srv, fd, peer, -EBUSY, why, "try again later");
+        return -EBUSY;
+    }
+    snprintf(why, sizeof(why), "uid %u holds the most connections and bt-spyd is full",
+             (unsigned)victim->peer.uid);
+    LOG(srv, BTS_LOG_WARN, "client %llu (uid %u) dropped for uid %u: %s",
+        (unsigned long long)victim->serial, (unsigned)victim->peer.uid, (unsigned)peer->uid, why);
+    send_error(srv, victim, -EBUSY, why, NULL);
+    flush_client(victim);
+    victim->dead = true;
+    return 0;
 }
 
 static void accept_clients(struct bts_server *srv)
 {
     for (;;) {
+        struct bts_authz_peer peer;
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 LOG(srv, BTS_LOG_WARN, "accept: %s", bts_protocol_strerror(errno));
             return;
         }
-        struct client *c = NULL;
-        struct client **grown = NULL;
-        if (srv->nclients >= MAX_CLIENTS) {
-            LOG(srv, BTS_LOG_WARN, "too many clients (%d): connection refused", MAX_CLIENTS);
+        if (bts_authz_peer_of(fd, &peer) < 0) {
             close(fd);
             continue;
         }
-        c = calloc(1, sizeof(*c));
-        grown = realloc(srv->clients, (srv->nclients + 1) * sizeof(*grown));
+        if (admit(srv, fd, &peer) < 0)
+            continue; /* refused and closed */
+        struct client *c = calloc(1, sizeof(*c));
+        struct client **grown = realloc(srv->clients, (srv->nclients + 1) * sizeof(*grown));
         if (grown)
             srv->clients = grown;
-        if (!c || !grown || !(c->rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST)) ||
-            bts_authz_peer_of(fd, &c->peer) < 0) {
-            if (c)
-                bts_frame_reader_free(c->rd);
+        if (!c || !grown || !(c->rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST))) {
             free(c);
             close(fd);
             continue;
         }
         c->fd = fd;
+        c->peer = peer;
         c->serial = ++srv->next_serial;
+        c->accepted_ns = bts_proc_now_ns();
         srv->clients[srv->nclients++] = c;
+    }
+}
+
+/* A client that does not say hello in time, or leaves a message half
+ * sent, is holding a slot for nothing: it is told why and dropped. */
+static void enforce_deadlines(struct bts_server *srv)
+{
+    int64_t now = bts_proc_now_ns();
+    for (size_t i = 0; i < srv->nclients; i++) {
+        struct client *c = srv->clients[i];
+        const char *why = NULL;
+        if (c->dead || c->closing)
+            continue;
+        if (c->message_ns && now - c->message_ns > (int64_t)srv->opts.message_ms * 1000000LL)
+            why = "a message was not completed in time";
+        else if (!c->hello && now - c->accepted_ns > (int64_t)srv->opts.hello_ms * 1000000LL)
+            why = "no hello in time";
+        if (!why)
+            continue;
+        LOG(srv, BTS_LOG_INFO, "client %llu (uid %u): %s: disconnected",
+            (unsigned long long)c->serial, (unsigned)c->peer.uid, why);
+        send_error(srv, c, -ETIMEDOUT, why, NULL);
+        c->closing = true;
+        close_client_fds(c);
     }
 }
 
@@ -900,6 +1203,7 @@ static void free_client(struct bts_server *srv, struct client *c)
     /* Another client streaming a freed session stops at its next push
      * (push_streams finds no session; ids are never reused). */
     close(c->fd);
+    close_client_fds(c);
     bts_frame_reader_free(c->rd);
     free(c->out);
     free(c);
@@ -993,6 +1297,7 @@ int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
             if (srv->pfds[0].revents & POLLIN)
                 accept_clients(srv);
         }
+        enforce_deadlines(srv);
         tick_sessions(srv);
         push_streams(srv);
         if (srv->watch)
@@ -1016,17 +1321,28 @@ int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
 
 /* Spool files. */
 
-int bts_spool_write(const char *dir, const char *name, const char *text, size_t len)
+int bts_spool_write(const char *dir, const char *name, const char *text, size_t len,
+                    const struct bts_spool_owner *owner)
 {
     char tmp[4096], final[4096];
     int ret = 0;
     if (snprintf(final, sizeof(final), "%s/%s", dir, name) >= (int)sizeof(final) ||
         snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
+    /* mkostemp creates it 0600: never readable by others, even for a
+     * moment, unless the owner's group is asked for. */
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    if (bts_protocol_write_all(fd, text, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+    /* The mode first, while the file is still ours (changing it later
+     * would take CAP_FOWNER); then the owner. When the daemon may not give
+     * files away (not root) the file stays its own, 0600: less open, not
+     * more. */
+    if (owner->group_read && fchmod(fd, 0640) < 0)
+        ret = -errno;
+    if (!ret && fchown(fd, owner->uid, owner->gid) < 0 && fchmod(fd, 0600) < 0)
+        ret = -errno;
+    if (!ret && (bts_protocol_write_all(fd, text, len) < 0 || fsync(fd) < 0))
         ret = -errno;
     if (close(fd) < 0 && !ret)
         ret = -errno;
@@ -1076,9 +1392,14 @@ int bts_server_save_sessions(struct bts_server *srv, const char *dir)
         if (session_folded(ss, &text, &len) < 0)
             continue;
         if (len) {
+            struct bts_spool_owner owner = {
+                .uid = ss->owner_uid,
+                .gid = srv->opts.spool_gid != (gid_t)-1 ? srv->opts.spool_gid : ss->owner_gid,
+                .group_read = srv->opts.spool_gid != (gid_t)-1,
+            };
             bts_profile_stem(ss->pid, ss->comm, stem, sizeof(stem));
             snprintf(name, sizeof(name), "%s.folded", stem);
-            int r = bts_spool_write(dir, name, text, len);
+            int r = bts_spool_write(dir, name, text, len, &owner);
             if (r < 0)
                 LOG(srv, BTS_LOG_ERROR, "cannot write '%s/%s': %s", dir, name,
                     bts_protocol_strerror(-r));

@@ -32,6 +32,7 @@ struct seen_pid {
 
 struct watched {
     pid_t pid;
+    struct bts_spool_owner owner; /* who may read its profile */
     char comm[64];
     char stem[160];
     struct bts_session *s;
@@ -113,17 +114,41 @@ static bool matches(const struct bts_watch *w, pid_t pid, char *comm, size_t com
     return false;
 }
 
-static void start_watching(struct bts_watch *w, pid_t pid, const char *comm)
+static unsigned watched_of_uid(const struct bts_watch *w, uid_t uid)
 {
+    unsigned n = 0;
+    for (size_t i = 0; i < w->nwatched; i++)
+        n += w->watched[i]->owner.uid == uid;
+    return n;
+}
+
+/* Returns false when the process was not taken up (yet): too many of its
+ * uid are watched already. */
+static bool start_watching(struct bts_watch *w, pid_t pid, const char *comm)
+{
+    uid_t uid;
+    gid_t gid;
+    if (bts_authz_owner_of(pid, &uid, &gid) < 0)
+        return true; /* gone already */
+    if (watched_of_uid(w, uid) >= BTS_WATCH_MAX_PER_UID) {
+        LOG(w, BTS_LOG_DEBUG, "watch: pid %d (%s) waits: uid %u has %d processes watched", (int)pid,
+            comm, (unsigned)uid, BTS_WATCH_MAX_PER_UID);
+        return false;
+    }
     struct watched *wd = calloc(1, sizeof(*wd));
     struct watched **grown = realloc(w->watched, (w->nwatched + 1) * sizeof(*grown));
     if (grown)
         w->watched = grown;
     if (!wd || !grown) {
         free(wd);
-        return;
+        return true;
     }
     wd->pid = pid;
+    wd->owner = (struct bts_spool_owner){
+        .uid = uid,
+        .gid = w->opts.spool_gid != (gid_t)-1 ? w->opts.spool_gid : gid,
+        .group_read = w->opts.spool_gid != (gid_t)-1,
+    };
     snprintf(wd->comm, sizeof(wd->comm), "%s", comm);
     bts_profile_stem(pid, comm, wd->stem, sizeof(wd->stem));
     struct bts_session_opts so = {.pid = pid, .rate_hz = w->opts.rate_hz};
@@ -138,11 +163,12 @@ static void start_watching(struct bts_watch *w, pid_t pid, const char *comm)
             (int)pid, comm, *why ? why : bts_protocol_strerror(-r));
         bts_session_free(wd->s);
         free(wd);
-        return;
+        return true;
     }
-    LOG(w, BTS_LOG_INFO, "watch: profiling pid %d (%s) with %s", (int)pid, comm,
-        bts_session_backend(wd->s));
+    LOG(w, BTS_LOG_INFO, "watch: profiling pid %d (%s, uid %u) with %s", (int)pid, comm,
+        (unsigned)uid, bts_session_backend(wd->s));
     w->watched[w->nwatched++] = wd;
+    return true;
 }
 
 static void scan(struct bts_watch *w, bool initial)
@@ -179,8 +205,7 @@ static void scan(struct bts_watch *w, bool initial)
         if (!sp.decided) {
             char comm[64];
             if (matches(w, sp.pid, comm, sizeof(comm))) {
-                start_watching(w, sp.pid, comm);
-                sp.decided = true;
+                sp.decided = start_watching(w, sp.pid, comm);
             } else if (now > start + (uint64_t)YOUNG_SECONDS * (uint64_t)w->ticks_per_s) {
                 sp.decided = true;
             }
@@ -233,10 +258,11 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(x->stem, y->stem);
 }
 
-/* Removes the oldest profiles (NAME.folded with its NAME.svg) while more
- * than `keep` are kept or they take more than max_bytes; the newest one
- * always stays. */
-static void enforce_retention(struct bts_watch *w)
+/* Removes the oldest of uid's profiles (NAME.folded, owned by uid, with
+ * its NAME.svg) while more than `keep` are kept or they take more than
+ * max_bytes; the newest one always stays. Other uids' profiles are not
+ * touched: each uid has its own quota. */
+static void enforce_retention(struct bts_watch *w, uid_t uid)
 {
     if (!w->opts.keep && !w->opts.max_bytes)
         return;
@@ -263,7 +289,8 @@ static void enforce_retention(struct bts_watch *w)
         struct spool_entry *e = &v[n];
         struct stat st;
         char svg[300];
-        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != uid)
             continue;
         memcpy(e->stem, de->d_name, len - 7);
         e->stem[len - 7] = '\0';
@@ -293,36 +320,46 @@ static void enforce_retention(struct bts_watch *w)
     free(v);
 }
 
-/* Writes one watched process's profile and frees its session. */
+/* Writes one watched process's profile, if it has samples, and frees its
+ * session. */
 static void finish(struct bts_watch *w, struct watched *wd)
 {
-    char *text = NULL;
+    char *text = NULL, name[200];
     size_t len = 0;
+    struct bts_session_stats st;
+    struct stat written;
     bts_session_stop(wd->s);
+    bts_session_stats(wd->s, &st);
+    if (st.samples == 0) {
+        /* Not a profile: it must not take a place in anyone's quota. */
+        LOG(w, BTS_LOG_DEBUG, "watch: pid %d (%s): no samples, no profile", (int)wd->pid, wd->comm);
+        goto out;
+    }
     FILE *mem = open_memstream(&text, &len);
     int r = mem ? bts_session_write_folded(wd->s, mem) : -errno;
     if (mem && fclose(mem) && !r)
         r = -errno;
-    struct bts_session_stats st;
-    bts_session_stats(wd->s, &st);
-    if (r == 0) {
-        char name[200];
-        snprintf(name, sizeof(name), "%s.folded", wd->stem);
-        r = bts_spool_write(w->spool, name, text ? text : "", len);
-        if (r < 0) {
-            LOG(w, BTS_LOG_ERROR, "watch: cannot write '%s/%s': %s", w->spool, name,
-                bts_protocol_strerror(-r));
-        } else {
-            LOG(w, BTS_LOG_INFO, "watch: wrote '%s/%s' (%llu samples)", w->spool, name,
-                (unsigned long long)st.samples);
-            if (w->opts.on_profile)
-                w->opts.on_profile(w->opts.ctx, w->spool, wd->stem, wd->comm);
-            enforce_retention(w);
-        }
-    } else {
-        LOG(w, BTS_LOG_ERROR, "watch: pid %d: cannot gather the profile: %s", (int)wd->pid,
-            bts_protocol_strerror(-r));
+    if (r == 0 && len == 0)
+        goto out;
+    snprintf(name, sizeof(name), "%s.folded", wd->stem);
+    if (r == 0)
+        r = bts_spool_write(w->spool, name, text, len, &wd->owner);
+    if (r < 0) {
+        LOG(w, BTS_LOG_ERROR, "watch: pid %d: cannot write '%s/%s': %s", (int)wd->pid, w->spool,
+            name, bts_protocol_strerror(r));
+        goto out;
     }
+    LOG(w, BTS_LOG_INFO, "watch: wrote '%s/%s' (%llu samples, uid %u)", w->spool, name,
+        (unsigned long long)st.samples, (unsigned)wd->owner.uid);
+    if (w->opts.on_profile)
+        w->opts.on_profile(w->opts.ctx, w->spool, wd->stem, wd->comm, &wd->owner);
+    /* The quota is the file owner's: the target's uid, or ours when we
+     * may not give files away. */
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", w->spool, name);
+    if (lstat(path, &written) == 0)
+        enforce_retention(w, written.st_uid);
+out:
     free(text);
     bts_session_free(wd->s);
     free(wd);

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* check-protocol: bt-spyd's framing, message round trips, validation of
- * bad input, and the version handshake against an in-process server. */
+ * bad input, every session option on the wire, descriptors passed with a
+ * request, and an in-process server's handshake, caps and deadlines. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -463,6 +469,31 @@ START_TEST(test_validation_refuses_out_of_range_fields)
     st.argv = argv;
     st.cwd = "relative/dir";
     expect_invalid(&req, "absolute");
+    st.cwd = "/";
+    st.stack_size = 256;
+    expect_invalid(&req, "invalid stack size");
+    st.stack_size = 0;
+    char *env[] = {"HOME=/home/x", "NOEQUALS"};
+    st.n_env = 2;
+    st.env = env;
+    expect_invalid(&req, "environment entry 1 is not NAME=value");
+    env[1] = "=value";
+    expect_invalid(&req, "environment entry 1");
+    static char *lots[BTS_PROTOCOL_MAX_ENV + 1];
+    for (int i = 0; i <= BTS_PROTOCOL_MAX_ENV; i++)
+        lots[i] = "A=b";
+    st.n_env = BTS_PROTOCOL_MAX_ENV + 1;
+    st.env = lots;
+    expect_invalid(&req, "too many environment variables");
+    /* An environment or stdio only goes with a launch. */
+    st.n_env = 1;
+    st.n_argv = 0;
+    st.pid = 10;
+    expect_invalid(&req, "only with a command");
+    st.n_env = 0;
+    st.stdio = true;
+    expect_invalid(&req, "only with a command");
+    st.stdio = false;
 
     Btspy__Stream sm = BTSPY__STREAM__INIT;
     sm.session_id = 1;
@@ -481,6 +512,120 @@ START_TEST(test_validation_refuses_out_of_range_fields)
 }
 END_TEST
 
+/* Every field of bts_session_opts travels: the client's mapping, the wire
+ * and the daemon's mapping give back what was asked, field by field. A
+ * field added to the options and not to the protocol fails here. */
+START_TEST(test_every_session_option_reaches_the_daemon)
+{
+    char *argv[] = {"bt-engine", "--seconds", "1", NULL};
+    struct bts_session_opts asked = {
+        .pid = 0,
+        .argv = argv,
+        .rate_hz = 1234,
+        .backend = BTS_BACKEND_PTRACE,
+        .unwind = BTS_UNWIND_FP,
+        .stack_size = 16384,
+        .threads = true,
+        .idle = true,
+        .lines = true,
+        .subprocesses = true,
+    };
+    Btspy__StartSession st = BTSPY__START_SESSION__INIT;
+    bts_protocol_start_from_opts(&asked, &st);
+    st.cwd = "/";
+    Btspy__Request req = BTSPY__REQUEST__INIT;
+    req.body_case = BTSPY__REQUEST__BODY_START;
+    req.start = &st;
+    Btspy__Request *out = round_trip_request(&req);
+    struct bts_session_opts got;
+    memset(&got, 0xa5, sizeof(got));
+    bts_protocol_opts_from_start(out->start, &got);
+    ck_assert_uint_eq(out->start->n_argv, 3);
+    ck_assert_str_eq(out->start->argv[2], "1");
+    ck_assert_ptr_null(got.argv); /* the daemon copies it NULL-terminated */
+    ck_assert_int_eq(got.pid, asked.pid);
+    ck_assert_uint_eq(got.rate_hz, asked.rate_hz);
+    ck_assert_int_eq(got.backend, asked.backend);
+    ck_assert_int_eq(got.unwind, asked.unwind);
+    ck_assert_uint_eq(got.stack_size, asked.stack_size);
+    ck_assert(got.threads == asked.threads);
+    ck_assert(got.idle == asked.idle);
+    ck_assert(got.lines == asked.lines);
+    ck_assert(got.subprocesses == asked.subprocesses);
+    ck_assert_ptr_null(got.before_exec); /* the daemon's own, never the client's */
+    ck_assert_ptr_null(got.before_exec_ctx);
+    btspy__request__free_unpacked(out, NULL);
+
+    /* And each false/zero one stays so: no field is stuck at true. */
+    struct bts_session_opts plain = {.pid = 77};
+    Btspy__StartSession st2 = BTSPY__START_SESSION__INIT;
+    bts_protocol_start_from_opts(&plain, &st2);
+    bts_protocol_opts_from_start(&st2, &got);
+    ck_assert_int_eq(got.pid, 77);
+    ck_assert(!got.threads && !got.idle && !got.lines && !got.subprocesses);
+    ck_assert_uint_eq(got.rate_hz, 0);
+    ck_assert_uint_eq(got.stack_size, 0);
+}
+END_TEST
+
+static int open_fd_count(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+    union {
+        char buf[CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    memset(&control, 0, sizeof(control));
+    mh.msg_control = control.buf;
+    mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    ck_assert_int_eq(sendmsg(sock, &mh, 0), (ssize_t)len);
+}
+
+/* Descriptors that come with a frame are kept up to the maximum, close on
+ * exec; beyond it, and for a reader that wants none, they are closed. */
+START_TEST(test_reader_keeps_descriptors_passed_with_a_frame)
+{
+    int sv[2], fds[8], got[BTS_PROTOCOL_MAX_FDS];
+    size_t ngot = 0;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (int i = 0; i < 5; i++)
+        fds[i] = open("/dev/null", O_RDONLY);
+    int before = open_fd_count();
+    send_with_fds(sv[0], "\0\0\0\0", 4, fds, 5);
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REQUEST);
+    ck_assert_int_eq(bts_frame_reader_fill_fds(rd, sv[1], got, BTS_PROTOCOL_MAX_FDS, &ngot), 4);
+    ck_assert_uint_eq(ngot, BTS_PROTOCOL_MAX_FDS);
+    for (size_t i = 0; i < ngot; i++)
+        ck_assert_int_eq(fcntl(got[i], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(open_fd_count(), before + BTS_PROTOCOL_MAX_FDS);
+    for (size_t i = 0; i < ngot; i++)
+        close(got[i]);
+    /* A reader that takes none closes them all. */
+    send_with_fds(sv[0], "\0\0\0\0", 4, fds, 5);
+    ck_assert_int_eq(bts_frame_reader_fill(rd, sv[1]), 4);
+    ck_assert_int_eq(open_fd_count(), before);
+    bts_frame_reader_free(rd);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 /* An in-process server on a temporary socket, served by a thread. */
 struct test_server {
     char dir[32], path[64];
@@ -496,18 +641,30 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void server_start(struct test_server *ts)
+/* o: the limits and deadlines to serve with, or NULL for the defaults. */
+static void server_start_with(struct test_server *ts, const struct bts_server_opts *limits)
 {
     char why[256];
     snprintf(ts->dir, sizeof(ts->dir), "/tmp/bts-protocol.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(ts->dir));
+    ck_assert_int_eq(chmod(ts->dir, 0755), 0); /* another uid connects in some tests */
     snprintf(ts->path, sizeof(ts->path), "%s/sock", ts->dir);
-    struct bts_server_opts o = {
-        .socket_path = ts->path, .listen_fd = -1, .mode = 0600, .gid = (gid_t)-1};
+    struct bts_server_opts o = {.gid = (gid_t)-1, .spool_gid = (gid_t)-1};
+    if (limits)
+        o = *limits;
+    o.socket_path = ts->path;
+    o.listen_fd = -1;
+    o.mode = 0666;
+    o.gid = (gid_t)-1;
     ts->srv = bts_server_new(&o, why, sizeof(why));
     ck_assert_msg(ts->srv != NULL, "%s", why);
     ts->stop = 0;
     ck_assert_int_eq(pthread_create(&ts->thread, NULL, serve, ts), 0);
+}
+
+static void server_start(struct test_server *ts)
+{
+    server_start_with(ts, NULL);
 }
 
 static void server_stop(struct test_server *ts)
@@ -526,7 +683,7 @@ START_TEST(test_handshake_refuses_another_major_version_with_a_reason)
     char why[256];
     signal(SIGPIPE, SIG_IGN);
     server_start(&ts);
-    ck_assert_int_eq(bts_client_connect(ts.path, "check", &c, why, sizeof(why)), 0);
+    ck_assert_int_eq(bts_client_connect(ts.path, "check", NULL, &c, why, sizeof(why), NULL, 0), 0);
     bts_client_free(c);
 
     /* A client of protocol 2 speaks first and is refused. */
@@ -584,7 +741,7 @@ START_TEST(test_server_answers_status_after_bad_clients)
         bts_protocol_write_all(fd, bad[round % 3], 8);
         close(fd);
     }
-    ck_assert_int_eq(bts_client_connect(ts.path, "check", &c, why, sizeof(why)), 0);
+    ck_assert_int_eq(bts_client_connect(ts.path, "check", NULL, &c, why, sizeof(why), NULL, 0), 0);
     Btspy__Status st = BTSPY__STATUS__INIT;
     Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_STATUS;
@@ -608,17 +765,142 @@ START_TEST(test_server_answers_status_after_bad_clients)
 }
 END_TEST
 
+static int connect_raw(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* The next reply on fd within timeout_ms, or NULL (none, or EOF). */
+static Btspy__Reply *read_reply(int fd, int timeout_ms)
+{
+    struct bts_frame_reader *rd = bts_frame_reader_new(BTS_PROTOCOL_MAX_REPLY);
+    Btspy__Reply *reply = NULL;
+    const uint8_t *msg;
+    size_t len;
+    int got = 0;
+    while (got == 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, timeout_ms) <= 0 || bts_frame_reader_fill(rd, fd) <= 0)
+            break;
+        got = bts_frame_reader_next(rd, &msg, &len);
+    }
+    if (got == 1)
+        reply = bts_protocol_decode_reply(msg, len, NULL, 0);
+    bts_frame_reader_free(rd);
+    return reply;
+}
+
+/* 1 when the daemon closed fd (EOF or reset) within timeout_ms. */
+static int closed_within(int fd, int timeout_ms)
+{
+    char buf[4096];
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (poll(&pfd, 1, timeout_ms) > 0) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A message left half sent is dropped with a reason once its time is up,
+ * and so is a connection that never says hello. */
+START_TEST(test_server_drops_slow_and_silent_connections)
+{
+    struct test_server ts;
+    struct bts_server_opts o = {.message_ms = 300, .hello_ms = 600};
+    signal(SIGPIPE, SIG_IGN);
+    server_start_with(&ts, &o);
+    int half = connect_raw(ts.path);
+    int silent = connect_raw(ts.path);
+    ck_assert_int_eq(write(half, "\0\0\0\100", 4), 4); /* 64 bytes announced, none sent */
+    Btspy__Reply *r = read_reply(half, 2000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->error, ETIMEDOUT);
+    ck_assert_str_eq(r->reason, "a message was not completed in time");
+    btspy__reply__free_unpacked(r, NULL);
+    ck_assert(closed_within(half, 2000));
+    r = read_reply(silent, 2000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->reason, "no hello in time");
+    btspy__reply__free_unpacked(r, NULL);
+    ck_assert(closed_within(silent, 2000));
+    close(half);
+    close(silent);
+    server_stop(&ts);
+}
+END_TEST
+
+/* Connects `n` times as the current uid; returns how many said hello and
+ * leaves the refusal of the last one in why. */
+static int connect_many(const char *path, int n, char *why, size_t why_len)
+{
+    static struct bts_client *held[64];
+    int ok = 0;
+    for (int i = 0; i < n && i < 64; i++) {
+        held[i] = NULL;
+        if (bts_client_connect(path, "check", NULL, &held[i], why, why_len, NULL, 0) == 0)
+            ok++;
+    }
+    for (int i = 0; i < n && i < 64; i++)
+        bts_client_free(held[i]);
+    return ok;
+}
+
+/* A uid gets clients_per_uid connections; the next is refused with a
+ * reason that says so (root, who is exempt, checks it as nobody). */
+START_TEST(test_server_caps_connections_per_uid)
+{
+    struct test_server ts;
+    struct bts_server_opts o = {.clients_per_uid = 3};
+    signal(SIGPIPE, SIG_IGN);
+    server_start_with(&ts, &o);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char why[256] = "";
+        if (geteuid() == 0 && (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)))
+            _exit(99);
+        int ok = connect_many(ts.path, 4, why, sizeof(why));
+        dprintf(fds[1], "%d %s", ok, why);
+        _exit(0);
+    }
+    close(fds[1]);
+    char out[512] = "";
+    ssize_t n = read(fds[0], out, sizeof(out) - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_msg(!strncmp(out, "3 bt-spyd refused the connection: uid ", 38), "got '%s'", out);
+    ck_assert_msg(strstr(out, "has 3 connections open, at most 3 per user"), "got '%s'", out);
+    /* Another uid (here: this process) still gets in. */
+    char why[256];
+    ck_assert_int_eq(connect_many(ts.path, 1, why, sizeof(why)), 1);
+    server_stop(&ts);
+}
+END_TEST
+
 Suite *bts_protocol_suite(void)
 {
     Suite *s = suite_create("protocol");
     TCase *tc = tcase_create("round trip");
     tcase_add_test(tc, test_every_request_survives_a_round_trip);
     tcase_add_test(tc, test_every_reply_survives_a_round_trip);
+    tcase_add_test(tc, test_every_session_option_reaches_the_daemon);
     suite_add_tcase(s, tc);
     tc = tcase_create("framing");
     tcase_add_test(tc, test_reader_splits_frames_that_arrive_together_or_in_pieces);
     tcase_add_test(tc, test_reader_refuses_a_length_above_the_maximum);
     tcase_add_test(tc, test_framing_refuses_a_request_above_64_kib);
+    tcase_add_test(tc, test_reader_keeps_descriptors_passed_with_a_frame);
     suite_add_tcase(s, tc);
     tc = tcase_create("bad input");
     tcase_add_test(tc, test_decoder_refuses_truncated_and_garbage_messages);
@@ -627,6 +909,9 @@ Suite *bts_protocol_suite(void)
     tc = tcase_create("server");
     tcase_add_test(tc, test_handshake_refuses_another_major_version_with_a_reason);
     tcase_add_test(tc, test_server_answers_status_after_bad_clients);
+    tcase_add_test(tc, test_server_drops_slow_and_silent_connections);
+    tcase_add_test(tc, test_server_caps_connections_per_uid);
+    tcase_set_timeout(tc, 20);
     suite_add_tcase(s, tc);
     return s;
 }

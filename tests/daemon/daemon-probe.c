@@ -34,7 +34,7 @@ static int call_simple(const char *sock, Btspy__Request *req, Btspy__Reply **rep
 {
     struct bts_client *c;
     char why[256];
-    int r = bts_client_connect(sock, "daemon-probe", &c, why, sizeof(why));
+    int r = bts_client_connect(sock, "daemon-probe", NULL, &c, why, sizeof(why), NULL, 0);
     if (r < 0)
         return die("cannot connect: %s", why);
     r = bts_client_call(c, req, reply, NULL, NULL);
@@ -163,7 +163,7 @@ static int cmd_stream(const char *sock, pid_t pid)
     struct bts_client *c;
     Btspy__Reply *reply = NULL;
     char why[256];
-    if (bts_client_connect(sock, "daemon-probe stream", &c, why, sizeof(why)) < 0)
+    if (bts_client_connect(sock, "daemon-probe stream", NULL, &c, why, sizeof(why), NULL, 0) < 0)
         return die("cannot connect: %s", why);
     Btspy__StartSession st = BTSPY__START_SESSION__INIT;
     st.pid = pid;
