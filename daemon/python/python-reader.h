@@ -36,8 +36,10 @@ struct bts_python_frame {
 
 enum bts_python_gil {
     BTS_PYTHON_GIL_UNKNOWN = 0,
-    BTS_PYTHON_GIL_HELD,     /* this thread holds the GIL */
-    BTS_PYTHON_GIL_NOT_HELD, /* it does not: waiting for it or idle */
+    BTS_PYTHON_GIL_HELD, /* this thread holds the GIL */
+    /* It does not: waiting for it or idle. Telling those apart takes the
+     * thread's native stack (blocked in take_gil or not). */
+    BTS_PYTHON_GIL_NOT_HELD,
 };
 
 struct bts_python_thread {
@@ -60,7 +62,7 @@ struct bts_python_sample {
 /* What was found about the interpreter, filled by bts_python_new() even
  * when it fails with ENOTSUP, so the caller can name the version. */
 struct bts_python_info {
-    char version[32];     /* "3.11.7", or "3.11" when only a file name told */
+    char version[32];     /* "3.11.7"; "3.10" when only a file name told (3.8-3.10) */
     unsigned version_hex; /* PY_VERSION_HEX; at least major and minor */
     char path[4096];      /* the file (executable or libpython) holding _PyRuntime */
     uint64_t runtime;     /* run-time address of _PyRuntime */
@@ -81,12 +83,14 @@ struct bts_python_target {
 struct bts_python_stats {
     uint64_t samples;
     uint64_t errors;
-    uint64_t remote_reads; /* calls of the read callback */
+    uint64_t remote_reads; /* calls of the read and read_many callbacks */
     uint64_t remote_bytes;
     uint64_t code_hits; /* code objects found in the cache, still valid */
     uint64_t code_misses;
 };
 
+/* A reader serves one caller at a time, for one process image: after the
+ * target execs, make a new one. */
 struct bts_python;
 
 /* Finds the interpreter of process `pid`: the executable or libpython3.X.so
@@ -98,10 +102,9 @@ struct bts_python *bts_python_new(pid_t pid, struct bts_python_info *info);
 
 /* A reader over any memory: `read` and `ctx` must outlive it; a NULL `ctx`
  * stands for the reader's own copy of target->pid, as bts_remote_read_pid
- * wants it. For 3.13 the
- * layout is read from the target's _Py_DebugOffsets at this call. NULL +
- * errno: ENOTSUP for an unknown version or layout, EFAULT when the
- * runtime cannot be read, ENOMEM. */
+ * wants it. For 3.13 the layout is read from the target's _Py_DebugOffsets
+ * at this call. NULL + errno: ENOTSUP for an unknown version or layout,
+ * EFAULT when the runtime cannot be read, ENOMEM. */
 struct bts_python *bts_python_new_reader(const struct bts_python_target *target,
                                          bts_python_read_fn read, void *ctx);
 
