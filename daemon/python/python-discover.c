@@ -317,17 +317,20 @@ static int own_tid_offset(void)
  * there is nothing to check against. */
 static int pthread_tid_offset(pid_t pid, const struct py_layout *l, uint64_t runtime)
 {
-    static pid_t tids[MAX_TIDS];
+    pid_t *tids = calloc(MAX_TIDS, sizeof(*tids));
     uint64_t pthreads[64];
-    size_t n_pthreads = 0, n_tids;
+    size_t n_pthreads = 0, n_tids = 0;
     uint64_t interp = 0, tstate = 0;
     int own = own_tid_offset();
     int best = -1;
 
-    n_tids = read_tids(pid, tids, MAX_TIDS);
+    if (tids)
+        n_tids = read_tids(pid, tids, MAX_TIDS);
     if (!n_tids || bts_remote_read(pid, runtime + l->runtime_interpreters_head, &interp, 8) ||
-        !interp || bts_remote_read(pid, interp + l->interp_threads_head, &tstate, 8))
-        return own;
+        !interp || bts_remote_read(pid, interp + l->interp_threads_head, &tstate, 8)) {
+        best = own;
+        goto out;
+    }
     while (tstate && n_pthreads < 64) {
         uint64_t id = 0;
 
@@ -336,8 +339,10 @@ static int pthread_tid_offset(pid_t pid, const struct py_layout *l, uint64_t run
         if (bts_remote_read(pid, tstate + l->tstate_next, &tstate, 8))
             break;
     }
-    if (!n_pthreads)
-        return own;
+    if (!n_pthreads) {
+        best = own;
+        goto out;
+    }
 
     for (int pass = 0; pass < 2 && best < 0; pass++) {
         for (int off = 0; off + 4 <= PTHREAD_SCAN_BYTES && best < 0; off += 4) {
@@ -355,6 +360,8 @@ static int pthread_tid_offset(pid_t pid, const struct py_layout *l, uint64_t run
                 best = off;
         }
     }
+out:
+    free(tids);
     return best;
 }
 
