@@ -36,6 +36,11 @@ enum {
     OPT_PERIOD,
     OPT_STRICT,
     OPT_THREADS,
+    OPT_EVENT_FILTER,
+    OPT_JIT,
+    OPT_ALL,
+    OPT_ADDRS,
+    OPT_PERF_CONVENTION,
     /* convert's own */
     OPT_TO = 1100,
     OPT_RATE,
@@ -53,6 +58,11 @@ static const struct option input_options[] = {
     {"period", no_argument, NULL, OPT_PERIOD},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"threads", no_argument, NULL, OPT_THREADS},
+    {"event-filter", required_argument, NULL, OPT_EVENT_FILTER},
+    {"jit", no_argument, NULL, OPT_JIT},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"addrs", no_argument, NULL, OPT_ADDRS},
+    {"perf-convention", no_argument, NULL, OPT_PERF_CONVENTION},
 };
 #define N_INPUT_OPTIONS (sizeof(input_options) / sizeof(input_options[0]))
 
@@ -120,9 +130,22 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
     return BTS_EXIT_OK;
 }
 
+/* --jit and --addrs have no counterpart in perf's own folding. */
+static int check_convention(const char *cmd, const struct bts_perf_script_opts *po)
+{
+    if (po->convention != BTS_PERF_SCRIPT_PERF || (!po->annotate_jit && !po->include_addrs))
+        return 0;
+    return bts_cli_usage_error(cmd,
+                               "--%s folds by stackcollapse-perf.pl's rules; it cannot go "
+                               "with --perf-convention",
+                               po->annotate_jit ? "jit" : "addrs");
+}
+
 /* Input options both commands take; returns 1 when c is not one of them. */
 int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts_convert_input *in)
 {
+    struct bts_perf_script_opts *po = &in->load.perf;
+
     switch (c) {
     case OPT_FROM:
         in->load.format = bts_format_from_name(arg);
@@ -136,28 +159,45 @@ int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts
         in->load.sample_type = arg;
         return 0;
     case OPT_EVENT:
-        in->load.perf.event = arg;
+        po->event = arg;
+        po->event_exact = false;
         return 0;
+    case OPT_EVENT_FILTER:
+        po->event = arg;
+        po->event_exact = true;
+        return 0;
+    case OPT_JIT:
+        po->annotate_jit = true;
+        return check_convention(cmd, po);
+    case OPT_ALL:
+        po->annotate_kernel = po->annotate_jit = true;
+        return check_convention(cmd, po);
+    case OPT_ADDRS:
+        po->include_addrs = true;
+        return check_convention(cmd, po);
+    case OPT_PERF_CONVENTION:
+        po->convention = BTS_PERF_SCRIPT_PERF;
+        return check_convention(cmd, po);
     case OPT_NO_COMM:
-        in->load.perf.no_comm = true;
+        po->no_comm = true;
         return 0;
     case OPT_KERNEL:
-        in->load.perf.annotate_kernel = true;
+        po->annotate_kernel = true;
         return 0;
     case OPT_PID:
-        in->load.perf.include_pid = true;
+        po->include_pid = true;
         return 0;
     case OPT_TID:
-        in->load.perf.include_tid = true;
+        po->include_tid = true;
         return 0;
     case OPT_PERIOD:
-        in->load.perf.use_period = true;
+        po->use_period = true;
         return 0;
     case OPT_STRICT:
         in->load.strict = true;
         return 0;
     case OPT_THREADS:
-        in->load.perf.thread_roots = true;
+        po->thread_roots = true;
         return 0;
     default:
         return 1;
@@ -181,19 +221,31 @@ static void usage(FILE *out)
           "      --rate HZ          pprof output: sampling rate behind each sample, for\n"
           "                         cpu nanoseconds = samples * 1e9 / HZ (default 100)\n"
           "      --name NAME        speedscope output: profile name (default: IN's file name)\n"
-          "      --event NAME       perf script input: event to keep (default: the first)\n"
-          "      --no-comm          perf script input: no process-name root frame\n"
-          "      --pid, --tid       perf script input: root frame comm-PID[/TID]\n"
-          "      --kernel           perf script input: suffix kernel frames with _[k]\n"
-          "      --threads          perf script input: root frame `thread COMM (TID)`\n"
-          "      --period           perf script input: weigh samples by their period\n"
           "      --strict           stop at the first malformed input line\n"
           "  -h, --help             this message\n"
           "\n"
-          "perf script input folds like `perf script report stackcollapse`: the process\n"
-          "name is the root frame, offsets (+0x1f) are dropped, unresolved symbols stay\n"
-          "[unknown]. A `thread NAME (TID)` root frame becomes pprof labels thread/tid\n"
-          "and a speedscope profile of its own, and comes back when converting back.\n"
+          "perf script input, folded as FlameGraph's stackcollapse-perf.pl folds it:\n"
+          "      --pid              root frame comm-PID\n"
+          "      --tid              root frame comm-PID/TID (PID is ? when perf script\n"
+          "                         printed no pid: add -F +pid)\n"
+          "      --kernel           suffix kernel frames with _[k]\n"
+          "      --jit              suffix frames from a /tmp/perf-PID.map with _[j]\n"
+          "      --all              --kernel and --jit\n"
+          "      --addrs            unresolved frames as [module <address>]\n"
+          "      --event-filter EV  fold only event EV, as printed (default: the first)\n"
+          "      --event NAME       the same, NAME also matching NAME:modifiers\n"
+          "      --no-comm          no process-name root frame\n"
+          "      --threads          root frame `thread COMM (TID)`\n"
+          "      --perf-convention  fold as perf's own `perf script report stackcollapse`\n"
+          "                         instead; there --pid and --tid each add their id\n"
+          "      --period           with --perf-convention: weigh samples by their period\n"
+          "\n"
+          "By stackcollapse-perf.pl's rules a sample weighs the period its header\n"
+          "prints (else 1); offsets (+0x1f), C++ argument lists and quotes are dropped;\n"
+          "an unresolved frame is its module ([libc.so.6]); the first event is kept.\n"
+          "perf's own convention counts samples, keeps argument lists and [unknown].\n"
+          "A `thread NAME (TID)` root frame becomes pprof labels thread/tid and a\n"
+          "speedscope profile of its own, and comes back when converting back.\n"
           "\n"
           "examples:\n"
           "  bt-spy convert profile.folded -o profile.pb.gz\n"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # perf-script comparison: record the engine with `perf record -e cpu-clock
-# -g`, then fold the same perf.data twice: `perf script | bt-spy convert`
-# and perf's own folding, `perf script report stackcollapse` (perf's
+# -g`, then fold the same perf.data twice: `perf script | bt-spy convert
+# --perf-convention` and perf's own folding, `perf script report stackcollapse` (perf's
 # stackcollapse.py; `perf report -g folded` prints addresses such as
 # 0x7ffc... where symbols are missing, so it cannot be compared line for
 # line). The multisets of folded stacks must be the same, with each option
@@ -25,7 +25,8 @@ perf script -i "$WORK/perf.data" -F +pid > "$WORK/perf-pid.txt" 2> /dev/null || 
 compare() { # name, bt-spy options, stackcollapse.py options[, perf script text]
     local name=$1 ours=$2 theirs=$3 text=${4:-$WORK/perf.txt}
     # shellcheck disable=SC2086
-    "$BTS" convert $ours "$text" --to folded -o "$WORK/$name.ours" || fail "$name: convert"
+    "$BTS" convert --perf-convention $ours "$text" --to folded -o "$WORK/$name.ours" ||
+        fail "$name: convert"
     # shellcheck disable=SC2086
     perf script -i "$WORK/perf.data" -s "$collapse" -- $theirs 2> /dev/null |
         sort > "$WORK/$name.perf"
@@ -44,6 +45,6 @@ compare pid-tid "--pid --tid" "--include-pid --include-tid" "$WORK/perf-pid.txt"
 compare no-comm "--no-comm" "--no-comm"
 
 # Piped through stdin with sniffing, and the report of it.
-"$BTS" report --top 3 - < "$WORK/perf.txt" > "$WORK/report.txt" || fail "report from perf script on stdin"
+"$BTS" report --perf-convention --top 3 - < "$WORK/perf.txt" > "$WORK/report.txt" || fail "report from perf script on stdin"
 grep -q "$(folded_total "$WORK/default.ours") samples" "$WORK/report.txt" || fail "report total"
 echo "1 passed, 0 failed"

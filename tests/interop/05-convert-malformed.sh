@@ -46,11 +46,11 @@ expect_error 1 "^bt-spy: $WORK/index.json: line 2: profile 0: sample 0 has a bad
 printf 't 11 [000] 1.000001: 1 cpu-clock: \n\t    401000 good+0x1 (/bin/t)\n\nt 11 [000] 1.000002: 1\n\n\t 401000 orphan (/bin/t)\n' \
     > "$WORK/bad.perf"
 expect_error 0 "^bt-spy: $WORK/bad.perf:4: sample header without an event name$" \
-    "$BTS" convert --from perf-script "$WORK/bad.perf" --to folded
+    "$BTS" convert --perf-convention --from perf-script "$WORK/bad.perf" --to folded
 grep -q "^bt-spy: $WORK/bad.perf:6: frame line outside a sample$" "$WORK/err" || fail "second diagnostic"
 [ "$(cat "$WORK/out")" = "t;good 1" ] || fail "good sample lost: $(cat "$WORK/out")"
 expect_error 1 "^bt-spy: $WORK/bad.perf:4: sample header without an event name$" \
-    "$BTS" convert --strict --from perf-script "$WORK/bad.perf" --to folded
+    "$BTS" convert --perf-convention --strict --from perf-script "$WORK/bad.perf" --to folded
 
 printf 'a;b 1\nno count here\na;c x\n' > "$WORK/bad.folded"
 expect_error 0 "^bt-spy: $WORK/bad.folded:2: " "$BTS" convert "$WORK/bad.folded" --to folded

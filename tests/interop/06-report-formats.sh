@@ -59,7 +59,7 @@ for ext in pb.gz speedscope.json; do
     "$BTS" report --top 0 --format csv "$WORK/e.$ext" > "$WORK/$ext.csv" || fail "report $ext"
     cmp "$WORK/folded.csv" "$WORK/$ext.csv" || fail "report of $ext differs from folded"
 done
-"$BTS" report --format text "$DATA/sample.perf-script" > "$WORK/perf.txt" || fail "report perf script"
+"$BTS" report --perf-convention --format text "$DATA/sample.perf-script" > "$WORK/perf.txt" || fail "report perf script"
 grep -q '^5 samples, ' "$WORK/perf.txt" || fail "perf script report: $(cat "$WORK/perf.txt")"
 echo "ok: folded, pprof, speedscope and perf script inputs report the same"
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* check-perf-script: folding `perf script` text like perf's stackcollapse. */
+/* check-perf-script: folding `perf script` text by stackcollapse-perf.pl's
+ * rules (the default) and by perf's own stackcollapse script. */
 #define _GNU_SOURCE
 #include "perf-script.h"
 
@@ -76,9 +77,11 @@ static const char two_events[] =
                                                                      "(/usr/bin/bt-engine)\n"
                                                                      "\n";
 
+static const struct bts_perf_script_opts perf_conv = {.convention = BTS_PERF_SCRIPT_PERF};
+
 START_TEST(test_frames_fold_root_first_with_comm_and_no_offsets)
 {
-    char *got = fold_ok(two_events, NULL);
+    char *got = fold_ok(two_events, &perf_conv);
 
     ck_assert_str_eq(got, "bt-engine;main;asm_exc_page_fault;clear_page_erms 1\n"
                           "bt-engine;main;bte_phase_history 1\n");
@@ -88,7 +91,8 @@ END_TEST
 
 START_TEST(test_kernel_frames_get_k_suffix_on_request)
 {
-    struct bts_perf_script_opts o = {.annotate_kernel = true, .no_comm = true};
+    struct bts_perf_script_opts o = {
+        .convention = BTS_PERF_SCRIPT_PERF, .annotate_kernel = true, .no_comm = true};
     char *got = fold_ok(two_events, &o);
 
     ck_assert_str_eq(got, "main;asm_exc_page_fault_[k];clear_page_erms_[k] 1\n"
@@ -97,14 +101,14 @@ START_TEST(test_kernel_frames_get_k_suffix_on_request)
 }
 END_TEST
 
-START_TEST(test_unknown_symbols_stay_unknown)
+START_TEST(test_perf_convention_keeps_unknown_symbols)
 {
     static const char text[] =
         HDR("t", "cpu-clock") "\t    7f00000a1234 [unknown] (/usr/lib/x86_64-linux-gnu/libm.so.6)\n"
                               "\t    55d4c3a1d000 work+0x5 (/usr/bin/t)\n"
                               "\t               0 [unknown] ([unknown])\n"
                               "\n";
-    char *got = fold_ok(text, NULL);
+    char *got = fold_ok(text, &perf_conv);
 
     ck_assert_str_eq(got, "t;[unknown];work;[unknown] 1\n");
     free(got);
@@ -116,7 +120,7 @@ START_TEST(test_default_keeps_the_first_event_only)
     struct bts_perf_script_stats st;
     char err[64];
     int ret;
-    char *got = fold(two_events, NULL, NULL, &st, &ret, err, sizeof(err));
+    char *got = fold(two_events, &perf_conv, NULL, &st, &ret, err, sizeof(err));
 
     ck_assert_int_eq(ret, 0);
     ck_assert_uint_eq(st.samples, 2);
@@ -127,7 +131,7 @@ END_TEST
 
 START_TEST(test_event_option_picks_by_name_without_modifiers)
 {
-    struct bts_perf_script_opts o = {.event = "page-faults"};
+    struct bts_perf_script_opts o = {.convention = BTS_PERF_SCRIPT_PERF, .event = "page-faults"};
     char *got = fold_ok(two_events, &o);
 
     ck_assert_str_eq(got, "bt-engine;main;bte_fill_order 1\n");
@@ -150,7 +154,7 @@ START_TEST(test_comm_with_spaces_digits_and_thread_roots)
         "\t    55d4c3a1c000 std::vector<int>::push_back(int const&)+0x40 (/usr/bin/bt)\n"
         "\t    55d4c3a1d000 a;b (/usr/bin/bt)\n"
         "\n";
-    struct bts_perf_script_opts o = {0};
+    struct bts_perf_script_opts o = perf_conv;
     char *got = fold_ok(text, &o);
 
     ck_assert_str_eq(got, "bt_worker_7;a:b;std::vector<int>::push_back(int const&) 1\n");
@@ -159,7 +163,7 @@ START_TEST(test_comm_with_spaces_digits_and_thread_roots)
     got = fold_ok(text, &o);
     ck_assert_str_eq(got, "bt_worker_7-4101/4102;a:b;std::vector<int>::push_back(int const&) 1\n");
     free(got);
-    o = (struct bts_perf_script_opts){.thread_roots = true};
+    o = (struct bts_perf_script_opts){.convention = BTS_PERF_SCRIPT_PERF, .thread_roots = true};
     got = fold_ok(text, &o);
     ck_assert_str_eq(got,
                      "thread bt worker 7 (4102);a:b;std::vector<int>::push_back(int const&) 1\n");
@@ -172,8 +176,8 @@ START_TEST(test_period_weighting_and_samples_without_callchain)
     static const char text[] =
         "t 11 [000] 1.000001: 250000 cpu-clock:  401000 leaf+0x3 (/bin/t)\n"
         "t 11 [000] 1.000002: 750000 cpu-clock:  401000 leaf+0x3 (/bin/t)\r\n";
-    struct bts_perf_script_opts o = {.use_period = true};
-    char *got = fold_ok(text, NULL);
+    struct bts_perf_script_opts o = {.convention = BTS_PERF_SCRIPT_PERF, .use_period = true};
+    char *got = fold_ok(text, &perf_conv);
 
     ck_assert_str_eq(got, "t;leaf 2\n");
     free(got);
@@ -199,7 +203,7 @@ START_TEST(test_malformed_lines_are_reported_with_line_numbers)
     struct bts_perf_script_stats st;
     char err[128] = "";
     int ret;
-    char *got = fold(text, NULL, &d, &st, &ret, err, sizeof(err));
+    char *got = fold(text, &perf_conv, &d, &st, &ret, err, sizeof(err));
 
     ck_assert_int_eq(ret, 0);
     ck_assert_str_eq(got, "t;good 1\n");
@@ -220,7 +224,7 @@ START_TEST(test_strict_mode_stops_at_the_first_malformed_line)
                                "\n"
                                "t 11 [000] 1.000001: 1 cpu-clock: \n"
                                "\t    (/bin/t)\n";
-    struct bts_perf_script_opts o = {.strict = true};
+    struct bts_perf_script_opts o = {.convention = BTS_PERF_SCRIPT_PERF, .strict = true};
     char err[128] = "";
     int ret;
 
@@ -230,9 +234,10 @@ START_TEST(test_strict_mode_stops_at_the_first_malformed_line)
 }
 END_TEST
 
-START_TEST(test_fixture_matches_expected_folding)
+/* tests/data/interop/sample.perf-script, read whole; the caller frees. */
+static char *sample_fixture(void)
 {
-    char path[4096], *text = NULL, *got;
+    char path[4096], *text = NULL;
     size_t len = 0;
     FILE *f;
     const char *src = getenv("BTS_SOURCE_DIR");
@@ -243,7 +248,14 @@ START_TEST(test_fixture_matches_expected_folding)
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(getdelim(&text, &len, '\0', f) > 0, 1);
     fclose(f);
-    got = fold_ok(text, NULL);
+    return text;
+}
+
+START_TEST(test_fixture_matches_expected_folding)
+{
+    char *text = sample_fixture(), *got;
+
+    got = fold_ok(text, &perf_conv);
     ck_assert_str_eq(got,
                      "bt-engine;__libc_start_call_main;main;bte_run_backtest;bte_phase_history 1\n"
                      "bt-engine;__libc_start_call_main;main;bte_run_backtest;bte_phase_history;"
@@ -267,14 +279,224 @@ START_TEST(test_sniff_recognises_perf_script_only)
 }
 END_TEST
 
+/* By stackcollapse-perf.pl's rules (the default). */
+
+START_TEST(test_unresolved_frames_name_their_module)
+{
+    static const char text[] = HDR(
+        "dd", "cpu-clock") "\t    7f00000a1234 [unknown] (/usr/lib/x86_64-linux-gnu/libm.so.6)\n"
+                           "\t    55d4c3a1d000 work+0x5 (/usr/bin/dd)\n"
+                           "\t               0 [unknown] ([unknown])\n"
+                           "\n";
+    struct bts_perf_script_opts o = {.include_addrs = true};
+    char *got = fold_ok(text, NULL);
+
+    ck_assert_str_eq(got, "dd;[unknown];work;[libm.so.6] 250000\n");
+    free(got);
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "dd;[unknown <0>];work;[libm.so.6 <7f00000a1234>] 250000\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_argument_lists_go_but_go_methods_and_anonymous_namespaces_stay)
+{
+    static const char text[] = HDR(
+        "srv", "cpu-clock") "\t  4a1b2c std::vector<int>::push_back(int const&)+0x40 (/bin/srv)\n"
+                            "\t  4a1b3c ns::(anonymous namespace)::take(long)+0x9 (/bin/srv)\n"
+                            "\t  4a1b4c (anonymous namespace)::hidden(int)+0x9 (/bin/srv)\n"
+                            "\t  4a1b5c net/http.(*Client).Do+0x2f (/bin/srv)\n"
+                            "\t  4a1b6c RegExp:[&<>\"'];x (/tmp/perf-12.map)\n"
+                            "\n";
+    char *got = fold_ok(text, NULL);
+
+    /* A symbol that starts with '(' is left out, as the script does. */
+    ck_assert_str_eq(got,
+                     "srv;RegExp:[&<>]:x;net/http.(*Client).Do;ns::(anonymous namespace)::take;"
+                     "std::vector<int>::push_back 250000\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_java_processes_lose_the_leading_L_of_class_paths)
+{
+    static const char text[] =
+        HDR("java", "cpu-clock") "\t 7f01 Lorg/x/Factory;.call(Lorg/x/Action;)Ljava/lang/Object; "
+                                 "(/tmp/perf-9.map)\n"
+                                 "\t 7f02 LBusy;::main (/tmp/perf-9.map)\n"
+                                 "\n" HDR("node", "cpu-clock") "\t 7f01 Lorg/x/Factory;.call "
+                                                               "(/tmp/perf-9.map)\n"
+                                                               "\n";
+    struct bts_perf_script_opts o = {.annotate_jit = true, .include_tid = true};
+    char *got = fold_ok(text, NULL);
+
+    ck_assert_str_eq(got, "java;LBusy:::main;org/x/Factory:.call 250000\n"
+                          "node;Lorg/x/Factory:.call 250000\n");
+    free(got);
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "java-4101/4101;LBusy:::main_[j];org/x/Factory:.call_[j] 250000\n"
+                          "node-4101/4101;Lorg/x/Factory:.call_[j] 250000\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_inline_chains_and_kernel_modules_are_annotated)
+{
+    static const char text[] =
+        HDR("k", "cpu-clock") "\t 401000 leaf->inner+0x8 (/usr/bin/k)\n"
+                              "\t ffffffff8103ce3b nf_hook+0x7f ([nf_conntrack_ipv4])\n"
+                              "\t 8c3453 tcp_sendmsg (/lib/modules/4.3/build/vmlinux)\n"
+                              "\t ffffffff81000000 [unknown] ([unknown])\n"
+                              "\n";
+    struct bts_perf_script_opts o = {.annotate_kernel = true};
+    char *got = fold_ok(text, NULL);
+
+    /* "k" is one byte: the script's comm needs two, so it grows to the
+     * time field; the pid is then the period. */
+    ck_assert_str_eq(got, "k_4101/4101_[000]__100.000100:;[unknown];tcp_sendmsg;nf_hook;leaf;"
+                          "inner_[i] 250000\n");
+    free(got);
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "k_4101/4101_[000]__100.000100:;[unknown];tcp_sendmsg_[k];nf_hook_[k];"
+                          "leaf;inner_[i] 250000\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_headers_of_every_perf_version_give_comm_pid_and_tid)
+{
+    static const char text[] = "java 25607 4794564.109216: cycles:\n"
+                               "\t 7f01 a (/bin/j)\n\n"
+                               "V8 WorkerThread 24636/25607 [000] 94564.109216: 100 cycles:\n"
+                               "\t 7f01 b (/bin/j)\n\n"
+                               "java 12688/12764 6544038.708352: 10309278 cycles:\n"
+                               "\t 7f01 c (/bin/j)\n\n"
+                               "swapper     0/0     [001]   264.594886:     0 cycles: \n"
+                               "\t 7f01 d (/bin/j)\n\n";
+    struct bts_perf_script_opts o = {.include_tid = true};
+    char *got = fold_ok(text, NULL);
+
+    ck_assert_str_eq(got, "V8_WorkerThread;b 100\n"
+                          "java;a 1\n"
+                          "java;c 10309278\n"
+                          "swapper;d 1\n");
+    free(got);
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "V8_WorkerThread-24636/25607;b 100\n"
+                          "java-12688/12764;c 10309278\n"
+                          "java-?/25607;a 1\n"
+                          "swapper-?/0;d 1\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_only_an_empty_line_ends_a_sample)
+{
+    static const char text[] = HDR("bt", "cpu-clock") /* 1 */
+        "\t 401000 leaf (/bin/bt)\n"                  /* 2 */
+        "   \n"                                       /* 3: warned, the sample goes on */
+        "\t 401100 main (/bin/bt)\n"                  /* 4 */
+        "this line is neither\n"                      /* 5 */
+        "\n" HDR("bt", "cpu-clock")                   /* 6, 7 */
+        "\t 401000 cut_short (/bin/bt)\n";            /* 8: no empty line follows */
+    struct diags d = {0};
+    struct bts_perf_script_stats st;
+    char err[128] = "";
+    int ret;
+    char *got = fold(text, NULL, &d, &st, &ret, err, sizeof(err));
+
+    ck_assert_int_eq(ret, 0);
+    ck_assert_str_eq(got, "bt;main;leaf 250000\n");
+    ck_assert_str_eq(
+        d.text,
+        "perf.txt:3: line of only blanks (an empty line ends a sample)\n"
+        "perf.txt:5: unrecognized line: neither a sample header nor a frame\n"
+        "perf.txt:7: sample left out: no empty line ends it (the input may be cut short)\n");
+    ck_assert_uint_eq(st.malformed, 2);
+    ck_assert_uint_eq(st.samples, 1);
+    free(got);
+}
+END_TEST
+
+START_TEST(test_strict_stops_at_an_unrecognized_line)
+{
+    static const char text[] = HDR("bt", "cpu-clock") "\t 401000 leaf (/bin/bt)\n"
+                                                      "\t no module here\n";
+    struct bts_perf_script_opts o = {.strict = true};
+    char err[128] = "";
+    int ret;
+
+    ck_assert_ptr_null(fold(text, &o, NULL, NULL, &ret, err, sizeof(err)));
+    ck_assert_int_eq(ret, -EBADMSG);
+    ck_assert_str_eq(err, "line 3: unrecognized line: neither a sample header nor a frame");
+}
+END_TEST
+
+START_TEST(test_the_first_event_is_kept_and_others_are_noted_once)
+{
+    static const char text[] = HDR("bt", "cpu-clock:pppH") "\t 401000 a (/bin/bt)\n\n" /* 1-3 */
+        HDR("bt", "page-faults:u") "\t 401000 b (/bin/bt)\n\n"                         /* 4-6 */
+        HDR("bt", "cpu-clock") "\t 401000 c (/bin/bt)\n\n";                            /* 7-9 */
+    struct bts_perf_script_opts o = {.event = "cpu-clock"};
+    struct diags d = {0};
+    struct bts_perf_script_stats st;
+    char err[64];
+    int ret;
+    char *got = fold(text, NULL, &d, &st, &ret, err, sizeof(err));
+
+    /* The default filter is the first event as printed, modifiers included. */
+    ck_assert_str_eq(got, "bt;a 250000\n");
+    ck_assert_uint_eq(st.skipped, 2);
+    ck_assert_str_eq(d.text, "perf.txt:4: samples of event 'page-faults:u' left out: only "
+                             "'cpu-clock:pppH', the first event, is folded (choose one with "
+                             "--event-filter)\n");
+    free(got);
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "bt;a 250000\nbt;c 250000\n");
+    free(got);
+    o.event_exact = true;
+    got = fold_ok(text, &o);
+    ck_assert_str_eq(got, "bt;c 250000\n");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_fixture_folds_by_the_script_rules)
+{
+    char *text = sample_fixture(), *got;
+
+    got = fold_ok(text, NULL);
+    ck_assert_str_eq(got,
+                     "bt-engine;__libc_start_call_main;main;bte_run_backtest;bte_phase_history "
+                     "250000\n"
+                     "bt-engine;__libc_start_call_main;main;bte_run_backtest;bte_phase_history;"
+                     "asm_exc_page_fault;do_anonymous_page;clear_page_erms 250000\n"
+                     "bt-engine;main;a:b 250000\n"
+                     "bt_worker;[unknown];bte_worker_main;std::vector<double, "
+                     "std::allocator<double> >::push_back;[libm.so.6] 500000\n");
+    free(got);
+    free(text);
+}
+END_TEST
+
 Suite *bts_perf_script_suite(void)
 {
     Suite *s = suite_create("perf-script");
     TCase *f = tcase_create("folding"), *e = tcase_create("events"), *m = tcase_create("malformed");
+    TCase *g = tcase_create("flamegraph");
 
+    tcase_add_test(g, test_unresolved_frames_name_their_module);
+    tcase_add_test(g, test_argument_lists_go_but_go_methods_and_anonymous_namespaces_stay);
+    tcase_add_test(g, test_java_processes_lose_the_leading_L_of_class_paths);
+    tcase_add_test(g, test_inline_chains_and_kernel_modules_are_annotated);
+    tcase_add_test(g, test_headers_of_every_perf_version_give_comm_pid_and_tid);
+    tcase_add_test(g, test_only_an_empty_line_ends_a_sample);
+    tcase_add_test(g, test_strict_stops_at_an_unrecognized_line);
+    tcase_add_test(g, test_the_first_event_is_kept_and_others_are_noted_once);
+    tcase_add_test(g, test_fixture_folds_by_the_script_rules);
     tcase_add_test(f, test_frames_fold_root_first_with_comm_and_no_offsets);
     tcase_add_test(f, test_kernel_frames_get_k_suffix_on_request);
-    tcase_add_test(f, test_unknown_symbols_stay_unknown);
+    tcase_add_test(f, test_perf_convention_keeps_unknown_symbols);
     tcase_add_test(f, test_comm_with_spaces_digits_and_thread_roots);
     tcase_add_test(f, test_period_weighting_and_samples_without_callchain);
     tcase_add_test(f, test_fixture_matches_expected_folding);
@@ -283,6 +505,7 @@ Suite *bts_perf_script_suite(void)
     tcase_add_test(e, test_event_option_picks_by_name_without_modifiers);
     tcase_add_test(m, test_malformed_lines_are_reported_with_line_numbers);
     tcase_add_test(m, test_strict_mode_stops_at_the_first_malformed_line);
+    suite_add_tcase(s, g);
     suite_add_tcase(s, f);
     suite_add_tcase(s, e);
     suite_add_tcase(s, m);
