@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Every session option reaches the daemon: the same command recorded
+# in-process and through `bt-spy --connect`, one option at a time, gives a
+# profile of the same shape (thread roots, process roots, file:line, how
+# often the unwinder reaches main, idle samples, the rate, the backend). A
+# daemon that dropped an option would give the default's shape instead.
+# (--stack-size has no shape of its own here; check-protocol round-trips
+# every field, that one included.)
+. "$BTS_SOURCE_DIR/tests/daemon/lib.sh"
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+cli_has_connect || skip "bt-spy has no --connect"
+start_daemon
+
+cat >"$WORK/sweep.sh" <<SCRIPT
+#!/bin/sh
+"$ENGINE" optimize --grid 'fast=10:30:10,slow=100:150:50' --jobs 2 --symbols 2 --bars 2000
+SCRIPT
+chmod +x "$WORK/sweep.sh"
+
+# record_both NAME OPTIONS... -- CMD...: records CMD in-process and through
+# the daemon into $WORK/NAME.local.* and $WORK/NAME.remote.* (folded, or
+# svg with --svg as the first option).
+record_both() {
+    local name=$1 ext=folded mode
+    shift
+    local -a fmt=(-f collapsed)
+    if [ "$1" = --svg ]; then
+        ext=svg fmt=(-f svg)
+        shift
+    fi
+    for mode in local remote; do
+        local -a connect=()
+        [ "$mode" = remote ] && connect=(--connect "$SOCK")
+        "$BTS" "${connect[@]}" record "${fmt[@]}" --no-status -o "$WORK/$name.$mode.$ext" "$@" \
+            >/dev/null 2>"$WORK/$name.$mode.err"
+        echo "rc $?" >>"$WORK/$name.$mode.err"
+    done
+}
+
+# shape FILE: one line that describes a folded profile, whatever the counts.
+shape() {
+    [ -s "$1" ] || { echo "no profile"; return; }
+    awk '{ n = $NF; s = substr($0, 1, length($0) - length($NF) - 1); tot += n
+           if (s ~ /^thread [^;]* \([0-9]+\)/) thr += n
+           if (s ~ /^process [^;]* \([0-9]+\)/) proc += n
+           if (s ~ /\([A-Za-z0-9_.-]+\.c:[0-9]+\)/) lines = 1
+           if (s ~ /(^|;)(main|start_thread)( \(|;|$)/) reach += n }
+         END { t = (thr == tot) ? "all" : (thr ? "some" : "none")
+               p = (proc == tot) ? "all" : (proc ? "some" : "none")
+               m = (reach * 2 >= tot) ? "mostly" : "rarely"
+               printf "thread roots %s, process roots %s, file:line %s, reaches main %s",
+                      t, p, (lines ? "yes" : "no"), m }' "$1"
+}
+
+# compare NAME LOCAL_SHAPE REMOTE_SHAPE
+compare() {
+    printf '%-14s local:  %s\n%-14s remote: %s\n' "$1" "$2" "" "$3"
+    [ "$2" = "$3" ] || { tail -n 3 "$WORK/$1".*.err; fail "$1: in-process and --connect differ"; }
+}
+
+ENGINE_RUN=(-- "$ENGINE" --symbols 2 --bars 2000 --seconds 1)
+record_both default "${ENGINE_RUN[@]}"
+record_both threads --threads "${ENGINE_RUN[@]}"
+record_both lines --lines "${ENGINE_RUN[@]}"
+record_both unwind-fp --unwind fp "${ENGINE_RUN[@]}"
+record_both subprocesses --subprocesses -- "$WORK/sweep.sh"
+for name in default threads lines unwind-fp subprocesses; do
+    compare "$name" "$(shape "$WORK/$name.local.folded")" "$(shape "$WORK/$name.remote.folded")"
+done
+# The options changed something (else the comparisons prove nothing).
+[ "$(shape "$WORK/threads.local.folded")" != "$(shape "$WORK/default.local.folded")" ] &&
+    [ "$(shape "$WORK/subprocesses.local.folded")" != "$(shape "$WORK/default.local.folded")" ] &&
+    [ "$(shape "$WORK/lines.local.folded")" != "$(shape "$WORK/default.local.folded")" ] ||
+    fail "--threads, --subprocesses or --lines left the profile's shape as it was"
+
+# --idle: a sleeping command gives samples only with it (ptrace backend).
+record_both idle --idle --backend ptrace -- sleep 1
+record_both busy-only --backend ptrace -- sleep 1
+for name in idle busy-only; do
+    l=$(folded_total "$WORK/$name.local.folded" 2>/dev/null || echo 0)
+    r=$(folded_total "$WORK/$name.remote.folded" 2>/dev/null || echo 0)
+    compare "$name" "samples: $([ "$l" -gt 0 ] && echo yes || echo no)" \
+        "samples: $([ "$r" -gt 0 ] && echo yes || echo no)"
+done
+
+# --rate: 20 Hz against 400 Hz, in samples per second of CPU.
+for rate in 20 400; do
+    record_both "rate-$rate" -r "$rate" "${ENGINE_RUN[@]}"
+    per_s() { # FILE ERRFILE
+        awk -v t="$(folded_total "$1")" '/^bt-spy: wrote/ { for (i = 1; i <= NF; i++)
+                 if ($i == "s" || $i == "s,") s = $(i - 1) }
+             END { printf "%s", (s > 0 && t / s > 60) ? "above 60/s" : "at most 60/s" }' "$2"
+    }
+    compare "rate-$rate" "$(per_s "$WORK/rate-$rate.local.folded" "$WORK/rate-$rate.local.err")" \
+        "$(per_s "$WORK/rate-$rate.remote.folded" "$WORK/rate-$rate.remote.err")"
+done
+
+# --backend: the flame graph's notes name the backend that ran.
+record_both backend --svg --backend ptrace "${ENGINE_RUN[@]}"
+backend_of() { grep -o 'backend [a-z_]*' "$1" 2>/dev/null | head -1; }
+compare backend "$(backend_of "$WORK/backend.local.svg")" "$(backend_of "$WORK/backend.remote.svg")"
+[ "$(backend_of "$WORK/backend.local.svg")" = "backend ptrace" ] ||
+    fail "the local svg does not name the ptrace backend"
+echo "ok"
