@@ -289,9 +289,11 @@ static void check_sample(const struct bts_python_sample *s, pid_t pid, const str
             if (!ends_with(f->filename, workload_name))
                 continue;
             m = find_mark(marks, f->name);
-            if (m && (f->first_line != m->first || f->line <= m->first || f->line > m->last)) {
+            /* A frame that has not run its first instruction yet is on its
+             * def line, as CPython itself reports it. */
+            if (m && (f->first_line != m->first || f->line < m->first || f->line > m->last)) {
                 if (t->bad_lines++ < 5)
-                    fprintf(stderr, "  %s at line %d (first %d), expected %d < line <= %d\n",
+                    fprintf(stderr, "  %s at line %d (first %d), expected %d <= line <= %d\n",
                             f->name, f->line, f->first_line, m->first, m->last);
             }
             has_middle = has_middle || strcmp(f->name, middle_name) == 0;
