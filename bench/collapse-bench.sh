@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # perf script -> folded speed: MB/s of `bt-spy convert --from perf-script`
-# on a large `perf script` text, beside `cat` of the same file (the I/O
-# ceiling) and stackcollapse-perf.pl when it is on PATH (Debian does not
-# package it; nothing is downloaded). The input repeats a real `perf script`
+# (stackcollapse-perf.pl's rules, the default, and --perf-convention) on a
+# large `perf script` text, beside `cat` of the same file (the I/O ceiling)
+# and stackcollapse-perf.pl when it is on PATH or STACKCOLLAPSE_PERF names it
+# (Debian does not package it; nothing is downloaded), whose output is then
+# compared with bt-spy's. The input repeats a real `perf script`
 # of the engine (perf record -g -e cpu-clock) with varied times, tids,
 # addresses and symbol names, or a synthetic sample set when perf cannot
 # record here. Medians of ROUNDS runs; prints figures, never fails on them.
-# usage: bench/collapse-bench.sh [BUILD_DIR]   (env: ROUNDS=3, MB=300, TMPDIR;
-#        the input is kept in $TMPDIR between runs)
+# usage: bench/collapse-bench.sh [BUILD_DIR]   (env: ROUNDS=3, MB=300, TMPDIR,
+#        STACKCOLLAPSE_PERF; the input is kept in $TMPDIR between runs)
 set -euo pipefail
 build=${1:-build}
 bts="$build/tools/bt-spy"
@@ -77,14 +79,26 @@ cat_s=$(for _ in $(seq "$rounds"); do seconds /dev/null cat "$input"; done | med
 ours_s=$(for _ in $(seq "$rounds"); do
     seconds "$work/ours.folded" "$bts" convert --from perf-script --to folded "$input"
 done | median)
+perf_s=$(for _ in $(seq "$rounds"); do
+    seconds "$work/perf.folded" "$bts" convert --perf-convention --from perf-script --to folded "$input"
+done | median)
+# Weights: periods by stackcollapse-perf.pl's rules, samples by perf's.
+total() { awk '{ t += $NF } END { printf "%.0f", t }' "$1"; }
 echo "cat:                  ${cat_s}s  $(rate "$cat_s") MB/s"
-echo "bt-spy convert:       ${ours_s}s  $(rate "$ours_s") MB/s  ($(wc -l < "$work/ours.folded") stacks, $(awk '{ t += $NF } END { print t }' "$work/ours.folded") samples)"
+echo "bt-spy convert:       ${ours_s}s  $(rate "$ours_s") MB/s  ($(wc -l < "$work/ours.folded") stacks, weight $(total "$work/ours.folded"))"
+echo "  --perf-convention:  ${perf_s}s  $(rate "$perf_s") MB/s  ($(wc -l < "$work/perf.folded") stacks, $(total "$work/perf.folded") samples)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo "ratio bt-spy/cat throughput: $(ratio "$cat_s" "$ours_s")"
-if command -v stackcollapse-perf.pl > /dev/null; then
-    pl_s=$(seconds "$work/pl.folded" stackcollapse-perf.pl "$input")
+script=${STACKCOLLAPSE_PERF:-$(command -v stackcollapse-perf.pl || true)}
+if [ -n "$script" ] && [ -f "$script" ]; then
+    pl_s=$(seconds "$work/pl.folded" perl "$script" "$input")
     echo "stackcollapse-perf.pl: ${pl_s}s  $(rate "$pl_s") MB/s"
     echo "ratio bt-spy/stackcollapse-perf.pl throughput: $(ratio "$pl_s" "$ours_s")"
+    if cmp -s <(sort "$work/pl.folded") <(sort "$work/ours.folded"); then
+        echo "output: identical to stackcollapse-perf.pl's (as multisets of lines)"
+    else
+        echo "output: DIFFERS from stackcollapse-perf.pl's in $(diff <(sort "$work/pl.folded") <(sort "$work/ours.folded") | grep -c '^[<>]') lines"
+    fi
 else
     echo "stackcollapse-perf.pl: not installed (not packaged by Debian; skipped)"
 fi
