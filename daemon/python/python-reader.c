@@ -491,9 +491,6 @@ static struct bts_python_frame *frame_push(struct bts_python *py)
     return memset(&py->frames[py->n_frames++], 0, sizeof(struct bts_python_frame));
 }
 
-/* Adds a frame for code object `code` at byte offset `offset` (negative:
- * not started yet). false when the frame cannot be trusted, which ends
- * the chain. */
 /* Brent's cycle check for a linked list walked one node at a time: a node
  * is remembered at every power-of-two step, and meeting it again means a
  * loop, found within about twice the loop's length. */
@@ -514,6 +511,9 @@ static bool loop_seen(struct loop_check *c, uint64_t node)
     return false;
 }
 
+/* Adds a frame for code object `code` at byte offset `offset` (negative:
+ * not started yet). false when the frame cannot be trusted, which ends
+ * the chain. */
 static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, bool is_entry)
 {
     const struct code_entry *e = code_get(py, code);
