@@ -108,6 +108,11 @@ void py_memory_next(struct py_memory *m)
         prefetch(m, previous, n);
 }
 
+void py_memory_forget(struct py_memory *m)
+{
+    m->generation++;
+}
+
 static struct py_page *page_get(struct py_memory *m, uint64_t page)
 {
     bool cached;

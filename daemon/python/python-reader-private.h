@@ -131,6 +131,8 @@ void py_memory_fini(struct py_memory *m);
 /* Forgets every cached page: the target has moved on. With read_many,
  * fetches the pages the previous sample used again, in one call. */
 void py_memory_next(struct py_memory *m);
+/* Forgets every cached page without fetching any. */
+void py_memory_forget(struct py_memory *m);
 /* 0 or -errno. Reads of more than a page bypass the cache. */
 int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len);
 int py_memory_ptr(struct py_memory *m, uint64_t addr, uint64_t *out);

@@ -20,6 +20,8 @@
 #define MAX_THREADS      4096
 #define MAX_STRING_CHARS 4096
 #define MAX_TABLE_BYTES  (1u << 20)
+/* Threads whose broken chain is read a second time, per sample. */
+#define MAX_RETRIES 4
 /* Shim frames are skipped but still count, so a loop of them ends. */
 #define MAX_FRAME_STEPS (2 * BTS_PYTHON_MAX_FRAMES)
 
@@ -100,6 +102,7 @@ struct bts_python {
     size_t frames_cap;
     size_t n_frames;
     unsigned errors;
+    unsigned retries; /* threads that may still be read twice this sample */
 
     struct bts_python_stats stats;
 };
@@ -189,6 +192,18 @@ static int read_u8(struct bts_python *py, uint64_t addr, uint8_t *out)
     return py_memory_read(&py->mem, addr, out, sizeof(*out));
 }
 
+/* Whether the object at `addr` looks alive by its reference count (at
+ * offset 0 in every version we read). The allocator writes a free-list
+ * link or NULL over that word of a freed block, so a dangling pointer to
+ * an object whose other fields still read right is caught here; a live
+ * count stays below 2^32 (3.12's immortal objects sit at 2^32 - 1). */
+static bool object_live(struct bts_python *py, uint64_t addr)
+{
+    uint64_t refcnt;
+
+    return read_ptr(py, addr, &refcnt) == 0 && refcnt > 0 && refcnt <= UINT32_MAX;
+}
+
 /* Appends code point `c` as UTF-8; characters C strings cannot hold (NUL,
  * surrogates, out of range) become '?'. */
 static size_t put_utf8(char *out, uint32_t c)
@@ -240,7 +255,7 @@ static const char *read_string(struct bts_python *py, uint64_t addr)
     memcpy(&length, head + l->unicode_length, sizeof(length));
     memcpy(&hash, head + l->unicode_length + 8, sizeof(hash));
     memcpy(&state, head + l->unicode_state, sizeof(state));
-    if (py->target.unicode_type && type != py->target.unicode_type)
+    if ((py->target.unicode_type && type != py->target.unicode_type) || !object_live(py, addr))
         return NULL;
 
     e = &py->strings[(addr / 8 * 0x9e3779b97f4a7c15ull) % STRING_SLOTS];
@@ -349,7 +364,7 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     uint64_t h = (addr / 16) * 0x9e3779b97f4a7c15ull;
 
     if (read_ptr(py, addr + l->object_type, &type) ||
-        (py->target.code_type && type != py->target.code_type))
+        (py->target.code_type && type != py->target.code_type) || !object_live(py, addr))
         return NULL;
     if (read_ptr(py, addr + l->code_filename, &filename_ptr) ||
         read_ptr(py, addr + name_at, &name_ptr) ||
@@ -533,9 +548,14 @@ static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, boo
     return true;
 }
 
-/* Walks one thread's frames, innermost first, onto py->frames. false when
- * the chain was cut. */
-static bool walk_frames(struct bts_python *py, uint64_t frame)
+enum walk {
+    WALK_OK,
+    WALK_CAPPED, /* deeper than BTS_PYTHON_MAX_FRAMES */
+    WALK_BROKEN, /* unreadable, freed or looping: it changed as we read */
+};
+
+/* Walks one thread's frames, innermost first, onto py->frames. */
+static enum walk walk_frames(struct bts_python *py, uint64_t frame)
 {
     const struct py_layout *l = &py->layout;
     size_t first = py->n_frames;
@@ -545,25 +565,29 @@ static bool walk_frames(struct bts_python *py, uint64_t frame)
     while (frame) {
         uint64_t code, previous;
 
-        if (++steps > MAX_FRAME_STEPS || py->n_frames - first >= BTS_PYTHON_MAX_FRAMES ||
-            loop_seen(&loop, frame))
-            return false;
+        if (++steps > MAX_FRAME_STEPS || py->n_frames - first >= BTS_PYTHON_MAX_FRAMES)
+            return WALK_CAPPED;
+        if (loop_seen(&loop, frame))
+            return WALK_BROKEN;
         if (read_ptr(py, frame + l->frame_previous, &previous) ||
             read_ptr(py, frame + l->frame_code, &code) || previous == frame)
-            return false;
+            return WALK_BROKEN;
 
         if (l->frame_kind == PY_FRAME_OBJECT) {
             int32_t lasti;
 
-            if (py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)) ||
+            /* a frame object freed while we read keeps its fields but
+             * not its count */
+            if (!object_live(py, frame) ||
+                py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)) ||
                 !emit_frame(py, code, (int64_t)lasti * l->lasti_scale, true))
-                return false;
+                return WALK_BROKEN;
         } else {
             uint8_t owner = 0, entry = 0;
             uint64_t instr;
 
             if (l->frame_owner != PY_NONE && read_u8(py, frame + l->frame_owner, &owner))
-                return false;
+                return WALK_BROKEN;
             if (l->owner_cstack >= 0 && owner == (uint8_t)l->owner_cstack) {
                 /* A C-stack shim: the Python frame above it is where one C
                  * call into the evaluation loop began. */
@@ -573,9 +597,9 @@ static bool walk_frames(struct bts_python *py, uint64_t frame)
                 continue;
             }
             if (l->frame_is_entry != PY_NONE && read_u8(py, frame + l->frame_is_entry, &entry))
-                return false;
+                return WALK_BROKEN;
             if (read_ptr(py, frame + l->frame_instr, &instr))
-                return false;
+                return WALK_BROKEN;
             /* An instruction pointer before the first code unit means the
              * frame has not started: the emitter gives its first line. */
             if (!emit_frame(py, code,
@@ -583,11 +607,24 @@ static bool walk_frames(struct bts_python *py, uint64_t frame)
                                 ? (int64_t)(instr - code - l->code_adaptive)
                                 : -1,
                             entry != 0))
-                return false;
+                return WALK_BROKEN;
         }
         frame = previous;
     }
-    return true;
+    return WALK_OK;
+}
+
+/* Reads the frames of the thread state at `tstate`. */
+static enum walk walk_thread(struct bts_python *py, uint64_t tstate)
+{
+    const struct py_layout *l = &py->layout;
+    uint64_t frame;
+
+    if (read_ptr(py, tstate + l->tstate_frame, &frame))
+        return WALK_BROKEN;
+    if (frame && l->cframe_frame != PY_NONE && read_ptr(py, frame + l->cframe_frame, &frame))
+        return WALK_BROKEN;
+    return frame ? walk_frames(py, frame) : WALK_OK;
 }
 
 static struct bts_python_thread *thread_push(struct bts_python *py, size_t n)
@@ -639,7 +676,8 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
     }
     while (tstate) {
         struct bts_python_thread *t;
-        uint64_t back, next, frame, thread_id = 0;
+        uint64_t back, next, thread_id = 0;
+        enum walk walk;
         size_t first = py->n_frames;
 
         if (n_threads + added >= MAX_THREADS || loop_seen(&loop, tstate)) {
@@ -664,16 +702,16 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
         t->gil = holder == UINT64_MAX ? BTS_PYTHON_GIL_UNKNOWN
                  : holder == tstate   ? BTS_PYTHON_GIL_HELD
                                       : BTS_PYTHON_GIL_NOT_HELD;
-        if (read_ptr(py, tstate + l->tstate_frame, &frame)) {
-            frame = 0;
-            t->truncated = true;
-        } else if (frame && l->cframe_frame != PY_NONE &&
-                   read_ptr(py, frame + l->cframe_frame, &frame)) {
-            frame = 0;
-            t->truncated = true;
+        walk = walk_thread(py, tstate);
+        if (walk == WALK_BROKEN && py->retries > 0) {
+            /* The stack moved while we read it (frames freed under us):
+             * read this thread once more from fresh memory. */
+            py->retries--;
+            py->n_frames = first;
+            py_memory_forget(&py->mem);
+            walk = walk_thread(py, tstate);
         }
-        if (frame && !walk_frames(py, frame))
-            t->truncated = true;
+        t->truncated = walk != WALK_OK;
         if (t->truncated)
             py->errors++;
         /* frames are linked to threads once the frame array stops moving */
@@ -698,6 +736,7 @@ int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
     py->stats.samples++;
     py->errors = 0;
     py->n_frames = 0;
+    py->retries = MAX_RETRIES;
     /* Strings handed out by the previous sample may go now. */
     if (py->pool.bytes > POOL_LIMIT_BYTES) {
         codes_clear(py);

@@ -39,15 +39,21 @@ struct fake {
     uint64_t runtime, interp, tstate;
     uint64_t frames[3]; /* innermost first */
     uint64_t codes[3];
+    uint64_t dead_once; /* the first read of this word gives 0 */
 };
 
 static int fake_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-    const struct fake *f = ctx;
+    struct fake *f = ctx;
 
     if (addr < BASE || addr - BASE > MEM_SIZE || len > MEM_SIZE - (addr - BASE))
         return -EFAULT;
     memcpy(buf, f->mem + (addr - BASE), len);
+    /* an object freed and brought back between two reads */
+    if (f->dead_once && f->dead_once >= addr && f->dead_once + 8 <= addr + len) {
+        memset((uint8_t *)buf + (f->dead_once - addr), 0, 8);
+        f->dead_once = 0;
+    }
     return 0;
 }
 
@@ -87,6 +93,7 @@ static uint64_t make_str_kind(struct fake *f, const uint16_t *text, size_t len, 
     bool ascii = kind == 1;
     uint64_t data, a = alloc(f, l->unicode_compact_size + len * kind + 2);
 
+    put64(f, a, 1); /* ob_refcnt */
     put64(f, a + l->object_type, f->unicode_type);
     put64(f, a + l->unicode_length, len);
     put64(f, a + l->unicode_length + 8, 0x1234 + len);
@@ -128,6 +135,7 @@ static uint64_t make_code(struct fake *f, const char *name, const char *qualname
                            : l->lines_kind == PY_LINES_310  ? linetable310
                                                             : locations;
 
+    put64(f, a, 1);
     put64(f, a + l->object_type, f->code_type);
     put64(f, a + l->code_filename, make_str(f, "/src/app.py"));
     put64(f, a + l->code_name, make_str(f, name));
@@ -146,6 +154,7 @@ static void set_frame(struct fake *f, uint64_t at, uint64_t code, uint64_t previ
     put64(f, at + l->frame_previous, previous);
     put64(f, at + l->frame_code, code);
     if (l->frame_kind == PY_FRAME_OBJECT) {
+        put64(f, at, 1);
         put32(f, at + l->frame_instr, OFFSET / l->lasti_scale);
         return;
     }
@@ -363,6 +372,61 @@ START_TEST(test_reader_cuts_the_chain_at_an_object_that_is_not_code)
     ck_assert(s.threads[0].truncated);
     ck_assert_uint_eq(s.threads[0].n_frames, 1);
     ck_assert_uint_ge(s.errors, 1);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_reader_cuts_the_chain_at_a_freed_code_object)
+{
+    struct fake *f = fake_new(table_versions[_i]);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    /* freed by pymalloc: the free-list link to another block of its
+     * (mmap'ed, so high) arena over ob_refcnt, every other field as it
+     * was, and the entry still cached */
+    put64(f, f->codes[1], 0x7f1234567000ull);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 1);
+    put64(f, f->codes[1], 0);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert_uint_eq(s.threads[0].n_frames, 1);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_reader_cuts_the_chain_at_a_freed_frame_object)
+{
+    struct fake *f = fake_new(0x030a0df0);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+
+    put64(f, f->frames[1], 0); /* dealloc'ed frames keep a zero count */
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 1);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_reader_reads_a_chain_that_moved_under_it_again)
+{
+    struct fake *f = fake_new(0x030a0df0);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+
+    f->dead_once = f->frames[1];
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(!s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    ck_assert_uint_eq(s.errors, 0);
+    ck_assert_uint_eq(f->dead_once, 0);
     bts_python_free(py);
     fake_free(f);
 }
@@ -697,6 +761,9 @@ Suite *bts_python_reader_suite(void)
     tcase_add_loop_test(tc, test_reader_caps_deep_stacks, 0, n);
     tcase_add_loop_test(tc, test_reader_keeps_frames_before_an_unmapped_pointer, 0, n);
     tcase_add_loop_test(tc, test_reader_cuts_the_chain_at_an_object_that_is_not_code, 0, n);
+    tcase_add_loop_test(tc, test_reader_cuts_the_chain_at_a_freed_code_object, 0, n);
+    tcase_add_test(tc, test_reader_cuts_the_chain_at_a_freed_frame_object);
+    tcase_add_test(tc, test_reader_reads_a_chain_that_moved_under_it_again);
     tcase_add_loop_test(tc, test_reader_drops_a_thread_state_of_another_interpreter, 0, n);
     tcase_add_test(tc, test_reader_cuts_a_thread_list_loop);
     tcase_add_loop_test(tc, test_reader_names_a_non_string_question_mark, 0, n);

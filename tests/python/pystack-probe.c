@@ -417,6 +417,7 @@ static int probe_churn(const char *python, const struct probe_opts *o, char *cov
 {
     struct bts_python *py;
     long max_dyn = -1, dyn_frames = 0, regressions = 0, truncated = 0, too_deep = 0;
+    long broken = 0; /* cut before the depth cap: a chain that changed under us */
     long error_samples = 0, failed_samples = 0;
     pid_t pid = start_workload(python, o->churn, NULL);
     bool ok;
@@ -444,6 +445,7 @@ static int probe_churn(const char *python, const struct probe_opts *o, char *cov
             const struct bts_python_thread *th = &s.threads[t];
 
             truncated += th->truncated;
+            broken += th->truncated && th->n_frames < BTS_PYTHON_MAX_FRAMES;
             too_deep += th->n_frames > BTS_PYTHON_MAX_FRAMES;
             for (size_t j = 0; j < th->n_frames; j++) {
                 long n;
@@ -461,9 +463,9 @@ static int probe_churn(const char *python, const struct probe_opts *o, char *cov
     ok = regressions == 0 && too_deep == 0 && dyn_frames >= 10 && truncated > 0 &&
          failed_samples == 0;
     printf("%s: %s: churn on %s: %d samples, %ld with errors, dyn frames %ld (up to dyn_%ld), "
-           "stale names %ld, cut stacks %ld, over %d frames %ld\n",
+           "stale names %ld, cut stacks %ld (%ld before the cap), over %d frames %ld\n",
            python, ok ? "ok" : "FAIL", bts_python_version(py), o->samples * 3, error_samples,
-           dyn_frames, max_dyn, regressions, truncated, BTS_PYTHON_MAX_FRAMES, too_deep);
+           dyn_frames, max_dyn, regressions, truncated, broken, BTS_PYTHON_MAX_FRAMES, too_deep);
     if (ok) {
         size_t at = strlen(covered);
 
