@@ -17,8 +17,10 @@
 
 struct rise {
     bool rising;
-    struct bts_rss_point base; /* the last low point */
-    struct bts_rss_point top;  /* the last point that grew by noise_bytes */
+    struct bts_rss_point base; /* what growth is measured from */
+    struct bts_rss_point low;  /* the last read before growth passed noise_bytes */
+    struct bts_rss_point top;  /* the last read that grew by noise_bytes */
+    struct bts_rss_point prev; /* the read before this one */
 };
 
 struct bts_rss_timeline {
@@ -234,36 +236,48 @@ static void add_jump(struct bts_rss_timeline *tl, const struct bts_rss_jump *j)
 static void close_rise(struct bts_rss_timeline *tl, const struct bts_rss_point *now)
 {
     struct rise *r = &tl->rise;
-    struct bts_rss_jump j = {r->base.t_ns, r->top.t_ns, r->base.rss, r->top.rss};
+    struct bts_rss_jump j = {r->low.t_ns, r->top.t_ns, r->low.rss, r->top.rss};
 
     add_jump(tl, &j);
     r->rising = false;
     r->base = *now;
+    r->low = *now;
 }
 
-/* Rises: see struct bts_rss_jump. The base is the latest low point at most
- * pause_ns old, so a rise's window starts where the growth did. */
+/* Rises: see struct bts_rss_jump. Growth is measured from a base at most
+ * pause_ns old (so slow growth adds up), and a rise's window starts at the
+ * last read before it passed noise_bytes (so it starts where the growth
+ * did, not where the base was taken). */
 static void track_rise(struct bts_rss_timeline *tl, const struct bts_rss_point *p)
 {
     struct rise *r = &tl->rise;
 
     if (tl->reads == 1) {
         r->base = *p;
+        r->low = *p;
+        r->prev = *p;
         return;
     }
     if (r->rising) {
-        if (p->rss >= r->top.rss + tl->o.noise_bytes)
-            r->top = *p;
-        else if (p->t_ns - r->top.t_ns >= tl->o.pause_ns)
-            close_rise(tl, p);
-        return;
+        if (p->t_ns - r->top.t_ns < tl->o.pause_ns) {
+            if (p->rss >= r->top.rss + tl->o.noise_bytes)
+                r->top = *p;
+            r->prev = *p;
+            return;
+        }
+        /* Paused since top (also when reads came late): that rise is over,
+         * and this read may start the next one. */
+        close_rise(tl, &r->prev);
     }
     if (p->rss >= r->base.rss + tl->o.noise_bytes) {
         r->rising = true;
         r->top = *p;
-    } else if (p->rss <= r->base.rss || p->t_ns - r->base.t_ns >= tl->o.pause_ns) {
-        r->base = *p;
+    } else {
+        r->low = *p;
+        if (p->rss <= r->base.rss || p->t_ns - r->base.t_ns >= tl->o.pause_ns)
+            r->base = *p;
     }
+    r->prev = *p;
 }
 
 int bts_rss_timeline_add(struct bts_rss_timeline *tl, const struct bts_rss_point *p)
