@@ -17,7 +17,8 @@
 #include "profile.pb-c.h"
 #include "folded.h"
 
-#define DEFAULT_PERIOD_NS (1000000000ull / 100)
+#define DEFAULT_PERIOD_NS    (1000000000ull / 100)
+#define DEFAULT_PERIOD_BYTES 4096
 /* A pprof larger than this (compressed or not) is refused rather than
  * exhausting memory on a hostile input. */
 #define MAX_INPUT_BYTES (1ull << 31)
@@ -50,8 +51,10 @@ struct sample_rec {
     size_t first; /* index into b->stack_ids */
     size_t n;
     uint64_t count;
+    uint64_t bytes;
     int64_t thread; /* string index, 0 = none */
     int64_t tid;
+    int64_t time_ms; /* -1 = none */
 };
 
 struct bts_pprof_builder {
@@ -72,6 +75,7 @@ struct bts_pprof_builder {
     size_t nstack_ids, stack_ids_cap;
     struct sample_rec *samples;
     size_t nsamples, samples_cap;
+    bool time_labels; /* some sample has one */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
@@ -177,6 +181,8 @@ struct bts_pprof_builder *bts_pprof_builder_new(const struct bts_pprof_opts *o)
         b->opts = *o;
     if (!b->opts.period_ns)
         b->opts.period_ns = DEFAULT_PERIOD_NS;
+    if (!b->opts.period_bytes)
+        b->opts.period_bytes = DEFAULT_PERIOD_BYTES;
     /* string_table[0] must be "". */
     if (intern(b, "", 0) < 0) {
         bts_pprof_builder_free(b);
@@ -278,10 +284,23 @@ int bts_pprof_builder_add_sample(struct bts_pprof_builder *b, const struct bts_p
                                  size_t n, uint64_t count, const char *thread, size_t thread_len,
                                  int64_t tid)
 {
+    struct bts_pprof_sample one = {frames, n, count, 0, thread, thread_len, tid, -1};
+
+    return bts_pprof_builder_add(b, &one);
+}
+
+int bts_pprof_builder_add(struct bts_pprof_builder *b, const struct bts_pprof_sample *in)
+{
+    const struct bts_pprof_frame *frames = in->frames;
+    size_t n = in->n;
+    uint64_t bytes = in->bytes;
     struct sample_rec *s;
     int64_t th = 0;
 
-    if (count > INT64_MAX)
+    if (!bytes)
+        bytes = in->count > UINT64_MAX / b->opts.period_bytes ? UINT64_MAX
+                                                              : in->count * b->opts.period_bytes;
+    if (in->count > INT64_MAX || bytes > INT64_MAX)
         return -EOVERFLOW;
     if (bts_array_grow((void **)&b->stack_ids, &b->stack_ids_cap, b->nstack_ids + n,
                        sizeof(*b->stack_ids)))
@@ -305,17 +324,20 @@ int bts_pprof_builder_add_sample(struct bts_pprof_builder *b, const struct bts_p
             return (int)lid;
         b->stack_ids[b->nstack_ids + i] = (uint64_t)lid;
     }
-    if (thread) {
-        th = intern(b, thread, thread_len);
+    if (in->thread) {
+        th = intern(b, in->thread, in->thread_len);
         if (th < 0)
             return (int)th;
     }
     s = &b->samples[b->nsamples++];
     s->first = b->nstack_ids;
     s->n = n;
-    s->count = count;
+    s->count = in->count;
+    s->bytes = bytes;
     s->thread = th;
-    s->tid = tid;
+    s->tid = in->tid;
+    s->time_ms = in->time_ms < 0 ? -1 : in->time_ms;
+    b->time_labels |= s->time_ms >= 0;
     b->nstack_ids += n;
     return 0;
 }
@@ -453,8 +475,8 @@ static int tree_alloc(struct pb_tree *m, const struct bts_pprof_builder *b)
 
     m->samples = calloc(ns, sizeof(*m->samples));
     m->samplep = calloc(ns, sizeof(*m->samplep));
-    m->labels = calloc(ns * 2, sizeof(*m->labels));
-    m->labelp = calloc(ns * 2, sizeof(*m->labelp));
+    m->labels = calloc(ns * 3, sizeof(*m->labels));
+    m->labelp = calloc(ns * 3, sizeof(*m->labelp));
     m->values = calloc(ns * 2, sizeof(*m->values));
     m->locs = calloc(nl, sizeof(*m->locs));
     m->locp = calloc(nl, sizeof(*m->locp));
@@ -469,36 +491,54 @@ static int tree_alloc(struct pb_tree *m, const struct bts_pprof_builder *b)
     return 0;
 }
 
-/* Samples: a count and its cpu time, with thread/tid labels when known. */
+/* String indexes of the label keys and units. */
+struct label_keys {
+    int64_t thread, tid, time, ms;
+};
+
+/* Samples: a count and its cpu time (or its bytes and count), with
+ * thread/tid and time labels when known. */
 static void tree_fill_samples(struct pb_tree *m, const struct bts_pprof_builder *b,
-                              int64_t s_thread, int64_t s_tid)
+                              const struct label_keys *k)
 {
     for (size_t i = 0; i < b->nsamples; i++) {
         const struct sample_rec *r = &b->samples[i];
         pb_sample *s = &m->samples[i];
-        pb_label *l = &m->labels[2 * i];
+        pb_label *l = &m->labels[3 * i];
+        size_t nl = 0;
 
         perftools__profiles__sample__init(s);
         s->n_location_id = r->n;
         s->location_id = b->stack_ids + r->first;
-        m->values[2 * i] = (int64_t)r->count;
-        m->values[2 * i + 1] = r->count > (uint64_t)INT64_MAX / b->opts.period_ns
-                                   ? INT64_MAX
-                                   : (int64_t)(r->count * b->opts.period_ns);
+        if (b->opts.kind == BTS_PPROF_MEMORY) {
+            m->values[2 * i] = (int64_t)r->bytes;
+            m->values[2 * i + 1] = (int64_t)r->count;
+        } else {
+            m->values[2 * i] = (int64_t)r->count;
+            m->values[2 * i + 1] = r->count > (uint64_t)INT64_MAX / b->opts.period_ns
+                                       ? INT64_MAX
+                                       : (int64_t)(r->count * b->opts.period_ns);
+        }
         s->n_value = 2;
         s->value = m->values + 2 * i;
         if (r->thread) {
-            perftools__profiles__label__init(&l[0]);
-            perftools__profiles__label__init(&l[1]);
-            l[0].key = s_thread;
-            l[0].str = r->thread;
-            l[1].key = s_tid;
-            l[1].num = r->tid;
-            m->labelp[2 * i] = &l[0];
-            m->labelp[2 * i + 1] = &l[1];
-            s->n_label = 2;
-            s->label = m->labelp + 2 * i;
+            perftools__profiles__label__init(&l[nl]);
+            l[nl].key = k->thread;
+            l[nl++].str = r->thread;
+            perftools__profiles__label__init(&l[nl]);
+            l[nl].key = k->tid;
+            l[nl++].num = r->tid;
         }
+        if (r->time_ms >= 0) {
+            perftools__profiles__label__init(&l[nl]);
+            l[nl].key = k->time;
+            l[nl].num = r->time_ms;
+            l[nl++].num_unit = k->ms;
+        }
+        for (size_t j = 0; j < nl; j++)
+            m->labelp[3 * i + j] = &l[j];
+        s->n_label = nl;
+        s->label = nl ? m->labelp + 3 * i : NULL;
         m->samplep[i] = s;
     }
 }
@@ -537,28 +577,49 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
     pb_value_type period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
     pb_value_type *vtp[2] = {&vt[0], &vt[1]};
     struct pb_tree m = {0};
-    uint8_t *buf = NULL;
-    int64_t s_samples, s_count, s_cpu, s_ns, s_thread, s_tid;
-    size_t len;
+    struct label_keys k;
+    uint8_t *buf = NULL, *timeline = NULL;
+    int64_t s_samples, s_count, s_cpu, s_ns, s_space, s_bytes, comments[2];
+    size_t len, ncomments = 0;
+    bool memory = b->opts.kind == BTS_PPROF_MEMORY;
     int err = -ENOMEM;
 
     s_samples = intern_cstr(b, "samples");
     s_count = intern_cstr(b, "count");
-    s_cpu = intern_cstr(b, "cpu");
-    s_ns = intern_cstr(b, "nanoseconds");
-    s_thread = intern_cstr(b, "thread");
-    s_tid = intern_cstr(b, "tid");
-    if (s_samples < 0 || s_count < 0 || s_cpu < 0 || s_ns < 0 || s_thread < 0 || s_tid < 0)
+    s_cpu = intern_cstr(b, memory ? "space" : "cpu");
+    s_ns = intern_cstr(b, memory ? "bytes" : "nanoseconds");
+    s_space = s_cpu;
+    s_bytes = s_ns;
+    k.thread = intern_cstr(b, "thread");
+    k.tid = intern_cstr(b, "tid");
+    /* Only when used: the bytes of every other profile stay as they were. */
+    k.time = b->time_labels ? intern_cstr(b, "time") : 0;
+    k.ms = b->time_labels ? intern_cstr(b, "ms") : 0;
+    if (s_samples < 0 || s_count < 0 || s_cpu < 0 || s_ns < 0 || k.thread < 0 || k.tid < 0 ||
+        k.time < 0 || k.ms < 0)
         goto out;
-    vt[0].type = s_samples;
-    vt[0].unit = s_count;
-    vt[1].type = s_cpu;
-    vt[1].unit = s_ns;
+    if (b->opts.comment && (comments[ncomments++] = intern_cstr(b, b->opts.comment)) < 0)
+        goto out;
+    if (b->opts.timeline) {
+        char *enc;
+        size_t enc_len;
+        err = bts_timeline_encode(b->opts.timeline, &enc, &enc_len);
+        if (err)
+            goto out;
+        timeline = (uint8_t *)enc;
+        err = -ENOMEM;
+        if ((comments[ncomments++] = intern(b, enc, enc_len)) < 0)
+            goto out;
+    }
+    vt[0].type = memory ? s_space : s_samples;
+    vt[0].unit = memory ? s_bytes : s_count;
+    vt[1].type = memory ? s_samples : s_cpu;
+    vt[1].unit = memory ? s_count : s_ns;
     period_type.type = s_cpu;
     period_type.unit = s_ns;
     if (tree_alloc(&m, b) < 0)
         goto out;
-    tree_fill_samples(&m, b, s_thread, s_tid);
+    tree_fill_samples(&m, b, &k);
     tree_fill_code(&m, b);
 
     p.n_sample_type = 2;
@@ -576,7 +637,12 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
     p.time_nanos = b->opts.time_nanos;
     p.duration_nanos = b->opts.duration_nanos;
     p.period_type = &period_type;
-    p.period = (int64_t)b->opts.period_ns;
+    p.period = (int64_t)(memory ? b->opts.period_bytes : b->opts.period_ns);
+    p.n_comment = ncomments;
+    p.comment = comments;
+    /* go tool pprof shows the last sample type unless told. */
+    if (memory)
+        p.default_sample_type = s_space;
 
     len = perftools__profiles__profile__get_packed_size(&p);
     buf = malloc(len ? len : 1);
@@ -589,6 +655,7 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
 out:
     tree_free(&m);
     free(buf);
+    free(timeline);
     return err;
 }
 
@@ -941,17 +1008,18 @@ out:
 struct sample_reader {
     const pb_profile *p;
     struct id_map locs, funcs;
-    size_t vi;               /* value index */
-    int64_t k_thread, k_tid; /* string indexes of the label keys, or -1 */
-    const char **names;      /* one sample's frames, root first */
+    size_t vi;                       /* value index */
+    int64_t k_thread, k_tid, k_time; /* string indexes of the label keys, or -1 */
+    const struct bts_pprof_read_opts *o;
+    const char **names; /* one sample's frames, root first */
     size_t *lens, cap;
     char *thread_buf; /* "thread NAME (TID)" */
     char *addr_heap;  /* "0x..." names of locations without lines */
 };
 
-/* Finds the thread label of sample si. */
+/* Finds the thread and time labels of sample si. */
 static int sample_thread(const struct sample_reader *r, size_t si, const char **thread,
-                         int64_t *tid, bool *have_tid, char *err, size_t errlen)
+                         int64_t *tid, bool *have_tid, int64_t *time_ms, char *err, size_t errlen)
 {
     const pb_profile *p = r->p;
     const pb_sample *s = p->sample[si];
@@ -966,6 +1034,8 @@ static int sample_thread(const struct sample_reader *r, size_t si, const char **
         } else if (l->key == r->k_tid) {
             *tid = l->num;
             *have_tid = true;
+        } else if (l->key == r->k_time && !l->str) {
+            *time_ms = l->num;
         }
     }
     return 0;
@@ -997,7 +1067,7 @@ static int read_sample(struct sample_reader *r, size_t si, struct bts_calltree *
     const pb_profile *p = r->p;
     const pb_sample *s = p->sample[si];
     const char *thread = NULL;
-    int64_t tid = 0;
+    int64_t tid = 0, time_ms = -1;
     bool have_tid = false;
     size_t n = 0, need;
     int ret;
@@ -1009,9 +1079,11 @@ static int read_sample(struct sample_reader *r, size_t si, struct bts_calltree *
         return fail(err, errlen, "offset 0: sample %zu has a negative value", si);
     if (s->value[r->vi] == 0)
         return 0;
-    ret = sample_thread(r, si, &thread, &tid, &have_tid, err, errlen);
+    ret = sample_thread(r, si, &thread, &tid, &have_tid, &time_ms, err, errlen);
     if (ret)
         return ret;
+    if (r->o->window && (time_ms < 0 || time_ms < r->o->from_ms || time_ms > r->o->to_ms))
+        return 0;
     /* Count the frames first: every line of every location. */
     need = thread ? 1 : 0;
     for (size_t j = 0; j < s->n_location_id; j++) {
@@ -1076,30 +1148,58 @@ static void read_meta(const pb_profile *p, struct bts_pprof_meta *m)
     if (p->period > 0 && p->period_type && string_ok(p, p->period_type->unit) &&
         !strcmp(p->string_table[p->period_type->unit], "nanoseconds"))
         m->period_ns = p->period;
-    for (size_t i = 0; i < p->n_comment && !m->comment[0]; i++)
-        if (string_ok(p, p->comment[i]))
-            snprintf(m->comment, sizeof(m->comment), "%s", p->string_table[p->comment[i]]);
+    for (size_t i = 0; i < p->n_comment && !m->comment[0]; i++) {
+        const char *c;
+        if (!string_ok(p, p->comment[i]))
+            continue;
+        c = p->string_table[p->comment[i]];
+        if (!bts_timeline_is_encoded(c, strlen(c)))
+            snprintf(m->comment, sizeof(m->comment), "%s", c);
+    }
 }
 
-static int read_profile(const pb_profile *p, const char *sample_type, struct bts_calltree *t,
-                        struct bts_pprof_meta *meta, char *err, size_t errlen)
+/* The first comment that decodes as a timeline, or NULL. */
+static struct bts_timeline *read_timeline(const pb_profile *p)
 {
-    struct sample_reader r = {.p = p, .k_thread = -1, .k_tid = -1};
-    int ret = read_header(p, sample_type, &r.vi, err, errlen);
+    for (size_t i = 0; i < p->n_comment; i++) {
+        const char *c;
+        struct bts_timeline *tl;
+        if (!string_ok(p, p->comment[i]))
+            continue;
+        c = p->string_table[p->comment[i]];
+        if (bts_timeline_is_encoded(c, strlen(c)) && (tl = bts_timeline_decode(c, strlen(c), NULL)))
+            return tl;
+    }
+    return NULL;
+}
+
+static int read_profile(const pb_profile *p, const struct bts_pprof_read_opts *o,
+                        struct bts_calltree *t, struct bts_pprof_meta *meta, char *err,
+                        size_t errlen)
+{
+    struct sample_reader r = {.p = p, .k_thread = -1, .k_tid = -1, .k_time = -1, .o = o};
+    int ret = read_header(p, o->sample_type, &r.vi, err, errlen);
 
     if (ret)
         goto out;
-    if (meta)
+    if (meta) {
         read_meta(p, meta);
+        snprintf(meta->type, sizeof(meta->type), "%s", p->string_table[p->sample_type[r.vi]->type]);
+        snprintf(meta->unit, sizeof(meta->unit), "%s", p->string_table[p->sample_type[r.vi]->unit]);
+    }
     for (size_t i = 1; i < p->n_string_table; i++) {
         if (!strcmp(p->string_table[i], "thread") && r.k_thread < 0)
             r.k_thread = (int64_t)i;
         if (!strcmp(p->string_table[i], "tid") && r.k_tid < 0)
             r.k_tid = (int64_t)i;
+        if (!strcmp(p->string_table[i], "time") && r.k_time < 0)
+            r.k_time = (int64_t)i;
     }
     ret = read_code(p, &r.funcs, &r.locs, err, errlen);
     for (size_t si = 0; !ret && si < p->n_sample; si++)
         ret = read_sample(&r, si, t, err, errlen);
+    if (!ret && o->timeline)
+        *o->timeline = read_timeline(p);
 out:
     id_map_free(&r.locs);
     id_map_free(&r.funcs);
@@ -1110,7 +1210,7 @@ out:
     return ret;
 }
 
-static int read_buffer(const void *data, size_t len, const char *sample_type,
+static int read_buffer(const void *data, size_t len, const struct bts_pprof_read_opts *o,
                        struct bts_calltree *t, struct bts_pprof_meta *meta, char *err,
                        size_t errlen)
 {
@@ -1134,7 +1234,7 @@ static int read_buffer(const void *data, size_t len, const char *sample_type,
         ret = fail(err, errlen, "offset 0: malformed protobuf (not a pprof profile)");
         goto out;
     }
-    ret = read_profile(prof, sample_type, t, meta, err, errlen);
+    ret = read_profile(prof, o, t, meta, err, errlen);
 out:
     if (prof)
         perftools__profiles__profile__free_unpacked(prof, NULL);
@@ -1145,7 +1245,24 @@ out:
 int bts_pprof_read_buffer(const void *data, size_t len, const char *sample_type,
                           struct bts_calltree *t, char *err, size_t errlen)
 {
-    return read_buffer(data, len, sample_type, t, NULL, err, errlen);
+    struct bts_pprof_read_opts o = {.sample_type = sample_type};
+
+    return read_buffer(data, len, &o, t, NULL, err, errlen);
+}
+
+int bts_pprof_read_ex(const void *data, size_t len, const struct bts_pprof_read_opts *o,
+                      struct bts_calltree *t, struct bts_pprof_meta *meta, char *err, size_t errlen)
+{
+    static const struct bts_pprof_read_opts defaults;
+
+    if (!o)
+        o = &defaults;
+    if (o->timeline)
+        *o->timeline = NULL;
+    if (len && (((const uint8_t *)data)[0] != 0x1f || len < 2))
+        if (check_first_byte(((const uint8_t *)data)[0], true, err, errlen))
+            return -EBADMSG;
+    return read_buffer(data, len, o, t, meta, err, errlen);
 }
 
 int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, char *err,
@@ -1157,10 +1274,23 @@ int bts_pprof_read(FILE *in, const char *sample_type, struct bts_calltree *t, ch
 int bts_pprof_read_meta(FILE *in, const char *sample_type, struct bts_calltree *t,
                         struct bts_pprof_meta *meta, char *err, size_t errlen)
 {
+    struct bts_pprof_read_opts o = {.sample_type = sample_type};
+
+    return bts_pprof_read_file_ex(in, &o, t, meta, err, errlen);
+}
+
+int bts_pprof_read_file_ex(FILE *in, const struct bts_pprof_read_opts *o, struct bts_calltree *t,
+                           struct bts_pprof_meta *meta, char *err, size_t errlen)
+{
+    static const struct bts_pprof_read_opts defaults;
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     int ret;
 
+    if (!o)
+        o = &defaults;
+    if (o->timeline)
+        *o->timeline = NULL;
     for (;;) {
         if (len == cap) {
             if (cap >= MAX_INPUT_BYTES) {
@@ -1185,7 +1315,7 @@ int bts_pprof_read_meta(FILE *in, const char *sample_type, struct bts_calltree *
             break;
         }
     }
-    ret = read_buffer(buf, len, sample_type, t, meta, err, errlen);
+    ret = read_buffer(buf, len, o, t, meta, err, errlen);
 out:
     free(buf);
     return ret;
