@@ -129,6 +129,8 @@ int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opt
         o = &defaults;
     if (o->meta)
         memset(o->meta, 0, sizeof(*o->meta));
+    if (o->timeline)
+        *o->timeline = NULL;
     if (err && errlen)
         err[0] = '\0';
     if (!r) {
@@ -157,18 +159,28 @@ int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opt
     switch (f) {
     case BTS_FORMAT_PPROF: {
         struct bts_pprof_meta pm;
-        ret = bts_pprof_read_meta(s, o->sample_type, t, o->meta ? &pm : NULL, err, errlen);
+        struct bts_pprof_read_opts ro = {.sample_type = o->sample_type, .timeline = o->timeline};
+        ret = bts_pprof_read_file_ex(s, &ro, t, o->meta ? &pm : NULL, err, errlen);
         if (!ret && o->meta) {
             o->meta->duration_s = (double)pm.duration_nanos / 1e9;
             o->meta->rate_hz = pm.period_ns > 0 ? 1e9 / (double)pm.period_ns : 0;
             o->meta->start_unix_s = pm.time_nanos / 1000000000;
             snprintf(o->meta->comment, sizeof(o->meta->comment), "%s", pm.comment);
+            snprintf(o->meta->unit, sizeof(o->meta->unit), "%s", pm.unit);
         }
         break;
     }
-    case BTS_FORMAT_SPEEDSCOPE:
-        ret = bts_speedscope_read(s, t, err, errlen);
+    case BTS_FORMAT_SPEEDSCOPE: {
+        struct bts_speedscope_extras x;
+        ret = bts_speedscope_read_extras(s, t, &x, err, errlen);
+        if (!ret && o->meta)
+            snprintf(o->meta->unit, sizeof(o->meta->unit), "%s", x.unit);
+        if (!ret && o->timeline)
+            *o->timeline = x.timeline;
+        else
+            bts_timeline_free(x.timeline);
         break;
+    }
     case BTS_FORMAT_PERF_SCRIPT: {
         struct bts_perf_script_opts po = o->perf;
         po.strict = o->strict;

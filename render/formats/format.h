@@ -9,6 +9,7 @@
 
 #include "calltree.h"
 #include "perf-script.h"
+#include "timeline.h"
 
 enum bts_format {
     BTS_FORMAT_AUTO = 0, /* sniff the content */
@@ -37,6 +38,7 @@ struct bts_profile_meta {
     double rate_hz;       /* samples per second (1 / period) */
     int64_t start_unix_s; /* when it started */
     char comment[256];    /* a note the writer left, "" if none */
+    char unit[32];        /* of the values read: "bytes", "nanoseconds", "count"; "" if unknown */
 };
 
 /* Options for loading any input into a call tree. */
@@ -46,6 +48,9 @@ struct bts_format_load_opts {
     struct bts_perf_script_opts perf; /* perf-script: event, root frame, kernel suffix */
     bool strict;                      /* folded/perf-script: stop at the first malformed line */
     struct bts_profile_meta *meta;    /* out (may be NULL): filled with what the input says */
+    /* Out (may be NULL): the memory timeline a pprof or speedscope input
+     * carries (record --memory), else NULL; the caller frees it. */
+    struct bts_timeline **timeline;
 };
 
 /* Loads `in` (not closed) into `t` (not finished). Diagnostics of skipped

@@ -79,6 +79,7 @@ struct writer {
     bool first;
     bool skip_threads; /* main profile: leave out thread subtrees */
     uint64_t sum;
+    const char *unit; /* "none" or "bytes" */
 };
 
 static bool is_thread_node(const struct bts_calltree *t, bts_calltree_node n)
@@ -164,8 +165,8 @@ static int write_profile(struct writer *w, bts_calltree_node start, const char *
           w->out);
     bts_json_write_string(w->out, name, name_len);
     fprintf(w->out,
-            ",\"unit\":\"none\",\"startValue\":0,\"endValue\":%" PRIu64 ",\n     \"samples\":[",
-            w->sum);
+            ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRIu64 ",\n     \"samples\":[",
+            w->unit, w->sum);
     w->first = true;
     err = walk(w->t, start, emit_sample, w);
     if (err)
@@ -193,6 +194,8 @@ int bts_speedscope_write_calltree(const struct bts_calltree *t, const char *name
 
     if (!name)
         name = "profile";
+    /* Only the units the schema lists. */
+    w.unit = o && o->unit && !strcmp(o->unit, "bytes") ? "bytes" : "none";
     w.t = t;
     w.out = out;
     w.frame_of_name = calloc(nnames + 1, sizeof(*w.frame_of_name));
@@ -238,6 +241,17 @@ int bts_speedscope_write_calltree(const struct bts_calltree *t, const char *name
     bts_json_write_string(out, name, strlen(name));
     fputs(",\"activeProfileIndex\":0,\"exporter\":", out);
     bts_json_write_string(out, exporter, strlen(exporter));
+    if (o && o->timeline) {
+        /* The schema allows other members; speedscope ignores them. */
+        char *enc;
+        size_t enc_len;
+        err = bts_timeline_encode(o->timeline, &enc, &enc_len);
+        if (err)
+            goto out;
+        fputs(",\n \"" BTS_SPEEDSCOPE_TIMELINE_KEY "\":", out);
+        bts_json_write_string(out, enc, enc_len);
+        free(enc);
+    }
     fputs("}\n", out);
     if (fflush(out) || ferror(out))
         err = -EIO;
@@ -776,8 +790,30 @@ static int read_evented(struct reader *r, const struct jv *prof, size_t pi, size
     return 0;
 }
 
+static int read_buffer(const char *data, size_t len, struct bts_calltree *t,
+                       struct bts_speedscope_extras *x, char *err, size_t errlen);
+
 int bts_speedscope_read_buffer(const char *data, size_t len, struct bts_calltree *t, char *err,
                                size_t errlen)
+{
+    return read_buffer(data, len, t, NULL, err, errlen);
+}
+
+/* What bt-spy adds to the format: the timeline and the profiles' unit. */
+static void read_extras(const struct jv *root, const struct jv *profiles,
+                        struct bts_speedscope_extras *x)
+{
+    const struct jv *tl = member(root, BTS_SPEEDSCOPE_TIMELINE_KEY);
+    const struct jv *unit = profiles->n ? member(&profiles->u.items[0], "unit") : NULL;
+
+    if (unit && unit->type == J_STR && strcmp(unit->u.str, "none"))
+        snprintf(x->unit, sizeof(x->unit), "%s", unit->u.str);
+    if (tl && tl->type == J_STR)
+        x->timeline = bts_timeline_decode(tl->u.str, tl->n, NULL);
+}
+
+static int read_buffer(const char *data, size_t len, struct bts_calltree *t,
+                       struct bts_speedscope_extras *x, char *err, size_t errlen)
 {
     struct jparser p = {data, len, 0, err, errlen};
     struct reader r = {0};
@@ -833,6 +869,8 @@ int bts_speedscope_read_buffer(const char *data, size_t len, struct bts_calltree
         if (ret)
             goto out;
     }
+    if (x)
+        read_extras(&root, profiles, x);
 out:
     jv_free(&root);
     free(r.names);
@@ -856,10 +894,18 @@ static int check_start(const char *buf, size_t len, char *err, size_t errlen)
 
 int bts_speedscope_read(FILE *in, struct bts_calltree *t, char *err, size_t errlen)
 {
+    return bts_speedscope_read_extras(in, t, NULL, err, errlen);
+}
+
+int bts_speedscope_read_extras(FILE *in, struct bts_calltree *t, struct bts_speedscope_extras *x,
+                               char *err, size_t errlen)
+{
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int ret;
 
+    if (x)
+        memset(x, 0, sizeof(*x));
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= MAX_INPUT_BYTES) {
@@ -889,7 +935,7 @@ int bts_speedscope_read(FILE *in, struct bts_calltree *t, char *err, size_t errl
             break;
         }
     }
-    ret = bts_speedscope_read_buffer(buf, len, t, err, errlen);
+    ret = read_buffer(buf, len, t, x, err, errlen);
 out:
     free(buf);
     return ret;
