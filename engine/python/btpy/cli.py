@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""cli: options, the run loop (--repeat, --seconds, signals) and the summary of bt_backtest.py."""
+"""cli: options, the run loop (--repeat, --seconds, signals), optimize and the summary of bt_backtest.py."""
 
 import getopt
 import json
@@ -9,21 +9,26 @@ import signal
 import sys
 import time
 
-from . import backends
+from . import backends, optimize
 from .backtest import PHASES, Config, Control, run_backtest
 from .marketdata import MarketData
-from .params import STRATEGIES, Params, describe, param_range, param_set, window_length
+from .params import (PARAM_TABLE, STRATEGIES, Params, describe, param_range, param_set,
+                     window_length)
 
 PROG = "bt_backtest"
 EXIT_USAGE = 2
 MAX_SYMBOL_BARS = 50000000
 DEFAULT_SYMBOLS = 4
 DEFAULT_BARS = 2000
+# optimize's defaults, as bt-engine's.
+OPTIMIZE_SYMBOLS = 2
+OPTIMIZE_BARS = 2000
 NAMED_PARAMS = ("fast", "slow", "rsi-period", "rsi-low", "rsi-high", "macd-fast", "macd-slow",
                 "macd-signal", "bb-period", "bb-width")
 
 USAGE = """\
 usage: bt_backtest.py [run] [options]
+       bt_backtest.py optimize --grid SPEC [--jobs J] [--pool pool|processpool] [options]
 
 The Python reference backtest, a twin of bt-engine: synthetic GBM bars on a
 trading calendar, six indicators, four strategies, next-bar fills, metrics and
@@ -56,6 +61,14 @@ strategy:
 running:
   --repeat N           run the whole backtest N times (1..1000000)
   --seconds S          repeat until S seconds have passed (at least one run)
+sweep (optimize: one single-threaded backtest per grid point; default data
+%(osymbols)d symbols x %(obars)d bars):
+  --grid SPEC          NAME=START:STOP:STEP (STOP inclusive) or NAME=VALUE, comma
+                       separated; the last key varies fastest
+  --jobs J             worker processes (1..256, default 1: run in this process)
+  --pool KIND          pool (multiprocessing.Pool, default) or processpool
+                       (concurrent.futures.ProcessPoolExecutor)
+  --start-method M     fork, spawn or forkserver (default: the platform's, %(start)s)
 output:
   --phase-times        print each phase's share of the time spent in phases
   --json               print one JSON object instead of the summary
@@ -71,7 +84,16 @@ examples:
   python3 engine/python/bt_backtest.py --history fast --threads 2 --json
   python3 engine/python/bt_backtest.py --backend stdlib --seconds 30
   python3 engine/python/bt_backtest.py --history naive --memory-cache --bars 1000
-""" % {"symbols": DEFAULT_SYMBOLS, "bars": DEFAULT_BARS}
+  python3 engine/python/bt_backtest.py optimize --grid 'fast=10:50:20,slow=100:200:50' --jobs 2
+  python3 engine/python/bt_backtest.py optimize --grid 'atr_stop=2:4:1' --jobs 2 --pool processpool
+"""
+
+
+def _usage():
+    import multiprocessing
+    return USAGE % {"symbols": DEFAULT_SYMBOLS, "bars": DEFAULT_BARS,
+                    "osymbols": OPTIMIZE_SYMBOLS, "obars": OPTIMIZE_BARS,
+                    "start": multiprocessing.get_start_method()}
 
 
 class UsageError(Exception):
@@ -95,6 +117,11 @@ class Options:
         self.json = False
         self.phase_times = False
         self.params = Params()
+        self.optimize = False
+        self.grid = None
+        self.jobs = 1
+        self.pool = "pool"
+        self.start_method = None
 
 
 _INT = re.compile(r"[0-9]+\Z")
@@ -149,9 +176,14 @@ def parse_args(argv):
     o = Options()
     if argv and argv[0] == "run":
         argv = argv[1:]
+    elif argv and argv[0] == "optimize":
+        o.optimize = True
+        argv = argv[1:]
+    seen = set()
     longopts = ["symbols=", "bars=", "seed=", "threads=", "history=", "indicators=",
                 "strategy=", "param=", "repeat=", "seconds=", "json", "phase-times",
-                "capital=", "backend=", "memory-cache", "help"]
+                "capital=", "backend=", "memory-cache", "grid=", "jobs=", "pool=",
+                "start-method=", "help"]
     longopts += [name + "=" for name in NAMED_PARAMS]
     try:
         opts, rest = getopt.gnu_getopt(argv, "h", longopts)
@@ -159,6 +191,7 @@ def parse_args(argv):
         raise UsageError(_getopt_message(e))
     for opt, arg in opts:
         name = opt.lstrip("-")
+        seen.add(name)
         if opt in ("-h", "--help"):
             return None
         elif name == "symbols":
@@ -196,8 +229,39 @@ def parse_args(argv):
             o.phase_times = True
         elif name == "memory-cache":
             o.memory_cache = True
+        elif name == "grid":
+            o.grid = arg
+        elif name == "jobs":
+            o.jobs = _parse_int(name, arg, 1, 256)
+        elif name == "pool":
+            o.pool = _parse_choice(name, arg, optimize.POOLS)
+        elif name == "start-method":
+            o.start_method = _parse_choice(name, arg, optimize.START_METHODS)
     if rest:
         raise UsageError("unexpected argument '%s'" % rest[0])
+    sweep_opts = ("grid", "jobs", "pool", "start-method")
+    if o.optimize:
+        if o.grid is None:
+            raise UsageError("optimize needs --grid (e.g. --grid 'fast=10:50:10')")
+        if "symbols" not in seen:
+            o.symbols = OPTIMIZE_SYMBOLS
+        if "bars" not in seen:
+            o.bars = OPTIMIZE_BARS
+        if o.threads != 1 or "repeat" in seen or "seconds" in seen:
+            raise UsageError("--threads, --repeat and --seconds do not apply to optimize "
+                             "(use --jobs)")
+        if o.memory_cache:
+            raise UsageError("--memory-cache does not apply to optimize")
+        try:
+            o.grid = optimize.Grid(o.grid)
+        except optimize.GridError as e:
+            raise UsageError("invalid --grid: %s" % e)
+        if o.start_method is None:
+            import multiprocessing
+            o.start_method = multiprocessing.get_start_method()
+    elif any(x in seen for x in sweep_opts):
+        raise UsageError("--grid, --jobs, --pool and --start-method only apply to "
+                         "'bt_backtest.py optimize'")
     if o.memory_cache and o.history != "naive":
         raise UsageError("--memory-cache needs --history naive (the fast path copies nothing)")
     if o.repeat is None:
@@ -209,9 +273,19 @@ def parse_args(argv):
 
 
 class Report:
+    """What the summary prints: a run's result (metrics, fills, checksum), or
+    optimize's best point and sweep checksum."""
+
     def __init__(self):
-        self.result = None
+        self.metrics = None
+        self.checksum = 0
+        self.complete = True
         self.runs = 0
+        self.fills = 0
+        self.cache_bytes = self.cache_windows = 0
+        self.points = self.done = 0
+        self.best = None
+        self.worker_pids = []
         self.symbol_bars = 0
         self.phase_s = [0.0] * len(PHASES)
         self.elapsed = 0.0
@@ -226,9 +300,14 @@ def _shares(phase_s):
     return [100.0 * s / total if total > 0 else 0.0 for s in phase_s], total
 
 
+def _sweep_how(o):
+    if o.jobs == 1 or o.grid.points == 1:
+        return "in this process"
+    return "%s, start %s" % (optimize.POOL_NAMES[o.pool], o.start_method)
+
+
 def print_report(o, cfg, rep, control):
-    r = rep.result
-    m = r.metrics
+    m = rep.metrics
     pct, total_s = _shares(rep.phase_s)
     rate = rep.symbol_bars / rep.elapsed if rep.elapsed > 0 else 0.0
     sig = _signal_name(control.signum)
@@ -237,40 +316,58 @@ def print_report(o, cfg, rep, control):
     out = sys.stdout
     if o.json:
         fields = [
-            '"command":"run"', '"strategy":%s' % json.dumps(o.strategy),
+            '"command":"%s"' % ("optimize" if o.optimize else "run"),
+            '"strategy":%s' % json.dumps(o.strategy),
             '"params":%s' % json.dumps(params), '"symbols":%d' % o.symbols,
             '"bars":%d' % o.bars, '"seed":%d' % o.seed, '"history":"%s"' % o.history,
             '"indicators":"%s"' % o.indicators, '"threads":%d' % o.threads,
             '"backend":"%s"' % cfg.backend.name,
             '"backend_version":%s' % json.dumps(cfg.backend.version),
             '"python":%s' % json.dumps(python), '"window":%d' % window_length(o.params),
-            '"runs":%d' % rep.runs, '"fills":%d' % len(r.fills),
-            '"complete":%s' % ("true" if r.complete else "false"),
+        ]
+        if o.optimize:
+            fields += [
+                '"jobs":%d' % o.jobs, '"pool":"%s"' % o.pool,
+                '"start_method":"%s"' % o.start_method, '"grid":%s' % json.dumps(o.grid.spec),
+                '"points":%d' % rep.points, '"points_done":%d' % rep.done,
+                '"best":%s' % json.dumps(o.grid.describe(rep.best) if rep.done else ""),
+                '"worker_pids":[%s]' % ",".join("%d" % p for p in rep.worker_pids),
+            ]
+        else:
+            fields += ['"runs":%d' % rep.runs, '"fills":%d' % rep.fills]
+        fields += [
+            '"complete":%s' % ("true" if rep.complete else "false"),
             '"stopped_by":%s' % (json.dumps(sig) if sig else "null"),
             '"metrics":{"total_return":%.6f,"cagr":%.6f,"sharpe":%.6f,"sortino":%.6f,'
             '"max_drawdown":%.6f,"win_rate":%.6f,"trades":%d}'
             % (m.total_return, m.cagr, m.sharpe, m.sortino, m.max_drawdown, m.win_rate,
                m.trades),
             '"elapsed_s":%.6f' % rep.elapsed, '"symbol_bars":%d' % rep.symbol_bars,
-            '"symbol_bars_per_s":%.0f' % rate, '"checksum":"%016x"' % r.checksum,
+            '"symbol_bars_per_s":%.0f' % rate, '"checksum":"%016x"' % rep.checksum,
         ]
         if o.memory_cache:
             fields.append('"memory_cache_bytes":%d,"memory_cache_windows":%d'
-                          % (r.cache_bytes, r.cache_windows))
+                          % (rep.cache_bytes, rep.cache_windows))
         if o.phase_times:
             fields.append('"phase_seconds":%.6f,"phase_times":{%s}' % (total_s, ",".join(
                 '"%s":%.2f' % (name, pct[i]) for i, name in enumerate(PHASES))))
         out.write("{" + ",".join(fields) + "}\n")
         out.flush()
         return
-    out.write("backtest: %s %s | %d symbols x %d bars, seed %d | history %s | indicators %s"
+    out.write("%s: %s %s | %d symbols x %d bars, seed %d | history %s | indicators %s"
               " | threads %d | backend %s\n"
-              % (o.strategy, params, o.symbols, o.bars, o.seed, o.history, o.indicators,
-                 o.threads, cfg.backend.name))
+              % ("optimize" if o.optimize else "backtest", o.strategy,
+                 o.grid.spec if o.optimize else params, o.symbols, o.bars, o.seed, o.history,
+                 o.indicators, o.threads, cfg.backend.name))
     out.write("backend:       %s on %s\n" % (cfg.backend.version, python))
-    out.write("runs:          %d complete%s\n"
-              % (rep.runs, "" if r.complete else
-                 " (stopped mid-run: results cover the bars done)"))
+    if o.optimize:
+        out.write("grid points:   %d done of %d (jobs %d, %s)\n"
+                  % (rep.done, rep.points, o.jobs, _sweep_how(o)))
+        out.write("best:          %s\n" % (o.grid.describe(rep.best) if rep.done else "(none)"))
+    else:
+        out.write("runs:          %d complete%s\n"
+                  % (rep.runs, "" if rep.complete else
+                     " (stopped mid-run: results cover the bars done)"))
     if sig:
         out.write("stopped by:    %s\n" % sig)
     out.write("total return:  %.2f%%\n" % (100.0 * m.total_return))
@@ -280,15 +377,17 @@ def print_report(o, cfg, rep, control):
     out.write("max drawdown:  %.2f%%\n" % (100.0 * m.max_drawdown))
     out.write("win rate:      %.2f%%\n" % (100.0 * m.win_rate))
     out.write("trades:        %d\n" % m.trades)
-    out.write("fills:         %d\n" % len(r.fills))
+    if not o.optimize:
+        out.write("fills:         %d\n" % rep.fills)
     if o.memory_cache:
         out.write("memory cache:  %d bytes (%.1f MiB) in %d windows\n"
-                  % (r.cache_bytes, r.cache_bytes / 1048576.0, r.cache_windows))
+                  % (rep.cache_bytes, rep.cache_bytes / 1048576.0, rep.cache_windows))
     out.write("elapsed:       %.3f s\n" % rep.elapsed)
     out.write("throughput:    %.0f symbol-bars/s\n" % rate)
-    out.write("checksum: %016x\n" % r.checksum)
+    out.write("checksum: %016x\n" % rep.checksum)
     if o.phase_times:
-        out.write("phase times (share of %.3f s in phases, summed over threads):\n" % total_s)
+        what = "workers" if o.optimize else "threads"
+        out.write("phase times (share of %.3f s in phases, summed over %s):\n" % (total_s, what))
         for i, name in enumerate(PHASES):
             out.write("  %-12s %5.1f%%\n" % (name, pct[i]))
     out.flush()
@@ -322,7 +421,52 @@ def run_backtests(o, cfg, data, calendar, control, start):
             break
         if o.seconds > 0 and time.perf_counter() >= deadline:
             break
-    rep.result = last
+    rep.metrics = last.metrics
+    rep.checksum = last.checksum
+    rep.complete = last.complete
+    rep.fills = len(last.fills)
+    rep.cache_bytes = last.cache_bytes
+    rep.cache_windows = last.cache_windows
+    rep.elapsed = time.perf_counter() - start
+    print_report(o, cfg, rep, control)
+    return 0
+
+
+def _sweep_spec(o, backend):
+    spec = optimize.SweepSpec()
+    spec.symbols, spec.bars, spec.seed = o.symbols, o.bars, o.seed
+    spec.backend = backend.name
+    spec.history, spec.indicators, spec.strategy = o.history, o.indicators, o.strategy
+    spec.capital = o.capital
+    spec.params = tuple((row[0], getattr(o.params, row[0])) for row in PARAM_TABLE)
+    spec.grid = o.grid
+    return spec
+
+
+def run_optimize(o, cfg, control, start):
+    spec = _sweep_spec(o, cfg.backend)
+    prepared = None
+    # The inline job and forked workers use the data made here; spawned
+    # workers make their own.
+    if o.jobs == 1 or o.grid.points == 1 or o.start_method == "fork":
+        data = MarketData(o.symbols, o.bars, o.seed)
+        prepared = (data, backends.prepare(cfg.backend, data, o.history))
+    try:
+        res = optimize.run_sweep(spec, o.jobs, o.pool, o.start_method, control, prepared)
+    except Exception as e:  # e.g. a worker process that died
+        sys.stderr.write("%s: optimize failed: %s: %s\n" % (PROG, type(e).__name__, e))
+        return 1
+    if res.error is not None:
+        sys.stderr.write("%s: backtest failed: %s\n" % (PROG, res.error))
+        return 1
+    rep = Report()
+    rep.metrics = res.best_metrics
+    rep.checksum = res.checksum
+    rep.complete = res.done == res.points
+    rep.points, rep.done, rep.best = res.points, res.done, res.best
+    rep.worker_pids = res.worker_pids
+    rep.symbol_bars = res.symbol_bars
+    rep.phase_s = res.phase_s
     rep.elapsed = time.perf_counter() - start
     print_report(o, cfg, rep, control)
     return 0
@@ -336,7 +480,7 @@ def main(argv=None):
         sys.stderr.write("%s: %s\ntry 'bt_backtest.py --help'\n" % (PROG, e))
         return EXIT_USAGE
     if o is None:
-        sys.stdout.write(USAGE)
+        sys.stdout.write(_usage())
         return 0
     try:
         backend = backends.select(o.backend)
@@ -361,6 +505,8 @@ def main(argv=None):
     cfg.capital = o.capital
     cfg.memory_cache = o.memory_cache
     start = time.perf_counter()
+    if o.optimize:
+        return run_optimize(o, cfg, control, start)
     data = MarketData(o.symbols, o.bars, o.seed)
     calendar = backends.prepare(backend, data, o.history)
     return run_backtests(o, cfg, data, calendar, control, start)
