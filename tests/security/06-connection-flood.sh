@@ -4,8 +4,10 @@
 # holding 128 half-open connections (a length prefix, then 1 byte every
 # 2 s), and again with A holding 4 connections of 16 sessions each, uid B
 # still records its own process through the daemon and has its profile
-# within 5 s. The CLI and the daemon agree on the highest sampling rate:
-# the daemon refuses a rate the CLI refuses.
+# within 5 s. A uid holding 64 connections is refused one more, and its
+# client says the daemon refused it and why, not that the daemon may not be
+# running. The CLI and the daemon agree on the highest sampling rate: the
+# daemon refuses a rate the CLI refuses.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 new_user A relA
@@ -50,6 +52,30 @@ holder=$LAST_PID
 wait_line "$PRIV/sessions.out" '^started ' 15 >/dev/null || fail "the session holder did not start"
 echo "uid $A_UID: $(head -1 "$PRIV/sessions.out") sessions held"
 b_records sessions
+stop_pid "$holder"
+stop_pid "$asleep"
+
+# A holds 64 connections that said hello (no deadline runs out on them):
+# its next one is refused, and bt-spy tells it so.
+bg_as "$A" sleep 30
+asleep=$LAST_PID
+bg_as "$A" "$CLIENT" sessions "$SOCK" 64 0 "$asleep" 20 >"$PRIV/held.out"
+holder=$LAST_PID
+wait_line "$PRIV/held.out" '^started ' 15 >/dev/null || fail "the connection holder did not start"
+rc=0
+as "$A" timeout -k 1 8 "$BTS" --connect "$SOCK" record --pid "$asleep" -d 0.5 -f collapsed \
+    -o "$A_HOME/held.folded" --no-status >/dev/null 2>"$PRIV/held.err" || rc=$?
+echo "uid $A_UID's recording while it holds 64 connections: exit $rc"
+sed 's/^/    /' "$PRIV/held.err"
+if [ "$rc" = 0 ] || grep -Eq 'no samples|wrote|sampling pid' "$PRIV/held.err"; then
+    bad "uid $A_UID holds 64 connections and was still served another: no per-uid cap"
+elif grep -Eqi 'start it|no daemon|not running|is bt-spyd running' "$PRIV/held.err"; then
+    bad "the client blames a missing daemon for the daemon's refusal"
+elif grep -qi 'refused' "$PRIV/held.err" && grep -q 'connections' "$PRIV/held.err"; then
+    good "the client says the daemon refused it, and why"
+else
+    bad "the client's error does not say the daemon refused the connection, and why"
+fi
 stop_pid "$holder"
 stop_pid "$asleep"
 

@@ -4,7 +4,9 @@
 #  - uid B's profile of its own process is readable by B and not by uid A;
 #  - A's 40 short idle processes named like the watched program (empty
 #    profiles) do not evict B's real profile from a spool kept at 10, and
-#    an empty profile is not written as one.
+#    an empty profile is not written as one;
+#  - nor do A's 12 busy ones (real profiles): --keep counts per uid, so A
+#    keeps its newest 10 and B its own.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 new_user A relA
@@ -54,5 +56,21 @@ else
     bad "uid $A_UID's empty profiles evicted uid $B_UID's real one (--keep 10)"
 fi
 [ "$empty" = 0 ] || bad "$empty empty profiles were written to the spool"
+
+# A's 12 real profiles, 3 at a time.
+as "$A" bash -c 'for r in 1 2 3 4; do
+    for i in 1 2 3; do "$1" --symbols 1 --bars 500 --seconds 0.3 >/dev/null & done; wait
+done' _ "$PRIV/bin/$NAME"
+wait_for 5 watching_none || bad "the daemon still watches processes 5 s after they ended"
+sleep 0.2
+mine=$(find "$SPOOL" -name '*.folded' -user "$A" | wc -l)
+echo "after uid $A_UID's 12 busy processes: uid $A_UID keeps $mine profiles," \
+    "uid $B_UID $(find "$SPOOL" -name '*.folded' -user "$B" | wc -l)"
+if [ -n "$(b_profile)" ]; then
+    good "uid $B_UID's profile survived uid $A_UID's 12 real ones (--keep counts per uid)"
+else
+    bad "uid $A_UID's real profiles evicted uid $B_UID's (--keep 10 is not per uid)"
+fi
+[ "$mine" -le 10 ] || bad "uid $A_UID keeps $mine profiles with --keep 10"
 daemon_alive || bad "the daemon died"
 finish
