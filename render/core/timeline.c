@@ -129,6 +129,16 @@ const char *bts_timeline_format_bytes(uint64_t bytes, char *buf, size_t len)
     return buf;
 }
 
+const char *bts_timeline_format_time(uint64_t ns, char *buf, size_t len)
+{
+    if (ns < 1000 * MS_NS)
+        snprintf(buf, len, "%" PRIu64 " ms", ns / MS_NS);
+    else
+        snprintf(buf, len, "%" PRIu64 ".%02" PRIu64 " s", ns / (1000 * MS_NS),
+                 ns / (10 * MS_NS) % 100);
+    return buf;
+}
+
 /* ---- CSV ---- */
 
 static void csv_value(FILE *out, uint64_t v)

@@ -92,3 +92,5 @@ bool bts_timeline_is_encoded(const char *s, size_t len);
 
 /* "252.3 MiB", "12.0 KiB", "512 B": bytes for people, into buf. */
 const char *bts_timeline_format_bytes(uint64_t bytes, char *buf, size_t len);
+/* "1.31 s" (from 1 s), "250 ms": a time for people, into buf. */
+const char *bts_timeline_format_time(uint64_t ns, char *buf, size_t len);

@@ -71,7 +71,52 @@ static void draw_text(cairo_t *cr, const char *text, double x, double y, double 
     free(t);
 }
 
-static void draw(cairo_t *cr, const struct layout *l)
+/* The memory chart, as the SVG draws it. */
+static int draw_chart(cairo_t *cr, const struct layout *l)
+{
+    const struct bts_render_opts *o = l->opts;
+    struct chart c;
+    int err = chart_build(&c, l);
+
+    if (err || !c.npts) {
+        chart_free(&c);
+        return err;
+    }
+    cairo_rectangle(cr, c.x0, c.y0, c.x1 - c.x0, c.y1 - c.y0);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.7);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+    cairo_set_line_width(cr, 0.5);
+    cairo_stroke(cr);
+    for (size_t i = 0; i < c.njumps; i++) {
+        cairo_rectangle(cr, c.jumps[i].x, c.y0, c.jumps[i].w, c.y1 - c.y0);
+        cairo_set_source_rgba(cr, 0xf0 / 255.0, 0x80 / 255.0, 0x80 / 255.0, 0.35);
+        cairo_fill(cr);
+        draw_text(cr, c.jumps[i].label, c.jumps[i].x + c.jumps[i].w / 2, c.y1 - 3, o->fontsize,
+                  0xaa0000, 0);
+    }
+    for (size_t i = 0; i < c.npts; i++) {
+        if (i)
+            cairo_line_to(cr, c.pts[2 * i], c.pts[2 * i + 1]);
+        else
+            cairo_move_to(cr, c.pts[0], c.pts[1]);
+    }
+    set_rgb(cr, 0x1f4e9e);
+    cairo_set_line_width(cr, 1.5);
+    cairo_stroke(cr);
+    cairo_arc(cr, c.peak_x, c.peak_y, 3.5, 0, 6.283185307179586);
+    set_rgb(cr, 0xcc0000);
+    cairo_fill(cr);
+    draw_text(cr, c.peak_label, c.peak_x + (c.peak_anchor_end ? -6 : 6), c.peak_y + 4, o->fontsize,
+              0xcc0000, c.peak_anchor_end ? 1 : -1);
+    draw_text(cr, c.caption, c.x0, c.caption_y, o->fontsize, 0x333333, -1);
+    draw_text(cr, c.t0_label, c.x0, c.axis_y, o->fontsize, 0x555555, -1);
+    draw_text(cr, c.t1_label, c.x1, c.axis_y, o->fontsize, 0x555555, 1);
+    chart_free(&c);
+    return 0;
+}
+
+static int draw(cairo_t *cr, const struct layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     cairo_pattern_t *bg = cairo_pattern_create_linear(0, 0, 0, l->height);
@@ -92,6 +137,8 @@ static void draw(cairo_t *cr, const struct layout *l)
         draw_text(cr, o->subtitle, l->width / 2, l->subtitle_y, o->fontsize, 0xa0a0a0, 0);
     if (o->notes && *o->notes)
         draw_text(cr, o->notes, l->xpad, l->notes_y, o->fontsize * 0.85, 0x555555, -1);
+    if (draw_chart(cr, l))
+        return -ENOMEM;
 
     for (size_t i = 0; i < l->nframes; i++) {
         const struct layout_frame *f = &l->frames[i];
@@ -128,6 +175,7 @@ static void draw(cairo_t *cr, const struct layout *l)
         cairo_restore(cr);
         free(t);
     }
+    return 0;
 }
 
 int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out)
@@ -151,8 +199,7 @@ int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out)
         goto out;
     }
     cr = cairo_create(surf);
-    draw(cr, l);
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+    if (draw(cr, l) || cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         err = -ENOMEM;
         goto out;
     }

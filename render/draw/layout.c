@@ -695,6 +695,11 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
         l->title_y = fs * 2;
         l->subtitle_y = fs * 4;
         l->notes_y = (o->subtitle && *o->subtitle) ? fs * 5.5 : fs * 3.5;
+        l->chart_h = chart_height(o);
+        if (l->chart_h) {
+            l->chart_y = ypad1;
+            ypad1 += l->chart_h + fs * 0.5;
+        }
         l->top = ypad1;
         l->height = (l->max_depth + 1) * l->frame_height + ypad1 + ypad2;
         l->details_y = l->height - fs / 2 - 5;

@@ -34,6 +34,7 @@ struct layout {
     /* Geometry in px, as flamegraph.pl lays it out. */
     double width, height, xpad, frame_height, fontsize, title_y, subtitle_y, notes_y, details_y;
     double top;                 /* y of the highest frame row area (ypad1) */
+    double chart_y, chart_h;    /* the memory chart's band (chart_h 0: none) */
     uint32_t bg_top, bg_bottom; /* background gradient */
     const char *title;
 };
@@ -60,6 +61,32 @@ size_t utf8_put(char *out, uint32_t cp);
  * the name to show in *len and whether ".." follows. */
 bool label_fit(const struct bts_render_opts *o, const char *name, size_t name_len, double px,
                size_t *len, bool *dots);
+
+/* The memory chart (opts->timeline) in px: its plot area, the RSS line,
+ * the peak and its label, the biggest jumps shaded. */
+struct chart_jump {
+    double x, w;
+    char label[48]; /* "+120.0 MiB" */
+};
+struct chart {
+    double x0, x1, y0, y1; /* plot area */
+    double caption_y, axis_y;
+    double *pts; /* x, y pairs */
+    size_t npts;
+    double peak_x, peak_y;
+    bool peak_anchor_end;
+    char peak_label[96]; /* "peak 252.3 MiB at 1.31 s" */
+    char caption[64];    /* "RSS (0 to 280.0 MiB)" */
+    char t0_label[16], t1_label[32];
+    struct chart_jump jumps[3];
+    size_t njumps;
+};
+/* Height of the chart band for these options (0: no timeline). */
+double chart_height(const struct bts_render_opts *o);
+/* Fills *c from a built layout (nothing when it has no chart). 0 or
+ * -ENOMEM; chart_free(c) after either. */
+int chart_build(struct chart *c, const struct layout *l);
+void chart_free(struct chart *c);
 
 /* Back ends: return 0 or -errno (write errors as -errno or -EIO). */
 int svg_write(const struct layout *l, FILE *out);

@@ -9,6 +9,7 @@
 
 #include "calltree.h"
 #include "folded.h"
+#include "timeline.h"
 
 enum bts_render_format {
     BTS_RENDER_SVG,
@@ -68,7 +69,7 @@ struct bts_render_opts {
     const char *fonttype;  /* "Verdana" */
     double fontsize;       /* 12 */
     double fontwidth;      /* average glyph width / fontsize (0.59) */
-    const char *countname; /* "samples" */
+    const char *countname; /* "samples"; "bytes": tooltips read "12.5 MiB (31.00%)" */
     const char *nametype;  /* "Function:" */
     enum bts_render_palette palette;
     const char *bgcolors; /* "yellow" (default), "blue", "green", "grey", "#rrggbb" */
@@ -81,6 +82,10 @@ struct bts_render_opts {
     /* Differential trees only: colours and widths from the caller's
      * statistics. NULL: flamegraph.pl's self-count deltas. */
     const struct bts_render_compare *compare;
+    /* A memory chart above the graph: the RSS line with its peak marked and
+     * labelled ("peak 252.3 MiB at 1.31 s") and the biggest jumps shaded.
+     * NULL: none. Kept by pointer. */
+    const struct bts_timeline *timeline;
     /* Malformed input lines, "file:line: reason" for the caller to print. */
     bts_folded_diag_fn diag;
     void *diag_ctx;

@@ -461,6 +461,80 @@ static void write_head(struct obuf *b, const struct layout *l)
     ob_str(b, "\" text-anchor=\"end\"> </text>\n");
 }
 
+static void ob_text(struct obuf *b, double x, double y, const char *anchor, const char *attrs,
+                    const char *text)
+{
+    ob_str(b, "<text x=\"");
+    ob_px(b, x);
+    ob_str(b, "\" y=\"");
+    ob_px(b, y);
+    if (anchor) {
+        ob_str(b, "\" text-anchor=\"");
+        ob_str(b, anchor);
+    }
+    ob_str(b, "\"");
+    ob_str(b, attrs);
+    ob_str(b, ">");
+    ob_escaped_str(b, text);
+    ob_str(b, "</text>\n");
+}
+
+/* The memory chart: frame, jumps, the RSS line, the peak and the labels. */
+static int write_chart(struct obuf *b, const struct layout *l)
+{
+    struct chart c;
+    int err = chart_build(&c, l);
+
+    if (err || !c.npts) {
+        chart_free(&c);
+        return err;
+    }
+    ob_str(b, "<g id=\"memory\">\n<rect x=\"");
+    ob_px(b, c.x0);
+    ob_str(b, "\" y=\"");
+    ob_px(b, c.y0);
+    ob_str(b, "\" width=\"");
+    ob_px(b, c.x1 - c.x0);
+    ob_str(b, "\" height=\"");
+    ob_px(b, c.y1 - c.y0);
+    ob_str(b, "\" fill=\"#fff\" fill-opacity=\".7\" stroke=\"#999\" stroke-width=\".5\"/>\n");
+    for (size_t i = 0; i < c.njumps; i++) {
+        ob_str(b, "<rect class=\"jump\" x=\"");
+        ob_px(b, c.jumps[i].x);
+        ob_str(b, "\" y=\"");
+        ob_px(b, c.y0);
+        ob_str(b, "\" width=\"");
+        ob_px(b, c.jumps[i].w);
+        ob_str(b, "\" height=\"");
+        ob_px(b, c.y1 - c.y0);
+        ob_str(b, "\" fill=\"#f08080\" fill-opacity=\".35\"/>\n");
+        ob_text(b, c.jumps[i].x + c.jumps[i].w / 2, c.y1 - 3, "middle",
+                " class=\"jump-label\" fill=\"#a00\"", c.jumps[i].label);
+    }
+    ob_str(b, "<polyline id=\"rss\" fill=\"none\" stroke=\"#1f4e9e\" stroke-width=\"1.5\" "
+              "points=\"");
+    for (size_t i = 0; i < c.npts; i++) {
+        if (i)
+            ob_str(b, " ");
+        ob_px(b, c.pts[2 * i]);
+        ob_str(b, ",");
+        ob_px(b, c.pts[2 * i + 1]);
+    }
+    ob_str(b, "\"/>\n<circle id=\"peak\" cx=\"");
+    ob_px(b, c.peak_x);
+    ob_str(b, "\" cy=\"");
+    ob_px(b, c.peak_y);
+    ob_str(b, "\" r=\"3.5\" fill=\"#c00\"/>\n");
+    ob_text(b, c.peak_x + (c.peak_anchor_end ? -6 : 6), c.peak_y + 4,
+            c.peak_anchor_end ? "end" : "start", " id=\"peak-label\" fill=\"#c00\"", c.peak_label);
+    ob_text(b, c.x0, c.caption_y, NULL, " id=\"memory-caption\" fill=\"#333\"", c.caption);
+    ob_text(b, c.x0, c.axis_y, NULL, " fill=\"#555\"", c.t0_label);
+    ob_text(b, c.x1, c.axis_y, "end", " fill=\"#555\"", c.t1_label);
+    ob_str(b, "</g>\n");
+    chart_free(&c);
+    return 0;
+}
+
 int svg_write(const struct layout *l, FILE *out)
 {
     struct obuf b = {out, NULL, 0, 0};
@@ -491,6 +565,9 @@ int svg_write(const struct layout *l, FILE *out)
             order[fill[l->frames[i].depth]++] = (uint32_t)i;
 
         write_head(&b, l);
+        err = write_chart(&b, l);
+        if (err)
+            goto out;
 
         /* Rects: x and width in counts under a per-row scale, so widths are
          * exact and the script reads counts straight from the attributes. */

@@ -10,13 +10,8 @@
 #include "json.h"
 #include "report-private.h"
 
-struct row {
-    uint32_t name;
-    uint64_t self, total;
-};
-
-static int cmp_keys(uint64_t kx, uint64_t ky, uint64_t sx, uint64_t sy, const struct row *x,
-                    const struct row *y)
+static int cmp_keys(uint64_t kx, uint64_t ky, uint64_t sx, uint64_t sy,
+                    const struct bts_report_row *x, const struct bts_report_row *y)
 {
     if (kx != ky)
         return kx > ky ? -1 : 1;
@@ -27,13 +22,13 @@ static int cmp_keys(uint64_t kx, uint64_t ky, uint64_t sx, uint64_t sy, const st
 
 static int cmp_by_self(const void *a, const void *b)
 {
-    const struct row *x = a, *y = b;
+    const struct bts_report_row *x = a, *y = b;
     return cmp_keys(x->self, y->self, x->total, y->total, x, y);
 }
 
 static int cmp_by_total(const void *a, const void *b)
 {
-    const struct row *x = a, *y = b;
+    const struct bts_report_row *x = a, *y = b;
     return cmp_keys(x->total, y->total, x->self, y->self, x, y);
 }
 
@@ -95,10 +90,11 @@ void bts_report_text_cell(FILE *out, const char *s, size_t len)
         putc((unsigned char)s[i] < 0x20 ? '?' : s[i], out);
 }
 
-int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts *o, FILE *out)
+int bts_report_rows(const struct bts_calltree *t, enum bts_report_order by,
+                    struct bts_report_row **rows_out, size_t *nrows_out, uint64_t *grand_out)
 {
-    size_t nnames = bts_calltree_name_count(t), nrows = 0, width = 8;
-    struct row *rows = calloc(nnames + 1, sizeof(*rows));
+    size_t nnames = bts_calltree_name_count(t), nrows = 0;
+    struct bts_report_row *rows = calloc(nnames + 1, sizeof(*rows));
     size_t *row_of = calloc(nnames + 1, sizeof(*row_of));
     size_t *stamp = calloc(nnames + 1, sizeof(*stamp));
     uint64_t grand = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0); /* samples without frames */
@@ -131,7 +127,7 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
                 row_of[id] = nrows;
                 rows[nrows++].name = id;
             }
-            struct row *r = &rows[row_of[id]];
+            struct bts_report_row *r = &rows[row_of[id]];
             if (stamp[id] != visit) {
                 stamp[id] = visit;
                 r->total += self;
@@ -140,7 +136,28 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
                 r->self += self;
         }
     }
-    qsort(rows, nrows, sizeof(*rows), o->by == BTS_REPORT_BY_TOTAL ? cmp_by_total : cmp_by_self);
+    qsort(rows, nrows, sizeof(*rows), by == BTS_REPORT_BY_TOTAL ? cmp_by_total : cmp_by_self);
+    *rows_out = rows;
+    *nrows_out = nrows;
+    *grand_out = grand;
+    rows = NULL;
+out:
+    bts_calltree_walk_free(&d);
+    free(rows);
+    free(row_of);
+    free(stamp);
+    return err;
+}
+
+int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts *o, FILE *out)
+{
+    struct bts_report_row *rows = NULL;
+    size_t nrows = 0, width = 8;
+    uint64_t grand = 0;
+    int err = bts_report_rows(t, o->by, &rows, &nrows, &grand);
+
+    if (err)
+        return err;
     size_t shown = o->top && o->top < nrows ? o->top : nrows;
     for (size_t i = 0; i < shown; i++) {
         size_t len;
@@ -169,7 +186,7 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
         break;
     }
     for (size_t i = 0; i < shown; i++) {
-        const struct row *r = &rows[i];
+        const struct bts_report_row *r = &rows[i];
         size_t len;
         const char *name = bts_calltree_name_by_id(t, r->name, &len);
         double sp = grand ? 100.0 * (double)r->self / (double)grand : 0;
@@ -207,10 +224,6 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
         fputs("\n]}\n", out);
     if (fflush(out) || ferror(out))
         err = -EIO;
-out:
-    bts_calltree_walk_free(&d);
     free(rows);
-    free(row_of);
-    free(stamp);
     return err;
 }
