@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -391,6 +392,14 @@ int main(int argc, char **argv)
         error("cannot open /dev/null: %s", bts_protocol_strerror(errno));
         return EXIT_FAILURE;
     }
+    /* Every sampled thread takes a perf descriptor: take the hard limit.
+     * Launched commands get the original back. */
+    struct rlimit nofile_at_start = {0, 0}, raised;
+    if (getrlimit(RLIMIT_NOFILE, &nofile_at_start) == 0) {
+        raised = nofile_at_start;
+        raised.rlim_cur = raised.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &raised);
+    }
 
     int listen_fd = inherited_socket();
     if (!o.socket_path) {
@@ -442,6 +451,7 @@ int main(int argc, char **argv)
         .sessions_per_uid = o.sessions_per_uid,
         .no_launch = o.no_launch,
         .spool_gid = o.spool_gid,
+        .launch_nofile = nofile_at_start,
         .log = {.write = log_line},
     };
     srv = bts_server_new(&so, why, sizeof(why));

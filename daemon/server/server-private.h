@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 enum bts_log_level {
@@ -35,17 +36,18 @@ void bts_log_printf(const struct bts_log *log, enum bts_log_level level, const c
 #define BTS_SERVER_HELLO_MS                 5000 /* from accept to a Hello */
 
 struct bts_server_opts {
-    const char *socket_path;   /* bound unless listen_fd >= 0 */
-    int listen_fd;             /* an inherited listening socket (systemd), or -1 */
-    mode_t mode;               /* the socket's mode, e.g. 0660 */
-    gid_t gid;                 /* the socket's group, or (gid_t)-1 to leave it */
-    unsigned clients_per_uid;  /* 0: BTS_SERVER_DEFAULT_CLIENTS_PER_UID */
-    unsigned sessions_per_uid; /* 0: BTS_SERVER_DEFAULT_SESSIONS_PER_UID */
-    unsigned message_ms;       /* 0: BTS_SERVER_MESSAGE_MS (tests shorten them) */
-    unsigned hello_ms;         /* 0: BTS_SERVER_HELLO_MS */
-    bool no_launch;            /* refuse to launch commands: attach only */
-    gid_t spool_gid;           /* profiles saved at shutdown: this group may read
-                                * them (0640), or (gid_t)-1: their owner only (0600) */
+    const char *socket_path;     /* bound unless listen_fd >= 0 */
+    int listen_fd;               /* an inherited listening socket (systemd), or -1 */
+    mode_t mode;                 /* the socket's mode, e.g. 0660 */
+    gid_t gid;                   /* the socket's group, or (gid_t)-1 to leave it */
+    unsigned clients_per_uid;    /* 0: BTS_SERVER_DEFAULT_CLIENTS_PER_UID */
+    unsigned sessions_per_uid;   /* 0: BTS_SERVER_DEFAULT_SESSIONS_PER_UID */
+    unsigned message_ms;         /* 0: BTS_SERVER_MESSAGE_MS (tests shorten them) */
+    unsigned hello_ms;           /* 0: BTS_SERVER_HELLO_MS */
+    bool no_launch;              /* refuse to launch commands: attach only */
+    gid_t spool_gid;             /* profiles saved at shutdown: this group may read
+                                  * them (0640), or (gid_t)-1: their owner only (0600) */
+    struct rlimit launch_nofile; /* RLIMIT_NOFILE for launched commands; zero: ours */
     struct bts_log log;
 };
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -96,6 +97,7 @@ struct bts_server {
     size_t cap_pfds;
     int64_t refusal_log_ns; /* refusals are logged at most once a second */
     unsigned refusals_unlogged;
+    int64_t accept_paused_ns; /* out of descriptors: accept again after this */
 };
 
 void bts_log_printf(const struct bts_log *log, enum bts_log_level level, const char *fmt, ...)
@@ -396,10 +398,11 @@ struct launch_as {
     bool drop_ids; /* take uid/gid, no supplementary groups */
     uid_t uid;
     gid_t gid;
-    const char *cwd; /* the client's directory, entered after dropping ids */
-    char **envp;     /* the client's environment (NULL-terminated) */
-    int stdio[3];    /* the client's stdin, stdout, stderr, or /dev/null */
-    int highest_fd;  /* the highest descriptor open in the daemon */
+    const char *cwd;      /* the client's directory, entered after dropping ids */
+    char **envp;          /* the client's environment (NULL-terminated) */
+    int stdio[3];         /* the client's stdin, stdout, stderr, or /dev/null */
+    int highest_fd;       /* the highest descriptor open in the daemon */
+    struct rlimit nofile; /* the limit bt-spyd started with (it raises its own) */
 };
 
 /* Every descriptor from 3 up closes at exec: the daemon's sockets, pipes
@@ -430,6 +433,8 @@ static int launch_as_client(void *ctx)
             return -errno;
     }
     cloexec_from_3(as->highest_fd);
+    if (setrlimit(RLIMIT_NOFILE, &as->nofile) < 0)
+        return -errno;
     signal(SIGPIPE, SIG_DFL); /* the daemon ignores it; the command must not */
     environ = as->envp;       /* execvp searches the client's PATH too */
     return 0;
@@ -540,6 +545,9 @@ static int prepare_launch(struct bts_server *srv, struct client *c, const Btspy_
         return -ENOMEM;
     memcpy(as->envp, st->env, st->n_env * sizeof(char *));
     as->highest_fd = highest_open_fd();
+    as->nofile = srv->opts.launch_nofile;
+    if (!as->nofile.rlim_cur && getrlimit(RLIMIT_NOFILE, &as->nofile) < 0)
+        return -errno;
     return 0;
 }
 
@@ -1058,9 +1066,14 @@ static void refuse_connection(struct bts_server *srv, int fd, const struct bts_a
             LOG(srv, BTS_LOG_DEBUG, "refusal not sent: %s", bts_protocol_strerror(errno));
         free(buf);
     }
-    /* Unread bytes would turn the peer's read of the reply into a reset. */
-    while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
-        ;
+    /* Unread bytes would turn the peer's read of the reply into a reset;
+     * a request's worth is read at most. */
+    for (size_t got = 0; got < BTS_PROTOCOL_MAX_REQUEST;) {
+        ssize_t n = recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
     close(fd);
 }
 
@@ -1134,8 +1147,15 @@ static void accept_clients(struct bts_server *srv)
         struct bts_authz_peer peer;
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The connection stays queued and poll() would report it
+                 * at once, again and again: wait for descriptors instead. */
+                srv->accept_paused_ns = bts_proc_now_ns() + 100000000LL;
+                LOG(srv, BTS_LOG_WARN, "accept: %s: new connections wait",
+                    bts_protocol_strerror(errno));
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 LOG(srv, BTS_LOG_WARN, "accept: %s", bts_protocol_strerror(errno));
+            }
             return;
         }
         if (bts_authz_peer_of(fd, &peer) < 0) {
@@ -1272,7 +1292,8 @@ int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
             srv->pfds = np;
             srv->cap_pfds = need;
         }
-        srv->pfds[0] = (struct pollfd){.fd = srv->listen_fd, .events = POLLIN};
+        bool accepting = bts_proc_now_ns() >= srv->accept_paused_ns;
+        srv->pfds[0] = (struct pollfd){.fd = srv->listen_fd, .events = accepting ? POLLIN : 0};
         for (size_t i = 0; i < srv->nclients; i++) {
             struct client *c = srv->clients[i];
             short ev = c->closing ? 0 : POLLIN;
@@ -1342,7 +1363,9 @@ int bts_spool_write(const char *dir, const char *name, const char *text, size_t 
         ret = -errno;
     if (!ret && fchown(fd, owner->uid, owner->gid) < 0 && fchmod(fd, 0600) < 0)
         ret = -errno;
-    if (!ret && (bts_protocol_write_all(fd, text, len) < 0 || fsync(fd) < 0))
+    if (!ret)
+        ret = bts_protocol_write_all(fd, text, len);
+    if (!ret && fsync(fd) < 0)
         ret = -errno;
     if (close(fd) < 0 && !ret)
         ret = -errno;
