@@ -47,19 +47,21 @@ ssize_t bts_proc_read_small(const char *path, char *buf, size_t len)
 
 int bts_proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 {
-    char path[64];
+    char path[64], comm[64];
     ssize_t n;
 
+    if (!len)
+        return -EINVAL;
     if (tid > 0)
         snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
     else
         snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    n = bts_proc_read_small(path, buf, len);
-    if (n < 0) {
-        if (len)
-            buf[0] = '\0';
+    n = bts_proc_read_small(path, comm, sizeof(comm));
+    if (n < 0)
         return (int)n;
-    }
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf[0] ? 0 : -ENOENT;
+    comm[strcspn(comm, "\n")] = '\0';
+    if (!comm[0])
+        return -ENOENT;
+    snprintf(buf, len, "%s", comm);
+    return 0;
 }
