@@ -4,7 +4,10 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cmd-diff.h"
+#include "format.h"
+#include "memory-report.h"
 #include "output-file.h"
+#include "pprof.h"
 #include "report.h"
 
 #include <errno.h>
@@ -13,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_BY = 1200, OPT_COMPARE };
+enum { OPT_BY = 1200, OPT_COMPARE, OPT_MEMORY, OPT_TIMELINE_CSV, OPT_STACKS };
 
 static void usage(FILE *out)
 {
@@ -48,12 +51,26 @@ static void usage(FILE *out)
           out);
     fputs(bts_diff_compare_help, out);
     fputs("\n"
+          "With --memory, IN is a memory profile (record --memory): the functions by\n"
+          "bytes faulted in (self and total), the peak RSS and when, and the biggest\n"
+          "RSS jumps, each with the stacks that faulted memory in during it. The\n"
+          "timeline and the stacks per jump travel inside pprof; speedscope carries the\n"
+          "timeline; folded input gives the table only. --format markdown -o FILE.md\n"
+          "also writes the flame graph with its memory chart as FILE.svg and FILE.png.\n"
+          "\n"
+          "      --memory           report a memory profile (IN must be a file, not -)\n"
+          "      --stacks N         stacks listed under each jump (default 3)\n"
+          "      --timeline-csv F   also write the RSS timeline as CSV to F\n",
+          out);
+    fputs("\n"
           "examples:\n"
           "  bt-spy report profile.folded\n"
           "  bt-spy report --by total --top 10 --format markdown profile.pb.gz\n"
           "  perf script | bt-spy report --format csv - > functions.csv\n"
           "  bt-spy report --compare before.pb.gz after.pb.gz\n"
-          "  bt-spy report --compare --format markdown -o review.md a.folded b.folded\n",
+          "  bt-spy report --compare --format markdown -o review.md a.folded b.folded\n"
+          "  bt-spy report --memory mem.pb.gz\n"
+          "  bt-spy report --memory --timeline-csv rss.csv --format markdown -o mem.md mem.pb.gz\n",
           out);
 }
 
@@ -156,12 +173,239 @@ out:
     return ret;
 }
 
+/* What report --memory takes besides the common options. */
+struct memory_args {
+    bool on;
+    const char *timeline_csv;
+    uint64_t stacks;
+};
+
+/* The whole file, for one read per jump. NULL after printing the error. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    *len = 0;
+    if (!f) {
+        bts_cli_error("cannot open '%s': %s", path, bts_cli_strerror(-errno));
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap ? cap * 2 : 1 << 16);
+            if (!nb) {
+                bts_cli_error("out of memory");
+                goto fail;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 1 << 16;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (!got)
+            break;
+    }
+    if (ferror(f)) {
+        bts_cli_error("cannot read '%s': %s", path, bts_cli_strerror(-EIO));
+        goto fail;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+/* One tree per jump of tl: the samples whose time label falls in it.
+ * *have is false when the input is not pprof (only pprof has the labels). */
+static int jump_trees(const char *path, const char *sample_type, const struct bts_timeline *tl,
+                      struct bts_calltree **trees, bool *have)
+{
+    size_t len;
+    char *buf = slurp(path, &len), err[256] = "";
+    int ret = 0;
+
+    if (!buf)
+        return BTS_EXIT_FAILURE;
+    *have = bts_format_sniff(buf, len) == BTS_FORMAT_PPROF;
+    for (size_t i = 0; *have && !ret && i < tl->njumps; i++) {
+        struct bts_pprof_read_opts o = {.sample_type = sample_type, .window = true};
+        int rc;
+        bts_timeline_jump_buckets(tl, &tl->jumps[i], &o.from_ms, &o.to_ms);
+        trees[i] = bts_calltree_new();
+        rc = trees[i] ? bts_pprof_read_ex(buf, len, &o, trees[i], NULL, err, sizeof(err)) : -ENOMEM;
+        if (!rc)
+            rc = bts_calltree_finish(trees[i]);
+        if (rc) {
+            bts_cli_error("cannot read '%s': %s", path, err[0] ? err : bts_cli_strerror(rc));
+            ret = BTS_EXIT_FAILURE;
+        }
+    }
+    free(buf);
+    return ret;
+}
+
+/* The flame graph with its memory chart, for the markdown report. */
+static int write_memory_picture(const struct bts_calltree *t, const struct bts_timeline *tl,
+                                const char *path, enum bts_render_format fmt)
+{
+    struct bts_output_file *of = NULL;
+    struct bts_render_opts ro;
+    int err;
+
+    bts_render_opts_init(&ro);
+    ro.title = "Memory: what made the process grow";
+    ro.countname = "bytes";
+    ro.palette = BTS_PALETTE_MEM;
+    ro.timeline = tl;
+    err = bts_output_file_open(path, &of);
+    if (!err)
+        err = bts_render_tree(t, &ro, fmt, bts_output_file_stream(of));
+    if (err && of && bts_output_file_error(of))
+        err = bts_output_file_error(of);
+    if (!err)
+        err = bts_output_file_commit(of);
+    bts_output_file_free(of);
+    if (err == -EFBIG)
+        bts_cli_error("cannot write '%s': the graph is too tall for PNG", path);
+    else if (err == -ENODATA)
+        bts_cli_error("cannot write '%s': the profile has no bytes", path);
+    else if (err)
+        bts_cli_error("cannot write '%s': %s", path, bts_cli_strerror(err));
+    return err ? BTS_EXIT_FAILURE : 0;
+}
+
+static int write_timeline_csv(const struct bts_timeline *tl, const char *path)
+{
+    struct bts_output_file *of = NULL;
+    int err = bts_output_file_open(path, &of);
+
+    if (!err)
+        err = bts_timeline_write_csv(tl, bts_output_file_stream(of));
+    if (err && of && bts_output_file_error(of))
+        err = bts_output_file_error(of);
+    if (!err)
+        err = bts_output_file_commit(of);
+    bts_output_file_free(of);
+    if (err)
+        bts_cli_error("cannot write '%s': %s", path, bts_cli_strerror(err));
+    return err ? BTS_EXIT_FAILURE : 0;
+}
+
+static int report_memory(const char *path, struct bts_convert_input *in,
+                         const struct bts_report_opts *ro, const struct memory_args *m,
+                         const char *output)
+{
+    struct bts_memory_report_opts mo = {
+        .top = ro->top, .by = ro->by, .style = ro->style, .stacks_per_jump = (size_t)m->stacks};
+    struct bts_profile_meta meta;
+    struct bts_timeline *tl = NULL;
+    struct bts_calltree *t = bts_calltree_new(), **trees = NULL;
+    struct bts_output_file *of = NULL;
+    char *svg = NULL, *png = NULL;
+    bool by_time;
+    int ret = BTS_EXIT_FAILURE, err;
+
+    if (!strcmp(path, "-")) {
+        bts_cli_error("report --memory reads its input once per jump: it needs a file");
+        bts_cli_hint("save the profile first: ... > mem.pb.gz; bt-spy report --memory mem.pb.gz");
+        ret = BTS_EXIT_USAGE;
+        goto out;
+    }
+    if (!t) {
+        bts_cli_error("out of memory");
+        goto out;
+    }
+    in->load.meta = &meta;
+    in->load.timeline = &tl;
+    ret = bts_convert_load(path, in, t);
+    in->load.meta = NULL;
+    in->load.timeline = NULL;
+    if (ret)
+        goto out;
+    ret = BTS_EXIT_FAILURE;
+    if (meta.unit[0] && strcmp(meta.unit, "bytes")) {
+        bts_cli_error("'%s' is not a memory profile: its values are %s", path, meta.unit);
+        bts_cli_hint("record one with bt-spy record --memory, or pick a bytes value with "
+                     "--sample-type");
+        goto out;
+    }
+    by_time = tl && tl->njumps && tl->bucket_ns;
+    if (by_time) {
+        trees = calloc(tl->njumps, sizeof(*trees));
+        if (!trees) {
+            bts_cli_error("out of memory");
+            goto out;
+        }
+        if (jump_trees(path, in->load.sample_type, tl, trees, &by_time))
+            goto out;
+    }
+    if (m->timeline_csv) {
+        if (!tl) {
+            bts_cli_error("'%s' has no RSS timeline to write to '%s'", path, m->timeline_csv);
+            bts_cli_hint("record --memory writes one into pprof and speedscope output");
+            goto out;
+        }
+        if (write_timeline_csv(tl, m->timeline_csv))
+            goto out;
+    }
+    if (ro->style == BTS_REPORT_MARKDOWN && strcmp(output, "-")) {
+        svg = sibling(output, ".svg");
+        png = sibling(output, ".png");
+        if (!svg || !png) {
+            bts_cli_error("out of memory");
+            goto out;
+        }
+        if (write_memory_picture(t, tl, svg, BTS_RENDER_SVG) ||
+            write_memory_picture(t, tl, png, BTS_RENDER_PNG))
+            goto out;
+    }
+    err = bts_output_file_open(output, &of);
+    if (!err) {
+        FILE *o = bts_output_file_stream(of);
+        err = bts_memory_report_write(t, tl, by_time ? trees : NULL, by_time ? tl->njumps : 0, &mo,
+                                      o);
+        if (!err && svg)
+            fprintf(o, "\n![flame graph with the RSS chart](%s) ([PNG](%s))\n", base_name(svg),
+                    base_name(png));
+    }
+    if (err && bts_output_file_error(of))
+        err = bts_output_file_error(of);
+    if (!err)
+        err = bts_output_file_commit(of);
+    if (err) {
+        bts_cli_error("cannot write '%s': %s", output, bts_cli_strerror(err));
+        goto out;
+    }
+    ret = BTS_EXIT_OK;
+out:
+    for (size_t i = 0; trees && tl && i < tl->njumps; i++)
+        bts_calltree_free(trees[i]);
+    free(trees);
+    bts_output_file_free(of);
+    bts_timeline_free(tl);
+    bts_calltree_free(t);
+    free(svg);
+    free(png);
+    return ret;
+}
+
 int bts_cmd_report(int argc, char **argv)
 {
     static const struct option base[] = {
-        {"top", required_argument, NULL, 'n'},    {"by", required_argument, NULL, OPT_BY},
-        {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {"compare", no_argument, NULL, OPT_COMPARE},
+        {"top", required_argument, NULL, 'n'},
+        {"by", required_argument, NULL, OPT_BY},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"compare", no_argument, NULL, OPT_COMPARE},
+        {"memory", no_argument, NULL, OPT_MEMORY},
+        {"timeline-csv", required_argument, NULL, OPT_TIMELINE_CSV},
+        {"stacks", required_argument, NULL, OPT_STACKS},
     };
     size_t nb = sizeof(base) / sizeof(base[0]), nc = bts_diff_compare_longopt_count;
     struct option own[sizeof(base) / sizeof(base[0]) + 8];
@@ -170,6 +414,7 @@ int bts_cmd_report(int argc, char **argv)
     struct bts_diff_inputs d = {0};
     struct bts_convert_input *in = &d.in;
     bool compare = false;
+    struct memory_args mem = {.stacks = 3};
     struct bts_calltree *t = NULL;
     struct bts_output_file *of = NULL;
     const char *output = "-";
@@ -228,6 +473,16 @@ int bts_cmd_report(int argc, char **argv)
         case OPT_COMPARE:
             compare = true;
             break;
+        case OPT_MEMORY:
+            mem.on = true;
+            break;
+        case OPT_TIMELINE_CSV:
+            mem.timeline_csv = optarg;
+            break;
+        case OPT_STACKS:
+            if (bts_cli_parse_u64("stacks", optarg, 1, 1000, &mem.stacks))
+                ret = BTS_EXIT_USAGE;
+            break;
         case ':':
         case '?':
             ret = bts_cli_bad_option("report", c, argv);
@@ -237,6 +492,10 @@ int bts_cmd_report(int argc, char **argv)
         }
     }
     free(longopts);
+    if (!ret && compare && mem.on)
+        ret = bts_cli_usage_error("report", "--compare and --memory do not go together");
+    else if (!ret && !mem.on && (mem.timeline_csv || mem.stacks != 3))
+        ret = bts_cli_usage_error("report", "--timeline-csv and --stacks go with --memory");
     if (!ret && compare)
         ret = report_compare(argc - optind, argv + optind, &d, &ro, output);
     else if (!ret && (d.cmp.measure || d.cmp.work_unit || d.cmp.confidence ||
@@ -250,6 +509,8 @@ int bts_cmd_report(int argc, char **argv)
         return bts_cli_usage_error("report", "missing input file");
     if (optind + 1 < argc)
         return bts_cli_usage_error("report", "one input file expected, got %d", argc - optind);
+    if (mem.on)
+        return report_memory(argv[optind], in, &ro, &mem, output);
 
     t = bts_calltree_new();
     if (!t) {
