@@ -17,6 +17,10 @@
  * timeline, not a note. */
 #define BTS_TIMELINE_MAGIC "bt-spy-timeline/1 "
 
+/* A pprof comment that starts with this says a timeline is in the file
+ * ("bt-spy memory: peak RSS 252.3 MiB at 1.31 s, ..."); it is not a note. */
+#define BTS_TIMELINE_SUMMARY "bt-spy memory: "
+
 /* Hostile inputs cannot make a timeline larger than this. */
 #define BTS_TIMELINE_MAX_POINTS (1u << 20)
 #define BTS_TIMELINE_MAX_JUMPS  64

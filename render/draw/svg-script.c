@@ -14,6 +14,7 @@ const char svg_script[] =
     "\"data-xpad\");\n"
     "var fs = +attr(svg, \"data-fontsize\"), fw = +attr(svg, \"data-fontwidth\");\n"
     "var countname = attr(svg, \"data-countname\"), nametype = attr(svg, \"data-nametype\");\n"
+    "var div = +(attr(svg, \"data-div\") || 1);\n"
     "var diff = attr(svg, \"data-diff\") === \"1\";\n"
     "var names = [];\n"
     "$(\"names\").textContent.split(\"\\n\").forEach(function (line, i) {\n"
@@ -49,6 +50,7 @@ const char svg_script[] =
     "function pct(n) { return (100 * n / total).toFixed(2) + \"%\"; }\n"
     /* A byte-weighted profile (record --memory) reads in bytes. */
     "function amount(n) {\n"
+    "    n *= div;\n"
     "    if (countname !== \"bytes\")\n"
     "        return n.toLocaleString(\"en-US\") + \" \" + countname;\n"
     "    if (n < 1024)\n"

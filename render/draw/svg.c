@@ -343,6 +343,19 @@ static int write_names(struct obuf *b, const struct name_ref *refs, size_t nrefs
     return 0;
 }
 
+/* Browsers keep SVG geometry in fixed point that saturates near 2^25
+ * (Chromium's LayoutUnit), and a byte-weighted graph's counts go far past
+ * it: above 2^24, x and width are written in units of `div` counts (a power
+ * of two), and the script multiplies back. */
+static uint64_t count_divisor(const struct layout *l)
+{
+    uint64_t div = 1;
+
+    while (l->total / div > (UINT64_C(1) << 24))
+        div *= 2;
+    return div;
+}
+
 static void write_head(struct obuf *b, const struct layout *l)
 {
     const struct bts_render_opts *o = l->opts;
@@ -358,7 +371,11 @@ static void write_head(struct obuf *b, const struct layout *l)
     ob_str(b, " ");
     ob_px(b, l->height);
     ob_str(b, "\" data-total=\"");
-    ob_u64(b, l->total);
+    ob_u64(b, l->total / count_divisor(l));
+    if (count_divisor(l) > 1) {
+        ob_str(b, "\" data-div=\"");
+        ob_u64(b, count_divisor(l));
+    }
     ob_str(b, "\" data-xpad=\"");
     ob_px(b, l->xpad);
     ob_str(b, "\" data-fh=\"");
@@ -509,7 +526,7 @@ static int write_chart(struct obuf *b, const struct layout *l)
         ob_px(b, c.y1 - c.y0);
         ob_str(b, "\" fill=\"#f08080\" fill-opacity=\".35\"/>\n");
         ob_text(b, c.jumps[i].x + c.jumps[i].w / 2, c.y1 - 3, "middle",
-                " class=\"jump-label\" fill=\"#a00\"", c.jumps[i].label);
+                " class=\"jump-label\" style=\"fill:#a00\"", c.jumps[i].label);
     }
     ob_str(b, "<polyline id=\"rss\" fill=\"none\" stroke=\"#1f4e9e\" stroke-width=\"1.5\" "
               "points=\"");
@@ -526,10 +543,11 @@ static int write_chart(struct obuf *b, const struct layout *l)
     ob_px(b, c.peak_y);
     ob_str(b, "\" r=\"3.5\" fill=\"#c00\"/>\n");
     ob_text(b, c.peak_x + (c.peak_anchor_end ? -6 : 6), c.peak_y + 4,
-            c.peak_anchor_end ? "end" : "start", " id=\"peak-label\" fill=\"#c00\"", c.peak_label);
-    ob_text(b, c.x0, c.caption_y, NULL, " id=\"memory-caption\" fill=\"#333\"", c.caption);
-    ob_text(b, c.x0, c.axis_y, NULL, " fill=\"#555\"", c.t0_label);
-    ob_text(b, c.x1, c.axis_y, "end", " fill=\"#555\"", c.t1_label);
+            c.peak_anchor_end ? "end" : "start", " id=\"peak-label\" style=\"fill:#c00\"",
+            c.peak_label);
+    ob_text(b, c.x0, c.caption_y, NULL, " id=\"memory-caption\" style=\"fill:#333\"", c.caption);
+    ob_text(b, c.x0, c.axis_y, NULL, " style=\"fill:#555\"", c.t0_label);
+    ob_text(b, c.x1, c.axis_y, "end", " style=\"fill:#555\"", c.t1_label);
     ob_str(b, "</g>\n");
     chart_free(&c);
     return 0;
@@ -541,6 +559,7 @@ int svg_write(const struct layout *l, FILE *out)
     struct name_ref *refs = NULL;
     uint32_t *name_idx = NULL, *order = NULL, *row_start = NULL;
     uint32_t rows = l->max_depth + 1, *fill = NULL;
+    uint64_t div = count_divisor(l);
     size_t nrefs = 0;
     int err;
 
@@ -583,14 +602,15 @@ int svg_write(const struct layout *l, FILE *out)
             ob_str(&b, ",");
             ob_px(&b, y);
             ob_str(&b, ") scale(");
-            ob_double(&b, l->scale);
+            ob_double(&b, l->scale * (double)div);
             ob_str(&b, ",1)\">\n");
             for (uint32_t k = row_start[d]; k < row_start[d + 1]; k++) {
                 const struct layout_frame *f = &l->frames[order[k]];
                 ob_str(&b, "<rect x=\"");
-                ob_u64(&b, f->x);
+                /* Rounded at both edges, so neighbours still touch. */
+                ob_u64(&b, f->x / div);
                 ob_str(&b, "\" width=\"");
-                ob_u64(&b, f->w);
+                ob_u64(&b, (f->x + f->w) / div - f->x / div);
                 ob_str(&b, "\" height=\"");
                 ob_px(&b, l->frame_height - 1);
                 ob_str(&b, "\" n=\"");

@@ -608,7 +608,20 @@ int bts_pprof_builder_write(struct bts_pprof_builder *b, FILE *out)
             goto out;
         timeline = (uint8_t *)enc;
         err = -ENOMEM;
-        if ((comments[ncomments++] = intern(b, enc, enc_len)) < 0)
+        /* The encoded timeline is a string no message refers to (allowed:
+         * readers resolve only the indexes they meet), so go tool pprof
+         * does not print a long line with every comment; a short comment
+         * says it is there. */
+        if (intern(b, enc, enc_len) < 0)
+            goto out;
+        char summary[160], peak[32], at[32];
+        const struct bts_timeline *tl = b->opts.timeline;
+        snprintf(summary, sizeof(summary),
+                 BTS_TIMELINE_SUMMARY "peak RSS %s at %s, %zu points, %zu jumps "
+                                      "(bt-spy report --memory shows them)",
+                 bts_timeline_format_bytes(tl->peak_rss, peak, sizeof(peak)),
+                 bts_timeline_format_time(tl->peak_t_ns, at, sizeof(at)), tl->npoints, tl->njumps);
+        if ((comments[ncomments++] = intern_cstr(b, summary)) < 0)
             goto out;
     }
     vt[0].type = memory ? s_space : s_samples;
@@ -1153,20 +1166,19 @@ static void read_meta(const pb_profile *p, struct bts_pprof_meta *m)
         if (!string_ok(p, p->comment[i]))
             continue;
         c = p->string_table[p->comment[i]];
-        if (!bts_timeline_is_encoded(c, strlen(c)))
+        if (!bts_timeline_is_encoded(c, strlen(c)) &&
+            strncmp(c, BTS_TIMELINE_SUMMARY, sizeof(BTS_TIMELINE_SUMMARY) - 1))
             snprintf(m->comment, sizeof(m->comment), "%s", c);
     }
 }
 
-/* The first comment that decodes as a timeline, or NULL. */
+/* The first string (a comment, or one no message refers to) that decodes
+ * as a timeline, or NULL. */
 static struct bts_timeline *read_timeline(const pb_profile *p)
 {
-    for (size_t i = 0; i < p->n_comment; i++) {
-        const char *c;
+    for (size_t i = 1; i < p->n_string_table; i++) {
+        const char *c = p->string_table[i];
         struct bts_timeline *tl;
-        if (!string_ok(p, p->comment[i]))
-            continue;
-        c = p->string_table[p->comment[i]];
         if (bts_timeline_is_encoded(c, strlen(c)) && (tl = bts_timeline_decode(c, strlen(c), NULL)))
             return tl;
     }

@@ -26,8 +26,9 @@ struct bts_pprof_opts {
     enum bts_pprof_kind kind;
     uint64_t period_bytes; /* memory: bytes per sample when a sample gives none (4096) */
     const char *comment;   /* a note, the first comment (e.g. the command); NULL = none */
-    /* Memory: the RSS timeline, written as a comment of its own (encoded
-     * by bts_timeline_encode). NULL = none. */
+    /* Memory: the RSS timeline (bts_timeline_encode's text) as a string
+     * no message refers to, and a one-line BTS_TIMELINE_SUMMARY comment.
+     * NULL = none. */
     const struct bts_timeline *timeline;
 };
 
