@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# record shows Python frames on every CPython 3.8-3.13 of this machine:
+# Debian's python3 (runtime in the executable) and pyenv's (libpython3.X.so).
+# For each, `record -r 999 -d 3 -f collapsed` of workloads/phases.py (three
+# self-timed phases) must have: >= 95% of samples holding a frame of the
+# workload; each phase's share of the in-phase samples within 2.5 pp of the
+# workload's own CPU-time shares; every workload frame named as the version
+# names it (co_qualname from 3.11, co_name before: Mixer.phase_gamma vs
+# phase_gamma) with its line inside that function (ranges from ast, at most
+# 0.1% torn reads); the Python version named on stderr. On the first
+# interpreter also: --no-python gives native frames only, --function gives
+# `qualname (path)` frames. Prints the versions covered; fails if none.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+py_init
+py_gate_record
+
+workload="$PY_WORKLOADS/phases.py"
+phases=(--phase alpha=phase_alpha --phase beta=phase_beta --phase gamma=Mixer.phase_gamma)
+covered=()
+static=0 shared=0
+for py in "${PYTHONS[@]}"; do
+    version=$(py_version "$py")
+    linkage=$(py_linkage "$py")
+    tag="$version ($linkage, $py)"
+    out="$WORK/$version"
+    if ! "$BTS" record -r 999 -d 3 -f collapsed -o "$out.folded" --no-status -- \
+        "$py" "$workload" --seconds 3 >"$out.json" 2>"$out.err"; then
+        cat "$out.err"
+        py_fail "$tag: record failed"
+        continue
+    fi
+    [ -s "$out.json" ] || { py_fail "$tag: the workload printed no timing"; continue; }
+    py_tool check "$out.folded" --version "$version" --source "$workload" --label "$version" \
+        --min-own 95 --max-bad 0.1 "${phases[@]}" --expect-json "$out.json" --tolerance 2.5 ||
+        py_fail "$tag: see above"
+    minor=${version%.*}
+    grep -Eiq "python $(echo "$minor" | sed 's/\./\\./')([.0-9]*)?\b" "$out.err" ||
+        py_fail "$tag: record's stderr does not name python $minor: $(tr '\n' '|' <"$out.err")"
+    covered+=("$tag")
+    [ "$linkage" = static ] && static=1
+    [ "$linkage" = shared ] && shared=1
+done
+
+# Options, on the first interpreter.
+py=${PYTHONS[0]}
+version=$(py_version "$py")
+"$BTS" record --no-python -r 499 -d 1 -f collapsed -o "$WORK/native.folded" --no-status -- \
+    "$py" "$workload" --seconds 1 >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err"; py_fail "record --no-python failed"; }
+if py_tool has-python "$WORK/native.folded"; then
+    py_fail "--no-python still shows Python frames: $(grep -m1 -o '[^;]* ([^;]*\.py:[0-9]*)' "$WORK/native.folded")"
+fi
+[ "$(folded_total "$WORK/native.folded")" -gt 0 ] || py_fail "--no-python recorded no samples"
+"$BTS" record --function -r 999 -d 2 -f collapsed -o "$WORK/function.folded" --no-status -- \
+    "$py" "$workload" --seconds 2 >"$WORK/function.json" 2>"$WORK/err" ||
+    { cat "$WORK/err"; py_fail "record --function failed"; }
+py_tool check "$WORK/function.folded" --version "$version" --source "$workload" \
+    --label "$version --function" --function-mode --min-own 95 "${phases[@]}" \
+    --expect-json "$WORK/function.json" --tolerance 2.5 || py_fail "--function: see above"
+
+[ "${#covered[@]}" -gt 0 ] || fail "no interpreter was covered"
+[ $static = 1 ] || echo "note: no statically linked interpreter here (Debian's python3)"
+[ $shared = 1 ] || echo "note: no interpreter with libpython3.X.so here (pyenv)"
+py_finish "$(printf '%s; ' "${covered[@]}")"

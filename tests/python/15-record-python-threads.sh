@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# --threads, --idle and --gil on workloads/threads3.py (two threads spinning
+# for the GIL, one in time.sleep), on every CPython 3.8-3.13 here, 2 s each
+# at 199 Hz:
+#  - --threads roots read 'thread NAME (TID)' with the Python thread names
+#    (MainThread, py-spinner, py-sleeper) and the tids the program printed;
+#  - without --idle the sleeper has at most 5% of the samples;
+#  - with --idle it has at least half as many as the main thread, its
+#    innermost Python frame is nap() on the time.sleep line in >= 90% of
+#    them;
+#  - --gil --idle keeps only the GIL holder's samples: no sleeper, and at
+#    most 60% of the --idle recording's samples (one thread of three).
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+py_init
+py_gate_record
+workload="$PY_WORKLOADS/threads3.py"
+sleep_line=$("$PYTOOL" -c 'import ast, sys
+for n in ast.walk(ast.parse(open(sys.argv[1]).read())):
+    if isinstance(n, ast.FunctionDef) and n.name == "nap":
+        print(next(c.lineno for c in ast.walk(n) if isinstance(c, ast.Call)
+                   and getattr(c.func, "attr", "") == "sleep"))' "$workload")
+
+# rec NAME OPTIONS...: records threads3.py for 2 s; the per-thread table
+# (role name tid samples python% leaf% leaf) in NAME.threads.
+rec() {
+    local name=$1
+    shift
+    "$BTS" record --threads "$@" -r 199 -d 2 -f collapsed -o "$WORK/$name.folded" --no-status \
+        -- "$py" "$workload" --seconds 2.5 >"$WORK/$name.ids" 2>"$WORK/$name.err" ||
+        { cat "$WORK/$name.err"; py_fail "$tag: record --threads $* failed"; return 1; }
+    py_tool threads "$WORK/$name.folded" --role MainThread=spin_main \
+        --role py-spinner=spin_worker --role py-sleeper=nap >"$WORK/$name.threads"
+    echo "$tag, --threads $*: (role name tid samples python% leaf% leaf)"
+    sed 's/^/    /' "$WORK/$name.threads"
+}
+
+# samples NAME ROLE: the samples of the thread(s) running ROLE's function.
+samples() {
+    awk -F'\t' -v r="$2" '$1 == r { n += $4 } END { print n + 0 }' "$WORK/$1.threads"
+}
+
+total() {
+    awk -F'\t' '{ n += $4 } END { print n + 0 }' "$WORK/$1.threads"
+}
+
+covered=()
+for py in "${PYTHONS[@]}"; do
+    version=$(py_version "$py")
+    tag="$version ($(py_linkage "$py"))"
+    rec cpu || continue
+    rec idle --idle || continue
+    rec gil --gil --idle || continue
+    # Each thread, known by what it runs, has its Python name and the tid
+    # the program printed.
+    for t in MainThread py-spinner py-sleeper; do
+        tid=$("$PYTOOL" -c 'import json, sys
+print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/idle.ids" "$t")
+        root=$(awk -F'\t' -v r="$t" '$1 == r { print "thread " $2 " (" $3 ")" }' "$WORK/idle.threads")
+        [ "$root" = "thread $t ($tid)" ] ||
+            py_fail "$tag: the thread running ${t}'s function has root(s) '$root', not 'thread $t ($tid)'"
+    done
+    sleeper=$(samples cpu py-sleeper)
+    [ $((sleeper * 20)) -le "$(total cpu)" ] ||
+        py_fail "$tag: without --idle the sleeper has $sleeper of $(total cpu) samples"
+    main=$(samples idle MainThread)
+    sleeper=$(samples idle py-sleeper)
+    [ "$main" -gt 0 ] && [ $((sleeper * 2)) -ge "$main" ] ||
+        py_fail "$tag: with --idle the sleeper has $sleeper samples, MainThread $main"
+    awk -F'\t' -v want="nap ($workload:$sleep_line)" \
+        '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
+        "$WORK/idle.threads" ||
+        py_fail "$tag: with --idle the sleeper is not in nap() at line $sleep_line in >= 90% of its samples"
+    [ "$(samples gil py-sleeper)" = 0 ] || py_fail "$tag: --gil kept samples of the sleeper"
+    [ "$(total gil)" -gt 0 ] && [ $(($(total gil) * 10)) -le $(($(total idle) * 6)) ] ||
+        py_fail "$tag: --gil --idle kept $(total gil) samples of --idle's $(total idle)"
+    covered+=("$tag")
+done
+py_finish "$(printf '%s; ' "${covered[@]}")"

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+# Shared by tests/python/1N-*.sh and bench/python-*.sh: the CPython
+# interpreters on this machine, the gate that skips while bt-spy shows no
+# Python frames, and pyprofile.py (the checks, on the standard library).
+# Sourced after tests/cli/lib.sh (BTS, ENGINE, WORK, fail, skip).
+PY_DIR="$BTS_SOURCE_DIR/tests/python"
+PY_WORKLOADS="$PY_DIR/workloads"
+PY_BACKTEST="$BTS_SOURCE_DIR/engine/python/bt_backtest.py"
+PY_NOT_YET="bt-spy shows no Python frames yet"
+# Any failed check counts; a test exits 1 at its end when one did, so that
+# every interpreter is tried and reported.
+py_failures=0
+
+py_fail() {
+    echo "FAIL: $*"
+    py_failures=$((py_failures + 1))
+}
+
+# PYTOOL runs pyprofile.py: Debian's python3, else the first interpreter found.
+PYTOOL=""
+
+# py_interpreters [MIN_MINOR] [MAX_MINOR]: prints one path per line: Debian's
+# /usr/bin/python3 (statically linked), then every
+# $(pyenv root)/versions/3.*/bin/python3.X (with libpython3.X.so), each
+# interpreter once, 3.8 to 3.13 only (the versions bt-spy reads): never 2.7,
+# 3.6 or 3.7. Not a python3 from PATH: under pyenv that is a shim script.
+# BTS_PYTHON_VERSIONS="3.9 3.12" keeps only those versions.
+py_interpreters() {
+    local lo=${1:-8} hi=${2:-13} root path real minor
+    local -A seen=()
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for path in /usr/bin/python3 $(ls -d "$root"/versions/3.*/bin/python3.* 2>/dev/null |
+        grep -E '/python3\.[0-9]+$' | sort -V); do
+        [ -x "$path" ] || continue
+        real=$(readlink -f "$path")
+        [ -n "${seen[$real]:-}" ] && continue
+        seen[$real]=1
+        minor=$("$path" -c 'import sys; print(sys.version_info[0] * 100 + sys.version_info[1])' \
+            2>/dev/null) || continue
+        [ "$minor" -ge $((300 + lo)) ] && [ "$minor" -le $((300 + hi)) ] || continue
+        if [ -n "${BTS_PYTHON_VERSIONS:-}" ]; then
+            case " $BTS_PYTHON_VERSIONS " in
+            *" 3.$((minor - 300)) "*) ;;
+            *) continue ;;
+            esac
+        fi
+        echo "$path"
+    done
+}
+
+# py_version PY: "3.11.2".
+py_version() {
+    "$1" -c 'import platform; print(platform.python_version())'
+}
+
+# py_linkage PY: "static" when the interpreter's executable holds the
+# runtime, "shared" when it maps libpython3.X.so.
+py_linkage() {
+    if ldd "$1" 2>/dev/null | grep -q 'libpython3'; then echo shared; else echo static; fi
+}
+
+py_tool() {
+    "$PYTOOL" "$PY_DIR/pyprofile.py" "$@"
+}
+
+# py_init: finds the interpreters into PYTHONS (an array) and PYTOOL; exits
+# 77 when there is none.
+py_init() {
+    mapfile -t PYTHONS < <(py_interpreters "$@")
+    [ "${#PYTHONS[@]}" -gt 0 ] ||
+        skip "no CPython 3.8-3.13 found (looked at /usr/bin/python3 and \$(pyenv root)/versions)"
+    PYTOOL=/usr/bin/python3
+    [ -x "$PYTOOL" ] || PYTOOL=${PYTHONS[0]}
+}
+
+# py_gate_record: exits 77 while bt-spy shows no Python frames: a 1-second
+# record of a Python loop holds none AND record --help offers no
+# --no-python. Once either changes, the tests run and may fail.
+py_gate_record() {
+    local py=${1:-${PYTHONS[0]}}
+    if "$BTS" record --help 2>&1 | grep -q -- '--no-python'; then
+        return 0
+    fi
+    "$BTS" record -r 199 -d 1 -f collapsed -o "$WORK/gate.folded" --no-status -- \
+        "$py" "$PY_WORKLOADS/phases.py" --seconds 1 >/dev/null 2>"$WORK/gate.err" ||
+        { cat "$WORK/gate.err"; fail "bt-spy record of a Python program failed"; }
+    py_tool has-python "$WORK/gate.folded" && return 0
+    skip "$PY_NOT_YET (record of $py has only native frames, and record --help has no --no-python)"
+}
+
+# py_gate_dump PID: the same for dump: exits 77 when a dump of PID has no
+# Python frame and dump --help offers no --locals.
+py_gate_dump() {
+    if "$BTS" dump --help 2>&1 | grep -q -- '--locals'; then
+        return 0
+    fi
+    "$BTS" dump --pid "$1" >"$WORK/gate.dump" 2>&1 || true
+    grep -Eq ' \([^()]+\.py:[0-9]+\)$' "$WORK/gate.dump" && return 0
+    skip "$PY_NOT_YET (dump shows only native frames, and dump --help has no --locals)"
+}
+
+# py_finish "WHAT WAS COVERED": prints it and exits 1 if a check failed.
+py_finish() {
+    echo "covered: $1"
+    if [ "$py_failures" -gt 0 ]; then
+        echo "$py_failures check(s) failed"
+        exit 1
+    fi
+    echo "ok"
+}
