@@ -170,11 +170,9 @@ int bts_cmd_dump(int argc, char **argv)
     err = bts_profiler_dump(bts_cli_connect_path, o.pid, o.lines, &d, why, sizeof(why), hint,
                             sizeof(hint));
     if (err < 0) {
-        /* bt-spyd's reason is the error; a local one explains the errno. */
-        bts_cli_error("cannot dump pid %d: %s", (int)o.pid,
-                      why[0] && bts_cli_connect_path ? why : bts_cli_strerror(err));
-        if (why[0] && err != -ESRCH && !bts_cli_connect_path)
-            bts_cli_hint("%s", why);
+        /* The reason (bt-spyd's, or the local explanation of the errno:
+         * "pid 7 is a zombie ...") is the error, as in record. */
+        bts_cli_error("cannot dump pid %d: %s", (int)o.pid, why[0] ? why : bts_cli_strerror(err));
         if (hint[0])
             bts_cli_hint("%s", hint);
         goto out;

@@ -2,6 +2,7 @@
 /* permission-check: explains perf_event and ptrace refusals. */
 #define _GNU_SOURCE
 #include "permission-check-private.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_ADMIN_BIT  21
 #define CAP_PERFMON_BIT    38
+#define PF_KTHREAD         0x00200000u /* /proc/PID/stat flags: a kernel thread */
 
 static int read_int_file(const char *path, int fallback)
 {
@@ -46,6 +48,32 @@ static bool status_field(const char *path, const char *key, char *out, size_t le
     return found;
 }
 
+/* State, parent, flags and comm from /proc/PID/stat: "pid (comm) S ppid
+ * pgrp session tty tpgid flags ...". */
+static void gather_stat(pid_t pid, struct bts_permission_facts *facts)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (bts_proc_read_small(path, buf, sizeof(buf)) <= 0)
+        return;
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (!open || !close || close < open)
+        return;
+    size_t n = (size_t)(close - open - 1);
+    if (n >= sizeof(facts->comm))
+        n = sizeof(facts->comm) - 1;
+    memcpy(facts->comm, open + 1, n);
+    facts->comm[n] = '\0';
+    char state;
+    int ppid;
+    unsigned flags;
+    if (sscanf(close + 1, " %c %d %*d %*d %*d %*d %u", &state, &ppid, &flags) != 3)
+        return;
+    facts->zombie = state == 'Z' || state == 'X';
+    facts->parent = ppid;
+    facts->kernel_thread = flags & PF_KTHREAD;
+}
+
 void bts_permission_gather(pid_t pid, struct bts_permission_facts *facts)
 {
     char path[64], value[128];
@@ -61,19 +89,68 @@ void bts_permission_gather(pid_t pid, struct bts_permission_facts *facts)
     }
     if (pid > 0) {
         facts->pid_exists = kill(pid, 0) == 0 || errno == EPERM;
+        facts->is_self = pid == getpid();
         snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
         if (status_field(path, "Uid", value, sizeof(value)))
             facts->target_uid = (uid_t)strtoul(value, NULL, 10);
         else
             facts->target_uid = facts->self_uid;
+        if (status_field(path, "TracerPid", value, sizeof(value)))
+            facts->tracer = (pid_t)strtol(value, NULL, 10);
+        gather_stat(pid, facts);
     }
+}
+
+bool bts_permission_explain_target(const struct bts_permission_facts *f, int err, bool ptrace,
+                                   char *why, size_t why_len, char *hint, size_t hint_len)
+{
+    bool refused = err == -EPERM || err == -EACCES;
+    if (f->pid <= 0 || !f->pid_exists)
+        return false;
+    if (f->zombie) {
+        snprintf(why, why_len, "pid %d is a zombie (exited, not yet reaped by its parent)",
+                 (int)f->pid);
+        snprintf(hint, hint_len,
+                 "it has no threads left to sample; its parent (pid %d) has to "
+                 "wait() for it",
+                 (int)f->parent);
+    } else if (f->kernel_thread) {
+        snprintf(why, why_len, "pid %d is a kernel thread (%s)", (int)f->pid, f->comm);
+        snprintf(hint, hint_len,
+                 "bt-spy samples user-space processes; for kernel stacks use: "
+                 "perf record -g -p %d",
+                 (int)f->pid);
+    } else if (refused && ptrace && f->is_self) {
+        snprintf(why, why_len, "pid %d is this process: a process cannot ptrace itself",
+                 (int)f->pid);
+        snprintf(hint, hint_len, "run bt-spy as another process");
+    } else if (refused && ptrace && f->tracer > 0) {
+        snprintf(why, why_len, "another tracer (pid %d) is attached to pid %d", (int)f->tracer,
+                 (int)f->pid);
+        snprintf(hint, hint_len, "detach the debugger or profiler (gdb, strace, bt-spy) first");
+    } else {
+        return false;
+    }
+    return true;
 }
 
 void bts_permission_diagnose(const struct bts_permission_facts *f, int err, const char *command,
                              char *why, size_t why_len, char *hint, size_t hint_len)
 {
     bool privileged = f->self_uid == 0 || f->cap_perfmon;
+    bool refused = err == -EPERM || err == -EACCES;
     why[0] = hint[0] = '\0';
+    if (bts_permission_explain_target(f, err, false, why, why_len, hint, hint_len))
+        return;
+    /* perf_event_open minds neither another tracer nor the caller itself:
+     * when the target has one of those, ptrace is what refused (unless
+     * perf_event_paranoid refused perf_event first, which is the fix). */
+    if (refused && (privileged || f->paranoid <= 2) &&
+        bts_permission_explain_target(f, err, true, why, why_len, hint, hint_len)) {
+        size_t n = strlen(hint);
+        snprintf(hint + n, hint_len - n, ", or use --backend perf");
+        return;
+    }
     if (err == -ESRCH || (f->pid > 0 && !f->pid_exists)) {
         snprintf(why, why_len, "no process with pid %d", (int)f->pid);
         snprintf(hint, hint_len, "check the pid with: ps -p %d", (int)f->pid);
@@ -110,7 +187,7 @@ void bts_permission_diagnose(const struct bts_permission_facts *f, int err, cons
     } else if (err == -ENOTSUP || err == -EOPNOTSUPP) {
         snprintf(why, why_len, "an option is not supported by this backend");
         snprintf(hint, hint_len,
-                 "--idle needs --backend ptrace or auto; --subprocesses is not supported yet");
+                 "--idle needs --backend ptrace or auto; the ptrace backend runs on x86-64 only");
     } else if (err == -EMFILE || err == -ENFILE) {
         snprintf(why, why_len, "too many open files (one event per thread)");
         snprintf(hint, hint_len, "raise the limit: ulimit -n 65536");

@@ -383,25 +383,15 @@ void bts_thread_dump_free(struct bts_thread_dump *d)
     free(d);
 }
 
-/* Pid of a tracer already attached to `pid` (TracerPid), or 0. */
-static pid_t tracer_of(pid_t pid)
-{
-    char path[64], buf[4096];
-    size_t n = 0;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (read_small_file(path, buf, sizeof(buf) - 1, &n) < 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "\nTracerPid:");
-    return p ? (pid_t)atoi(p + strlen("\nTracerPid:")) : 0;
-}
-
 void bts_thread_dump_explain(pid_t pid, int err, char *why, size_t why_len, char *hint,
                              size_t hint_len)
 {
     struct bts_permission_facts f;
     why[0] = hint[0] = '\0';
     bts_permission_gather(pid, &f);
+    /* A zombie, a kernel thread, ourselves, another tracer's process. */
+    if (bts_permission_explain_target(&f, err, true, why, why_len, hint, hint_len))
+        return;
     if (err == -ESRCH || !f.pid_exists) {
         snprintf(why, why_len, "no process with pid %d", (int)pid);
         snprintf(hint, hint_len, "check the pid with: ps -p %d", (int)pid);
@@ -409,11 +399,7 @@ void bts_thread_dump_explain(pid_t pid, int err, char *why, size_t why_len, char
     }
     if (err != -EPERM && err != -EACCES)
         return;
-    pid_t tracer = tracer_of(pid);
-    if (tracer > 0) {
-        snprintf(why, why_len, "another tracer (pid %d) is attached to it", (int)tracer);
-        snprintf(hint, hint_len, "detach the debugger or profiler (gdb, strace, bt-spy) first");
-    } else if (f.target_uid != f.self_uid && f.self_uid != 0 && !f.cap_ptrace) {
+    if (f.target_uid != f.self_uid && f.self_uid != 0 && !f.cap_ptrace) {
         snprintf(why, why_len, "pid %d belongs to another user (uid %u)", (int)pid,
                  (unsigned)f.target_uid);
         snprintf(hint, hint_len, "run as the target's user, as root, or add CAP_SYS_PTRACE");
