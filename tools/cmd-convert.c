@@ -114,6 +114,11 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
                       MAX_SHOWN_DIAGS);
     if (ret == -EBADMSG && in->diags)
         return BTS_EXIT_FAILURE; /* --strict: the line is already reported */
+    if (ret == -EMSGSIZE && in->diags) {
+        /* FILE:LINE: a line over BTS_LINE_LIMIT_BYTES, already reported. */
+        bts_cli_hint("folded input has one stack per line: 'main;f;g 42'");
+        return BTS_EXIT_FAILURE;
+    }
     if (ret == -EBADMSG || (ret == -ENOENT && err[0]) || (ret == -EFBIG && err[0])) {
         bts_cli_error("%s: %s", name, err[0] ? err : "malformed input");
         return BTS_EXIT_FAILURE;
@@ -363,6 +368,8 @@ int bts_cmd_convert(int argc, char **argv)
         err = bts_calltree_write_folded(t, out);
         break;
     }
+    if (err && bts_output_file_error(of))
+        err = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (!err)
         err = bts_output_file_commit(of);
     if (err) {

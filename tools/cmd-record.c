@@ -540,6 +540,8 @@ stop:
 
     bts_profiler_stats(s, &st);
     ret = write_profile(s, &o, format, target, bts_profiler_pid(s), bts_output_file_stream(of));
+    if (ret && bts_output_file_error(of))
+        ret = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (ret == -ENODATA) {
         bts_cli_error("no samples were collected; nothing written to '%s'",
                       bts_output_file_name(of));

@@ -33,14 +33,6 @@ enum bts_format bts_format_from_name(const char *name)
     return BTS_FORMAT_AUTO;
 }
 
-const char *bts_format_name(enum bts_format f)
-{
-    for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
-        if (format_names[i].format == f)
-            return format_names[i].name;
-    return "auto";
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);

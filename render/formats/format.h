@@ -22,7 +22,6 @@ enum bts_format {
 /* "folded", "pprof", "speedscope", "perf-script" -> format; AUTO when the
  * name is unknown. */
 enum bts_format bts_format_from_name(const char *name);
-const char *bts_format_name(enum bts_format f);
 /* Output format from a file name's extension: .folded/.txt/.collapsed,
  * .pb.gz/.pprof/.pb, .speedscope.json/.json. AUTO when unknown. */
 enum bts_format bts_format_from_path(const char *path);
