@@ -285,18 +285,24 @@ void bts_protocol_start_from_opts(const struct bts_session_opts *o, Btspy__Start
 
 void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *o)
 {
-    *o = (struct bts_session_opts){
-        .pid = st->pid,
-        .rate_hz = st->rate_hz,
-        .backend = (enum bts_backend)st->backend,
-        .unwind = (enum bts_unwind)st->unwind,
-        .stack_size = st->stack_size,
-        .threads = st->threads,
-        .idle = st->idle,
-        .lines = st->lines,
-        .subprocesses = st->subprocesses,
-    };
+    o->pid = st->pid;
+    o->rate_hz = st->rate_hz;
+    o->backend = (enum bts_backend)st->backend;
+    o->unwind = (enum bts_unwind)st->unwind;
+    o->stack_size = st->stack_size;
+    o->threads = st->threads;
+    o->idle = st->idle;
+    o->lines = st->lines;
+    o->subprocesses = st->subprocesses;
 }
+
+_Static_assert((int)BTS_BACKEND_AUTO == BTSPY__BACKEND__BACKEND_AUTO &&
+                   (int)BTS_BACKEND_PERF == BTSPY__BACKEND__BACKEND_PERF &&
+                   (int)BTS_BACKEND_PTRACE == BTSPY__BACKEND__BACKEND_PTRACE,
+               "the wire's backends are the sampler's");
+_Static_assert((int)BTS_UNWIND_DWARF == BTSPY__UNWIND__UNWIND_DWARF &&
+                   (int)BTS_UNWIND_FP == BTSPY__UNWIND__UNWIND_FP,
+               "the wire's unwind modes are the sampler's");
 
 int bts_protocol_validate_request(const Btspy__Request *req, char *why, size_t why_len)
 {

@@ -76,9 +76,11 @@ int bts_protocol_validate_reply(const Btspy__Reply *reply, char *why, size_t why
  * the launching side's business and are left as they are. */
 void bts_protocol_start_from_opts(const struct bts_session_opts *opts, Btspy__StartSession *st);
 
-/* The reverse, for the daemon: every sampling option of a validated
- * StartSession. argv is left NULL (protobuf-c's is not NULL-terminated),
- * and so are the launch hooks. */
+/* The reverse, for the daemon: sets every sampling option of *opts (pid,
+ * rate, backend, unwind, stack size, threads, idle, lines, subprocesses)
+ * from a validated StartSession. The rest of *opts is the daemon's and is
+ * left as it is: argv (protobuf-c's is not NULL-terminated), the launch
+ * hook, the guard. */
 void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *opts);
 
 /* strerror(err) lowercased for reasons and logs ("permission denied"), in

@@ -594,7 +594,10 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         .idle = st->idle,
         .lines = st->lines,
     };
-    so.subprocesses = st->subprocesses;
+    /* Every sampling option as the client sent it, through the one mapping
+     * check-protocol round-trips field by field (protocol.c); argv, the
+     * launch hook and the guard stay the daemon's. */
+    bts_protocol_opts_from_start(st, &so);
     if (st->n_argv) {
         if ((err = prepare_launch(srv, c, st, &as, why, sizeof(why), hint, sizeof(hint))) < 0)
             goto fail;

@@ -537,12 +537,14 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     req.body_case = BTSPY__REQUEST__BODY_START;
     req.start = &st;
     Btspy__Request *out = round_trip_request(&req);
-    struct bts_session_opts got;
-    memset(&got, 0xa5, sizeof(got));
+    /* What the mapping must not touch is the daemon's own. */
+    int sentinel;
+    struct bts_session_opts got = {.before_exec_ctx = &sentinel};
     bts_protocol_opts_from_start(out->start, &got);
     ck_assert_uint_eq(out->start->n_argv, 3);
     ck_assert_str_eq(out->start->argv[2], "1");
     ck_assert_ptr_null(got.argv); /* the daemon copies it NULL-terminated */
+    ck_assert_ptr_eq(got.before_exec_ctx, &sentinel);
     ck_assert_int_eq(got.pid, asked.pid);
     ck_assert_uint_eq(got.rate_hz, asked.rate_hz);
     ck_assert_int_eq(got.backend, asked.backend);
@@ -553,13 +555,13 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     ck_assert(got.lines == asked.lines);
     ck_assert(got.subprocesses == asked.subprocesses);
     ck_assert_ptr_null(got.before_exec); /* the daemon's own, never the client's */
-    ck_assert_ptr_null(got.before_exec_ctx);
     btspy__request__free_unpacked(out, NULL);
 
     /* And each false/zero one stays so: no field is stuck at true. */
     struct bts_session_opts plain = {.pid = 77};
     Btspy__StartSession st2 = BTSPY__START_SESSION__INIT;
     bts_protocol_start_from_opts(&plain, &st2);
+    memset(&got, 0xff, sizeof(got)); /* every flag true, every number odd */
     bts_protocol_opts_from_start(&st2, &got);
     ck_assert_int_eq(got.pid, 77);
     ck_assert(!got.threads && !got.idle && !got.lines && !got.subprocesses);
