@@ -125,8 +125,7 @@ bool bts_permission_explain_target(const struct bts_permission_facts *f, int err
                  (int)f->pid);
         snprintf(hint, hint_len, "run bt-spy as another process");
     } else if (refused && ptrace && f->tracer > 0) {
-        snprintf(why, why_len, "another tracer (pid %d) is attached to pid %d", (int)f->tracer,
-                 (int)f->pid);
+        snprintf(why, why_len, "pid %d is already traced by pid %d", (int)f->pid, (int)f->tracer);
         snprintf(hint, hint_len, "detach the debugger or profiler (gdb, strace, bt-spy) first");
     } else {
         return false;

@@ -67,11 +67,11 @@ for _ in $(seq 100); do grep -qs "^traced " "$WORK/traced.out" && break; sleep 0
 read -r _ traced tracer <"$WORK/traced.out"
 [ -n "${tracer:-}" ] || fail "setup: traced-sleeper did not start: $(cat "$WORK/traced.out")"
 "$BTS" record --backend ptrace --pid "$traced" -d 1 -o "$WORK/t.folded" 2>"$WORK/err"
-expect_line "$WORK/err" "^bt-spy: cannot attach to pid $traced: another tracer \\(pid $tracer\\) is attached to pid $traced\$" \
+expect_line "$WORK/err" "^bt-spy: cannot attach to pid $traced: pid $traced is already traced by pid $tracer\$" \
     "record --backend ptrace of a traced process"
 grep -q "perf_event_open" "$WORK/err" && bad "a traced target blamed perf_event_open"
 "$BTS" dump --pid "$traced" 2>"$WORK/err"
-expect_line "$WORK/err" "^bt-spy: cannot dump pid $traced: another tracer \\(pid $tracer\\)" \
+expect_line "$WORK/err" "^bt-spy: cannot dump pid $traced: pid $traced is already traced by pid $tracer\$" \
     "dump of a traced process"
 
 # A negative count.

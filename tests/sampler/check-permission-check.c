@@ -127,7 +127,7 @@ START_TEST(test_names_another_tracer)
     f.self_uid = f.target_uid = 0;
     f.tracer = 77;
     bts_permission_diagnose(&f, -EPERM, NULL, why, sizeof(why), hint, sizeof(hint));
-    ck_assert_str_eq(why, "another tracer (pid 77) is attached to pid 4242");
+    ck_assert_str_eq(why, "pid 4242 is already traced by pid 77");
     ck_assert_ptr_nonnull(strstr(hint, "detach"));
     /* Without the rights for perf_event either, that refusal comes first. */
     f = user_facts();
