@@ -45,6 +45,18 @@ struct bts_backend_sink {
     /* Optional: a thread of the target started process `pid` (so
      * --subprocesses can follow it before the next /proc scan). */
     void (*forked)(void *ctx, pid_t pid);
+    /* Optional: may thread `tid` of the target (tid = pid: the process) be
+     * sampled now? A backend asks on every rescan, before and after it opens
+     * or seizes a thread found after start, and after every exec: with
+     * ptrace at the exec stop, before the new image runs an instruction;
+     * with perf_event at the exec's COMM record, before reading further.
+     * 0: yes. Above 0: yes, and it runs a new image (the sink has noted
+     * that its maps changed). -ENOENT: that thread is gone, skip it. -ESRCH: the process
+     * has exited, whatever its pid names now: poll returns 1 from here on.
+     * -EPERM: its rights changed: stop sampling at once and return -EPERM
+     * from poll; nothing read after the change reaches the sink. Any other
+     * -errno: do not sample that thread. */
+    int (*check)(void *ctx, pid_t tid);
 };
 
 struct bts_backend_config {

@@ -3,7 +3,13 @@
  * each with its own mmap ring. New threads are picked up from FORK records as
  * soon as the creating thread's ring is read, and from /proc/PID/task every
  * 50 ms. (The kernel refuses to mmap inherited per-task events, so launched
- * commands are followed the same way; their first event is enabled on exec.) */
+ * commands are followed the same way; their first event is enabled on exec.)
+ *
+ * The backend follows a process, not a pid number, and asks the sink's
+ * check() before it opens an event on any thread found later (and again
+ * after, closing the event unread on a no), on every rescan, and at every
+ * exec's COMM record. A root profiler can open events on a setuid process;
+ * the kernel only drops the events that exist at its exec. */
 #define _GNU_SOURCE
 #include "backend-private.h"
 #include "proc.h"
@@ -32,8 +38,8 @@
 struct perf_thread {
     pid_t tid;
     int fd;
-    bool hung_up;
-    bool seen; /* found by the current rescan */
+    bool hung_up; /* the event ended: the thread exited, or an exec dropped it */
+    bool seen;    /* found by the current rescan */
     struct bts_ring ring;
     char comm[16];
 };
@@ -54,6 +60,8 @@ struct perf_backend {
     int64_t last_scan_ns;
     bool exited;
     bool stopped;
+    int verdict;     /* -EPERM once check() said the target's rights changed */
+    bool cut;        /* drop the rest of the ring being read (after a refused exec) */
     size_t last_hit; /* thread index of the previous sample */
 };
 
@@ -74,6 +82,24 @@ static struct perf_thread *find_thread(struct perf_backend *pb, pid_t tid)
         }
     }
     return NULL;
+}
+
+/* Asks the sink whether `tid` may be sampled; a final answer sticks. */
+static int vet(struct perf_backend *pb, pid_t tid)
+{
+    int r;
+    if (pb->verdict)
+        return pb->verdict;
+    if (pb->exited)
+        return -ESRCH;
+    if (!pb->sink.check)
+        return 0;
+    r = pb->sink.check(pb->sink.ctx, tid);
+    if (r == -EPERM)
+        pb->verdict = -EPERM;
+    else if (r == -ESRCH)
+        pb->exited = true;
+    return r;
 }
 
 static void handle_sample(struct perf_backend *pb, const struct perf_event_header *hdr)
@@ -143,6 +169,8 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
     struct perf_backend *pb = ctx;
     const uint8_t *body = (const uint8_t *)(hdr + 1);
     size_t len = hdr->size - sizeof(*hdr);
+    if (pb->cut)
+        return;
     switch (hdr->type) {
     case PERF_RECORD_SAMPLE:
         handle_sample(pb, hdr);
@@ -182,8 +210,18 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
                 memcpy(t->comm, body + 8, n);
                 t->comm[n] = '\0';
             }
-            if (hdr->misc & PERF_RECORD_MISC_COMM_EXEC)
+            /* The exec wrote this record before it installed its new
+             * credentials, and this thread's later records come from the new
+             * image: vet it before reading on (the check waits for the exec
+             * to finish). A refused exec ends this ring here. */
+            if ((hdr->misc & PERF_RECORD_MISC_COMM_EXEC) && (pid_t)ids[0] == pb->cfg.pid) {
+                int r = vet(pb, (pid_t)ids[1]);
+                if (r == -EPERM || pb->verdict) {
+                    pb->cut = true;
+                    break;
+                }
                 pb->sink.maps_changed(pb->sink.ctx);
+            }
         }
         break;
     case PERF_RECORD_FORK:
@@ -290,11 +328,16 @@ out:
     return ret;
 }
 
+/* Opens an event on a thread found after start. The thread is vetted before
+ * the open and again after it: an exec or an exit in between would leave
+ * the event on another image or another process, so it is closed unread. */
 static int add_thread(struct perf_backend *pb, pid_t tid, struct perf_thread **out)
 {
     int ret;
     if ((ret = grow_threads(pb)) < 0)
         return ret;
+    if ((ret = vet(pb, tid)) < 0)
+        return ret == -ENOENT ? -ESRCH : ret;
     struct perf_thread *t = &pb->threads[pb->nthreads];
     memset(t, 0, sizeof(*t));
     t->tid = tid;
@@ -303,6 +346,11 @@ static int add_thread(struct perf_backend *pb, pid_t tid, struct perf_thread **o
     ret = open_event(pb, tid, ring_pages(pb), &t->fd, &t->ring);
     if (ret < 0)
         return ret;
+    if ((ret = vet(pb, tid)) < 0) {
+        bts_ring_unmap(&t->ring);
+        close(t->fd);
+        return ret == -ENOENT ? -ESRCH : ret;
+    }
     bts_proc_comm(pb->cfg.pid, tid, t->comm, sizeof(t->comm));
     pb->nthreads++;
     pb->threads_seen++;
@@ -311,11 +359,20 @@ static int add_thread(struct perf_backend *pb, pid_t tid, struct perf_thread **o
     return 0;
 }
 
+/* Reads what is left in a ring; after a refused exec, only up to it. */
+static int drain_ring(struct perf_backend *pb, struct bts_ring *ring)
+{
+    pb->cut = false;
+    int n = bts_ring_drain(ring, handle_record, pb);
+    pb->cut = false;
+    return n;
+}
+
 static void remove_thread(struct perf_backend *pb, size_t i)
 {
     struct perf_thread *t = &pb->threads[i];
     if (t->fd >= 0) {
-        bts_ring_drain(&t->ring, handle_record, pb);
+        drain_ring(pb, &t->ring);
         bts_ring_unmap(&t->ring);
         close(t->fd);
     }
@@ -338,16 +395,47 @@ static char task_state(pid_t pid, pid_t tid)
     return paren && paren[1] == ' ' ? paren[2] : 'X';
 }
 
+/* An event ended while its thread lives on: an exec dropped it (the kernel
+ * does so when the new image is not dumpable), or a thread that exec'd took
+ * over the main thread's tid. Vetted like a new thread, it gets a new event. */
+static void reopen_thread(struct perf_backend *pb, struct perf_thread *t)
+{
+    struct perf_thread fresh;
+    drain_ring(pb, &t->ring);
+    bts_ring_unmap(&t->ring);
+    close(t->fd);
+    t->fd = -1;
+    t->hung_up = false;
+    if (vet(pb, t->tid) < 0)
+        return;
+    memset(&fresh, 0, sizeof(fresh));
+    if (open_event(pb, t->tid, ring_pages(pb), &fresh.fd, &fresh.ring) < 0)
+        return;
+    if (vet(pb, t->tid) < 0) {
+        bts_ring_unmap(&fresh.ring);
+        close(fresh.fd);
+        return;
+    }
+    t->fd = fresh.fd;
+    t->ring = fresh.ring;
+    bts_proc_comm(pb->cfg.pid, t->tid, t->comm, sizeof(t->comm));
+    pb->sink.maps_changed(pb->sink.ctx);
+}
+
 /* Syncs the thread list with /proc/PID/task. Returns the first hard error
- * opening an event for the main thread, else 0. */
+ * opening an event for the main thread, else 0. The process is vetted
+ * first: once it has exited, its pid number may name another process, whose
+ * threads are not looked at. */
 static int rescan(struct perf_backend *pb)
 {
     char path[64];
     int ret = 0;
     unsigned live = 0;
+    pb->last_scan_ns = bts_proc_now_ns();
+    if (vet(pb, pb->cfg.pid) == -ESRCH || pb->exited || pb->verdict)
+        goto out;
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pb->cfg.pid);
     DIR *d = opendir(path);
-    pb->last_scan_ns = bts_proc_now_ns();
     if (!d) {
         pb->exited = true;
         goto out;
@@ -368,10 +456,14 @@ static int rescan(struct perf_backend *pb)
         live++;
         if (t) {
             t->seen = true;
+            if (t->hung_up && t->fd >= 0)
+                reopen_thread(pb, t);
             continue;
         }
+        if (pb->verdict || pb->exited)
+            break;
         int err = add_thread(pb, tid, NULL);
-        if (err < 0 && err != -ESRCH && tid == pb->cfg.pid && !ret)
+        if (err < 0 && err != -ESRCH && err != -EPERM && tid == pb->cfg.pid && !ret)
             ret = err;
     }
     closedir(d);
@@ -389,7 +481,7 @@ out:
 
 static void follow_forks(struct perf_backend *pb)
 {
-    for (size_t i = 0; i < pb->nforks; i++) {
+    for (size_t i = 0; i < pb->nforks && !pb->verdict && !pb->exited; i++) {
         if (!find_thread(pb, pb->forks[i]))
             add_thread(pb, pb->forks[i], NULL); /* ESRCH: it is gone already */
     }
@@ -401,10 +493,23 @@ static int drain_all(struct perf_backend *pb)
     int n = 0;
     for (size_t i = 0; i < pb->nthreads; i++) {
         if (pb->threads[i].fd >= 0)
-            n += bts_ring_drain(&pb->threads[i].ring, handle_record, pb) > 0;
+            n += drain_ring(pb, &pb->threads[i].ring) > 0;
     }
     follow_forks(pb);
     return n;
+}
+
+static void perf_stop(struct bts_sampler_backend *b);
+
+/* The target's rights changed: what the rings hold from before the change
+ * is read (each ring up to an exec), then every event is closed. */
+static int refuse(struct perf_backend *pb)
+{
+    if (!pb->stopped) {
+        drain_all(pb);
+        perf_stop(&pb->base);
+    }
+    return pb->verdict;
 }
 
 static int perf_start(struct bts_sampler_backend *b, const struct bts_backend_config *cfg,
@@ -427,6 +532,8 @@ static int perf_start(struct bts_sampler_backend *b, const struct bts_backend_co
     pb->exec_pending = cfg->launched;
     ret = rescan(pb);
     pb->exec_pending = false;
+    if (ret == 0 && pb->verdict)
+        ret = pb->verdict;
     if (ret == 0 && pb->nthreads == 0)
         ret = -ESRCH;
     if (ret < 0)
@@ -441,18 +548,23 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
 {
     struct perf_backend *pb = (struct perf_backend *)b;
     int64_t deadline = bts_proc_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000LL;
+    if (pb->verdict)
+        return refuse(pb);
     if (pb->stopped)
         return 1;
     for (;;) {
         int64_t t = bts_proc_now_ns();
         if (t - pb->last_scan_ns >= RESCAN_NS) {
             rescan(pb);
-            if (pb->exited) {
-                drain_all(pb);
-                return 1;
-            }
         }
-        if (drain_all(pb) > 0)
+        int drained = drain_all(pb);
+        if (pb->verdict)
+            return refuse(pb);
+        if (pb->exited) {
+            drain_all(pb);
+            return 1;
+        }
+        if (drained > 0)
             return 0;
         t = bts_proc_now_ns();
         if (t >= deadline)
@@ -479,8 +591,10 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
             return -errno;
         if (r < 0)
             return 0;
-        /* A hung-up event belongs to a thread that exited: its ring is read
-         * once more by the next drain and released by the next rescan. */
+        /* A hung-up event belongs to a thread that exited, or one whose exec
+         * dropped it: its ring is read once more by the next drain, and the
+         * next rescan releases it or, for a thread that lives on, vets the
+         * thread and opens a new one. */
         for (size_t k = 0; r > 0 && k < n; k++) {
             if (!(pb->pfds[k].revents & (POLLHUP | POLLERR)))
                 continue;

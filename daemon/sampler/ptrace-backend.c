@@ -22,9 +22,16 @@
  *   (SIGSTOP from outside) are parked with PTRACE_LISTEN, so we never resume
  *   a process someone else stopped; stop() detaches from each thread from a
  *   ptrace-stop it has collected, so none is left stopped.
- * - Waits for a stop are bounded (a zombie or a thread in uninterruptible
- *   sleep may never stop): such a tick counts as lost and a later sweep
- *   collects the stop.
+ * - Waits for a stop are bounded, so one tick never holds up the caller's
+ *   loop for long: a thread that has not stopped by then (waiting for a CPU
+ *   on a loaded machine, or in uninterruptible sleep) keeps its interrupt
+ *   pending, and the sweep, tick or detach that collects its stop takes the
+ *   sample then. A stop is never waited for twice, and never given up on.
+ * - The sink's check() is asked before a thread found after start is seized
+ *   and again after, on every rescan, and at every exec stop, before the new
+ *   image runs a single instruction. A no at the exec stop detaches there:
+ *   a root tracer is what lets a setuid exec keep its privilege, so the
+ *   privileged image must never run traced by us.
  *
  * With cfg->idle every thread is sampled each tick (wall clock); this wakes
  * sleeping threads, whose syscalls restart. Without it only threads in state R
@@ -100,11 +107,16 @@ struct ptrace_backend {
     bool started;
     bool stopped;
     bool exited;
+    int verdict; /* -EPERM once check() said the target's rights changed */
 };
 
+/* The kernel answers a pending PTRACE_INTERRUPT with whatever ptrace-stop
+ * comes first ("any trap clears pending STOP trap", kernel/signal.c): an
+ * exec stop answers it too, and no interrupt stop follows. A signal cannot
+ * come first: the tracee takes its pending trap before it dequeues one. */
 enum status_kind {
     STATUS_SIGNAL,  /* signal-delivery-stop, re-injected: an interrupt stays pending */
-    STATUS_EXEC,    /* exec event, resumed */
+    STATUS_EXEC,    /* exec event, which answers an interrupt: resumed, or detached when refused */
     STATUS_TRAPPED, /* interrupt or group-stop, handled (captured if asked) */
     STATUS_GONE,    /* the thread exited */
 };
@@ -329,10 +341,54 @@ static void emit(struct ptrace_backend *pt, struct ptrace_thread *t, const struc
     pt->sink.sample(pt->sink.ctx, &s);
 }
 
+/* Asks the sink whether `tid` may be sampled; a final answer sticks. */
+static int vet(struct ptrace_backend *pt, pid_t tid)
+{
+    int r;
+    if (pt->verdict)
+        return pt->verdict;
+    if (pt->exited)
+        return -ESRCH;
+    if (!pt->sink.check)
+        return 0;
+    r = pt->sink.check(pt->sink.ctx, tid);
+    if (r == -EPERM)
+        pt->verdict = -EPERM;
+    else if (r == -ESRCH)
+        pt->exited = true;
+    return r;
+}
+
+static bool is_group_stop_signal(int sig)
+{
+    return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Whether a PTRACE_EVENT_STOP of `t` is to be captured: the stop of an
+ * interrupt sent to sample it (a group-stop only in wall-clock mode), and
+ * never once the target's rights changed. */
+static bool wants_capture(const struct ptrace_backend *pt, const struct ptrace_thread *t, int sig)
+{
+    return t->sampling && !pt->verdict && (!is_group_stop_signal(sig) || pt->cfg.idle);
+}
+
+/* The interrupt sent to sample `t` has been answered: hand over the copy,
+ * or count the sample as lost. */
+static void finish_sample(struct ptrace_backend *pt, struct ptrace_thread *t,
+                          const struct capture *cap)
+{
+    t->sampling = false;
+    if (cap->taken)
+        emit(pt, t, cap);
+    else if (!t->gone && !pt->verdict)
+        pt->sink.lost(pt->sink.ctx, 1);
+}
+
 /* Acts on one wait status of `t` and leaves the thread running, or parked in
- * its group-stop. `want` asks to capture it if this is the interrupt stop. */
+ * its group-stop. At the interrupt stop of a thread being sampled, captures
+ * it into `cap` first. */
 static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_thread *t,
-                                      int status, bool want, struct capture *cap)
+                                      int status, struct capture *cap)
 {
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
         t->gone = true;
@@ -344,8 +400,8 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
     int event = (int)((unsigned)status >> 16);
     if (event == PTRACE_EVENT_STOP) {
         t->interrupting = false;
-        bool group_stop = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-        if (want && (!group_stop || pt->cfg.idle))
+        bool group_stop = is_group_stop_signal(sig);
+        if (wants_capture(pt, t, sig))
             capture_thread(pt, t, cap);
         /* A group-stop stays a stop: LISTEN lets SIGCONT (not us) end it. */
         if (group_stop && ptrace(PTRACE_LISTEN, t->tid, NULL, NULL) == 0) {
@@ -358,6 +414,13 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
         return STATUS_TRAPPED;
     }
     if (event == PTRACE_EVENT_EXEC) {
+        /* The new image is in place and has not run yet: vet it here. A no
+         * detaches from this stop, so the image runs as it would untraced. */
+        if (vet(pt, t->tid) < 0) {
+            ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
+            t->gone = true;
+            return STATUS_EXEC;
+        }
         pt->exec_seen = true;
         pt->maps_dirty = true;
         pt->last_scan_ns = 0; /* threads other than the execing one are gone */
@@ -383,7 +446,7 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
 /* Collects whatever `t` reported without waiting. */
 static void sweep_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
 {
-    struct capture cap;
+    struct capture cap = {.taken = false};
     int status;
     while (!t->gone) {
         pid_t r = wait_thread(pt, t->tid, &status, false);
@@ -395,8 +458,14 @@ static void sweep_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
             t->gone = true; /* ECHILD: no longer our tracee */
             break;
         }
-        handle_status(pt, t, status, false, &cap);
+        cap.taken = false;
+        if (handle_status(pt, t, status, &cap) != STATUS_SIGNAL || t->gone) {
+            if (t->sampling)
+                finish_sample(pt, t, &cap); /* a stop that came after its tick */
+        }
     }
+    if (t->gone && t->sampling)
+        finish_sample(pt, t, &cap);
 }
 
 static int grow_threads(struct ptrace_backend *pt)
@@ -421,6 +490,8 @@ static struct ptrace_thread *find_thread(struct ptrace_backend *pt, pid_t tid)
     return NULL;
 }
 
+static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t);
+
 static int add_thread(struct ptrace_backend *pt, pid_t tid)
 {
     int ret;
@@ -441,11 +512,26 @@ static int add_thread(struct ptrace_backend *pt, pid_t tid)
         ret = -ESRCH; /* exiting: nothing left to sample */
         goto out;
     }
+    if ((ret = vet(pt, tid)) < 0) {
+        ret = ret == -ENOENT ? -ESRCH : ret;
+        goto out;
+    }
+    ret = 0;
     if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(uintptr_t)PTRACE_O_TRACEEXEC) < 0) {
         ret = -errno;
         goto out;
     }
     pt->nthreads++;
+    /* An exec or an exit between the check and the seize would leave us
+     * tracing another image, or another process's thread: let it go at
+     * once, without a look at it. */
+    if ((ret = vet(pt, tid)) < 0) {
+        detach_thread(pt, t);
+        pt->nthreads--;
+        ret = ret == -ENOENT ? -ESRCH : ret;
+        goto out;
+    }
+    ret = 0;
     pt->threads_seen++;
 out:
     if (ret < 0) {
@@ -479,8 +565,14 @@ static int rescan(struct ptrace_backend *pt)
     char path[64];
     int ret = 0;
     unsigned live = 0;
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pt->cfg.pid);
     pt->last_scan_ns = bts_proc_now_ns();
+    /* Once the process has exited its pid may name another process, whose
+     * threads are not looked at. */
+    if (vet(pt, pt->cfg.pid) == -ESRCH || pt->exited || pt->verdict) {
+        ret = pt->verdict ? pt->verdict : -ESRCH;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pt->cfg.pid);
     DIR *d = opendir(path);
     if (!d) {
         ret = errno == ENOENT ? -ESRCH : -errno;
@@ -502,6 +594,8 @@ static int rescan(struct ptrace_backend *pt)
                 live++;
             continue;
         }
+        if (pt->verdict || pt->exited)
+            break;
         int err = add_thread(pt, tid);
         if (err == 0)
             live++;
@@ -509,6 +603,10 @@ static int rescan(struct ptrace_backend *pt)
             ret = err;
     }
     closedir(d);
+    if (pt->verdict || pt->exited) {
+        ret = ret ? ret : pt->verdict ? pt->verdict : -ESRCH;
+        goto out; /* the caller lets every thread go */
+    }
     for (size_t i = 0; i < pt->nthreads; i++) {
         if (!pt->threads[i].seen)
             pt->threads[i].gone = true;
@@ -563,15 +661,19 @@ static bool eligible(struct ptrace_backend *pt, struct ptrace_thread *t, unsigne
     return true;
 }
 
-/* Collects the stop of each thread interrupted this tick, capturing and
+/* Collects the stop of each thread with a sample pending, capturing and
  * resuming each as soon as it stops. The waits overlap: a thread that is
- * runnable but waiting for a CPU delays only itself. Returns how many threads
- * are still to stop. */
-static size_t collect_stops(struct ptrace_backend *pt, size_t pending)
+ * runnable but waiting for a CPU delays only itself, and for STOP_WAIT_NS at
+ * most; one still running then keeps its sample pending (see sweep_thread).
+ * Returns how many threads are still to stop. */
+static size_t collect_stops(struct ptrace_backend *pt)
 {
     struct capture cap;
     unsigned sleeps = 0;
     int64_t start = bts_proc_now_ns();
+    size_t pending = 0;
+    for (size_t i = 0; i < pt->nthreads; i++)
+        pending += pt->threads[i].sampling;
     while (pending > 0) {
         bool progress = false;
         for (size_t i = 0; i < pt->nthreads; i++) {
@@ -586,14 +688,10 @@ static size_t collect_stops(struct ptrace_backend *pt, size_t pending)
             cap.taken = false;
             if (r < 0)
                 t->gone = true; /* ECHILD: no longer our tracee */
-            else if (handle_status(pt, t, status, true, &cap) != STATUS_TRAPPED && !t->gone)
-                continue; /* a signal came first; the interrupt is still due */
-            t->sampling = false;
+            else if (handle_status(pt, t, status, &cap) == STATUS_SIGNAL && !t->gone)
+                continue; /* a signal it had already; the interrupt is still due */
             pending--;
-            if (cap.taken)
-                emit(pt, t, &cap);
-            else if (!t->gone)
-                pt->sink.lost(pt->sink.ctx, 1);
+            finish_sample(pt, t, &cap);
         }
         if (pending > 0 && !progress) {
             if (bts_proc_now_ns() - start > STOP_WAIT_NS)
@@ -607,7 +705,6 @@ static size_t collect_stops(struct ptrace_backend *pt, size_t pending)
 static void tick(struct ptrace_backend *pt)
 {
     unsigned wanted = 0;
-    size_t pending = 0;
     for (size_t i = 0; i < pt->nthreads; i++) {
         struct ptrace_thread *t = &pt->threads[i];
         sweep_thread(pt, t);
@@ -620,17 +717,8 @@ static void tick(struct ptrace_backend *pt)
         }
         t->interrupting = true;
         t->sampling = true;
-        pending++;
     }
-    if (collect_stops(pt, pending) > 0) {
-        /* Not stopped in time: lost; a later sweep collects and resumes them. */
-        for (size_t i = 0; i < pt->nthreads; i++) {
-            if (pt->threads[i].sampling) {
-                pt->threads[i].sampling = false;
-                pt->sink.lost(pt->sink.ctx, 1);
-            }
-        }
-    }
+    collect_stops(pt);
     pt->last_sweep_ns = bts_proc_now_ns();
     pt->last_eligible = wanted;
     remove_gone(pt);
@@ -720,9 +808,20 @@ static void reap_exited(struct ptrace_backend *pt)
     }
 }
 
+static void ptrace_stop(struct bts_sampler_backend *b);
+
+/* The target's rights changed: let every thread go, and say so from now on. */
+static int refuse(struct ptrace_backend *pt)
+{
+    ptrace_stop(&pt->base);
+    return pt->verdict;
+}
+
 static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)
 {
     struct ptrace_backend *pt = (struct ptrace_backend *)b;
+    if (pt->verdict)
+        return refuse(pt);
     if (pt->stopped || !pt->started)
         return 1;
     int64_t deadline = bts_proc_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000LL;
@@ -730,8 +829,12 @@ static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)
         int64_t t = bts_proc_now_ns();
         if (t - pt->last_sweep_ns >= SWEEP_NS)
             sweep(pt);
-        if (t - pt->last_scan_ns >= RESCAN_NS || pt->nthreads == 0) {
+        if (pt->verdict)
+            return refuse(pt);
+        if (t - pt->last_scan_ns >= RESCAN_NS || pt->nthreads == 0 || pt->exited) {
             rescan(pt);
+            if (pt->verdict)
+                return refuse(pt);
             if (pt->exited) {
                 reap_exited(pt);
                 return 1;
@@ -745,7 +848,7 @@ static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)
                 pt->sink.lost(pt->sink.ctx, (uint64_t)late * pt->last_eligible);
             pt->next_tick_ns += (late + 1) * pt->period_ns;
             tick(pt);
-            return 0;
+            return pt->verdict ? refuse(pt) : 0;
         }
         t = bts_proc_now_ns();
         if (t >= deadline)
@@ -778,9 +881,10 @@ static void ptrace_threads(const struct bts_sampler_backend *b, struct bts_backe
  * the kernel detaches it. */
 static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
 {
+    struct capture cap = {.taken = false};
     int status;
     unsigned sleeps = 0;
-    bool sent = false;
+    bool sent = t->interrupting; /* a stop is due already */
     int64_t start = bts_proc_now_ns();
     while (!t->gone) {
         pid_t r = wait_thread(pt, t->tid, &status, false);
@@ -794,6 +898,9 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
                 break;
             int event = (int)((unsigned)status >> 16);
             int sig = event ? 0 : WSTOPSIG(status);
+            /* The stop of an interrupt sent to sample it: still a sample. */
+            if (event == PTRACE_EVENT_STOP && wants_capture(pt, t, WSTOPSIG(status)))
+                capture_thread(pt, t, &cap);
             if (ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(uintptr_t)sig) == 0 || errno == ESRCH)
                 break;
             continue;
@@ -811,6 +918,8 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
         wait_step(start, &sleeps);
     }
     t->gone = true;
+    if (t->sampling)
+        finish_sample(pt, t, &cap);
 }
 
 static void ptrace_stop(struct bts_sampler_backend *b)

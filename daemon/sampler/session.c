@@ -21,6 +21,7 @@
 #include "ptrace-backend-private.h"
 #include "stack-table.h"
 #include "symbolizer.h"
+#include "target-guard.h"
 #include "unwinder-private.h"
 
 #define MAX_PTRACE_STACK_SIZE (8u << 20) /* ptrace copies the stack itself: no 64 KiB bound */
@@ -39,6 +40,11 @@ struct bts_session {
     int exit_status;
     bool maps_dirty;
     struct bts_sampler_backend *backend;
+    /* The one process this session samples, and with opts.guard what it
+     * may run as; backends ask it through the sink's check(). */
+    struct bts_target_guard *guard;
+    int guard_error;  /* -EPERM once the guard ended the session */
+    bool guard_start; /* the start failed on the guard's refusal */
     struct bts_elf_cache *elf_cache;
     struct bts_maps *maps;
     struct bts_symbolizer *sym;
@@ -201,6 +207,36 @@ static void on_forked(void *ctx, pid_t pid)
         s->forked[s->nforked++] = pid;
 }
 
+static int on_check(void *ctx, pid_t tid)
+{
+    struct bts_session *s = ctx;
+    int r = bts_target_guard_check(s->guard, tid);
+    if (r == BTS_TARGET_GUARD_EXEC)
+        s->maps_dirty = true; /* the same rights, a new image */
+    return r;
+}
+
+static int new_guard(struct bts_session *s)
+{
+    struct bts_target_guard_opts go = {
+        .pid = s->pid,
+        .rights = s->opts.guard,
+        .uid = s->opts.guard_uid,
+        .gid = s->opts.guard_gid,
+    };
+    s->guard = bts_target_guard_new(&go);
+    return s->guard ? 0 : -errno;
+}
+
+/* Records the target as it runs now; a refusal is the start's error. */
+static int pin_guard(struct bts_session *s)
+{
+    int r = bts_target_guard_pin(s->guard);
+    if (r == -EPERM)
+        s->guard_start = true;
+    return r;
+}
+
 /* Forks `argv` stopped before exec; the caller releases it via *go_fd. */
 static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
 {
@@ -313,10 +349,18 @@ int bts_session_start(struct bts_session *s)
         if ((ret = fork_stopped(s, &go_fd, &err_fd)) < 0)
             goto out;
         s->launched = true;
-    } else if ((ret = make_symbolizer(s)) < 0) {
-        if (ret == -ENOENT)
-            ret = -ESRCH; /* /proc/PID is missing */
-        goto out;
+        if ((ret = new_guard(s)) < 0)
+            goto out;
+    } else {
+        /* Pinned before anything of the target is read: with opts.guard,
+         * a process the client may not profile is not looked at. */
+        if ((ret = new_guard(s)) < 0 || (ret = pin_guard(s)) < 0)
+            goto out;
+        if ((ret = make_symbolizer(s)) < 0) {
+            if (ret == -ENOENT)
+                ret = -ESRCH; /* /proc/PID is missing */
+            goto out;
+        }
     }
     struct bts_backend_config cfg = {
         .pid = s->pid,
@@ -330,7 +374,8 @@ int bts_session_start(struct bts_session *s)
                                     .sample = on_sample,
                                     .lost = on_lost,
                                     .maps_changed = on_maps_changed,
-                                    .forked = on_forked};
+                                    .forked = on_forked,
+                                    .check = on_check};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
         goto out;
     s->start_ns = bts_proc_now_ns();
@@ -350,10 +395,13 @@ int bts_session_start(struct bts_session *s)
             ret = -e;
             goto out;
         }
-        /* The maps are read after exec, from the new image. A command that
-         * already ran to completion has none left: that is a finished
-         * session, not a failed start. */
-        ret = make_symbolizer(s);
+        /* The exec is done (the pipe closed at exec; the pin waits for the
+         * new credentials): pin the image the command runs now, then read
+         * its maps. A command that already ran to completion has none left:
+         * that is a finished session, not a failed start. */
+        ret = pin_guard(s);
+        if (ret == 0)
+            ret = make_symbolizer(s);
         if (ret == -ESRCH)
             ret = 0;
         if (ret < 0)
@@ -367,11 +415,14 @@ out:
         close(err_fd);
     if (ret < 0 && s) {
         s->start_error = ret;
+        /* A launched command is ended before it is let go: with ptrace it
+         * may sit at its exec stop, and a refused image must not run. */
+        if (s->launched && s->pid > 0)
+            kill(s->pid, SIGKILL);
         if (s->backend)
             s->backend->ops->stop(s->backend);
         if (s->launched && s->pid > 0) {
             int status;
-            kill(s->pid, SIGKILL);
             waitpid(s->pid, &status, 0);
             s->reaped = true;
         }
@@ -384,7 +435,20 @@ void bts_session_explain(const struct bts_session *s, const char **why, const ch
     struct bts_session *ms = (struct bts_session *)s;
     struct bts_permission_facts facts;
     *why = *hint = "";
-    if (!s || !s->start_error)
+    if (!s)
+        return;
+    if (s->guard_start || s->guard_error) {
+        *why = bts_target_guard_reason(s->guard);
+        *hint = s->guard_start ? "bt-spyd profiles a process only while it runs with exactly your "
+                                 "credentials; run it without bt-spy, or ask root to profile it"
+                               : "the profile holds what was sampled before the change";
+        return;
+    }
+    if (s->exited && bts_target_guard_verdict(s->guard)) {
+        *why = bts_target_guard_reason(s->guard);
+        return;
+    }
+    if (!s->start_error)
         return;
     bts_permission_gather(s->launched ? 0 : s->pid, &facts);
     bts_permission_diagnose(&facts, s->start_error, s->argv ? s->argv[0] : NULL, ms->why,
@@ -416,9 +480,17 @@ static int poll_one(struct bts_session *s, int timeout_ms)
 {
     if (s->exited)
         return 1;
+    if (s->guard_error)
+        return s->guard_error;
     if (s->stopped)
         return 0;
     int r = s->backend->ops->poll(s->backend, timeout_ms);
+    if (r == -EPERM && bts_target_guard_verdict(s->guard) == -EPERM) {
+        /* The backend stopped sampling at the change; keep what it gave. */
+        s->guard_error = r;
+        s->end_ns = bts_proc_now_ns();
+        return r;
+    }
     if (r == 1) {
         s->exited = true;
         s->end_ns = bts_proc_now_ns();
@@ -753,6 +825,7 @@ void bts_session_free(struct bts_session *s)
     bts_maps_free(s->maps);
     bts_elf_cache_free(s->elf_cache);
     bts_stack_table_free(s->table);
+    bts_target_guard_free(s->guard);
     if (s->argv) {
         for (size_t i = 0; s->argv[i]; i++)
             free(s->argv[i]);

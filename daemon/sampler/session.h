@@ -40,6 +40,19 @@ struct bts_session_opts {
     bool idle;           /* also sample sleeping threads (wall clock) */
     bool lines;          /* add file:line to frame names */
     bool subprocesses;   /* follow children, under "process NAME (PID)" */
+    /* bt-spyd sets these for a client that is not root: the target may be
+     * sampled only while every uid is guard_uid, every gid guard_gid, it has
+     * no capabilities and it is dumpable. Checked at start (after the exec,
+     * for a launched command), on every thread found later, after every
+     * exec (with ptrace at the exec stop, before the new image runs), and on
+     * every rescan. On a change sampling stops at once, what was recorded
+     * before it stays, and poll returns -EPERM (bts_session_explain says
+     * why). Whether set or not, a session follows one process, not a pid
+     * number: once it exits, the session ends (target_exited), whatever
+     * process the pid names next. */
+    bool guard;
+    uid_t guard_uid;
+    gid_t guard_gid;
     /* Launching only: runs in the child after fork, before exec (so it
      * must be async-signal-safe), e.g. to take a client's ids, cwd and
      * environment (bt-spyd). Returns 0 or -errno, which becomes the launch
@@ -71,7 +84,11 @@ int bts_session_start(struct bts_session *s);
 
 /* After a failed start: a lowercase sentence naming the check that failed
  * (e.g. "perf_event_paranoid is 3") and one naming the fix
- * (e.g. "run: sysctl kernel.perf_event_paranoid=1"). Strings owned by s. */
+ * (e.g. "run: sysctl kernel.perf_event_paranoid=1"). After poll ended the
+ * session because the target changed ("pid 1234 changed credentials
+ * (setuid exec: euid 0): session ended") or exited ("pid 1234 exited; its
+ * pid now names another process"): why it ended. Empty strings otherwise.
+ * Strings owned by s. */
 void bts_session_explain(const struct bts_session *s, const char **why, const char **hint);
 
 /* Name of the backend that runs ("perf_event" or "ptrace"). */
@@ -79,7 +96,8 @@ const char *bts_session_backend(const struct bts_session *s);
 
 /* Waits up to timeout_ms for samples, processes everything pending and picks
  * up new threads. Returns 1 once the target has exited, 0 otherwise, or
- * -errno on a fatal error (the stacks gathered so far stay readable). */
+ * -errno on a fatal error (the stacks gathered so far stay readable): -EPERM
+ * when the guard ended it (see bts_session_opts.guard). */
 int bts_session_poll(struct bts_session *s, int timeout_ms);
 
 /* Stops sampling and detaches; the target keeps running (a launched command
