@@ -593,6 +593,11 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         .threads = st->threads,
         .idle = st->idle,
         .lines = st->lines,
+        /* A client that is not root profiles its target only while the
+         * target runs with exactly the client's ids (session.h). */
+        .guard = c->peer.uid != 0,
+        .guard_uid = c->peer.uid,
+        .guard_gid = c->peer.gid,
     };
     /* Every sampling option as the client sent it, through the one mapping
      * check-protocol round-trips field by field (protocol.c); argv, the
