@@ -48,7 +48,8 @@ static void usage(FILE *f)
           f);
     bts_render_options_write_help(f);
     fputs("  -f, --format FMT     svg (default), png or pdf\n"
-          "  -o, --output FILE    write FILE (complete or not at all) instead of stdout\n"
+          "  -o, --output FILE    write FILE instead of stdout: a regular file complete or\n"
+          "                       not at all, a device or FIFO in place\n"
           "  --help               this message\n"
           "\n"
           "flamegraph.pl options that are rejected:",
