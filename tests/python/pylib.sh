@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Shared by tests/python/1N-*.sh and bench/python-*.sh: the CPython
 # interpreters on this machine, the gate that skips while bt-spy shows no
 # Python frames, and pyprofile.py (the checks, on the standard library).
@@ -29,7 +30,7 @@ py_interpreters() {
     local lo=${1:-8} hi=${2:-13} root path real minor
     local -A seen=()
     root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-    for path in /usr/bin/python3 $(ls -d "$root"/versions/3.*/bin/python3.* 2>/dev/null |
+    for path in /usr/bin/python3 $(printf '%s\n' "$root"/versions/3.*/bin/python3.* |
         grep -E '/python3\.[0-9]+$' | sort -V); do
         [ -x "$path" ] || continue
         real=$(readlink -f "$path")
