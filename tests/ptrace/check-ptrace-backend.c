@@ -2,17 +2,21 @@
 /* check-ptrace-backend: the ptrace backend and the thread dump against
  * ptrace-fixture: which functions are sampled on-CPU and wall-clock, that
  * signals and group-stops pass through untouched, that threads are followed,
- * and that nothing is left traced or stopped afterwards. */
+ * that a thread slow to stop still gives its sample, that the sink's check()
+ * is asked at the exec stop and obeyed, and that nothing is left traced or
+ * stopped afterwards. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +67,22 @@ static bool read_line(int fd, char *buf, size_t len, int timeout_ms)
     return true;
 }
 
+/* Where and how nicely the next fixture runs: cpu -1 leaves it anywhere. */
+static int fixture_cpu = -1;
+static int fixture_nice;
+
+static void pin_to(int cpu, int nice_value)
+{
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set);
+    }
+    if (nice_value)
+        setpriority(PRIO_PROCESS, 0, nice_value);
+}
+
 static void fixture_start(struct fixture *f, const char *arg1, const char *arg2)
 {
     int out[2], ctl[2];
@@ -75,6 +95,7 @@ static void fixture_start(struct fixture *f, const char *arg1, const char *arg2)
         pid_t child = fork();
         if (child == 0) {
             dup2(out[1], 1);
+            pin_to(fixture_cpu, fixture_nice);
             execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", arg1, arg2, (char *)NULL);
             _exit(127);
         }
@@ -607,6 +628,256 @@ START_TEST(test_dump_of_a_stopped_process_leaves_it_stopped)
 }
 END_TEST
 
+/* ---- threads slow to stop ---- */
+
+/* A process of ours that spins on `cpu` until killed. */
+static pid_t cpu_hog(int cpu)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        volatile unsigned long sink = 0;
+        pin_to(cpu, 0);
+        for (;;)
+            sink++;
+    }
+    return pid;
+}
+
+/* The flake of issue 13: a thread that is runnable but waits for a CPU
+ * longer than one tick's bound on waiting (20 ms) used to be given up on, so
+ * the dump had no stack for it (-EAGAIN). Here every fixture thread shares
+ * one CPU, at nice 19, with a busy process at nice 0: each gets a slice now
+ * and then, well past 20 ms. Its stop still comes, and is still a sample. */
+START_TEST(test_dump_waits_for_threads_slow_to_get_a_cpu)
+{
+    struct fixture f;
+    struct bts_thread_dump *d = NULL;
+    fixture_cpu = 0;
+    fixture_nice = 19;
+    fixture_start(&f, NULL, NULL);
+    fixture_cpu = -1;
+    fixture_nice = 0;
+    pid_t hogs[2] = {cpu_hog(0), cpu_hog(0)};
+    sleep_ms(100);
+    int64_t t0 = now_ms();
+    int r = bts_thread_dump(f.pid, false, &d);
+    int64_t took = now_ms() - t0;
+    for (int i = 0; i < 2; i++) {
+        kill(hogs[i], SIGKILL);
+        waitpid(hogs[i], NULL, 0);
+    }
+    ck_assert_int_eq(r, 0);
+    printf("dump with threads starved of CPU: %lld ms\n", (long long)took);
+    const char *names[] = {"alpha", "beta", "gamma"};
+    for (int i = 0; i < 3; i++) {
+        const struct bts_thread_stack *t = dump_thread_named(d, names[i]);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_msg(t->error == 0, "%s: error %d", names[i], t->error);
+        ck_assert_str_eq(t->frames[t->nframes - 1], "start_thread");
+    }
+    ck_assert_int_eq(bts_thread_dump_thread(d, 0)->error, 0);
+    bts_thread_dump_free(d);
+    assert_released(f.pid, "tT", 0);
+    fixture_end(&f);
+}
+END_TEST
+
+/* ---- the sink's check() ---- */
+
+/* A sink that counts like function_counter's and answers check() as a
+ * test says. */
+struct checked_sink {
+    struct bts_backend_sink inner;
+    pid_t pid;
+    int out;          /* the target's stdout, or -1 */
+    int answer;       /* what check() says once `refuse_exec` or `gone` applies */
+    bool refuse_exec; /* say `answer` once the target runs ptrace-fixture */
+    bool gone;        /* say `answer` from now on */
+    unsigned calls;
+    char state_at_refusal;   /* the tracee's state when it was refused */
+    bool printed_at_refusal; /* the new image had written something by then */
+};
+
+static void checked_sample(void *ctx, const struct bts_raw_sample *s)
+{
+    struct checked_sink *c = ctx;
+    c->inner.sample(c->inner.ctx, s);
+}
+
+static void checked_lost(void *ctx, uint64_t n)
+{
+    struct checked_sink *c = ctx;
+    c->inner.lost(c->inner.ctx, n);
+}
+
+static void checked_maps_changed(void *ctx)
+{
+    struct checked_sink *c = ctx;
+    c->inner.maps_changed(c->inner.ctx);
+}
+
+static bool runs_fixture(pid_t pid)
+{
+    char path[64], exe[512];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    return strstr(exe, "ptrace-fixture") != NULL;
+}
+
+static int checked_check(void *ctx, pid_t tid)
+{
+    struct checked_sink *c = ctx;
+    c->calls++;
+    if (c->gone)
+        return c->answer;
+    if (c->refuse_exec && runs_fixture(c->pid)) {
+        struct pollfd p = {.fd = c->out, .events = POLLIN};
+        c->state_at_refusal = thread_stat(c->pid, tid, NULL);
+        c->printed_at_refusal = poll(&p, 1, 0) == 1;
+        return c->answer;
+    }
+    return 0;
+}
+
+static struct bts_backend_sink checked_sink_of(struct checked_sink *c)
+{
+    return (struct bts_backend_sink){.ctx = c,
+                                     .sample = checked_sample,
+                                     .lost = checked_lost,
+                                     .maps_changed = checked_maps_changed,
+                                     .check = checked_check};
+}
+
+__attribute__((noinline)) void spin_before_exec(int ms)
+{
+    int64_t end = now_ms() + ms;
+    volatile unsigned long sink = 0;
+    while (now_ms() < end)
+        for (int i = 0; i < 1000; i++)
+            sink += (unsigned long)i;
+}
+
+/* A setuid exec under a root tracer keeps its privilege: the tracer must
+ * let go at the exec stop, before the new image runs one instruction, and
+ * read nothing of it. Here check() refuses the exec of ptrace-fixture. */
+START_TEST(test_refused_exec_is_let_go_before_its_first_instruction)
+{
+    int out[2];
+    char line[64];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        spin_before_exec(400);
+        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", "--seconds", "3", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    struct checked_sink c = {.pid = pid, .out = out[0], .answer = -EPERM, .refuse_exec = true};
+    struct function_counter *fc = function_counter_new(pid);
+    c.inner = function_counter_sink(fc);
+    struct bts_backend_sink sink = checked_sink_of(&c);
+    struct bts_backend_config cfg = {.pid = pid, .rate_hz = 200, .stack_size = 8192};
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), 0);
+    int r = 0;
+    for (int64_t end = now_ms() + 5000; r == 0 && now_ms() < end;)
+        r = b->ops->poll(b, 50);
+    ck_assert_int_eq(r, -EPERM);
+    ck_assert_int_eq(b->ops->poll(b, 10), -EPERM);
+    /* At the refusal the new image sat in its exec stop, silent. */
+    ck_assert_int_eq(c.state_at_refusal, 't');
+    ck_assert(!c.printed_at_refusal);
+    ck_assert_int_eq(tracer_of(pid), 0);
+    /* Untraced, it runs on as it would have without us. */
+    ck_assert_msg(read_line(out[0], line, sizeof(line), 5000), "the fixture never ran");
+    ck_assert_str_eq(line, "ready");
+    ck_assert_uint_gt(function_counter_count(fc, "spin_before_exec"), 0);
+    ck_assert_uint_eq(function_counter_count(fc, "spin_alpha"), 0);
+    ck_assert_uint_eq(function_counter_count(fc, "wait_for_workers"), 0);
+    b->ops->free(b);
+    function_counter_free(fc);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(out[0]);
+}
+END_TEST
+
+START_TEST(test_plain_exec_is_asked_about_and_followed)
+{
+    int out[2];
+    char line[64];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        spin_before_exec(300);
+        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", "--seconds", "3", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    struct checked_sink c = {.pid = pid, .out = -1};
+    struct function_counter *fc = function_counter_new(pid);
+    c.inner = function_counter_sink(fc);
+    struct bts_backend_sink sink = checked_sink_of(&c);
+    struct bts_backend_config cfg = {.pid = pid, .rate_hz = 200, .stack_size = 8192};
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), 0);
+    ck_assert_msg(read_line(out[0], line, sizeof(line), 0) == false, "ran before sampling");
+    for (int64_t end = now_ms() + 5000;
+         now_ms() < end && function_counter_count(fc, "spin_alpha") < 10;)
+        ck_assert_int_eq(b->ops->poll(b, 50), 0);
+    ck_assert_uint_ge(function_counter_count(fc, "spin_alpha"), 10);
+    ck_assert_uint_gt(function_counter_count(fc, "spin_before_exec"), 0);
+    ck_assert_uint_gt(c.calls, 2); /* rescans, the exec, the new threads */
+    b->ops->stop(b);
+    ck_assert_int_eq(tracer_of(pid), 0);
+    b->ops->free(b);
+    function_counter_free(fc);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(out[0]);
+}
+END_TEST
+
+/* The process the session follows is gone, even if a process answers to
+ * its pid (pid reuse): polling ends, and every thread is let go. */
+START_TEST(test_gone_process_ends_polling_whatever_its_pid_names)
+{
+    struct fixture f;
+    fixture_start(&f, NULL, NULL);
+    struct checked_sink c = {.pid = f.pid, .out = -1, .answer = -ESRCH};
+    struct function_counter *fc = function_counter_new(f.pid);
+    c.inner = function_counter_sink(fc);
+    struct bts_backend_sink sink = checked_sink_of(&c);
+    struct bts_backend_config cfg = {.pid = f.pid, .rate_hz = 200, .stack_size = 8192};
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), 0);
+    int64_t end = now_ms() + 300;
+    while (now_ms() < end)
+        ck_assert_int_eq(b->ops->poll(b, 20), 0);
+    uint64_t samples = function_counter_samples(fc);
+    ck_assert_uint_gt(samples, 0);
+    c.gone = true;
+    int r = 0;
+    for (end = now_ms() + 2000; r == 0 && now_ms() < end;)
+        r = b->ops->poll(b, 20);
+    ck_assert_int_eq(r, 1);
+    b->ops->stop(b);
+    b->ops->free(b);
+    function_counter_free(fc);
+    assert_released(f.pid, "tT", 0);
+    ck_assert_int_eq(fixture_status(&f, 0), -1); /* still running */
+    fixture_end(&f);
+}
+END_TEST
+
 Suite *bts_ptrace_backend_suite(void)
 {
     Suite *s = suite_create("ptrace-backend");
@@ -630,6 +901,12 @@ Suite *bts_ptrace_backend_suite(void)
     tcase_add_test(tc, test_dump_gives_every_thread_a_complete_stack);
     tcase_add_test(tc, test_dump_with_lines_names_the_source_file);
     tcase_add_test(tc, test_dump_of_a_stopped_process_leaves_it_stopped);
+    tcase_add_test(tc, test_dump_waits_for_threads_slow_to_get_a_cpu);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("check");
+    tcase_add_test(tc, test_refused_exec_is_let_go_before_its_first_instruction);
+    tcase_add_test(tc, test_plain_exec_is_asked_about_and_followed);
+    tcase_add_test(tc, test_gone_process_ends_polling_whatever_its_pid_names);
     suite_add_tcase(s, tc);
     return s;
 }

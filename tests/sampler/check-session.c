@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* check-session: whole sessions (launch, attach, exit mid-run, fp mode)
- * against sampler-fixture, checking stacks reach main or start_thread. */
+ * against sampler-fixture, checking stacks reach main or start_thread; and
+ * the target guard, on made-up identities and on live targets that exec,
+ * turn non-dumpable, or exec a program they may not read. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "session.h"
+#include "target-guard.h"
 #include "unwinder-private.h"
 
 struct folded_summary {
@@ -304,6 +311,530 @@ START_TEST(test_subprocess_session_runs_to_the_end)
 }
 END_TEST
 
+/* ---- the target guard on made-up facts ---- */
+
+struct facts {
+    struct bts_identity id; /* what every thread reads as */
+    int read_error;         /* returned by a read instead, when set */
+    pid_t gone_tid;         /* this thread reads -ENOENT */
+    bool exited;
+};
+
+static int read_facts(void *ctx, pid_t pid, pid_t tid, struct bts_identity *out)
+{
+    struct facts *f = ctx;
+    if (f->read_error)
+        return f->read_error;
+    if (tid && tid == f->gone_tid)
+        return -ENOENT;
+    *out = f->id;
+    out->pid = pid;
+    out->tid = tid ? tid : pid;
+    return 0;
+}
+
+static bool exited_facts(void *ctx)
+{
+    return ((struct facts *)ctx)->exited;
+}
+
+/* A user's process: every id 1001, no capabilities, dumpable. */
+static void user_facts(struct facts *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->id.start_ticks = 5000;
+    for (int i = 0; i < 4; i++) {
+        f->id.uid[i] = 1001;
+        f->id.gid[i] = 1001;
+    }
+    f->id.dumpable = true;
+    f->id.exe_dev = 8;
+    f->id.exe_ino = 77;
+    f->id.start_code = 0x55550000;
+    f->id.start_stack = 0x7ffd0000;
+}
+
+static struct bts_target_guard *facts_guard(struct facts *f, bool rights)
+{
+    struct bts_target_guard_opts o = {.pid = 4242,
+                                      .rights = rights,
+                                      .uid = 1001,
+                                      .gid = 1001,
+                                      .read = read_facts,
+                                      .exited = exited_facts,
+                                      .ctx = f};
+    struct bts_target_guard *g = bts_target_guard_new(&o);
+    ck_assert_ptr_nonnull(g);
+    return g;
+}
+
+/* The next image: new code and stack addresses, maybe a new file. */
+static void exec_facts(struct facts *f)
+{
+    f->id.exe_ino++;
+    f->id.start_code += 0x1000000;
+    f->id.start_stack -= 0x100000;
+}
+
+START_TEST(test_guard_passes_the_same_process_and_a_plain_exec_once)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), 0);
+    ck_assert_int_eq(bts_target_guard_check(g, 4243), 0);
+    exec_facts(&f);
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), BTS_TARGET_GUARD_EXEC);
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), 0); /* the new image is the pin now */
+    ck_assert_int_eq(bts_target_guard_verdict(g), 0);
+    ck_assert_str_eq(bts_target_guard_reason(g), "");
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_ends_at_a_setuid_exec_and_stays_ended)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    exec_facts(&f);
+    f.id.uid[1] = f.id.uid[2] = 0;
+    f.id.dumpable = false;
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 changed credentials (setuid exec: euid 0): session ended");
+    /* Final: a process that drops back to the user is not sampled again. */
+    user_facts(&f);
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -EPERM);
+    ck_assert_int_eq(bts_target_guard_check(g, 4243), -EPERM);
+    ck_assert_int_eq(bts_target_guard_verdict(g), -EPERM);
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_names_setgid_capabilities_and_dumpability)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    exec_facts(&f);
+    f.id.gid[1] = f.id.gid[2] = 42;
+    ck_assert_int_eq(bts_target_guard_check(g, 4243), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 changed credentials (setgid exec: egid 42): session ended");
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    exec_facts(&f);
+    f.id.cap_prm = f.id.cap_eff = 1ULL << 19; /* CAP_SYS_PTRACE from file capabilities */
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 changed credentials (file capabilities at exec: capabilities "
+                     "0x80000): session ended");
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    f.id.dumpable = false; /* prctl(PR_SET_DUMPABLE, 0), no exec */
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g), "pid 4242 became non-dumpable: session ended");
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    exec_facts(&f);
+    f.id.dumpable = false; /* exec of a program it may not read */
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 became non-dumpable at exec (a program it may not read): "
+                     "session ended");
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_follows_a_process_not_its_pid)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    /* It exits and root's process gets its pid. */
+    f.exited = true;
+    f.id.start_ticks = 9000;
+    for (int i = 0; i < 4; i++)
+        f.id.uid[i] = f.id.gid[i] = 0;
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -ESRCH);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 exited; its pid now names another process");
+    f.exited = false; /* a later look at the number sees a live process */
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -ESRCH);
+    bts_target_guard_free(g);
+
+    /* Without a pidfd's word, another start time says the same. */
+    user_facts(&f);
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    f.id.start_ticks++;
+    ck_assert_int_eq(bts_target_guard_check(g, 4243), -ESRCH);
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    f.exited = true;
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -ESRCH);
+    ck_assert_str_eq(bts_target_guard_reason(g), "pid 4242 exited");
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_without_rights_still_follows_the_process)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, false);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    f.id.uid[1] = 0; /* a local session: the kernel's own checks apply */
+    f.id.dumpable = false;
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), 0);
+    f.exited = true;
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), -ESRCH);
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_pin_refuses_what_the_client_may_not_profile)
+{
+    struct facts f;
+    user_facts(&f);
+    f.id.uid[1] = f.id.uid[2] = 0;
+    struct bts_target_guard *g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g),
+                     "pid 4242 runs with other credentials than uid 1001 (setuid: euid 0)");
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    f.id.dumpable = false;
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), -EPERM);
+    ck_assert_str_eq(bts_target_guard_reason(g), "pid 4242 is not dumpable");
+    bts_target_guard_free(g);
+
+    user_facts(&f);
+    f.exited = true;
+    g = facts_guard(&f, true);
+    ck_assert_int_eq(bts_target_guard_pin(g), -ESRCH);
+    bts_target_guard_free(g);
+}
+END_TEST
+
+START_TEST(test_guard_skips_a_gone_thread_and_before_pin_checks_only_exit)
+{
+    struct facts f;
+    user_facts(&f);
+    struct bts_target_guard *g = facts_guard(&f, true);
+    f.id.uid[1] = 0; /* a launched command before its exec: not judged yet */
+    ck_assert_int_eq(bts_target_guard_check(g, 4242), 0);
+    user_facts(&f);
+    ck_assert_int_eq(bts_target_guard_pin(g), 0);
+    f.gone_tid = 4243;
+    ck_assert_int_eq(bts_target_guard_check(g, 4243), -ENOENT);
+    ck_assert_int_eq(bts_target_guard_verdict(g), 0);
+    f.read_error = -EACCES; /* cannot be vouched for: not sampled, not final */
+    ck_assert_int_eq(bts_target_guard_check(g, 4244), -EACCES);
+    f.read_error = 0;
+    ck_assert_int_eq(bts_target_guard_check(g, 4244), 0);
+    bts_target_guard_free(g);
+}
+END_TEST
+
+/* ---- the guard on live targets ---- */
+
+enum change {
+    CHANGE_NOT_DUMPABLE,    /* prctl(PR_SET_DUMPABLE, 0) */
+    CHANGE_EXEC,            /* exec sampler-fixture (main;a;b;c) */
+    CHANGE_EXEC_UNREADABLE, /* exec a copy it may run but not read */
+};
+
+static const enum bts_backend guard_backends[] = {BTS_BACKEND_PERF, BTS_BACKEND_PTRACE};
+
+/* Who a guarded target runs as: ourselves, or nobody when we are root
+ * (root's capabilities are rights no client has). */
+static uid_t guard_uid(void)
+{
+    return getuid() == 0 ? 65534 : getuid();
+}
+
+static gid_t guard_gid(void)
+{
+    return getuid() == 0 ? 65534 : getgid();
+}
+
+__attribute__((noinline)) void guard_target_spin(double seconds)
+{
+    struct timespec t0, t;
+    volatile unsigned long sink = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 10000; i++)
+            sink += (unsigned long)i * i;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+}
+
+__attribute__((noinline)) void guard_after_change(double seconds)
+{
+    guard_target_spin(seconds);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* A copy of the fixture that guard_uid() may run but not read. */
+static char *unreadable_fixture(char *dir, size_t len)
+{
+    static char path[300];
+    char buf[65536];
+    snprintf(dir, len, "/tmp/bts-guard.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/fixture", dir);
+    int in = open(BTS_FIXTURE, O_RDONLY | O_CLOEXEC);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    ck_assert_int_ge(in, 0);
+    ck_assert_int_ge(out, 0);
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+    /* Root may read anything, so root's copy is for nobody; our own copy
+     * without a read bit is unreadable even to us. */
+    ck_assert_int_eq(chmod(path, getuid() == 0 ? 0711 : 0111), 0);
+    return path;
+}
+
+/* Forks a target that runs as guard_uid(), spins for `before` seconds in
+ * guard_target_spin(), then makes `change` and spins on (or runs the exec'd
+ * fixture for 3 s). Returns once it runs. */
+static pid_t guard_target(enum change change, double before, const char *exe)
+{
+    int ready[2];
+    char c;
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (getuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                              setresuid(65534, 65534, 65534) < 0))
+            _exit(126);
+        prctl(PR_SET_DUMPABLE, 1); /* a change of ids made it non-dumpable */
+        if (write(ready[1], "r", 1) != 1)
+            _exit(126);
+        guard_target_spin(before);
+        if (change == CHANGE_NOT_DUMPABLE) {
+            prctl(PR_SET_DUMPABLE, 0);
+            guard_after_change(3);
+            _exit(0);
+        }
+        execl(exe, exe, "--exit-after", "3000", (char *)NULL);
+        _exit(127);
+    }
+    close(ready[1]);
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    return pid;
+}
+
+static char thread_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 'X';
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p ? p[2] : 'X';
+}
+
+static pid_t tracer_pid(pid_t pid)
+{
+    char path[64], line[256];
+    pid_t tracer = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "TracerPid:", 10) == 0)
+            tracer = (pid_t)atoi(line + 10);
+    }
+    if (f)
+        fclose(f);
+    return tracer;
+}
+
+static struct bts_session *guarded_session(pid_t pid, enum bts_backend backend)
+{
+    struct bts_session_opts o = {.pid = pid,
+                                 .rate_hz = 499,
+                                 .backend = backend,
+                                 .guard = true,
+                                 .guard_uid = guard_uid(),
+                                 .guard_gid = guard_gid()};
+    struct bts_session *s = bts_session_new(&o);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(bts_session_start(s), 0);
+    return s;
+}
+
+/* Polls until the session ends or `seconds` pass; returns the last poll. */
+static int poll_for(struct bts_session *s, double seconds)
+{
+    struct timespec t0, t;
+    int r = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        r = bts_session_poll(s, 20);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (r == 0 &&
+             (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+    return r;
+}
+
+/* Samples of stacks that hold `frame`. */
+static uint64_t count_frame(const char *text, const char *frame)
+{
+    uint64_t n = 0;
+    for (const char *p = strstr(text, frame); p; p = strstr(p + 1, frame)) {
+        const char *nl = strchr(p, '\n');
+        const char *sp = nl ? nl : p + strlen(p);
+        while (sp > p && sp[-1] != ' ')
+            sp--;
+        n += strtoull(sp, NULL, 10);
+        if (!nl)
+            break;
+        p = nl;
+    }
+    return n;
+}
+
+/* After the guard ended a session: the target runs on, untraced, and the
+ * profile holds what was sampled before the change and, when `after` is
+ * set, nothing of it. */
+static void assert_let_go(struct bts_session *s, pid_t pid, const char *why_part, const char *after)
+{
+    const char *why, *hint;
+    struct folded_summary sum;
+    bts_session_explain(s, &why, &hint);
+    ck_assert_msg(strstr(why, why_part), "reason '%s' lacks '%s'", why, why_part);
+    ck_assert_ptr_nonnull(strstr(why, ": session ended"));
+    ck_assert_str_ne(hint, "");
+    ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0); /* not killed */
+    ck_assert_int_eq(tracer_pid(pid), 0);
+    char state = thread_state(pid);
+    ck_assert_msg(state != 't' && state != 'T', "target left in state %c", state);
+    summarize(s, &sum);
+    ck_assert_msg(strstr(sum.text, "guard_target_spin"), "nothing from before:\n%s", sum.text);
+    if (after)
+        ck_assert_msg(!strstr(sum.text, after), "'%s' sampled after the change:\n%s", after,
+                      sum.text);
+    free(sum.text);
+}
+
+START_TEST(test_guarded_session_ends_when_the_target_turns_non_dumpable)
+{
+    pid_t pid = guard_target(CHANGE_NOT_DUMPABLE, 0.5, NULL);
+    struct bts_session *s = guarded_session(pid, guard_backends[_i]);
+    struct folded_summary sum;
+    int r = poll_for(s, 5);
+    ck_assert_int_eq(r, -EPERM);
+    ck_assert_int_eq(bts_session_poll(s, 0), -EPERM);
+    assert_let_go(s, pid, "became non-dumpable", NULL);
+    /* A change without an exec is seen at the next rescan (50 ms perf, 10
+     * ms ptrace): what ran in between may be in, and nothing after. */
+    summarize(s, &sum);
+    uint64_t before = count_frame(sum.text, "guard_target_spin");
+    uint64_t after = count_frame(sum.text, "guard_after_change");
+    ck_assert_msg(after * 5 <= before, "%llu samples after the change, %llu in all:\n%s",
+                  (unsigned long long)after, (unsigned long long)before, sum.text);
+    free(sum.text);
+    bts_session_free(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
+START_TEST(test_guarded_session_follows_a_plain_exec)
+{
+    pid_t pid = guard_target(CHANGE_EXEC, 0.3, BTS_FIXTURE);
+    struct bts_session *s = guarded_session(pid, guard_backends[_i]);
+    struct folded_summary sum = {0};
+    struct timespec t0, t;
+    int r = 0;
+    /* A poll returns after each ptrace tick: wait by the clock, 5 s at most. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        r = bts_session_poll(s, 30);
+        free(sum.text);
+        summarize(s, &sum);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (r == 0 && !strstr(sum.text, "main;a;b;c ") && t.tv_sec - t0.tv_sec < 5);
+    ck_assert_int_eq(r, 0);
+    ck_assert_msg(strstr(sum.text, "guard_target_spin"), "%s", sum.text);
+    ck_assert_msg(strstr(sum.text, "main;a;b;c "), "the new image was not sampled:\n%s", sum.text);
+    free(sum.text);
+    finish(s, pid);
+    bts_session_free(s);
+}
+END_TEST
+
+START_TEST(test_guarded_session_ends_at_exec_of_a_program_it_may_not_read)
+{
+    char dir[64];
+    const char *exe = unreadable_fixture(dir, sizeof(dir));
+    pid_t pid = guard_target(CHANGE_EXEC_UNREADABLE, 0.5, exe);
+    struct bts_session *s = guarded_session(pid, guard_backends[_i]);
+    int r = poll_for(s, 5);
+    ck_assert_int_eq(r, -EPERM);
+    assert_let_go(s, pid, "became non-dumpable at exec", ";a;b;c");
+    bts_session_free(s);
+    /* Let go before its first instruction, the image runs on by itself. */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    unlink(exe);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_guarded_session_refuses_a_target_of_another_uid)
+{
+    pid_t pid = guard_target(CHANGE_NOT_DUMPABLE, 5, NULL);
+    struct bts_session_opts o = {.pid = pid,
+                                 .backend = guard_backends[_i],
+                                 .guard = true,
+                                 .guard_uid = guard_uid() + 1,
+                                 .guard_gid = guard_gid()};
+    struct bts_session *s = bts_session_new(&o);
+    const char *why, *hint;
+    ck_assert_int_eq(bts_session_start(s), -EPERM);
+    bts_session_explain(s, &why, &hint);
+    ck_assert_msg(strstr(why, "runs with other credentials than uid"), "%s", why);
+    ck_assert_str_ne(hint, "");
+    ck_assert_int_eq(tracer_pid(pid), 0);
+    bts_session_free(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
 Suite *bts_session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -320,6 +851,23 @@ Suite *bts_session_suite(void)
     tcase_add_test(tc, test_missing_command_is_reported);
     tcase_add_test(tc, test_inconsistent_options_are_rejected);
     tcase_add_test(tc, test_subprocess_session_runs_to_the_end);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("guard-facts");
+    tcase_add_test(tc, test_guard_passes_the_same_process_and_a_plain_exec_once);
+    tcase_add_test(tc, test_guard_ends_at_a_setuid_exec_and_stays_ended);
+    tcase_add_test(tc, test_guard_names_setgid_capabilities_and_dumpability);
+    tcase_add_test(tc, test_guard_follows_a_process_not_its_pid);
+    tcase_add_test(tc, test_guard_without_rights_still_follows_the_process);
+    tcase_add_test(tc, test_guard_pin_refuses_what_the_client_may_not_profile);
+    tcase_add_test(tc, test_guard_skips_a_gone_thread_and_before_pin_checks_only_exit);
+    suite_add_tcase(s, tc);
+    /* Each on perf_event (0) and ptrace (1). */
+    tc = tcase_create("guard");
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, test_guarded_session_ends_when_the_target_turns_non_dumpable, 0, 2);
+    tcase_add_loop_test(tc, test_guarded_session_follows_a_plain_exec, 0, 2);
+    tcase_add_loop_test(tc, test_guarded_session_ends_at_exec_of_a_program_it_may_not_read, 0, 2);
+    tcase_add_loop_test(tc, test_guarded_session_refuses_a_target_of_another_uid, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
