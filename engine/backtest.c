@@ -80,6 +80,8 @@ struct bte_symbol_run {
 
     struct growable fills; /* struct bte_fill */
     struct growable pnl;   /* double, dollars per closed round trip */
+    struct growable cache; /* double *, one packed window each (memory_cache) */
+    uint64_t cache_bytes;
     int error;
 };
 
@@ -93,6 +95,7 @@ struct bte_result {
     size_t nfills;
     uint64_t symbol_bars;
     uint64_t phase_ns[BTE_PHASE_COUNT];
+    uint64_t cache_bytes, cache_windows;
 };
 
 struct worker {
@@ -226,6 +229,25 @@ BTE_PHASE_FN void bte_phase_history(struct bte_symbol_run *run, size_t bar)
     }
     struct frame *f = run->frame;
     run->win = (struct window){f->open, f->high, f->low, f->close, f->volume, f->dates, len};
+    if (run->cfg->memory_cache)
+        bte_cache_window(run, len);
+}
+
+/* --memory-cache: a packed copy of the window just built, kept until the
+ * run ends. Its first touch of new memory is here, under history. */
+BTE_PHASE_FN void bte_cache_window(struct bte_symbol_run *run, size_t len)
+{
+    const struct frame *f = run->frame;
+    double *copy = malloc(5 * len * sizeof(double));
+
+    if (!copy || push(&run->cache, &copy)) {
+        free(copy);
+        run->error = -ENOMEM;
+        return;
+    }
+    /* The frame's five columns are one block: open, high, low, close, volume. */
+    memcpy(copy, f->open, 5 * len * sizeof(double));
+    run->cache_bytes += (uint64_t)len * BTE_CACHE_BYTES_PER_ROW;
 }
 
 BTE_PHASE_FN void bte_phase_indicators(struct bte_symbol_run *run, size_t bar)
@@ -547,6 +569,7 @@ static int run_init(struct bte_symbol_run *run, const struct bte_data *data,
     run->min_rolling_sharpe = INFINITY;
     run->fills.size = sizeof(struct bte_fill);
     run->pnl.size = sizeof(double);
+    run->cache.size = sizeof(double *);
     bte_sma_init(&run->sma_fast, (unsigned)p->fast);
     bte_sma_init(&run->sma_slow, (unsigned)p->slow);
     bte_ema_init(&run->ema, (unsigned)p->ema_period);
@@ -562,6 +585,9 @@ static int run_init(struct bte_symbol_run *run, const struct bte_data *data,
 
 static void run_release(struct bte_symbol_run *run)
 {
+    for (size_t i = 0; i < run->cache.len; i++)
+        free(((double **)run->cache.items)[i]);
+    free(run->cache.items);
     frame_free(run->frame);
     free(run->equity);
     free(run->returns);
@@ -647,6 +673,7 @@ out:
 static bool config_valid(const struct bte_config *cfg)
 {
     return cfg->threads >= 1 && cfg->capital > 0 && (unsigned)cfg->history <= BTE_HISTORY_FAST &&
+           (!cfg->memory_cache || cfg->history == BTE_HISTORY_NAIVE) &&
            (unsigned)cfg->indicators <= BTE_INDICATORS_INCREMENTAL &&
            (unsigned)cfg->strategy <= BTE_STRATEGY_BOLLINGER;
 }
@@ -722,6 +749,10 @@ struct bte_result *bte_run_backtest(const struct bte_data *data, const struct bt
             err = -runs[s].error;
             goto out;
         }
+    for (unsigned s = 0; s < nsym; s++) {
+        r->cache_bytes += runs[s].cache_bytes;
+        r->cache_windows += runs[s].cache.len;
+    }
     int rc = portfolio_build(r, runs, nsym);
     if (rc < 0)
         err = -rc;
@@ -782,6 +813,12 @@ uint64_t bte_result_symbol_bars(const struct bte_result *r)
 void bte_result_phase_ns(const struct bte_result *r, uint64_t *ns)
 {
     memcpy(ns, r->phase_ns, sizeof(r->phase_ns));
+}
+
+void bte_result_memory_cache(const struct bte_result *r, uint64_t *bytes, uint64_t *windows)
+{
+    *bytes = r->cache_bytes;
+    *windows = r->cache_windows;
 }
 
 const char *bte_name_of_phase(enum bte_phase phase)

@@ -208,7 +208,14 @@ struct bte_config {
     enum bte_strategy strategy;
     struct bte_params params;
     double capital; /* dollars, split evenly across symbols */
+    /* Naive history keeps a packed copy of every window it builds (the five
+     * OHLCV columns, BTE_CACHE_BYTES_PER_ROW a row) until the run ends: a
+     * known amount of memory for memory profilers. Needs BTE_HISTORY_NAIVE. */
+    bool memory_cache;
 };
+
+/* Bytes memory_cache keeps per window row: five float64 columns. */
+#define BTE_CACHE_BYTES_PER_ROW 40
 void bte_config_default(struct bte_config *c);
 
 /* What may stop a run early. Both pointers may be NULL. */
@@ -244,6 +251,9 @@ const struct bte_fill *bte_result_fills(const struct bte_result *r, size_t *n);
 uint64_t bte_result_symbol_bars(const struct bte_result *r);
 /* Nanoseconds spent in each phase, summed over threads; ns[BTE_PHASE_COUNT]. */
 void bte_result_phase_ns(const struct bte_result *r, uint64_t *ns);
+/* What memory_cache kept in this run, summed over symbols: bytes (rows x
+ * BTE_CACHE_BYTES_PER_ROW; allocator overhead not counted) and windows. */
+void bte_result_memory_cache(const struct bte_result *r, uint64_t *bytes, uint64_t *windows);
 const char *bte_name_of_phase(enum bte_phase phase);
 
 /* ---- grid search --------------------------------------------------------------- */

@@ -85,6 +85,7 @@ int64_t bte_now_ns(void);
 /* The per-symbol state of one backtest, and the functions a profiler sees. */
 struct bte_symbol_run;
 void bte_phase_history(struct bte_symbol_run *run, size_t bar);
+void bte_cache_window(struct bte_symbol_run *run, size_t len);
 void bte_phase_indicators(struct bte_symbol_run *run, size_t bar);
 void bte_phase_strategy(struct bte_symbol_run *run, size_t bar);
 void bte_phase_execution(struct bte_symbol_run *run, size_t bar);

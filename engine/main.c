@@ -58,6 +58,9 @@ static void usage(FILE *out)
           "  --indicators MODE    incremental (default) or naive (recompute each window)\n"
           "  --threads T          split the symbols over T threads (1..256, default 1)\n"
           "  --capital DOLLARS    starting cash split over the symbols (default 1000000)\n"
+          "  --memory-cache       naive history keeps a packed copy of every window it builds\n"
+          "                       (40 bytes a row) until the run ends: a known amount of\n"
+          "                       memory for memory profilers; needs --history naive\n"
           "strategy:\n"
           "  --strategy NAME      sma_cross (default), rsi, macd or bollinger\n"
           "  --fast N --slow N    sma_cross periods (default 50, 200)\n"
@@ -84,6 +87,7 @@ static void usage(FILE *out)
           "  bt-engine --symbols 10 --bars 5000 --phase-times\n"
           "  bt-engine --history fast --threads 2 --json\n"
           "  bt-engine --strategy rsi --rsi-period 10 --seconds 30\n"
+          "  bt-engine --symbols 2 --bars 1500 --memory-cache\n"
           "  bt-engine optimize --grid 'fast=10:50:10,slow=100:200:25' --jobs 2\n",
           out);
 }
@@ -171,6 +175,7 @@ enum {
     OPT_GRID,
     OPT_JOBS,
     OPT_CAPITAL,
+    OPT_MEMORY_CACHE,
     OPT_NAMED,
 };
 
@@ -196,6 +201,7 @@ static const struct option longopts[] = {
     {"grid", required_argument, NULL, OPT_GRID},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"capital", required_argument, NULL, OPT_CAPITAL},
+    {"memory-cache", no_argument, NULL, OPT_MEMORY_CACHE},
     {"fast", required_argument, NULL, OPT_NAMED + 0},
     {"slow", required_argument, NULL, OPT_NAMED + 1},
     {"rsi-period", required_argument, NULL, OPT_NAMED + 2},
@@ -286,6 +292,9 @@ static int apply_option(struct engine_opts *o, int c, const char *opt_word, stru
     case OPT_PHASE_TIMES:
         o->phase_times = true;
         break;
+    case OPT_MEMORY_CACHE:
+        o->cfg.memory_cache = true;
+        break;
     case OPT_GRID:
         o->grid = optarg;
         break;
@@ -319,9 +328,13 @@ static int check_options(struct engine_opts *o, const struct seen_opts *seen)
         if (o->cfg.threads != 1 || seen->repeat || o->seconds > 0)
             return usage_error("--threads, --repeat and --seconds do not apply to optimize "
                                "(use --jobs)");
+        if (o->cfg.memory_cache)
+            return usage_error("--memory-cache does not apply to optimize");
     } else if (o->grid || seen->jobs) {
         return usage_error("--grid and --jobs only apply to 'bt-engine optimize'");
     }
+    if (o->cfg.memory_cache && o->cfg.history != BTE_HISTORY_NAIVE)
+        return usage_error("--memory-cache needs --history naive (the fast path copies nothing)");
     if (!seen->repeat)
         o->repeat = o->seconds > 0 ? UINT64_MAX : 1;
     if ((uint64_t)o->symbols * o->bars > MAX_SYMBOL_BARS)
@@ -401,7 +414,8 @@ struct run_report {
     bool complete;
     double elapsed;
     uint64_t phase_ns[BTE_PHASE_COUNT];
-    const char *best; /* optimize only */
+    uint64_t cache_bytes, cache_windows; /* --memory-cache */
+    const char *best;                    /* optimize only */
     size_t points, done;
 };
 
@@ -461,6 +475,9 @@ static void print_report(const struct engine_opts *o, const struct run_report *r
         printf(",\"elapsed_s\":%.6f,\"symbol_bars\":%" PRIu64 ",\"symbol_bars_per_s\":%.0f,"
                "\"checksum\":\"%016" PRIx64 "\"",
                r->elapsed, r->symbol_bars, rate, r->checksum);
+        if (o->cfg.memory_cache)
+            printf(",\"memory_cache_bytes\":%" PRIu64 ",\"memory_cache_windows\":%" PRIu64,
+                   r->cache_bytes, r->cache_windows);
         if (o->phase_times) {
             printf(",\"phase_seconds\":%.6f,\"phase_times\":{", total_s);
             for (int i = 0; i < BTE_PHASE_COUNT; i++)
@@ -493,6 +510,9 @@ static void print_report(const struct engine_opts *o, const struct run_report *r
     printf("trades:        %" PRIu64 "\n", m->trades);
     if (!o->optimize)
         printf("fills:         %zu\n", r->fills);
+    if (o->cfg.memory_cache)
+        printf("memory cache:  %" PRIu64 " bytes (%.1f MiB) in %" PRIu64 " windows\n",
+               r->cache_bytes, (double)r->cache_bytes / 1048576.0, r->cache_windows);
     printf("elapsed:       %.3f s\n", r->elapsed);
     printf("throughput:    %.0f symbol-bars/s\n", rate);
     printf("checksum: %016" PRIx64 "\n", r->checksum);
@@ -549,6 +569,7 @@ static int run_backtests(const struct engine_opts *o, const struct bte_data *dat
     rep.checksum = bte_result_checksum(last);
     rep.complete = bte_result_complete(last);
     bte_result_fills(last, &rep.fills);
+    bte_result_memory_cache(last, &rep.cache_bytes, &rep.cache_windows);
     print_report(o, &rep);
     ret = 0;
 out:

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# 04-timeline-live: the RSS timeline of a real process (tests/memory/grow,
+# read by daemon/proc's rss-timeline every 10 ms, as record --memory will):
+# its peak is within 5% of the maximum RSS /usr/bin/time reports, the two
+# growths are its two biggest jumps, in order, with their sizes, and
+# report --memory names the peak. Several splits, not one ratio.
+set -euo pipefail
+build=${BTS_BUILD_DIR:?}
+if [ ! -x /usr/bin/time ]; then
+    echo "skip: /usr/bin/time is missing (apt-get install time)"
+    exit 77
+fi
+grow=$build/tests/memory/grow
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        passes=$((passes + 1))
+        echo "ok: $what"
+    else
+        fails=$((fails + 1))
+        echo "FAIL: $what"
+    fi
+}
+
+for split in "120 40" "40 120" "64 64"; do
+    set -- $split
+    a=$1 b=$2
+    max_kib=$(/usr/bin/time -f %M "$grow" "$a" "$b" 200 2>&1 > /dev/null | tail -1)
+    peak=$("$build/tests/memory/memory-fixture" live "$tmp/live.pb.gz" "$grow" "$a" "$b" 200 |
+        sed -n 's/^peak //p')
+    "$build/tools/bt-spy" report --memory --format json "$tmp/live.pb.gz" > "$tmp/r.json"
+    "$build/tools/bt-spy" report --memory "$tmp/live.pb.gz" > "$tmp/r.txt"
+    echo "A $a MiB, B $b MiB: peak $peak bytes, /usr/bin/time max RSS $max_kib KiB"
+    check "A=$a B=$b: peak within 5% of /usr/bin/time's" python3 -c '
+import sys
+peak, mx = int(sys.argv[1]), int(sys.argv[2]) * 1024
+sys.exit(0 if abs(peak - mx) <= 0.05 * mx else 1)' "$peak" "$max_kib"
+    check "A=$a B=$b: report --memory names the same peak" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["peak_rss_bytes"] == int(sys.argv[2]) else 1)' "$tmp/r.json" "$peak"
+    check "A=$a B=$b: the peak line" grep -qE '^peak RSS [0-9.]+ MiB at [0-9.]+ m?s ' "$tmp/r.txt"
+    check "A=$a B=$b: jumps of A then B MiB (within 5%), in time order" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+a, b = int(sys.argv[2]) << 20, int(sys.argv[3]) << 20
+big = sorted(r["jumps"][:2], key=lambda j: j["from_s"])
+ok = len(big) == 2 and all(abs(j["growth_bytes"] - w) <= 0.05 * w for j, w in zip(big, (a, b)))
+ok = ok and big[0]["to_s"] <= big[1]["from_s"]
+sys.exit(0 if ok else 1)' "$tmp/r.json" "$a" "$b"
+done
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]
