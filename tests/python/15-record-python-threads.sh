@@ -9,8 +9,9 @@
 #  - with --idle it has at least half as many as the main thread, its
 #    innermost Python frame is nap() on the time.sleep line in >= 90% of
 #    them;
-#  - --gil --idle keeps only the GIL holder's samples: no sleeper, and at
-#    most 60% of the --idle recording's samples (one thread of three).
+#  - --gil --idle keeps only the GIL holder's samples: the sleeper (which
+#    holds the GIL microseconds per wake-up) has at most 2% of them, and they
+#    are at most 60% of the --idle recording's samples (one thread of three).
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
@@ -73,7 +74,9 @@ print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/
         '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
         "$WORK/idle.threads" ||
         py_fail "$tag: with --idle the sleeper is not in nap() at line $sleep_line in >= 90% of its samples"
-    [ "$(samples gil py-sleeper)" = 0 ] || py_fail "$tag: --gil kept samples of the sleeper"
+    # The sleeper takes the GIL for some microseconds per wake-up, every 0.25 s.
+    [ $(($(samples gil py-sleeper) * 50)) -le "$(total gil)" ] ||
+        py_fail "$tag: --gil kept $(samples gil py-sleeper) samples of the sleeper"
     [ "$(total gil)" -gt 0 ] && [ $(($(total gil) * 10)) -le $(($(total idle) * 6)) ] ||
         py_fail "$tag: --gil --idle kept $(total gil) samples of --idle's $(total idle)"
     covered+=("$tag")

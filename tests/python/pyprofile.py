@@ -158,6 +158,13 @@ class SourceTable:
             self.cache[real] = source_codes(real)
         return self.cache[real]
 
+    def on_def_line(self, frame):
+        """True when the frame's line is the first line of every code object
+        of its name: the line a sampler reports when it gives co_firstlineno
+        instead of the executing line."""
+        named = [c for c in self.codes(frame.path) if c.name_for(self.version) == frame.name]
+        return bool(named) and all(frame.line == c.first for c in named)
+
     def check(self, frame):
         """None when the frame's name is a code object of its file on this
         version and its line lies in that code's range; else the reason."""
@@ -218,7 +225,7 @@ def cmd_check(a):
         failures.append("only %.2f%% of samples hold a frame of the program (want >= %g%%)"
                         % (100.0 * own / total, a.min_own))
     # Every frame of the program's files: its name and line.
-    checked = bad = 0
+    checked = bad = on_def = 0
     examples = {}
     for s in samples:
         for fr in s.frames:
@@ -234,11 +241,20 @@ def cmd_check(a):
             if why:
                 bad += s.count
                 examples[why] = examples.get(why, 0) + s.count
+            elif fr.line is not None and table.on_def_line(fr):
+                on_def += s.count
     if checked:
         print("%sframes of the program: %d, right name and line range: %.2f%%"
               % (label, checked, 100.0 * (checked - bad) / checked))
         for why, n in sorted(examples.items(), key=lambda kv: -kv[1])[:5]:
             print("%s  %d x %s" % (label, n, why))
+    if checked and not a.function_mode:
+        print("%sframes on their function's first (def) line: %.2f%%"
+              % (label, 100.0 * on_def / checked))
+        if a.max_def_line is not None and 100.0 * on_def / checked > a.max_def_line:
+            failures.append("%.2f%% of the program's frames sit on their function's def line "
+                            "(at most %g%%): co_firstlineno, not the executing line?"
+                            % (100.0 * on_def / checked, a.max_def_line))
     if checked and 100.0 * bad / checked > a.max_bad:
         failures.append("%.2f%% of the program's frames have a wrong name or line (at most %g%%)"
                         % (100.0 * bad / checked, a.max_bad))
@@ -571,6 +587,8 @@ def main(argv=None):
     c.add_argument("--min-own", type=float, help="pct of samples with a frame of the program")
     c.add_argument("--max-bad", type=float, default=0.0,
                    help="pct of the program's frames allowed a wrong name or line (0)")
+    c.add_argument("--max-def-line", type=float,
+                   help="pct of the program's frames allowed on their def line")
     c.add_argument("--function-mode", action="store_true",
                    help="frames are 'qualname (path)' (record --function)")
     c.add_argument("--phase", action="append", help="KEY=QUALNAME of a phase function")
