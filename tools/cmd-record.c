@@ -519,7 +519,15 @@ int bts_cmd_record(int argc, char **argv)
         if (ret < 0) {
             if (tty)
                 fputc('\n', stderr);
-            bts_cli_error("sampling failed: %s; writing what was gathered", bts_cli_strerror(ret));
+            const char *why = NULL, *hint = NULL;
+
+            /* Why it ended (e.g. the target changed credentials), said the
+             * same way in-process and through bt-spyd. */
+            bts_profiler_explain(s, &why, &hint);
+            bts_cli_error("sampling failed: %s; writing what was gathered",
+                          why && *why ? why : bts_cli_strerror(ret));
+            if (hint && *hint)
+                bts_cli_hint("%s", hint);
             break;
         }
         if (ret == 1)

@@ -424,6 +424,11 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
         r->stopped = true;
     if (st->error)
         r->error = -st->error;
+    if (st->reason && st->reason[0]) {
+        /* The daemon ended the session and says why (bts_session_explain). */
+        snprintf(r->why, sizeof(r->why), "%s", st->reason);
+        snprintf(r->hint, sizeof(r->hint), "%s", st->hint ? st->hint : "");
+    }
     r->stats_ns = bts_proc_now_ns();
 }
 

@@ -66,7 +66,9 @@ int bts_client_receive(struct bts_client *c, int timeout_ms, Btspy__Reply **repl
 struct bts_client_session;
 struct bts_client_session *bts_client_session_new(const char *socket_path,
                                                   const struct bts_session_opts *opts);
-/* While *interrupt is non-zero, a signal ends the start's waits (-EINTR).
+/* After poll returned an error, explain gives the daemon's reason for
+ * ending the session, as bts_session_explain does locally.
+ * While *interrupt is non-zero, a signal ends the start's waits (-EINTR).
  * Later calls are bounded by their deadlines only. */
 void bts_client_session_set_interrupt(struct bts_client_session *r,
                                       const volatile sig_atomic_t *interrupt);

@@ -347,6 +347,10 @@ static int validate_stats(const Btspy__Stats *st, char *why, size_t why_len)
         return invalid(why, why_len, "invalid elapsed time");
     if (st && (st->error < 0 || st->error > 4095))
         return invalid(why, why_len, "invalid session error %d", (int)st->error);
+    if (st &&
+        (!text_ok(st->reason, BTS_PROTOCOL_MAX_TEXT) || !text_ok(st->hint, BTS_PROTOCOL_MAX_TEXT)))
+        return invalid(why, why_len, "session reason or hint longer than %d bytes",
+                       BTS_PROTOCOL_MAX_TEXT);
     return 0;
 }
 

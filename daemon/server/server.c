@@ -75,7 +75,9 @@ struct served_session {
     char comm[64];
     double duration_s;
     bool running;
-    int error;
+    int error;                              /* -errno when sampling failed */
+    char reason[BTS_PROTOCOL_MAX_TEXT + 1]; /* why the session ended, for its client */
+    char reason_hint[BTS_PROTOCOL_MAX_TEXT + 1];
 };
 
 struct bts_server {
@@ -334,6 +336,8 @@ static void fill_stats(const struct served_session *ss, Btspy__Stats *out)
     out->exit_status = st.exit_status;
     out->stopped = !ss->running && !st.target_exited;
     out->error = -ss->error; /* ss->error is -errno, the wire's positive */
+    out->reason = (char *)ss->reason;
+    out->hint = (char *)ss->reason_hint;
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)
@@ -584,15 +588,6 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
     }
     ss->target.pidfd = -1;
     struct bts_session_opts so = {
-        .pid = st->pid,
-        .argv = st->n_argv ? st->argv : NULL,
-        .rate_hz = st->rate_hz,
-        .backend = (enum bts_backend)st->backend,
-        .unwind = (enum bts_unwind)st->unwind,
-        .stack_size = st->stack_size,
-        .threads = st->threads,
-        .idle = st->idle,
-        .lines = st->lines,
         /* A client that is not root profiles its target only while the
          * target runs with exactly the client's ids (session.h). */
         .guard = c->peer.uid != 0,
@@ -600,8 +595,8 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         .guard_gid = c->peer.gid,
     };
     /* Every sampling option as the client sent it, through the one mapping
-     * check-protocol round-trips field by field (protocol.c); argv, the
-     * launch hook and the guard stay the daemon's. */
+     * check-protocol round-trips field by field (protocol.c); argv (below),
+     * the launch hook and the guard are the daemon's. */
     bts_protocol_opts_from_start(st, &so);
     if (st->n_argv) {
         if ((err = prepare_launch(srv, c, st, &as, why, sizeof(why), hint, sizeof(hint))) < 0)
@@ -1244,13 +1239,19 @@ static void tick_sessions(struct bts_server *srv)
         if (!ss->running)
             continue;
         int r = bts_session_poll(ss->s, 0);
+        const char *w = "", *h = "";
+        if (r != 0)
+            bts_session_explain(ss->s, &w, &h); /* e.g. the target changed credentials */
+        snprintf(ss->reason, sizeof(ss->reason), "%s", w);
+        snprintf(ss->reason_hint, sizeof(ss->reason_hint), "%s", h);
         if (r == 1) {
             ss->running = false;
-            LOG(srv, BTS_LOG_INFO, "session %u: pid %d exited", ss->id, (int)ss->pid);
+            LOG(srv, BTS_LOG_INFO, "session %u: pid %d exited%s%s", ss->id, (int)ss->pid,
+                *w ? ": " : "", w);
         } else if (r < 0) {
             ss->error = r;
-            char why[128];
-            snprintf(why, sizeof(why), "sampling failed: %s", bts_protocol_strerror(-r));
+            char why[BTS_PROTOCOL_MAX_TEXT + 64];
+            snprintf(why, sizeof(why), "sampling failed: %s", *w ? w : bts_protocol_strerror(r));
             stop_session(srv, ss, why);
         } else if (ss->duration_s > 0) {
             struct bts_session_stats st;

@@ -168,6 +168,8 @@ START_TEST(test_every_reply_survives_a_round_trip)
     stats.elapsed_s = 1.5;
     stats.target_exited = true;
     stats.exit_status = 256;
+    stats.reason = "pid 7 changed credentials (setuid exec: euid 0): session ended";
+    stats.hint = "the profile holds what was sampled before the change";
 
     Btspy__HelloReply hr = BTSPY__HELLO_REPLY__INIT;
     hr.version_major = 1;
@@ -195,7 +197,17 @@ START_TEST(test_every_reply_survives_a_round_trip)
     out = round_trip_reply(&reply);
     ck_assert_uint_eq(out->stats->samples, 1234);
     ck_assert_int_eq(out->stats->exit_status, 256);
+    ck_assert_str_eq(out->stats->reason, stats.reason);
+    ck_assert_str_eq(out->stats->hint, stats.hint);
     btspy__reply__free_unpacked(out, NULL);
+    /* A reason longer than any the daemon writes is refused. */
+    static char long_reason[BTS_PROTOCOL_MAX_TEXT + 2];
+    memset(long_reason, 'x', sizeof(long_reason) - 1);
+    stats.reason = long_reason;
+    char why[128];
+    ck_assert_int_eq(bts_protocol_validate_reply(&reply, why, sizeof(why)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(why, "session reason"));
+    stats.reason = "";
 
     static const char folded[] = "main;a;b 3\nmain;c 1\n";
     Btspy__SnapshotReply sn = BTSPY__SNAPSHOT_REPLY__INIT;
