@@ -249,24 +249,17 @@ static int jump_trees(const char *path, const char *sample_type, const struct bt
     return ret;
 }
 
-/* The flame graph with its memory chart, for the markdown report. */
-static int write_memory_picture(const struct bts_calltree *t, const struct bts_timeline *tl,
-                                const char *path, enum bts_render_format fmt)
+/* Writes path with write(out, ctx) through an output file (committed only
+ * when everything went well); prints its own error. 0 or BTS_EXIT_FAILURE. */
+static int write_output(const char *path, int (*write)(FILE *out, const void *ctx), const void *ctx)
 {
     struct bts_output_file *of = NULL;
-    struct bts_render_opts ro;
-    int err;
+    int err = bts_output_file_open(path, &of);
 
-    bts_render_opts_init(&ro);
-    ro.title = "Memory: what made the process grow";
-    ro.countname = "bytes";
-    ro.palette = BTS_PALETTE_MEM;
-    ro.timeline = tl;
-    err = bts_output_file_open(path, &of);
     if (!err)
-        err = bts_render_tree(t, &ro, fmt, bts_output_file_stream(of));
+        err = write(bts_output_file_stream(of), ctx);
     if (err && of && bts_output_file_error(of))
-        err = bts_output_file_error(of);
+        err = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (!err)
         err = bts_output_file_commit(of);
     bts_output_file_free(of);
@@ -279,21 +272,45 @@ static int write_memory_picture(const struct bts_calltree *t, const struct bts_t
     return err ? BTS_EXIT_FAILURE : 0;
 }
 
-static int write_timeline_csv(const struct bts_timeline *tl, const char *path)
-{
-    struct bts_output_file *of = NULL;
-    int err = bts_output_file_open(path, &of);
+/* What report --memory writes, for write_output. */
+struct memory_out {
+    const struct bts_calltree *t;
+    const struct bts_timeline *tl;
+    struct bts_calltree *const *trees; /* per jump, or NULL */
+    size_t ntrees;
+    const struct bts_memory_report_opts *mo;
+    enum bts_render_format fmt;
+    const char *svg, *png; /* pictures to link from markdown, or NULL */
+};
 
-    if (!err)
-        err = bts_timeline_write_csv(tl, bts_output_file_stream(of));
-    if (err && of && bts_output_file_error(of))
-        err = bts_output_file_error(of);
-    if (!err)
-        err = bts_output_file_commit(of);
-    bts_output_file_free(of);
-    if (err)
-        bts_cli_error("cannot write '%s': %s", path, bts_cli_strerror(err));
-    return err ? BTS_EXIT_FAILURE : 0;
+/* The flame graph with its memory chart, for the markdown report. */
+static int write_memory_picture(FILE *out, const void *ctx)
+{
+    const struct memory_out *m = ctx;
+    struct bts_render_opts ro;
+
+    bts_render_opts_init(&ro);
+    ro.title = "Memory: what made the process grow";
+    ro.countname = "bytes";
+    ro.palette = BTS_PALETTE_MEM;
+    ro.timeline = m->tl;
+    return bts_render_tree(m->t, &ro, m->fmt, out);
+}
+
+static int write_timeline_csv(FILE *out, const void *ctx)
+{
+    return bts_timeline_write_csv(((const struct memory_out *)ctx)->tl, out);
+}
+
+static int write_memory_report(FILE *out, const void *ctx)
+{
+    const struct memory_out *m = ctx;
+    int err = bts_memory_report_write(m->t, m->tl, m->trees, m->ntrees, m->mo, out);
+
+    if (!err && m->svg && m->png)
+        fprintf(out, "\n![flame graph with the RSS chart](%s) ([PNG](%s))\n", base_name(m->svg),
+                base_name(m->png));
+    return err;
 }
 
 static int report_memory(const char *path, struct bts_convert_input *in,
@@ -305,10 +322,10 @@ static int report_memory(const char *path, struct bts_convert_input *in,
     struct bts_profile_meta meta;
     struct bts_timeline *tl = NULL;
     struct bts_calltree *t = bts_calltree_new(), **trees = NULL;
-    struct bts_output_file *of = NULL;
+    struct memory_out mout = {.mo = &mo};
     char *svg = NULL, *png = NULL;
     bool by_time;
-    int ret = BTS_EXIT_FAILURE, err;
+    int ret = BTS_EXIT_FAILURE;
 
     if (!strcmp(path, "-")) {
         bts_cli_error("report --memory reads its input once per jump: it needs a file");
@@ -344,13 +361,17 @@ static int report_memory(const char *path, struct bts_convert_input *in,
         if (jump_trees(path, in->load.sample_type, tl, trees, &by_time))
             goto out;
     }
+    mout.t = t;
+    mout.tl = tl;
+    mout.trees = by_time ? trees : NULL;
+    mout.ntrees = by_time ? tl->njumps : 0;
     if (m->timeline_csv) {
         if (!tl) {
             bts_cli_error("'%s' has no RSS timeline to write to '%s'", path, m->timeline_csv);
             bts_cli_hint("record --memory writes one into pprof and speedscope output");
             goto out;
         }
-        if (write_timeline_csv(tl, m->timeline_csv))
+        if (write_output(m->timeline_csv, write_timeline_csv, &mout))
             goto out;
     }
     if (ro->style == BTS_REPORT_MARKDOWN && strcmp(output, "-")) {
@@ -360,33 +381,22 @@ static int report_memory(const char *path, struct bts_convert_input *in,
             bts_cli_error("out of memory");
             goto out;
         }
-        if (write_memory_picture(t, tl, svg, BTS_RENDER_SVG) ||
-            write_memory_picture(t, tl, png, BTS_RENDER_PNG))
+        mout.fmt = BTS_RENDER_SVG;
+        if (write_output(svg, write_memory_picture, &mout))
             goto out;
+        mout.fmt = BTS_RENDER_PNG;
+        if (write_output(png, write_memory_picture, &mout))
+            goto out;
+        mout.svg = svg;
+        mout.png = png;
     }
-    err = bts_output_file_open(output, &of);
-    if (!err) {
-        FILE *o = bts_output_file_stream(of);
-        err = bts_memory_report_write(t, tl, by_time ? trees : NULL, by_time ? tl->njumps : 0, &mo,
-                                      o);
-        if (!err && svg)
-            fprintf(o, "\n![flame graph with the RSS chart](%s) ([PNG](%s))\n", base_name(svg),
-                    base_name(png));
-    }
-    if (err && bts_output_file_error(of))
-        err = bts_output_file_error(of);
-    if (!err)
-        err = bts_output_file_commit(of);
-    if (err) {
-        bts_cli_error("cannot write '%s': %s", output, bts_cli_strerror(err));
+    if (write_output(output, write_memory_report, &mout))
         goto out;
-    }
     ret = BTS_EXIT_OK;
 out:
     for (size_t i = 0; trees && tl && i < tl->njumps; i++)
         bts_calltree_free(trees[i]);
     free(trees);
-    bts_output_file_free(of);
     bts_timeline_free(tl);
     bts_calltree_free(t);
     free(svg);

@@ -7,21 +7,7 @@
 set -euo pipefail
 build=${BTS_BUILD_DIR:?}
 spy=$build/tools/bt-spy fixture=$build/tests/memory/memory-fixture
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-        echo "ok: $what"
-    else
-        fails=$((fails + 1))
-        echo "FAIL: $what"
-    fi
-}
-has() { grep -qF -- "$2" "$1"; }
+. "$(dirname "$0")/memory-lib.sh"
 
 "$fixture" synthetic "$tmp/mem.pb.gz"
 "$spy" report --memory "$tmp/mem.pb.gz" > "$tmp/text"
@@ -110,5 +96,4 @@ set -e
 check "stdin is refused with a hint" bash -c "[ $rc = 2 ] && grep -q 'needs a file' '$tmp/err'"
 check "--timeline-csv needs --memory" bash -c "[ $rc2 = 2 ] && grep -q 'go with --memory' '$tmp/err2'"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,20 +7,7 @@
 set -euo pipefail
 build=${BTS_BUILD_DIR:?}
 engine=$build/engine/bt-engine
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-        echo "ok: $what"
-    else
-        fails=$((fails + 1))
-        echo "FAIL: $what"
-    fi
-}
+. "$(dirname "$0")/memory-lib.sh"
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 # The default parameters' window is 500 bars (bte_window_length).
 expect() { python3 -c "import sys; s, b = int(sys.argv[1]), int(sys.argv[2]); print(40 * s * sum(min(i + 1, 500) for i in range(b)))" "$1" "$2"; }
@@ -58,5 +45,4 @@ check "--history fast is refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'need
 check "optimize is refused (exit 2)" bash -c "[ $rc2 = 2 ] && grep -q 'does not apply to optimize' '$tmp/err2'"
 check "--help names it" bash -c "'$engine' --help | grep -q -- '--memory-cache'"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

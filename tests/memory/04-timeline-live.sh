@@ -12,20 +12,7 @@ if [ ! -x /usr/bin/time ]; then
     exit 77
 fi
 grow=$build/tests/memory/grow
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passes=$((passes + 1))
-        echo "ok: $what"
-    else
-        fails=$((fails + 1))
-        echo "FAIL: $what"
-    fi
-}
+. "$(dirname "$0")/memory-lib.sh"
 
 for split in "120 40" "40 120" "64 64"; do
     set -- $split
@@ -55,5 +42,4 @@ ok = ok and big[0]["to_s"] <= big[1]["from_s"]
 sys.exit(0 if ok else 1)' "$tmp/r.json" "$a" "$b"
 done
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish
