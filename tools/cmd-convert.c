@@ -99,6 +99,7 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     const char *name = strcmp(path, "-") ? path : "<stdin>";
+    enum bts_format used = BTS_FORMAT_AUTO;
     char err[512] = "";
     int ret;
 
@@ -106,7 +107,7 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
         bts_cli_error("cannot open '%s': %s", path, bts_cli_strerror(-errno));
         return BTS_EXIT_FAILURE;
     }
-    ret = bts_format_load(f, name, &in->load, t, print_diag, in, NULL, err, sizeof(err));
+    ret = bts_format_load(f, name, &in->load, t, print_diag, in, &used, err, sizeof(err));
     if (f != stdin)
         fclose(f);
     if (in->diags > MAX_SHOWN_DIAGS)
@@ -116,7 +117,10 @@ int bts_convert_load(const char *path, struct bts_convert_input *in, struct bts_
         return BTS_EXIT_FAILURE; /* --strict: the line is already reported */
     if (ret == -EMSGSIZE && in->diags) {
         /* FILE:LINE: a line over BTS_LINE_LIMIT_BYTES, already reported. */
-        bts_cli_hint("folded input has one stack per line: 'main;f;g 42'");
+        if (used == BTS_FORMAT_PERF_SCRIPT)
+            bts_cli_hint("perf script input is text: 'perf script > out.txt'");
+        else
+            bts_cli_hint("folded input has one stack per line: 'main;f;g 42'");
         return BTS_EXIT_FAILURE;
     }
     if (ret == -EBADMSG || (ret == -ENOENT && err[0]) || (ret == -EFBIG && err[0])) {

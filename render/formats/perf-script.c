@@ -5,6 +5,7 @@
 #include "perf-script.h"
 
 #include "array.h"
+#include "line-limit.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -991,6 +992,12 @@ int bts_perf_script_read(FILE *in, const char *name, const struct bts_perf_scrip
             memmove(buf, buf + pos, len - pos);
             len -= pos;
             pos = 0;
+            if (len > BTS_LINE_LIMIT_BYTES) {
+                /* No end in sight (/dev/zero, a binary file): stop. */
+                note(&p, p.st.lines + 1, BTS_LINE_LIMIT_REASON);
+                ret = -EMSGSIZE;
+                goto out;
+            }
             /* Grow for a line longer than the buffer, or because the
              * input outlasted the blocks read so far. */
             if (len == cap || (cap < BLOCK_SIZE && p.st.bytes)) {
@@ -1015,6 +1022,11 @@ int bts_perf_script_read(FILE *in, const char *name, const struct bts_perf_scrip
             continue;
         }
         p.st.lines++;
+        if ((size_t)(nl - (buf + pos)) > BTS_LINE_LIMIT_BYTES) {
+            note(&p, p.st.lines, BTS_LINE_LIMIT_REASON);
+            ret = -EMSGSIZE;
+            goto out;
+        }
         ret = line(&p, buf + pos, (size_t)(nl - (buf + pos)));
         if (ret)
             goto out;

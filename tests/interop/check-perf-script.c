@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "interop-fixture-private.h"
+#include "line-limit.h"
 
 struct diags {
     char text[2048];
@@ -418,6 +419,29 @@ START_TEST(test_only_an_empty_line_ends_a_sample)
 }
 END_TEST
 
+START_TEST(test_a_line_over_the_limit_stops_the_read_with_its_line_number)
+{
+    /* A header, then a frame line longer than any real one, with and
+     * without its newline: memory stays bounded either way. */
+    size_t n = BTS_LINE_LIMIT_BYTES + 10;
+    for (int with_newline = 0; with_newline < 2; with_newline++) {
+        char *text = malloc(n + 128);
+        struct diags d = {0};
+        char err[128] = "";
+        int ret;
+
+        ck_assert_ptr_nonnull(text);
+        size_t k = (size_t)sprintf(text, HDR("bt", "cpu-clock") "\t 401000 ");
+        memset(text + k, 'x', n);
+        strcpy(text + k + n, with_newline ? "\n\n" : "");
+        ck_assert_ptr_null(fold(text, NULL, &d, NULL, &ret, err, sizeof(err)));
+        ck_assert_int_eq(ret, -EMSGSIZE);
+        ck_assert_str_eq(d.text, "perf.txt:2: " BTS_LINE_LIMIT_REASON "\n");
+        free(text);
+    }
+}
+END_TEST
+
 START_TEST(test_strict_stops_at_an_unrecognized_line)
 {
     static const char text[] = HDR("bt", "cpu-clock") "\t 401000 leaf (/bin/bt)\n"
@@ -492,6 +516,7 @@ Suite *bts_perf_script_suite(void)
     tcase_add_test(g, test_headers_of_every_perf_version_give_comm_pid_and_tid);
     tcase_add_test(g, test_only_an_empty_line_ends_a_sample);
     tcase_add_test(g, test_strict_stops_at_an_unrecognized_line);
+    tcase_add_test(g, test_a_line_over_the_limit_stops_the_read_with_its_line_number);
     tcase_add_test(g, test_the_first_event_is_kept_and_others_are_noted_once);
     tcase_add_test(g, test_fixture_folds_by_the_script_rules);
     tcase_add_test(f, test_frames_fold_root_first_with_comm_and_no_offsets);
