@@ -42,4 +42,19 @@ ok = ok and big[0]["to_s"] <= big[1]["from_s"]
 sys.exit(0 if ok else 1)' "$tmp/r.json" "$a" "$b"
 done
 
+# The same with Python lists (grow.py): RSS grows by more than the MiB
+# asked (objects, over-allocation), by the same factor for both functions.
+if command -v python3 > /dev/null; then
+    "$build/tests/memory/memory-fixture" live "$tmp/py.pb.gz" python3 \
+        "$(dirname "$0")/grow.py" 120 40 200 > /dev/null
+    "$build/tools/bt-spy" report --memory --format json "$tmp/py.pb.gz" > "$tmp/py.json"
+    check "grow.py 120 40: the two biggest jumps split 75/25 (within 3 pp), A first" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+big = sorted(r["jumps"][:2], key=lambda j: j["from_s"])
+a, b = (j["growth_bytes"] for j in big)
+print("python jumps: %.1f MiB then %.1f MiB" % (a / 2**20, b / 2**20))
+sys.exit(0 if abs(100 * a / (a + b) - 75) <= 3 else 1)' "$tmp/py.json"
+fi
+
 finish
