@@ -15,16 +15,12 @@
 py_init
 py_gate_record
 
-# Debian's first, then the oldest and the newest of the others.
-picked=("${PYTHONS[0]}")
-n=${#PYTHONS[@]}
-[ "$n" -ge 2 ] && picked+=("${PYTHONS[1]}")
-[ "$n" -ge 3 ] && picked+=("${PYTHONS[n - 1]}")
+py_pick
 
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
 small=(--symbols 2 --bars 1500)
 covered=()
-for py in "${picked[@]}"; do
+for py in "${PICKED[@]}"; do
     version=$(py_version "$py")
     tag="$version ($(py_linkage "$py"), $py)"
     out="$WORK/$version"

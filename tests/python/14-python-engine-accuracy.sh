@@ -15,16 +15,13 @@
 py_init
 py_gate_record
 
-picked=("${PYTHONS[0]}")
-n=${#PYTHONS[@]}
-[ "$n" -ge 2 ] && picked+=("${PYTHONS[1]}")
-[ "$n" -ge 3 ] && picked+=("${PYTHONS[n - 1]}")
+py_pick
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
 phases=(--phase history=phase_history --phase indicators=phase_indicators
     --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)
 
 covered=()
-for py in "${picked[@]}"; do
+for py in "${PICKED[@]}"; do
     version=$(py_version "$py")
     tag="$version ($(py_linkage "$py"), $py)"
     out="$WORK/$version"

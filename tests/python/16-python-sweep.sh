@@ -11,10 +11,7 @@
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 py_init
 
-picked=("${PYTHONS[0]}")
-n=${#PYTHONS[@]}
-[ "$n" -ge 2 ] && picked+=("${PYTHONS[1]}")
-[ "$n" -ge 3 ] && picked+=("${PYTHONS[n - 1]}")
+py_pick
 grid='fast=10:50:20,slow=100:200:100'
 data=(--symbols 2 --bars 700 --backend stdlib)
 want=""
@@ -31,7 +28,7 @@ print(",".join(map(str, v)) if isinstance(v, list) else v)' "$1" "$2"
 }
 
 covered=()
-for py in "${picked[@]}"; do
+for py in "${PICKED[@]}"; do
     version=$(py_version "$py")
     first=""
     for how in "--jobs 1" "--jobs 2 --pool pool --start-method fork" \

@@ -74,6 +74,20 @@ py_init() {
     [ -x "$PYTOOL" ] || PYTOOL=${PYTHONS[0]}
 }
 
+# py_pick [--no-oldest]: PICKED = the first interpreter (Debian's), the
+# oldest of the others and the newest (shared libpython; before and after
+# 3.11), for tests that cannot afford every version.
+py_pick() {
+    local n=${#PYTHONS[@]}
+    PICKED=("${PYTHONS[0]}")
+    if [ "${1:-}" != --no-oldest ] && [ "$n" -ge 3 ]; then
+        PICKED+=("${PYTHONS[1]}")
+    fi
+    if [ "$n" -ge 2 ]; then
+        PICKED+=("${PYTHONS[n - 1]}")
+    fi
+}
+
 # py_gate_record: exits 77 while bt-spy shows no Python frames: a 1-second
 # record of a Python loop holds none AND record --help offers no
 # --no-python. Once either changes, the tests run and may fail.

@@ -16,7 +16,7 @@ import os
 import re
 import signal
 
-from .backtest import PHASES, Config, run_backtest
+from .backtest import FNV_OFFSET, PHASES, Config, _fnv1a_u64, run_backtest
 from .marketdata import MarketData
 from .metrics import Metrics
 from .params import Params, param_range, param_set
@@ -27,9 +27,6 @@ GRID_NAME_MAX = 32
 POOLS = ("pool", "processpool")
 POOL_NAMES = {"pool": "multiprocessing.Pool", "processpool": "ProcessPoolExecutor"}
 START_METHODS = ("fork", "spawn", "forkserver")
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-MASK64 = (1 << 64) - 1
 # How often the waiting parent looks at the stop flag, in seconds.
 POLL_S = 0.2
 
@@ -241,13 +238,6 @@ def _metrics_of(fields):
     (m.total_return, m.cagr, m.sharpe, m.sortino, m.max_drawdown, m.win_rate,
      m.trades) = fields
     return m
-
-
-def _fnv1a_u64(h, value):
-    for _ in range(8):
-        h = ((h ^ (value & 0xFF)) * FNV_PRIME) & MASK64
-        value >>= 8
-    return h
 
 
 def _run_inline(points, control):
