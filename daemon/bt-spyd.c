@@ -21,8 +21,9 @@
 #include "output-file.h"
 #include "protocol.h"
 #include "render.h"
-#include "server-private.h"
-#include "watch-private.h"
+#include "server.h"
+#include "spool.h"
+#include "watch.h"
 
 #define EXIT_USAGE 2
 

@@ -2,7 +2,7 @@
 /* watch: finds new processes by scanning /proc every 50 ms and profiles
  * those whose name matches, one in-process session each. */
 #define _GNU_SOURCE
-#include "watch-private.h"
+#include "watch.h"
 #include "proc.h"
 
 #include <dirent.h>

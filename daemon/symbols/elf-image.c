@@ -5,7 +5,6 @@
 
 #include "elf-image.h"
 #include "elf-image-private.h"
-#include "proc-maps.h"
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>

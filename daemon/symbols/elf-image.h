@@ -7,6 +7,19 @@
 #include <stdint.h>
 
 struct bts_map;
+/* One line of /proc/PID/maps. Owned by the bts_maps that returned it and
+ * valid until the second bts_maps_refresh() after it (a bts_maps_find()
+ * miss may refresh), so do not keep one beyond the current sample. */
+struct bts_map {
+    uint64_t start;   /* first address of the mapping */
+    uint64_t end;     /* one past the last address */
+    uint64_t pgoff;   /* file offset that `start` maps */
+    uint64_t dev;     /* makedev(major, minor) of the file, 0 if anonymous */
+    uint64_t ino;     /* inode of the file, 0 if anonymous */
+    int prot;         /* PROT_READ | PROT_WRITE | PROT_EXEC */
+    const char *path; /* "/usr/lib/..", "[stack]", "[vdso]", or "" */
+};
+
 struct bts_elf;
 struct bts_elf_cache;
 

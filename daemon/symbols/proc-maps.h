@@ -3,24 +3,13 @@
  * file mapping's ELF image opened lazily and shared through a cache. */
 #pragma once
 
+#include "elf-image.h"
+
 #include <stdint.h>
 #include <sys/types.h>
 
 struct bts_elf;
 struct bts_elf_cache;
-
-/* One line of /proc/PID/maps. Owned by the bts_maps that returned it and
- * valid until the second bts_maps_refresh() after it (a bts_maps_find()
- * miss may refresh), so do not keep one beyond the current sample. */
-struct bts_map {
-    uint64_t start;   /* first address of the mapping */
-    uint64_t end;     /* one past the last address */
-    uint64_t pgoff;   /* file offset that `start` maps */
-    uint64_t dev;     /* makedev(major, minor) of the file, 0 if anonymous */
-    uint64_t ino;     /* inode of the file, 0 if anonymous */
-    int prot;         /* PROT_READ | PROT_WRITE | PROT_EXEC */
-    const char *path; /* "/usr/lib/..", "[stack]", "[vdso]", or "" */
-};
 
 struct bts_maps;
 

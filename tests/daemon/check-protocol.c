@@ -21,7 +21,7 @@
 
 #include "client.h"
 #include "protocol.h"
-#include "server-private.h"
+#include "server.h"
 
 /* Frames a request, feeds it through a reader one byte at a time and
  * decodes it again. */

@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server-private.h"
+#include "log.h"
+#include "spool.h"
 
 struct bts_watch_opts {
     const char *pattern;   /* fnmatch(3) glob on comm or on argv[0]'s basename */

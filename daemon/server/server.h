@@ -10,21 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-enum bts_log_level {
-    BTS_LOG_ERROR = 0,
-    BTS_LOG_WARN,
-    BTS_LOG_INFO,
-    BTS_LOG_DEBUG,
-};
-
-/* Where the daemon's library code sends its log lines (it never prints). */
-struct bts_log {
-    void (*write)(void *ctx, enum bts_log_level level, const char *msg);
-    void *ctx;
-};
-
-void bts_log_printf(const struct bts_log *log, enum bts_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "log.h"
 
 /* What one uid may hold at once, and how long a client may take. Root is
  * exempt from the per-uid caps (not from the table sizes). */
@@ -73,21 +59,3 @@ int bts_server_save_sessions(struct bts_server *srv, const char *dir);
 /* Disconnects every client, frees every session (stopping it), closes the
  * socket and removes it when we created it. NULL is a no-op. */
 void bts_server_free(struct bts_server *srv);
-
-/* Who may read a profile in the spool: its uid, and gid when group_read. */
-struct bts_spool_owner {
-    uid_t uid;
-    gid_t gid;
-    bool group_read; /* 0640 with gid, else 0600 */
-};
-
-/* Writes text to dir/name atomically (a temporary beside it, then rename),
- * owned by owner->uid:gid with mode 0600 or 0640; when the daemon may not
- * give files away (not root), the file stays its own with mode 0600, so it
- * is never more open than asked. 0 or -errno. Shared with the watcher. */
-int bts_spool_write(const char *dir, const char *name, const char *text, size_t len,
-                    const struct bts_spool_owner *owner);
-
-/* "<comm>-<pid>-<start>" where start is the process's start time in Unix
- * seconds, for profile file names. */
-void bts_profile_stem(pid_t pid, const char *comm, char *out, size_t out_len);
