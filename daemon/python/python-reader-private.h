@@ -143,3 +143,12 @@ void py_reader_set_version(struct bts_python *py, const char *version);
 
 /* Calls `trace` for every read that succeeds from now on. */
 void py_reader_set_trace(struct bts_python *py, py_trace_fn trace, void *ctx);
+
+/* For python-locals.c, which reads more of the same memory between two
+ * samples: the reader's page cache, layout and target, and its str reader
+ * (the text of a compact str, interned until the next sample; NULL when
+ * `addr` is not one). */
+struct py_memory *py_reader_memory(struct bts_python *py);
+const struct py_layout *py_reader_layout(const struct bts_python *py);
+const struct bts_python_target *py_reader_target(const struct bts_python *py);
+const char *py_reader_string(struct bts_python *py, uint64_t addr);

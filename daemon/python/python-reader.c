@@ -529,7 +529,8 @@ static bool loop_seen(struct loop_check *c, uint64_t node)
 /* Adds a frame for code object `code` at byte offset `offset` (negative:
  * not started yet). false when the frame cannot be trusted, which ends
  * the chain. */
-static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, bool is_entry)
+static bool emit_frame(struct bts_python *py, uint64_t frame, uint64_t code, int64_t offset,
+                       bool is_entry)
 {
     const struct code_entry *e = code_get(py, code);
     struct bts_python_frame *f;
@@ -545,6 +546,7 @@ static bool emit_frame(struct bts_python *py, uint64_t code, int64_t offset, boo
     f->line = offset < 0 ? e->first_line : code_line(&py->layout, e, offset);
     f->is_entry = is_entry;
     f->code = code;
+    f->frame = frame;
     return true;
 }
 
@@ -580,7 +582,7 @@ static enum walk walk_frames(struct bts_python *py, uint64_t frame)
              * not its count */
             if (!object_live(py, frame) ||
                 py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)) ||
-                !emit_frame(py, code, (int64_t)lasti * l->lasti_scale, true))
+                !emit_frame(py, frame, code, (int64_t)lasti * l->lasti_scale, true))
                 return WALK_BROKEN;
         } else {
             uint8_t owner = 0, entry = 0;
@@ -602,7 +604,7 @@ static enum walk walk_frames(struct bts_python *py, uint64_t frame)
                 return WALK_BROKEN;
             /* An instruction pointer before the first code unit means the
              * frame has not started: the emitter gives its first line. */
-            if (!emit_frame(py, code,
+            if (!emit_frame(py, frame, code,
                             instr >= code + l->code_adaptive
                                 ? (int64_t)(instr - code - l->code_adaptive)
                                 : -1,
@@ -856,4 +858,24 @@ void py_reader_set_trace(struct bts_python *py, py_trace_fn trace, void *ctx)
 {
     py->mem.trace = trace;
     py->mem.trace_ctx = ctx;
+}
+
+struct py_memory *py_reader_memory(struct bts_python *py)
+{
+    return &py->mem;
+}
+
+const struct py_layout *py_reader_layout(const struct bts_python *py)
+{
+    return &py->layout;
+}
+
+const struct bts_python_target *py_reader_target(const struct bts_python *py)
+{
+    return &py->target;
+}
+
+const char *py_reader_string(struct bts_python *py, uint64_t addr)
+{
+    return read_string(py, addr);
 }

@@ -32,6 +32,9 @@ struct bts_python_frame {
      * (outer) one. Every frame is one before 3.11. */
     bool is_entry;
     uint64_t code; /* address of the code object */
+    /* address of the frame: a PyFrameObject before 3.11, a
+     * _PyInterpreterFrame from 3.11 (for python-locals.h) */
+    uint64_t frame;
 };
 
 enum bts_python_gil {
