@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd-dump: `bt-spy dump`, every thread's current stack once, as text or JSON. */
+/* cmd-dump: `bt-spy dump`, every thread's current stack once, as text or JSON;
+ * in a CPython process each thread's Python stack, name, GIL state and
+ * (--locals) local variables. */
 #include "cli.h"
 #include "json.h"
 #include "profiler.h"
@@ -15,25 +17,40 @@ struct dump_opts {
     pid_t pid;
     bool json;
     bool lines;
+    bool native;    /* native stacks under the Python ones */
+    bool locals;    /* Python frames' local variables */
+    bool no_python; /* native stacks only */
 };
 
 static void usage(FILE *out)
 {
-    fputs("usage: bt-spy dump --pid PID [--json] [--lines]\n"
+    fputs("usage: bt-spy dump --pid PID [--json] [--lines] [--native] [--locals] [--no-python]\n"
           "\n"
           "Print the current stack of every thread of a running process, leaf first,\n"
           "down to main or start_thread. Each thread is stopped with ptrace only long\n"
           "enough to copy its registers and stack; the process keeps running.\n"
           "\n"
+          "In a CPython 3.8-3.13 process a thread shows its Python stack instead,\n"
+          "'qualname (path:line)', read while its copy is taken, with the name the\n"
+          "threading module gives it and its state: running (holds the GIL, or was\n"
+          "running code), waiting for the GIL, or idle (sleeping, in I/O or another\n"
+          "wait).\n"
+          "\n"
           "options:\n"
-          "  -p, --pid PID   the process to dump\n"
-          "      --json      print a JSON array of {tid, name, state, frames}\n"
-          "      --lines     add (file:line) to frames with debug info\n"
-          "  -h, --help      show this help\n"
+          "  -p, --pid PID     the process to dump\n"
+          "      --json        print a JSON array of {tid, name, state, frames, ...}\n"
+          "      --lines       add (file:line) to native frames with debug info\n"
+          "      --native      Python threads: the native stack too, under the Python one\n"
+          "      --locals      Python frames: local variables (int, float, str, bool,\n"
+          "                    None, the length of list, tuple, dict and set; other\n"
+          "                    types by name)\n"
+          "      --no-python   native stacks only\n"
+          "  -h, --help        show this help\n"
           "\n"
           "examples:\n"
           "  bt-spy dump --pid 1234\n"
-          "  bt-spy dump --pid $(pgrep -n bt-engine) --json > stacks.json\n",
+          "  bt-spy dump --pid $(pgrep -n bt-engine) --json > stacks.json\n"
+          "  bt-spy dump --pid $(pgrep -f backtest.py) --locals\n",
           out);
 }
 
@@ -59,6 +76,20 @@ static const char *state_word(char state)
     }
 }
 
+static const char *python_state_word(enum bts_thread_python_state state)
+{
+    switch (state) {
+    case BTS_THREAD_PYTHON_RUNNING:
+        return "running";
+    case BTS_THREAD_PYTHON_WAITING:
+        return "waiting for the GIL";
+    case BTS_THREAD_PYTHON_IDLE:
+        return "idle";
+    default:
+        return NULL;
+    }
+}
+
 static const char *missing_stack(int err)
 {
     return err == -EAGAIN ? "the thread did not stop in time" : "no stack could be read";
@@ -73,29 +104,97 @@ static void json_string(FILE *out, const char *str)
 struct dump_view {
     pid_t pid;
     const char *command;
+    const char *python; /* CPython version, NULL when none */
+    bool native;        /* --native */
     size_t n;
     const struct bts_thread_stack **threads;
 };
 
+/* A Python frame as a stack line: "qualname (path:line)". */
+static void python_frame_text(const struct bts_thread_python_frame *f, char *buf, size_t len)
+{
+    if (f->line > 0)
+        snprintf(buf, len, "%s (%s:%d)", f->name, f->filename, f->line);
+    else
+        snprintf(buf, len, "%s (%s)", f->name, f->filename);
+}
+
+/* Whether a thread shows its native stack: non-Python threads, Python ones
+ * with --native or without a single Python frame (in C code only). */
+static bool shows_native(const struct dump_view *d, const struct bts_thread_stack *t)
+{
+    return d->native || !t->n_python_frames;
+}
+
+static void json_python(const struct dump_view *d, const struct bts_thread_stack *t, FILE *out)
+{
+    fputs(", \"python\": ", out);
+    json_string(out, d->python ? d->python : "");
+    fputs(", \"comm\": ", out);
+    json_string(out, t->name);
+    fputs(", \"python_state\": ", out);
+    json_string(out, python_state_word(t->python_state));
+    fprintf(out, ", \"holds_gil\": %s, \"python_frames\": [", t->holds_gil ? "true" : "false");
+    for (size_t k = 0; k < t->n_python_frames; k++) {
+        const struct bts_thread_python_frame *f = &t->python_frames[k];
+        fputs(k ? ", {\"name\": " : "{\"name\": ", out);
+        json_string(out, f->name);
+        fputs(", \"file\": ", out);
+        json_string(out, f->filename);
+        fprintf(out, ", \"line\": %d", f->line);
+        if (f->nlocals) {
+            fputs(", \"locals\": [", out);
+            for (size_t j = 0; j < f->nlocals; j++) {
+                fputs(j ? ", {\"name\": " : "{\"name\": ", out);
+                json_string(out, f->locals[j].name);
+                fputs(", \"value\": ", out);
+                json_string(out, f->locals[j].value);
+                fputc('}', out);
+            }
+            fputc(']', out);
+        }
+        fputc('}', out);
+    }
+    fputs("], \"native_frames\": [", out);
+    for (size_t k = 0; k < t->nframes; k++) {
+        fputs(k ? ", " : "", out);
+        json_string(out, t->frames[k]);
+    }
+    fputc(']', out);
+}
+
+/* One object per thread. "frames" holds the lines the text shows (Python
+ * frames, then native ones where those show); a Python thread also has
+ * its Python name, state and structured frames. */
 static void print_json(const struct dump_view *d, FILE *out)
 {
     size_t n = d->n;
+    char line[8192];
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
         const struct bts_thread_stack *t = d->threads[i];
         char state[2] = {t->state, '\0'};
+        bool python = t->python_state != BTS_THREAD_PYTHON_NONE;
+        size_t shown = 0;
         fprintf(out, "%s\n  {\"pid\": %d, \"tid\": %d, \"name\": ", i ? "," : "", (int)d->pid,
                 (int)t->tid);
-        json_string(out, t->name);
+        json_string(out, python && t->python_name ? t->python_name : t->name);
         fputs(", \"state\": ", out);
         json_string(out, state);
         if (t->error) {
             fputs(", \"error\": ", out);
             json_string(out, missing_stack(t->error));
         }
+        if (python)
+            json_python(d, t, out);
         fputs(", \"frames\": [", out);
-        for (size_t k = 0; k < t->nframes; k++) {
-            fputs(k ? ", " : "", out);
+        for (size_t k = 0; k < t->n_python_frames; k++, shown++) {
+            python_frame_text(&t->python_frames[k], line, sizeof(line));
+            fputs(shown ? ", " : "", out);
+            json_string(out, line);
+        }
+        for (size_t k = 0; shows_native(d, t) && k < t->nframes; k++, shown++) {
+            fputs(shown ? ", " : "", out);
             json_string(out, t->frames[k]);
         }
         fputs("]}", out);
@@ -105,12 +204,33 @@ static void print_json(const struct dump_view *d, FILE *out)
 
 static void print_text(const struct dump_view *d, FILE *out)
 {
+    char line[8192];
     fprintf(out, "Process %d: %s\n", (int)d->pid, d->command);
+    if (d->python)
+        fprintf(out, "Python %s\n", d->python);
     for (size_t i = 0; i < d->n; i++) {
         const struct bts_thread_stack *t = d->threads[i];
-        fprintf(out, "\nThread %d (%s): \"%s\"\n", (int)t->tid, state_word(t->state), t->name);
+        const char *py_state = python_state_word(t->python_state);
+        fprintf(out, "\nThread %d (%s): \"%s\"", (int)t->tid,
+                py_state ? py_state : state_word(t->state),
+                py_state && t->python_name ? t->python_name : t->name);
+        /* the OS name, where the Python name hides it */
+        if (py_state && t->python_name && strcmp(t->python_name, t->name) != 0)
+            fprintf(out, " [%s]", t->name);
+        fputc('\n', out);
         if (t->error)
             fprintf(out, "    (%s)\n", missing_stack(t->error));
+        for (size_t k = 0; k < t->n_python_frames; k++) {
+            const struct bts_thread_python_frame *f = &t->python_frames[k];
+            python_frame_text(f, line, sizeof(line));
+            fprintf(out, "    %s\n", line);
+            for (size_t j = 0; j < f->nlocals; j++)
+                fprintf(out, "        %s = %s\n", f->locals[j].name, f->locals[j].value);
+        }
+        if (!shows_native(d, t))
+            continue;
+        if (t->n_python_frames && t->nframes)
+            fputs("    native:\n", out);
         for (size_t k = 0; k < t->nframes; k++)
             fprintf(out, "    %s\n", t->frames[k]);
     }
@@ -118,13 +238,12 @@ static void print_text(const struct dump_view *d, FILE *out)
 
 static int parse_args(int argc, char **argv, struct dump_opts *o)
 {
-    enum { OPT_JSON = 256, OPT_LINES };
+    enum { OPT_JSON = 256, OPT_LINES, OPT_NATIVE, OPT_LOCALS, OPT_NO_PYTHON };
     static const struct option longopts[] = {
-        {"pid", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"lines", no_argument, NULL, OPT_LINES},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"pid", required_argument, NULL, 'p'},     {"json", no_argument, NULL, OPT_JSON},
+        {"lines", no_argument, NULL, OPT_LINES},   {"native", no_argument, NULL, OPT_NATIVE},
+        {"locals", no_argument, NULL, OPT_LOCALS}, {"no-python", no_argument, NULL, OPT_NO_PYTHON},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
     uint64_t v;
@@ -143,6 +262,15 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         case OPT_LINES:
             o->lines = true;
             break;
+        case OPT_NATIVE:
+            o->native = true;
+            break;
+        case OPT_LOCALS:
+            o->locals = true;
+            break;
+        case OPT_NO_PYTHON:
+            o->no_python = true;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -154,12 +282,16 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         return bts_cli_usage_error("dump", "unexpected argument '%s'", argv[optind]);
     if (!o->pid)
         return bts_cli_usage_error("dump", "--pid is required");
+    if (o->no_python && (o->locals || o->native))
+        return bts_cli_usage_error("dump", "--%s needs Python frames: drop --no-python",
+                                   o->locals ? "locals" : "native");
     return 0;
 }
 
 int bts_cmd_dump(int argc, char **argv)
 {
-    struct dump_opts o = {.pid = 0, .json = false, .lines = false};
+    struct dump_opts o = {.pid = 0};
+    struct bts_thread_dump_opts dopts;
     struct bts_profiler_dump *d = NULL;
     struct dump_view v = {0};
     char why[256] = "", hint[256] = "";
@@ -167,7 +299,10 @@ int bts_cmd_dump(int argc, char **argv)
     int r = parse_args(argc, argv, &o);
     if (r != 0)
         return r < 0 ? BTS_EXIT_OK : r;
-    err = bts_profiler_dump(bts_cli_connect_path, o.pid, o.lines, &d, why, sizeof(why), hint,
+    dopts.lines = o.lines;
+    dopts.python = !o.no_python;
+    dopts.locals = o.locals;
+    err = bts_profiler_dump(bts_cli_connect_path, o.pid, &dopts, &d, why, sizeof(why), hint,
                             sizeof(hint));
     if (err < 0) {
         /* The reason (bt-spyd's, or the local explanation of the errno:
@@ -181,6 +316,10 @@ int bts_cmd_dump(int argc, char **argv)
     v.command = bts_profiler_dump_command(d);
     if (!v.command)
         v.command = "";
+    v.python = bts_profiler_dump_python(d);
+    v.native = o.native;
+    if (bts_profiler_dump_python_note(d))
+        fprintf(stderr, "bt-spy: %s\n", bts_profiler_dump_python_note(d));
     v.n = bts_profiler_dump_count(d);
     v.threads = calloc(v.n ? v.n : 1, sizeof(*v.threads));
     if (!v.threads) {

@@ -745,6 +745,29 @@ void bts_client_session_free(struct bts_client_session *r)
 
 /* Dumps. */
 
+_Static_assert(BTS_THREAD_PYTHON_NONE == 0 && BTS_THREAD_PYTHON_RUNNING == 1 &&
+                   BTS_THREAD_PYTHON_WAITING == 2 && BTS_THREAD_PYTHON_IDLE == 3,
+               "the wire's python_state numbers are thread-dump.h's");
+
+static void free_python_frames(struct bts_thread_stack *ts)
+{
+    struct bts_thread_python_frame *frames = (struct bts_thread_python_frame *)ts->python_frames;
+
+    for (size_t k = 0; k < ts->n_python_frames; k++) {
+        struct bts_thread_local *locals = (struct bts_thread_local *)frames[k].locals;
+
+        for (size_t j = 0; j < frames[k].nlocals; j++) {
+            free((char *)locals[j].name);
+            free((char *)locals[j].value);
+        }
+        free(locals);
+        free((char *)frames[k].name);
+        free((char *)frames[k].filename);
+    }
+    free(frames);
+    free((char *)ts->python_name);
+}
+
 void bts_client_dump_free(struct bts_client_dump *d)
 {
     if (!d)
@@ -753,10 +776,54 @@ void bts_client_dump_free(struct bts_client_dump *d)
         for (size_t k = 0; k < d->threads[i].nframes; k++)
             free((char *)d->threads[i].frames[k]);
         free(d->threads[i].frames);
+        free_python_frames(&d->threads[i]);
     }
     free(d->threads);
     free(d->command);
+    free(d->python);
+    free(d->python_note);
     free(d);
+}
+
+/* Copies a thread's Python frames and locals out of the reply. */
+static int copy_python(const Btspy__DumpThread *t, struct bts_thread_stack *ts)
+{
+    struct bts_thread_python_frame *frames;
+
+    ts->python_state = (enum bts_thread_python_state)t->python_state;
+    ts->holds_gil = t->holds_gil;
+    if (t->python_name[0] && !(ts->python_name = strdup(t->python_name)))
+        return -ENOMEM;
+    if (!t->n_python_frames)
+        return 0;
+    frames = calloc(t->n_python_frames, sizeof(*frames));
+    if (!frames)
+        return -ENOMEM;
+    ts->python_frames = frames;
+    for (size_t k = 0; k < t->n_python_frames; k++, ts->n_python_frames++) {
+        const Btspy__DumpPythonFrame *f = t->python_frames[k];
+        struct bts_thread_local *locals = NULL;
+
+        frames[k].line = f->line;
+        frames[k].name = strdup(f->name);
+        frames[k].filename = strdup(f->filename);
+        if (f->n_locals && (locals = calloc(f->n_locals, sizeof(*locals))))
+            frames[k].locals = locals;
+        if (!frames[k].name || !frames[k].filename || (f->n_locals && !locals)) {
+            ts->n_python_frames++; /* so free_python_frames frees this one too */
+            return -ENOMEM;
+        }
+        for (size_t j = 0; j < f->n_locals; j++, frames[k].nlocals++) {
+            locals[j].name = strdup(f->locals[j]->name);
+            locals[j].value = strdup(f->locals[j]->value);
+            if (!locals[j].name || !locals[j].value) {
+                frames[k].nlocals++;
+                ts->n_python_frames++;
+                return -ENOMEM;
+            }
+        }
+    }
+    return 0;
 }
 
 static struct bts_client_dump *copy_dump(const Btspy__DumpReply *dr)
@@ -767,11 +834,13 @@ static struct bts_client_dump *copy_dump(const Btspy__DumpReply *dr)
     d->pid = dr->pid;
     d->command = strdup(dr->command);
     d->threads = calloc(dr->n_threads ? dr->n_threads : 1, sizeof(*d->threads));
-    if (!d->command || !d->threads)
+    if (!d->command || !d->threads || (dr->python[0] && !(d->python = strdup(dr->python))) ||
+        (dr->python_note[0] && !(d->python_note = strdup(dr->python_note))))
         goto fail;
-    for (size_t i = 0; i < dr->n_threads; i++, d->nthreads++) {
+    for (size_t i = 0; i < dr->n_threads; i++) {
         const Btspy__DumpThread *t = dr->threads[i];
         struct bts_thread_stack *ts = &d->threads[i];
+        d->nthreads++;
         ts->tid = t->tid;
         snprintf(ts->name, sizeof(ts->name), "%s", t->name);
         ts->state = t->state[0] ? t->state[0] : '?';
@@ -783,6 +852,8 @@ static struct bts_client_dump *copy_dump(const Btspy__DumpReply *dr)
             if (!(ts->frames[k] = strdup(t->frames[k])))
                 goto fail;
         }
+        if (copy_python(t, ts))
+            goto fail;
     }
     return d;
 fail:
@@ -794,6 +865,15 @@ fail:
 int bts_client_dump(const char *socket_path, pid_t pid, bool lines, struct bts_client_dump **out,
                     char *why, size_t why_len, char *hint, size_t hint_len)
 {
+    struct bts_thread_dump_opts opts = {.lines = lines, .python = true, .locals = false};
+
+    return bts_client_dump_take(socket_path, pid, &opts, out, why, why_len, hint, hint_len);
+}
+
+int bts_client_dump_take(const char *socket_path, pid_t pid,
+                         const struct bts_thread_dump_opts *opts, struct bts_client_dump **out,
+                         char *why, size_t why_len, char *hint, size_t hint_len)
+{
     struct bts_client *c = NULL;
     Btspy__Reply *reply = NULL;
     int ret;
@@ -804,7 +884,9 @@ int bts_client_dump(const char *socket_path, pid_t pid, bool lines, struct bts_c
         goto out;
     Btspy__Dump dm = BTSPY__DUMP__INIT;
     dm.pid = pid;
-    dm.lines = lines;
+    dm.lines = opts->lines;
+    dm.no_python = !opts->python;
+    dm.locals = opts->locals;
     Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_DUMP;
     req.dump = &dm;

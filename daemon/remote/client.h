@@ -89,10 +89,17 @@ struct bts_client_dump {
     char *command;
     size_t nthreads;
     struct bts_thread_stack *threads; /* main thread first */
+    char *python;                     /* CPython version read; NULL when none */
+    char *python_note;                /* as bts_thread_dump_python_note; NULL when none */
 };
 
-/* Asks the daemon for `bt-spy dump --pid PID [--lines]`. 0 or -errno;
- * on failure why/hint hold the daemon's (or the transport's) reason. */
+/* Asks the daemon for `bt-spy dump --pid PID [--lines]` (Python stacks
+ * included, no locals). 0 or -errno; on failure why/hint hold the daemon's
+ * (or the transport's) reason. */
 int bts_client_dump(const char *socket_path, pid_t pid, bool lines, struct bts_client_dump **out,
                     char *why, size_t why_len, char *hint, size_t hint_len);
+/* The same with thread-dump.h's options. */
+int bts_client_dump_take(const char *socket_path, pid_t pid,
+                         const struct bts_thread_dump_opts *opts, struct bts_client_dump **out,
+                         char *why, size_t why_len, char *hint, size_t hint_len);
 void bts_client_dump_free(struct bts_client_dump *d);

@@ -117,7 +117,7 @@ struct bts_profiler_dump {
     struct bts_client_dump *remote;
 };
 
-int bts_profiler_dump(const char *connect_path, pid_t pid, bool lines,
+int bts_profiler_dump(const char *connect_path, pid_t pid, const struct bts_thread_dump_opts *opts,
                       struct bts_profiler_dump **out, char *why, size_t why_len, char *hint,
                       size_t hint_len)
 {
@@ -132,9 +132,10 @@ int bts_profiler_dump(const char *connect_path, pid_t pid, bool lines,
     if (!d)
         return -ENOMEM;
     if (connect_path) {
-        err = bts_client_dump(connect_path, pid, lines, &d->remote, why, why_len, hint, hint_len);
+        err =
+            bts_client_dump_take(connect_path, pid, opts, &d->remote, why, why_len, hint, hint_len);
     } else {
-        err = bts_thread_dump(pid, lines, &d->local);
+        err = bts_thread_dump_take(pid, opts, &d->local);
         if (err)
             bts_thread_dump_explain(pid, err, why, why_len, hint, hint_len);
     }
@@ -164,6 +165,16 @@ size_t bts_profiler_dump_count(const struct bts_profiler_dump *d)
 const struct bts_thread_stack *bts_profiler_dump_thread(const struct bts_profiler_dump *d, size_t i)
 {
     return d->remote ? &d->remote->threads[i] : bts_thread_dump_thread(d->local, i);
+}
+
+const char *bts_profiler_dump_python(const struct bts_profiler_dump *d)
+{
+    return d->remote ? d->remote->python : bts_thread_dump_python(d->local);
+}
+
+const char *bts_profiler_dump_python_note(const struct bts_profiler_dump *d)
+{
+    return d->remote ? d->remote->python_note : bts_thread_dump_python_note(d->local);
 }
 
 void bts_profiler_dump_free(struct bts_profiler_dump *d)

@@ -45,9 +45,10 @@ void bts_profiler_free(struct bts_profiler *p);
 /* Every thread's stack of one process, once, taken here or by bt-spyd. */
 struct bts_profiler_dump;
 
-/* 0 or -errno; on failure why/hint hold a lowercase reason and fix when one
- * is known (either may be empty). */
-int bts_profiler_dump(const char *connect_path, pid_t pid, bool lines,
+/* With thread-dump.h's options (lines, Python stacks, locals). 0 or
+ * -errno; on failure why/hint hold a lowercase reason and fix when one is
+ * known (either may be empty). */
+int bts_profiler_dump(const char *connect_path, pid_t pid, const struct bts_thread_dump_opts *opts,
                       struct bts_profiler_dump **out, char *why, size_t why_len, char *hint,
                       size_t hint_len);
 pid_t bts_profiler_dump_pid(const struct bts_profiler_dump *d);
@@ -56,4 +57,8 @@ size_t bts_profiler_dump_count(const struct bts_profiler_dump *d);
 /* Main thread first. Owned by d. */
 const struct bts_thread_stack *bts_profiler_dump_thread(const struct bts_profiler_dump *d,
                                                         size_t i);
+/* The CPython version whose stacks the dump holds, NULL when none; and why
+ * a Python process shows native frames only, NULL when nothing to say. */
+const char *bts_profiler_dump_python(const struct bts_profiler_dump *d);
+const char *bts_profiler_dump_python_note(const struct bts_profiler_dump *d);
 void bts_profiler_dump_free(struct bts_profiler_dump *d);

@@ -354,9 +354,24 @@ static int validate_stats(const Btspy__Stats *st, char *why, size_t why_len)
     return 0;
 }
 
+/* A Python frame of a dumped thread: names, a line, bounded locals. */
+static int validate_python_frame(const Btspy__DumpPythonFrame *f, char *why, size_t why_len)
+{
+    if (!text_ok(f->name, BTS_PROTOCOL_MAX_ARG) || !text_ok(f->filename, BTS_PROTOCOL_MAX_ARG) ||
+        f->line < 0 || f->n_locals > BTS_PROTOCOL_MAX_LOCALS)
+        return invalid(why, why_len, "invalid Python frame in a dump");
+    for (size_t i = 0; i < f->n_locals; i++) {
+        if (!text_ok(f->locals[i]->name, BTS_PROTOCOL_MAX_ARG) ||
+            !text_ok(f->locals[i]->value, BTS_PROTOCOL_MAX_ARG))
+            return invalid(why, why_len, "invalid local variable in a dump");
+    }
+    return 0;
+}
+
 static int validate_dump(const Btspy__DumpReply *d, char *why, size_t why_len)
 {
-    if (d->pid <= 0 || !text_ok(d->command, BTS_PROTOCOL_MAX_REQUEST))
+    if (d->pid <= 0 || !text_ok(d->command, BTS_PROTOCOL_MAX_REQUEST) || !text_ok(d->python, 32) ||
+        !text_ok(d->python_note, BTS_PROTOCOL_MAX_TEXT))
         return invalid(why, why_len, "invalid dump header");
     if (d->n_threads > BTS_PROTOCOL_MAX_THREADS)
         return invalid(why, why_len, "too many threads in a dump: %zu", d->n_threads);
@@ -369,6 +384,14 @@ static int validate_dump(const Btspy__DumpReply *d, char *why, size_t why_len)
             if (!text_ok(t->frames[k], BTS_PROTOCOL_MAX_ARG))
                 return invalid(why, why_len, "frame name longer than %d bytes",
                                BTS_PROTOCOL_MAX_ARG);
+        }
+        if (t->python_state > 3 || !text_ok(t->python_name, BTS_PROTOCOL_MAX_ARG) ||
+            t->n_python_frames > BTS_PROTOCOL_MAX_FRAMES)
+            return invalid(why, why_len, "invalid dumped thread %zu", i);
+        for (size_t k = 0; k < t->n_python_frames; k++) {
+            int err = validate_python_frame(t->python_frames[k], why, why_len);
+            if (err)
+                return err;
         }
     }
     return 0;

@@ -24,6 +24,7 @@
 #define BTS_PROTOCOL_MAX_FDS     3                   /* descriptors with one request: stdio */
 #define BTS_PROTOCOL_MAX_THREADS 65536               /* threads in a dump reply */
 #define BTS_PROTOCOL_MAX_FRAMES  1024                /* frames per dumped thread */
+#define BTS_PROTOCOL_MAX_LOCALS  256                 /* locals per dumped Python frame */
 
 /* Accumulates bytes from a stream and cuts them into frames. */
 struct bts_frame_reader;

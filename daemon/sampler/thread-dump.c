@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* thread-dump: every thread's stack once, taken with the ptrace backend in
- * wall-clock mode (one tick), unwound and named after the threads run. */
+ * wall-clock mode (one tick), unwound and named after the threads run; in a
+ * CPython process, each thread's Python stack read as its copy arrives. */
 #define _GNU_SOURCE
 #include "thread-dump.h"
 
@@ -17,6 +18,9 @@
 #include "permission-check-private.h"
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
+#include "python-locals.h"
+#include "python-reader.h"
+#include "remote-read.h"
 #include "symbolizer.h"
 #include "unwinder-private.h"
 
@@ -24,13 +28,32 @@
  * main; the backend clamps each copy to the mapping holding sp. */
 #define DUMP_STACK_SIZE (8u << 20)
 #define COMMAND_MAX     4096
+/* Thread names read from the threading module, at most. */
+#define MAX_PYTHON_NAMES 1024
 
-/* Registers and stack of one thread, kept until it is unwound. */
+/* perf's register numbers (backend-private.h) of the syscall return value
+ * and first argument. */
+#define REG_AX 0
+#define REG_DI 5
+
+/* Registers and stack of one thread, kept until it is unwound, and what
+ * its Python thread state said at that moment. */
 struct thread_copy {
     bool taken;
     uint64_t regs[BTS_REG_COUNT];
     uint8_t *stack;
     uint64_t stack_size;
+    bool python;
+    bool holds_gil;
+    uint64_t thread_id;      /* the Python thread's ident */
+    uint64_t gil_lo, gil_hi; /* its GIL's bytes; 0, 0 when unknown */
+};
+
+/* Blocks the Python strings, frames and locals live in, freed together. */
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
 };
 
 struct bts_thread_dump {
@@ -40,7 +63,41 @@ struct bts_thread_dump {
     struct thread_copy *copies;
     size_t n, cap;
     int error; /* first allocation failure while sampling */
+    struct bts_thread_dump_opts opts;
+    struct bts_python *py;
+    char *python_version;
+    char *python_note;
+    struct arena_block *arena;
 };
+
+static void *arena_alloc(struct bts_thread_dump *d, size_t len)
+{
+    struct arena_block *b = d->arena;
+    size_t align = sizeof(max_align_t);
+
+    len = (len + align - 1) / align * align;
+    if (!b || b->cap - b->used < len) {
+        size_t cap = len > 65536 ? len : 65536;
+
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->next = d->arena;
+        b->used = 0;
+        b->cap = cap;
+        d->arena = b;
+    }
+    b->used += len;
+    return (char *)b->data + b->used - len;
+}
+
+static const char *arena_strdup(struct bts_thread_dump *d, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *copy = arena_alloc(d, len);
+
+    return copy ? memcpy(copy, s, len) : NULL;
+}
 
 struct dump_maps {
     struct bts_maps *maps;
@@ -149,6 +206,107 @@ static void read_command(struct bts_thread_dump *d)
     d->command = strdup(buf);
 }
 
+/* Locals of one frame, gathered before they are copied into the arena. */
+struct locals_buf {
+    struct bts_thread_local items[BTS_PYTHON_MAX_LOCALS];
+    size_t n;
+    struct bts_thread_dump *d;
+};
+
+static int on_local(void *ctx, const struct bts_python_local *local)
+{
+    struct locals_buf *lb = ctx;
+    const char *name, *value;
+
+    if (lb->n >= BTS_PYTHON_MAX_LOCALS)
+        return 0;
+    name = arena_strdup(lb->d, local->name);
+    value = arena_strdup(lb->d, local->value);
+    if (!name || !value)
+        return -ENOMEM;
+    lb->items[lb->n].name = name;
+    lb->items[lb->n].value = value;
+    lb->n++;
+    return 0;
+}
+
+static int copy_locals(struct bts_thread_dump *d, const struct bts_python_frame *f,
+                       struct bts_thread_python_frame *out)
+{
+    struct locals_buf *lb = malloc(sizeof(*lb));
+    struct bts_thread_local *items;
+    int err;
+
+    if (!lb)
+        return -ENOMEM;
+    lb->n = 0;
+    lb->d = d;
+    err = bts_python_frame_locals(d->py, f, on_local, lb);
+    /* a frame whose locals cannot be read still shows; only memory ends it */
+    if (err == -ENOMEM)
+        goto out;
+    err = 0;
+    if (lb->n) {
+        items = arena_alloc(d, lb->n * sizeof(*items));
+        if (!items) {
+            err = -ENOMEM;
+            goto out;
+        }
+        memcpy(items, lb->items, lb->n * sizeof(*items));
+        out->locals = items;
+        out->nlocals = lb->n;
+    }
+out:
+    free(lb);
+    return err;
+}
+
+/* Reads the Python stack of thread i, whose copy just arrived, from the
+ * interpreter's thread state that names its tid. */
+static void read_python(struct bts_thread_dump *d, size_t i)
+{
+    struct bts_thread_stack *t = &d->threads[i];
+    struct thread_copy *c = &d->copies[i];
+    const struct bts_python_thread *pt = NULL;
+    struct bts_python_sample s;
+    struct bts_thread_python_frame *frames;
+
+    if (bts_python_sample(d->py, &s) < 0)
+        return;
+    for (size_t k = 0; k < s.n_threads && !pt; k++)
+        if (s.threads[k].tid == t->tid)
+            pt = &s.threads[k];
+    if (!pt)
+        return;
+    c->python = true;
+    c->holds_gil = pt->gil == BTS_PYTHON_GIL_HELD;
+    c->thread_id = pt->thread_id;
+    if (bts_python_gil_range(d->py, pt, &c->gil_lo, &c->gil_hi))
+        c->gil_lo = c->gil_hi = 0;
+    if (!pt->n_frames)
+        return;
+    frames = arena_alloc(d, pt->n_frames * sizeof(*frames));
+    if (!frames) {
+        d->error = -ENOMEM;
+        return;
+    }
+    for (size_t k = 0; k < pt->n_frames; k++) {
+        const struct bts_python_frame *f = &pt->frames[k];
+
+        memset(&frames[k], 0, sizeof(frames[k]));
+        frames[k].name = arena_strdup(d, f->name);
+        frames[k].filename = arena_strdup(d, f->filename);
+        frames[k].line = f->line;
+        if (!frames[k].name || !frames[k].filename ||
+            (d->opts.locals && copy_locals(d, f, &frames[k]))) {
+            d->error = -ENOMEM;
+            return;
+        }
+    }
+    t->python_frames = frames;
+    t->n_python_frames = pt->n_frames;
+}
+
 static void on_sample(void *ctx, const struct bts_raw_sample *s)
 {
     struct bts_thread_dump *d = ctx;
@@ -177,6 +335,8 @@ static void on_sample(void *ctx, const struct bts_raw_sample *s)
         c->stack_size = s->stack_size;
     }
     c->taken = true;
+    if (d->py)
+        read_python(d, i);
 }
 
 static void on_lost(void *ctx, uint64_t count)
@@ -255,6 +415,127 @@ static int name_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder 
     return 0;
 }
 
+/* Functions a thread runs only while it takes (or hands over) the GIL,
+ * across 3.8-3.13; with a suffix such as ".constprop.0" too. */
+static const char *const gil_functions[] = {
+    "take_gil",
+    "drop_gil",
+    "PyEval_RestoreThread",
+    "PyEval_AcquireThread",
+    "PyEval_AcquireLock",
+    "_PyEval_AcquireLock",
+    "_PyThreadState_Attach",
+    "PyGILState_Ensure",
+};
+
+static bool names_gil_function(const char *frame)
+{
+    for (size_t i = 0; i < sizeof(gil_functions) / sizeof(gil_functions[0]); i++) {
+        size_t n = strlen(gil_functions[i]);
+
+        if (strncmp(frame, gil_functions[i], n) == 0 &&
+            (frame[n] == '\0' || frame[n] == ' ' || frame[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+/* Whether the copied registers are those of a thread stopped at a system
+ * call: the instruction before ip is `syscall`. */
+static bool stopped_at_syscall(pid_t pid, const uint64_t *regs)
+{
+    uint8_t insn[2];
+
+    return bts_remote_read(pid, regs[BTS_REG_IP] - 2, insn, sizeof(insn)) == 0 && insn[0] == 0x0f &&
+           insn[1] == 0x05;
+}
+
+/* ... and blocked in it: rax holds the code the kernel leaves for a call
+ * it will restart, or EINTR. */
+static bool blocked_in_syscall(const uint64_t *regs)
+{
+    int64_t ax = (int64_t)regs[REG_AX];
+
+    return ax == -EINTR || (ax <= -512 && ax >= -516);
+}
+
+/* Running (holds the GIL, or was running code), waiting for the GIL (at a
+ * futex call on the GIL's mutex or condition variables, or in a function
+ * that takes it), or idle. */
+static void python_state(struct bts_thread_dump *d, size_t i)
+{
+    struct bts_thread_stack *t = &d->threads[i];
+    const struct thread_copy *c = &d->copies[i];
+    bool waiting = false, at_syscall, blocked;
+
+    if (!c->python)
+        return;
+    t->holds_gil = c->holds_gil;
+    if (!c->taken) {
+        t->python_state =
+            c->holds_gil || t->state == 'R' ? BTS_THREAD_PYTHON_RUNNING : BTS_THREAD_PYTHON_IDLE;
+        return;
+    }
+    at_syscall = stopped_at_syscall(d->pid, c->regs);
+    blocked = at_syscall && blocked_in_syscall(c->regs);
+    /* the only calls whose first argument points into the GIL are futex
+     * waits and wakes on it: taking it, or handing it over */
+    if (at_syscall && c->gil_lo && c->regs[REG_DI] >= c->gil_lo && c->regs[REG_DI] < c->gil_hi)
+        waiting = true;
+    for (size_t k = 0; k < t->nframes && !waiting; k++)
+        waiting = names_gil_function(t->frames[k]);
+    if (waiting)
+        t->python_state = BTS_THREAD_PYTHON_WAITING;
+    else if (c->holds_gil || !blocked)
+        t->python_state = BTS_THREAD_PYTHON_RUNNING;
+    else
+        t->python_state = BTS_THREAD_PYTHON_IDLE;
+}
+
+/* Gives each Python thread the name the threading module has for it. */
+static void name_python_threads(struct bts_thread_dump *d)
+{
+    struct bts_python_thread_name *names = calloc(MAX_PYTHON_NAMES, sizeof(*names));
+    int n = names ? bts_python_thread_names(d->py, names, MAX_PYTHON_NAMES) : -ENOMEM;
+
+    for (size_t i = 0; i < d->n && n > 0; i++) {
+        if (!d->copies[i].python)
+            continue;
+        for (int k = 0; k < n; k++) {
+            if (names[k].thread_id == d->copies[i].thread_id) {
+                d->threads[i].python_name = arena_strdup(d, names[k].name);
+                break;
+            }
+        }
+    }
+    free(names);
+}
+
+/* Finds the interpreter before any thread stops. Not finding one is no
+ * error: the dump is then native, with a note when it looked like Python. */
+static void find_python(struct bts_thread_dump *d)
+{
+    struct bts_python_info info;
+    char note[256];
+
+    memset(&info, 0, sizeof(info));
+    d->py = bts_python_new(d->pid, &info);
+    if (d->py) {
+        d->python_version = strdup(bts_python_version(d->py));
+        return;
+    }
+    if (errno == ENOENT || errno == ESRCH)
+        return;
+    if (errno == ENOTSUP)
+        snprintf(note, sizeof(note),
+                 "python %s cannot be read (bt-spy reads 3.8 to 3.13): native frames only",
+                 info.version[0] ? info.version : "of an unknown version");
+    else
+        snprintf(note, sizeof(note), "cannot read the Python interpreter: %s: native frames only",
+                 strerror(errno));
+    d->python_note = strdup(note);
+}
+
 static int unwind_threads(struct bts_thread_dump *d, struct dump_maps *m, bool lines)
 {
     int ret = 0;
@@ -266,8 +547,11 @@ static int unwind_threads(struct bts_thread_dump *d, struct dump_maps *m, bool l
         ret = -errno;
         goto out;
     }
-    for (size_t i = 0; i < d->n && ret == 0; i++)
+    for (size_t i = 0; i < d->n && ret == 0; i++) {
         ret = name_frames(d, i, u, sym);
+        if (ret == 0)
+            python_state(d, i);
+    }
 out:
     bts_symbolizer_free(sym);
     bts_unwinder_free(u);
@@ -303,6 +587,14 @@ static int by_tid(const void *a, const void *b, void *pid)
 
 int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out)
 {
+    struct bts_thread_dump_opts opts = {.lines = lines, .python = true, .locals = false};
+
+    return bts_thread_dump_take(pid, &opts, out);
+}
+
+int bts_thread_dump_take(pid_t pid, const struct bts_thread_dump_opts *opts,
+                         struct bts_thread_dump **out)
+{
     int ret;
     struct bts_elf_cache *cache = NULL;
     struct dump_maps m = {NULL};
@@ -311,6 +603,7 @@ int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out)
     if (!d)
         return -ENOMEM;
     d->pid = pid;
+    d->opts = *opts;
     if (pid <= 0) {
         ret = -ESRCH;
         goto out;
@@ -318,14 +611,18 @@ int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out)
     if ((ret = list_threads(d)) < 0)
         goto out;
     read_command(d);
+    if (opts->python)
+        find_python(d);
     if ((ret = copy_threads(d)) < 0)
         goto out;
+    if (d->py)
+        name_python_threads(d);
     /* Maps are read after the copies; code mappings outlive the moment. */
     if (!(cache = bts_elf_cache_new()) || !(m.maps = bts_maps_new(pid, cache))) {
         ret = errno == ENOENT ? -ESRCH : -errno;
         goto out;
     }
-    if ((ret = unwind_threads(d, &m, lines)) < 0)
+    if ((ret = unwind_threads(d, &m, opts->lines)) < 0)
         goto out;
     drop_exited(d);
     /* The copies are done with; release them so threads can be sorted alone. */
@@ -338,6 +635,9 @@ int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out)
         ret = -ENOMEM;
         goto out;
     }
+    /* The interpreter's reader is done with; its strings were copied. */
+    bts_python_free(d->py);
+    d->py = NULL;
     *out = d;
     d = NULL;
 out:
@@ -380,7 +680,26 @@ void bts_thread_dump_free(struct bts_thread_dump *d)
     free(d->threads);
     free(d->copies);
     free(d->command);
+    bts_python_free(d->py);
+    free(d->python_version);
+    free(d->python_note);
+    while (d->arena) {
+        struct arena_block *next = d->arena->next;
+
+        free(d->arena);
+        d->arena = next;
+    }
     free(d);
+}
+
+const char *bts_thread_dump_python(const struct bts_thread_dump *d)
+{
+    return d->python_version;
+}
+
+const char *bts_thread_dump_python_note(const struct bts_thread_dump *d)
+{
+    return d->python_note;
 }
 
 void bts_thread_dump_explain(pid_t pid, int err, char *why, size_t why_len, char *hint,

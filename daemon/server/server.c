@@ -818,28 +818,82 @@ static void handle_status(struct bts_server *srv, struct client *c)
     send_reply(srv, c, &reply);
 }
 
+/* The Python part of a dumped thread, as wire messages. The messages live
+ * in `arena` (one calloc per thread, freed by the caller); strings point
+ * into the dump. */
+static int fill_python(const struct bts_thread_stack *t, Btspy__DumpThread *out, void **arena)
+{
+    size_t nlocals = 0;
+    Btspy__DumpPythonFrame *frames, **frame_ptrs;
+    Btspy__DumpLocal *locals, **local_ptrs;
+    char *mem;
+
+    out->python_state = (uint32_t)t->python_state;
+    out->holds_gil = t->holds_gil;
+    out->python_name = (char *)(t->python_name ? t->python_name : "");
+    *arena = NULL;
+    if (!t->n_python_frames)
+        return 0;
+    for (size_t k = 0; k < t->n_python_frames; k++)
+        nlocals += t->python_frames[k].nlocals;
+    mem = calloc(1, t->n_python_frames * (sizeof(*frames) + sizeof(*frame_ptrs)) +
+                        nlocals * (sizeof(*locals) + sizeof(*local_ptrs)));
+    if (!mem)
+        return -ENOMEM;
+    *arena = mem;
+    frames = (Btspy__DumpPythonFrame *)mem;
+    locals = (Btspy__DumpLocal *)(frames + t->n_python_frames);
+    frame_ptrs = (Btspy__DumpPythonFrame **)(locals + nlocals);
+    local_ptrs = (Btspy__DumpLocal **)(frame_ptrs + t->n_python_frames);
+    for (size_t k = 0; k < t->n_python_frames; k++) {
+        const struct bts_thread_python_frame *f = &t->python_frames[k];
+
+        btspy__dump_python_frame__init(&frames[k]);
+        frames[k].name = (char *)f->name;
+        frames[k].filename = (char *)f->filename;
+        frames[k].line = f->line;
+        frames[k].n_locals = f->nlocals;
+        frames[k].locals = local_ptrs;
+        for (size_t j = 0; j < f->nlocals; j++) {
+            btspy__dump_local__init(locals);
+            locals->name = (char *)f->locals[j].name;
+            locals->value = (char *)f->locals[j].value;
+            *local_ptrs++ = locals++;
+        }
+        frame_ptrs[k] = &frames[k];
+    }
+    out->n_python_frames = t->n_python_frames;
+    out->python_frames = frame_ptrs;
+    return 0;
+}
+
 static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__Dump *dm)
 {
     char why[512], hint[512];
     struct bts_authz_target target;
     struct bts_thread_dump *d = NULL;
     Btspy__DumpThread *threads = NULL, **ptrs = NULL;
+    void **arenas = NULL;
+    size_t n = 0;
+    struct bts_thread_dump_opts opts = {
+        .lines = dm->lines, .python = !dm->no_python, .locals = dm->locals};
     int r = bts_authz_check_pid(&c->peer, dm->pid, &target, why, sizeof(why), hint, sizeof(hint));
     if (r < 0) {
         send_error(srv, c, r, why, hint);
         return;
     }
-    r = bts_thread_dump(dm->pid, dm->lines, &d);
+    r = bts_thread_dump_take(dm->pid, &opts, &d);
     if (r < 0) {
         bts_thread_dump_explain(dm->pid, r, why, sizeof(why), hint, sizeof(hint));
         send_error(srv, c, r, why[0] ? why : NULL, hint);
         goto out;
     }
-    size_t n = bts_thread_dump_count(d);
+    n = bts_thread_dump_count(d);
     threads = calloc(n + 1, sizeof(*threads));
     ptrs = calloc(n + 1, sizeof(*ptrs));
+    arenas = calloc(n + 1, sizeof(*arenas));
     char(*states)[2] = calloc(n + 1, sizeof(*states));
-    if (!threads || !ptrs || !states) {
+    if (!threads || !ptrs || !states || !arenas) {
         free(states);
         send_error(srv, c, -ENOMEM, NULL, NULL);
         goto out;
@@ -854,6 +908,11 @@ static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__D
         threads[i].error = t->error;
         threads[i].n_frames = t->nframes;
         threads[i].frames = (char **)t->frames;
+        if (fill_python(t, &threads[i], &arenas[i]) < 0) {
+            free(states);
+            send_error(srv, c, -ENOMEM, NULL, NULL);
+            goto out;
+        }
         ptrs[i] = &threads[i];
     }
     Btspy__DumpReply dr = BTSPY__DUMP_REPLY__INIT;
@@ -861,12 +920,17 @@ static void handle_dump(struct bts_server *srv, struct client *c, const Btspy__D
     dr.command = (char *)bts_thread_dump_command(d);
     dr.n_threads = n;
     dr.threads = ptrs;
+    dr.python = (char *)(bts_thread_dump_python(d) ? bts_thread_dump_python(d) : "");
+    dr.python_note = (char *)(bts_thread_dump_python_note(d) ? bts_thread_dump_python_note(d) : "");
     Btspy__Reply reply = BTSPY__REPLY__INIT;
     reply.body_case = BTSPY__REPLY__BODY_DUMP;
     reply.dump = &dr;
     send_reply(srv, c, &reply);
     free(states);
 out:
+    for (size_t i = 0; arenas && i < n; i++)
+        free(arenas[i]);
+    free(arenas);
     free(threads);
     free(ptrs);
     bts_thread_dump_free(d);
