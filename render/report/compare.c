@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aggregate-private.h"
 #include "json.h"
 #include "report-private.h"
 
@@ -220,61 +221,35 @@ static double side_time(const struct bts_compare_side *s, uint64_t n)
     return 0;
 }
 
-/* One walk over the tree: inclusive and self counts of every function on
- * both sides, a sample counted once per distinct function on its stack. */
+/* Inclusive and self counts of every function on both sides, a sample
+ * counted once per distinct function on its stack. */
 static int collect_functions(struct bts_compare *c)
 {
-    const struct bts_calltree *t = c->tree;
-    size_t nnames = bts_calltree_name_count(t), visit = 0;
-    size_t *row_of = malloc((nnames + 1) * sizeof(*row_of));
-    size_t *stamp = calloc(nnames + 1, sizeof(*stamp));
-    struct bts_calltree_walk w = {0};
-    bts_calltree_node n;
-    int err = -ENOMEM;
+    struct bts_aggregate a;
+    uint64_t grand[BTS_AGGREGATE_COLUMNS];
+    int err = bts_aggregate_init(&a, bts_calltree_name_count(c->tree));
 
-    c->fns = calloc(nnames + 1, sizeof(*c->fns));
-    if (!row_of || !stamp || !c->fns || bts_calltree_walk_init(&w, t))
+    if (!err)
+        err = bts_aggregate_calltree(&a, c->tree, grand);
+    if (!err && !(c->fns = calloc(a.nkeys + 1, sizeof(*c->fns))))
+        err = -ENOMEM;
+    if (err)
         goto out;
-    for (size_t i = 0; i < nnames; i++)
-        row_of[i] = SIZE_MAX;
-    while ((n = bts_calltree_walk_next(&w, t)) != BTS_CALLTREE_ROOT) {
-        uint64_t self[2] = {bts_calltree_self(t, n, 0), bts_calltree_self(t, n, 1)};
-        bool leading = true;
-        if (!self[0] && !self[1])
-            continue;
-        visit++;
-        for (size_t i = 1; i < w.sp; i++) {
-            size_t len;
-            const char *name = bts_calltree_name(t, w.path[i], &len);
-            uint32_t id = bts_calltree_name_id(t, w.path[i]);
-            struct fn_row *r;
-            if (leading && bts_folded_is_context_frame(name, len))
-                continue;
-            leading = false;
-            if (row_of[id] == SIZE_MAX) {
-                row_of[id] = c->nfns;
-                c->fns[c->nfns].name = id;
-                c->fns[c->nfns++].depth = i;
-            }
-            r = &c->fns[row_of[id]];
-            if (i < r->depth)
-                r->depth = i;
-            if (stamp[id] != visit) {
-                stamp[id] = visit;
-                r->total.count[0] += self[0];
-                r->total.count[1] += self[1];
-            }
-            if (i == w.sp - 1) {
-                r->self.count[0] += self[0];
-                r->self.count[1] += self[1];
-            }
+    for (size_t k = 0; k < a.nkeys; k++) {
+        const struct bts_aggregate_fn *f = &a.fns[k];
+        struct fn_row *r = &c->fns[c->nfns];
+        if (f->depth == SIZE_MAX)
+            continue; /* on no stack with samples */
+        r->name = (uint32_t)k;
+        r->depth = f->depth;
+        for (int side = 0; side < 2; side++) {
+            r->total.count[side] = f->total[side];
+            r->self.count[side] = f->self[side];
         }
+        c->nfns++;
     }
-    err = 0;
 out:
-    bts_calltree_walk_free(&w);
-    free(row_of);
-    free(stamp);
+    bts_aggregate_free(&a);
     return err;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate-private.h"
 #include "json.h"
 #include "report-private.h"
 
@@ -93,59 +94,33 @@ void bts_report_text_cell(FILE *out, const char *s, size_t len)
 int bts_report_rows(const struct bts_calltree *t, enum bts_report_order by,
                     struct bts_report_row **rows_out, size_t *nrows_out, uint64_t *grand_out)
 {
-    size_t nnames = bts_calltree_name_count(t), nrows = 0;
-    struct bts_report_row *rows = calloc(nnames + 1, sizeof(*rows));
-    size_t *row_of = calloc(nnames + 1, sizeof(*row_of));
-    size_t *stamp = calloc(nnames + 1, sizeof(*stamp));
-    uint64_t grand = bts_calltree_self(t, BTS_CALLTREE_ROOT, 0); /* samples without frames */
-    size_t visit = 0;
-    struct bts_calltree_walk d = {0};
-    bts_calltree_node n;
-    int err = -ENOMEM;
+    struct bts_aggregate a;
+    struct bts_report_row *rows = NULL;
+    uint64_t grand[BTS_AGGREGATE_COLUMNS];
+    size_t nrows = 0;
+    int err = bts_aggregate_init(&a, bts_calltree_name_count(t));
 
-    if (!rows || !row_of || !stamp || bts_calltree_walk_init(&d, t))
+    if (!err)
+        err = bts_aggregate_calltree(&a, t, grand);
+    if (!err && !(rows = calloc(a.nkeys + 1, sizeof(*rows))))
+        err = -ENOMEM;
+    if (err)
         goto out;
-    err = 0;
-    for (size_t i = 0; i < nnames; i++)
-        row_of[i] = SIZE_MAX;
-    while ((n = bts_calltree_walk_next(&d, t)) != BTS_CALLTREE_ROOT) {
-        uint64_t self = bts_calltree_self(t, n, 0);
-        if (!self)
+    for (size_t k = 0; k < a.nkeys; k++) {
+        if (!a.fns[k].total[0])
             continue;
-        grand += self;
-        visit++;
-        /* Each distinct function on the stack gets the sample once. */
-        bool leading = true;
-        for (size_t i = 1; i < d.sp; i++) {
-            size_t len;
-            const char *name = bts_calltree_name(t, d.path[i], &len);
-            uint32_t id = bts_calltree_name_id(t, d.path[i]);
-            if (leading && bts_folded_is_context_frame(name, len))
-                continue;
-            leading = false;
-            if (row_of[id] == SIZE_MAX) {
-                row_of[id] = nrows;
-                rows[nrows++].name = id;
-            }
-            struct bts_report_row *r = &rows[row_of[id]];
-            if (stamp[id] != visit) {
-                stamp[id] = visit;
-                r->total += self;
-            }
-            if (i == d.sp - 1)
-                r->self += self;
-        }
+        rows[nrows].name = (uint32_t)k;
+        rows[nrows].self = a.fns[k].self[0];
+        rows[nrows++].total = a.fns[k].total[0];
     }
     qsort(rows, nrows, sizeof(*rows), by == BTS_REPORT_BY_TOTAL ? cmp_by_total : cmp_by_self);
     *rows_out = rows;
     *nrows_out = nrows;
-    *grand_out = grand;
+    *grand_out = grand[0];
     rows = NULL;
 out:
-    bts_calltree_walk_free(&d);
+    bts_aggregate_free(&a);
     free(rows);
-    free(row_of);
-    free(stamp);
     return err;
 }
 

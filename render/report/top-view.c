@@ -5,6 +5,7 @@
 
 #include "top-view.h"
 
+#include "aggregate-private.h"
 #include "folded.h"
 
 #include <errno.h>
@@ -418,9 +419,10 @@ struct bts_top_table *bts_top_view_table(const struct bts_top_view *v,
                                          const struct bts_top_query *q)
 {
     struct bts_top_table *t = calloc(1, sizeof(*t));
-    size_t nk = v->keys.n, i, j;
-    struct bts_top_row *acc = NULL;
-    uint32_t *stamp = NULL, thread = NO_THREAD;
+    const uint32_t *keymap = q->group == BTS_TOP_GROUP_LINE ? v->line_key : v->func_key;
+    struct bts_aggregate a = {0};
+    uint32_t *keys = NULL, thread = NO_THREAD;
+    size_t keys_cap = 0, i, j;
     enum bts_top_sort sort = q->sort;
     int err = 0;
 
@@ -431,56 +433,58 @@ struct bts_top_table *bts_top_view_table(const struct bts_top_view *v,
         if (thread == UINT32_MAX)
             goto out; /* no such thread (yet): an empty table */
     }
-    acc = calloc(nk ? nk : 1, sizeof(*acc));
-    stamp = calloc(nk ? nk : 1, sizeof(*stamp));
-    if (!acc || !stamp) {
+    if (bts_aggregate_init(&a, v->keys.n)) {
         err = ENOMEM;
         goto out;
     }
+    /* Column 0 is the window, column 1 the run since the reset. */
     for (i = 0; i < v->stack_names.n; i++) {
         const struct stack *st = &v->stacks[i];
-        const uint32_t *keymap = q->group == BTS_TOP_GROUP_LINE ? v->line_key : v->func_key;
         uint64_t cum = since(st->cur, st->base);
-        uint64_t win = q->whole_run ? cum : since(st->cur, st->prev);
+        uint64_t counts[BTS_AGGREGATE_COLUMNS] = {q->whole_run ? cum : since(st->cur, st->prev),
+                                                  cum};
 
         if (q->thread && st->thread != thread)
             continue;
-        if (!win && !cum)
+        if (!counts[0] && !counts[1])
             continue;
-        t->window_samples += win;
-        t->cum_samples += cum;
-        if (!st->nframes)
-            continue;
-        for (j = 0; j < st->nframes; j++) {
-            uint32_t k = keymap[st->frames[j]];
-            /* A recursive function counts once per stack. */
-            if (stamp[k] != i + 1) {
-                stamp[k] = (uint32_t)i + 1;
-                acc[k].total_window += win;
-                acc[k].total_cum += cum;
+        t->window_samples += counts[0];
+        t->cum_samples += counts[1];
+        if (st->nframes > keys_cap) {
+            uint32_t *k = realloc(keys, 2 * st->nframes * sizeof(*k));
+            if (!k) {
+                err = ENOMEM;
+                goto out;
             }
+            keys = k;
+            keys_cap = 2 * st->nframes;
         }
-        acc[keymap[st->frames[st->nframes - 1]]].own_window += win;
-        acc[keymap[st->frames[st->nframes - 1]]].own_cum += cum;
+        for (j = 0; j < st->nframes; j++)
+            keys[j] = keymap[st->frames[j]];
+        bts_aggregate_stack(&a, keys, st->nframes, 0, counts);
     }
-    for (i = 0; i < nk; i++)
-        if (acc[i].total_window || acc[i].total_cum)
+    for (i = 0; i < a.nkeys; i++)
+        if (a.fns[i].total[0] || a.fns[i].total[1])
             t->nrows++;
     t->rows = calloc(t->nrows ? t->nrows : 1, sizeof(*t->rows));
     if (!t->rows) {
         err = ENOMEM;
         goto out;
     }
-    for (i = 0, j = 0; i < nk; i++) {
-        if (!acc[i].total_window && !acc[i].total_cum)
+    for (i = 0, j = 0; i < a.nkeys; i++) {
+        const struct bts_aggregate_fn *f = &a.fns[i];
+        if (!f->total[0] && !f->total[1])
             continue;
-        t->rows[j] = acc[i];
-        t->rows[j++].name = v->keys.strs[i];
+        t->rows[j++] = (struct bts_top_row){.name = v->keys.strs[i],
+                                            .own_window = f->self[0],
+                                            .total_window = f->total[0],
+                                            .own_cum = f->self[1],
+                                            .total_cum = f->total[1]};
     }
     qsort_r(t->rows, t->nrows, sizeof(*t->rows), compare_rows, &sort);
 out:
-    free(acc);
-    free(stamp);
+    bts_aggregate_free(&a);
+    free(keys);
     if (err) {
         bts_top_table_free(t);
         errno = err;
