@@ -41,8 +41,8 @@ static char *clean_utf8(const char *s, size_t n, bool dots)
         return NULL;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        i += utf8_next(p + i, n - i, &cp);
-        o += utf8_put(o, cp);
+        i += bts_utf8_next(p + i, n - i, &cp);
+        o += bts_utf8_put(o, cp);
     }
     if (dots) {
         *o++ = '.';

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "render.h"
+#include "utf8.h"
 
 /* One drawn frame. x and w are in counts (the width column); px = xpad +
  * x * scale. Frames come in depth-first order, children by name. */
@@ -47,13 +48,6 @@ void layout_free(struct layout *l);
 /* y of the top of a frame row and its label baseline. */
 double layout_row_y(const struct layout *l, uint32_t depth);
 double layout_label_y(const struct layout *l, uint32_t depth);
-
-/* Decodes one UTF-8 code point from p[0..n): returns its length (>= 1) and
- * the code point in *cp: U+FFFD for invalid bytes, overlongs, surrogates,
- * controls and other characters XML 1.0 rejects; a space for tab, CR, LF. */
-size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp);
-/* Appends code point cp as UTF-8 to out; returns bytes written (<= 4). */
-size_t utf8_put(char *out, uint32_t cp);
 
 /* Label of a frame `px` wide: as flamegraph.pl, int(px / (fontsize *
  * fontwidth)) characters, "" below 3, else the name (annotation such as

@@ -111,7 +111,7 @@ static void ob_escaped(struct obuf *b, const char *s, size_t n)
             continue;
         }
         uint32_t cp;
-        size_t k = utf8_next(p + i, n - i, &cp);
+        size_t k = bts_utf8_next(p + i, n - i, &cp);
         switch (cp) {
         case '&':
             ob_mem(b, "&amp;", 5);
@@ -130,7 +130,7 @@ static void ob_escaped(struct obuf *b, const char *s, size_t n)
             break;
         default: {
             char *o = ob_room(b, 4);
-            b->len += utf8_put(o, cp);
+            b->len += bts_utf8_put(o, cp);
         }
         }
         i += k;

@@ -14,6 +14,7 @@
 
 #include "folded.h"
 #include "json.h"
+#include "utf8.h"
 
 #define SCHEMA_URL      "https://www.speedscope.app/file-format-schema.json"
 #define MAX_DEPTH       256
@@ -366,30 +367,6 @@ static int hex4(const struct jparser *p, size_t at, uint32_t *out)
     return 0;
 }
 
-static size_t put_utf8(char *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (char)(0xc0 | (cp >> 6));
-        d[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xe0 | (cp >> 12));
-        d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        d[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    d[0] = (char)(0xf0 | (cp >> 18));
-    d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    d[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 static int parse_string(struct jparser *p, struct jv *v)
 {
     size_t start = p->pos++, end = p->pos, n = 0;
@@ -460,7 +437,7 @@ static int parse_string(struct jparser *p, struct jv *v)
                 cp = 0xfffd;
             }
             /* "\uXXXX" is 6 input bytes; its UTF-8 is at most 4. */
-            n += put_utf8(d + n, cp);
+            n += bts_utf8_put(d + n, cp);
             break;
         }
         default:
