@@ -40,6 +40,18 @@ struct layout {
     const char *title;
 };
 
+/* Colours (palette.c), 0xRRGGBB. A frame's colour under palette pal from
+ * a hash of its name alone, so a function has the same colour in every
+ * graph; a differential frame's from its self-count delta (flamegraph.pl's
+ * scale: white at 0, full red or blue at +-maxdelta, negate swaps them), or
+ * from the caller's statistics (pale when not significant). */
+uint32_t palette_frame(enum bts_render_palette pal, const char *name, size_t len);
+uint32_t palette_delta(double delta, double maxdelta, bool negate);
+uint32_t palette_compare(double delta, double maxdelta, bool significant, bool negate);
+/* The background gradient for --bgcolors NAME (NULL or "": the palette's
+ * default). 0 or -EINVAL. */
+int palette_background(const char *name, enum bts_render_palette pal, uint32_t *top, uint32_t *bot);
+
 /* Lays out the drawn frames of a finished tree. Returns 0, -ENODATA (no
  * counts), -ENOMEM. layout_free(NULL) is a no-op. */
 int layout_build(struct layout *l, const struct bts_calltree *t, const struct bts_render_opts *o);

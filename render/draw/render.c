@@ -4,6 +4,31 @@
 #include "render-private.h"
 
 #include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+int bts_render_format_parse(const char *s, bool by_extension, enum bts_render_format *out)
+{
+    static const struct {
+        const char *name;
+        enum bts_render_format fmt;
+    } formats[] = {{"svg", BTS_RENDER_SVG}, {"png", BTS_RENDER_PNG}, {"pdf", BTS_RENDER_PDF}};
+
+    if (by_extension) {
+        const char *dot = strrchr(s, '.');
+        const char *slash = strrchr(s, '/');
+        if (!dot || (slash && slash > dot))
+            return -EINVAL;
+        s = dot + 1;
+    }
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (!strcasecmp(s, formats[i].name)) {
+            *out = formats[i].fmt;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
 
 int bts_render_tree(const struct bts_calltree *t, const struct bts_render_opts *o,
                     enum bts_render_format fmt, FILE *out)
