@@ -3,6 +3,7 @@
  * threading module's thread names, and the GIL's address, read through the
  * reader's page cache with the same distrust of every byte. */
 #include "python-locals.h"
+#include "python-locals-private.h"
 #include "python-reader-private.h"
 
 #include <errno.h>
@@ -18,78 +19,6 @@
 #define MAX_TYPE_NAME    64         /* bytes of tp_name kept */
 #define MAX_STR_BYTES    (BTS_PYTHON_STR_CHARS * 4)
 
-/* Type flags (Include/object.h), the same in 3.8-3.13. */
-#define TPFLAG_INLINE_VALUES (1ul << 2) /* 3.13 */
-#define TPFLAG_MANAGED_DICT  (1ul << 4) /* 3.11+ */
-#define TPFLAG_HEAPTYPE      (1ul << 9)
-
-/* co_localspluskinds bits (3.11+). */
-#define KIND_HIDDEN 0x10
-#define KIND_LOCAL  0x20
-#define KIND_CELL   0x40
-#define KIND_FREE   0x80
-
-enum long_kind {
-    LONG_SIGNED_SIZE, /* ob_size: digit count with the sign (3.8-3.11) */
-    LONG_TAG,         /* lv_tag: digits << 3 | sign (3.12+) */
-};
-
-enum dict_kind {
-    DICT_SIZED, /* dk_size, 24-byte entries (3.8-3.10) */
-    DICT_LOG2,  /* dk_log2_size, dk_kind picks 16- or 24-byte entries (3.11+) */
-};
-
-enum instance_kind {
-    INSTANCE_DICTOFFSET, /* the dict at tp_dictoffset (3.8-3.10) */
-    INSTANCE_MANAGED,    /* dict at -3 words, values pointer at -4 (3.11) */
-    INSTANCE_TAGGED,     /* dict, or values - 1 (odd), at -3 words (3.12) */
-    INSTANCE_INLINE,     /* dict at -3 words, else values at tp_basicsize (3.13) */
-};
-
-/* What the locals and thread names need beyond the reader's layout. Same
- * source as python-layouts.c: offsetof() against each version's headers;
- * 3.13 takes what its _Py_DebugOffsets has from there. */
-struct py_object_layout {
-    unsigned version;
-    uint32_t frame_localsplus;
-    uint32_t code_argcount;
-    uint32_t code_nlocals;  /* int, 3.8-3.10 */
-    uint32_t code_varnames; /* tuples, 3.8-3.10 */
-    uint32_t code_cellvars;
-    uint32_t code_freevars;
-    uint32_t code_localsplusnames; /* tuple, 3.11+ */
-    uint32_t code_localspluskinds; /* bytes, 3.11+ */
-    uint32_t interp_modules;       /* sys.modules */
-    uint32_t type_name;
-    uint32_t type_basicsize;
-    uint32_t type_flags;
-    uint32_t type_dictoffset;
-    uint32_t heaptype_cached_keys;
-    uint32_t tuple_size;
-    uint32_t tuple_items;
-    uint32_t list_size;
-    uint32_t float_value;
-    uint32_t set_used;
-    uint32_t cell_ref;
-    uint32_t module_dict;
-    uint8_t long_kind;
-    uint32_t long_size;
-    uint32_t long_digits;
-    uint8_t dict_kind;
-    uint32_t dict_used;
-    uint32_t dict_keys;
-    uint32_t dict_values;
-    uint32_t keys_size;      /* DICT_SIZED */
-    uint32_t keys_log2_size; /* DICT_LOG2: u8 fields */
-    uint32_t keys_log2_index_bytes;
-    uint32_t keys_kind;
-    uint32_t keys_nentries;
-    uint32_t keys_indices;
-    uint8_t instance_kind;
-    uint32_t values_items; /* the array inside PyDictValues */
-    uint32_t gil_size;     /* struct _gil_runtime_state */
-};
-
 #define COMMON_OBJECT_FIELDS                                                                       \
     .type_name = 24, .type_basicsize = 32, .type_flags = 168, .type_dictoffset = 288,              \
     .tuple_size = 16, .tuple_items = 24, .list_size = 16, .float_value = 16, .set_used = 24,       \
@@ -99,15 +28,15 @@ struct py_object_layout {
 #define FRAME_OBJECT_LOCALS                                                                        \
     .code_argcount = 16, .code_nlocals = 28, .code_varnames = 72, .code_cellvars = 88,             \
     .code_freevars = 80, .code_localsplusnames = PY_NONE, .code_localspluskinds = PY_NONE,         \
-    .long_kind = LONG_SIGNED_SIZE, .dict_kind = DICT_SIZED, .keys_size = 8,                        \
+    .long_kind = PY_LONG_SIZE, .dict_kind = PY_DICT_SIZED, .keys_size = 8,                         \
     .keys_log2_size = PY_NONE, .keys_log2_index_bytes = PY_NONE, .keys_kind = PY_NONE,             \
-    .keys_nentries = 32, .keys_indices = 40, .instance_kind = INSTANCE_DICTOFFSET,                 \
+    .keys_nentries = 32, .keys_indices = 40, .instance_kind = PY_INSTANCE_DICTOFFSET,              \
     .values_items = 0
 
 #define INTERP_FRAME_LOCALS                                                                        \
     .frame_localsplus = 72, .code_nlocals = PY_NONE, .code_varnames = PY_NONE,                     \
     .code_cellvars = PY_NONE, .code_freevars = PY_NONE, .code_localsplusnames = 96,                \
-    .code_localspluskinds = 104, .dict_kind = DICT_LOG2, .keys_size = PY_NONE,                     \
+    .code_localspluskinds = 104, .dict_kind = PY_DICT_LOG2, .keys_size = PY_NONE,                  \
     .keys_log2_size = 8, .keys_log2_index_bytes = 9, .keys_kind = 10, .keys_nentries = 24,         \
     .keys_indices = 32
 
@@ -134,8 +63,8 @@ static const struct py_object_layout object_layouts[] = {
      .code_argcount = 56,
      .interp_modules = 888,
      .heaptype_cached_keys = 872,
-     .long_kind = LONG_SIGNED_SIZE,
-     .instance_kind = INSTANCE_MANAGED,
+     .long_kind = PY_LONG_SIZE,
+     .instance_kind = PY_INSTANCE_MANAGED,
      .values_items = 0,
      INTERP_FRAME_LOCALS,
      COMMON_OBJECT_FIELDS},
@@ -143,8 +72,8 @@ static const struct py_object_layout object_layouts[] = {
      .code_argcount = 52,
      .interp_modules = 944,
      .heaptype_cached_keys = 880,
-     .long_kind = LONG_TAG,
-     .instance_kind = INSTANCE_TAGGED,
+     .long_kind = PY_LONG_TAG,
+     .instance_kind = PY_INSTANCE_TAGGED,
      .values_items = 0,
      INTERP_FRAME_LOCALS,
      COMMON_OBJECT_FIELDS},
@@ -154,8 +83,8 @@ static const struct py_object_layout object_layouts[] = {
      .code_argcount = 52,
      .interp_modules = 7656,
      .heaptype_cached_keys = 880,
-     .long_kind = LONG_TAG,
-     .instance_kind = INSTANCE_INLINE,
+     .long_kind = PY_LONG_TAG,
+     .instance_kind = PY_INSTANCE_INLINE,
      .values_items = 8,
      INTERP_FRAME_LOCALS,
      COMMON_OBJECT_FIELDS},
@@ -230,29 +159,33 @@ struct objects {
     struct py_object_layout ol;
 };
 
+int py_object_layout_init(struct py_object_layout *out, unsigned version, const uint8_t *block)
+{
+    unsigned minor = version & 0xffff0000u;
+
+    for (size_t i = 0; i < sizeof(object_layouts) / sizeof(object_layouts[0]); i++) {
+        if (object_layouts[i].version != minor)
+            continue;
+        *out = object_layouts[i];
+        if (minor == 0x030d0000)
+            return block ? from_debug_offsets(out, block) : -ENOTSUP;
+        return 0;
+    }
+    return -ENOTSUP;
+}
+
 static int objects_init(struct objects *o, struct bts_python *py)
 {
-    unsigned minor;
+    uint8_t block[PY_DEBUG_OFFSETS_LEN];
+    bool has_block;
 
     o->py = py;
     o->mem = py_reader_memory(py);
     o->l = py_reader_layout(py);
-    minor = o->l->version & 0xffff0000u;
-    for (size_t i = 0; i < sizeof(object_layouts) / sizeof(object_layouts[0]); i++) {
-        if (object_layouts[i].version != minor)
-            continue;
-        o->ol = object_layouts[i];
-        if (minor == 0x030d0000) {
-            uint8_t block[PY_DEBUG_OFFSETS_LEN];
-            int err = py_memory_read(o->mem, py_reader_target(py)->runtime, block, sizeof(block));
-
-            if (err)
-                return err;
-            return from_debug_offsets(&o->ol, block);
-        }
-        return 0;
-    }
-    return -ENOTSUP;
+    /* 3.13 keeps its offsets in the runtime; read them through the cache */
+    has_block = (o->l->version & 0xffff0000u) == 0x030d0000 &&
+                py_memory_read(o->mem, py_reader_target(py)->runtime, block, sizeof(block)) == 0;
+    return py_object_layout_init(&o->ol, o->l->version, has_block ? block : NULL);
 }
 
 static int rd(struct objects *o, uint64_t addr, void *buf, size_t len)
@@ -329,7 +262,7 @@ static int type_of(struct objects *o, uint64_t obj, struct type_info *t)
  * of the program with the same name is a heap type. */
 static bool is_builtin(const struct type_info *t, const char *name)
 {
-    return !(t->flags & TPFLAG_HEAPTYPE) && strcmp(t->name, name) == 0;
+    return !(t->flags & PY_TPFLAG_HEAPTYPE) && strcmp(t->name, name) == 0;
 }
 
 /* --- values ----------------------------------------------------------- */
@@ -345,7 +278,7 @@ static int long_parts(struct objects *o, uint64_t obj, bool *negative, uint64_t 
     *mag = 0;
     if (rd_i64(o, obj + o->ol.long_size, &size))
         return -EFAULT;
-    if (o->ol.long_kind == LONG_TAG) {
+    if (o->ol.long_kind == PY_LONG_TAG) {
         uint64_t tag = (uint64_t)size;
 
         if ((tag & 3) == 3)
@@ -689,8 +622,8 @@ int bts_python_frame_locals(struct bts_python *py, const struct bts_python_frame
             char text[BTS_PYTHON_VALUE_MAX];
             const char *name;
 
-            if (nm.kinds && (!(kinds[slot] & (KIND_LOCAL | KIND_CELL | KIND_FREE)) ||
-                             (kinds[slot] & KIND_HIDDEN)))
+            if (nm.kinds && (!(kinds[slot] & (PY_KIND_LOCAL | PY_KIND_CELL | PY_KIND_FREE)) ||
+                             (kinds[slot] & PY_KIND_HIDDEN)))
                 continue;
             /* a cell holds the variable of a closure: show what it holds */
             if (value && type_of(&o, value, &t) == 0 && is_builtin(&t, "cell") &&
@@ -740,7 +673,7 @@ static int keys_table(struct objects *o, uint64_t keys, uint64_t values, struct 
 
     if (rd_i64(o, keys + ol->keys_nentries, &nentries) || nentries < 0)
         return -EFAULT;
-    if (ol->dict_kind == DICT_SIZED) {
+    if (ol->dict_kind == PY_DICT_SIZED) {
         int64_t dk_size;
 
         if (rd_i64(o, keys + ol->keys_size, &dk_size) || dk_size < 8 || dk_size > (1 << 24) ||
@@ -841,14 +774,14 @@ static int instance_attr(struct objects *o, uint64_t obj, const char *name, uint
     *out = 0;
     if (type_of(o, obj, &t))
         return -EFAULT;
-    if (ol->instance_kind == INSTANCE_DICTOFFSET || !(t.flags & TPFLAG_MANAGED_DICT)) {
+    if (ol->instance_kind == PY_INSTANCE_DICTOFFSET || !(t.flags & PY_TPFLAG_MANAGED_DICT)) {
         if (rd_i64(o, t.addr + ol->type_dictoffset, &dictoffset) || dictoffset <= 0 ||
             dictoffset > (1 << 16) || rd_ptr(o, obj + (uint64_t)dictoffset, &dict))
             return -EFAULT;
-    } else if (ol->instance_kind == INSTANCE_MANAGED) {
+    } else if (ol->instance_kind == PY_INSTANCE_MANAGED) {
         if (rd_ptr(o, obj - 24, &dict) || (!dict && rd_ptr(o, obj - 32, &values)))
             return -EFAULT;
-    } else if (ol->instance_kind == INSTANCE_TAGGED) {
+    } else if (ol->instance_kind == PY_INSTANCE_TAGGED) {
         uint64_t v;
 
         if (rd_ptr(o, obj - 24, &v))
@@ -860,7 +793,7 @@ static int instance_attr(struct objects *o, uint64_t obj, const char *name, uint
     } else {
         if (rd_ptr(o, obj - 24, &dict))
             return -EFAULT;
-        if (!dict && (t.flags & TPFLAG_INLINE_VALUES)) {
+        if (!dict && (t.flags & PY_TPFLAG_INLINE_VALUES)) {
             uint8_t valid;
 
             if (rd_i64(o, t.addr + ol->type_basicsize, &basicsize) || basicsize < 16 ||
@@ -878,7 +811,7 @@ static int instance_attr(struct objects *o, uint64_t obj, const char *name, uint
     if (!values)
         return 0;
     /* split values: the keys are the class's shared ones */
-    if (!(t.flags & TPFLAG_HEAPTYPE) || rd_ptr(o, t.addr + ol->heaptype_cached_keys, &keys) ||
+    if (!(t.flags & PY_TPFLAG_HEAPTYPE) || rd_ptr(o, t.addr + ol->heaptype_cached_keys, &keys) ||
         keys_table(o, keys, values, &tb))
         return -EFAULT;
     return table_lookup(o, &tb, name, out);
