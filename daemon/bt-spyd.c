@@ -18,11 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flamegraph.h"
 #include "output-file.h"
 #include "protocol.h"
-#include "render.h"
 #include "server.h"
 #include "spool.h"
+#include "svg.h"
 #include "watch.h"
 
 #define EXIT_USAGE 2
@@ -316,12 +317,13 @@ static void render_svg(void *ctx, const char *dir, const char *stem, const char 
     char *svg = NULL;
     size_t len = 0;
     struct bts_render_opts ro;
+    struct bts_render_input input = {.name = folded};
     (void)ctx;
     snprintf(folded, sizeof(folded), "%s/%s.folded", dir, stem);
     snprintf(name, sizeof(name), "%s.svg", stem);
     snprintf(heading, sizeof(heading), "bt-spyd: %s", title);
-    FILE *in = fopen(folded, "re");
-    if (!in)
+    input.file = fopen(folded, "re");
+    if (!input.file)
         return;
     bts_render_opts_init(&ro);
     ro.title = heading;
@@ -329,7 +331,7 @@ static void render_svg(void *ctx, const char *dir, const char *stem, const char 
     /* Rendered in memory, then written like the folded file: same owner,
      * same mode, never a moment readable by others. */
     FILE *mem = open_memstream(&svg, &len);
-    int r = mem ? bts_render_folded(in, folded, &ro, BTS_RENDER_SVG, mem) : -ENOMEM;
+    int r = mem ? bts_flamegraph_folded(&input, 1, NULL, &ro, bts_svg_write, mem) : -ENOMEM;
     if (mem && fclose(mem) && !r)
         r = -ENOMEM;
     if (!r)
@@ -339,7 +341,7 @@ static void render_svg(void *ctx, const char *dir, const char *stem, const char 
     else if (r)
         log_line(NULL, BTS_LOG_ERROR, "cannot write an svg for a profile");
     free(svg);
-    fclose(in);
+    fclose(input.file);
 }
 
 /* The launched commands' stdio and every descriptor the server opens

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* layout: where each frame of a call tree goes, its colour, and the
  * picture's geometry; the SVG and cairo back ends draw what this decides. */
-#include "render-private.h"
+#include "layout.h"
+
+#include "draw-private.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,7 +12,7 @@
 #include <string.h>
 
 /* A node's value on one side (see struct bts_render_compare). */
-static double compare_value(const struct layout *l, bts_calltree_node n, unsigned side)
+static double compare_value(const struct bts_layout *l, bts_calltree_node n, unsigned side)
 {
     uint64_t all = bts_calltree_total(l->tree, BTS_CALLTREE_ROOT, side);
     return all ? l->compare->scale[side] * (double)bts_calltree_total(l->tree, n, side) /
@@ -21,7 +24,7 @@ static double compare_value(const struct layout *l, bts_calltree_node n, unsigne
  * root; a frame is made at least as wide as its children together, so
  * every child fits inside its parent. Children have larger ids than their
  * parent: one backward pass sums them. */
-static int larger_widths(struct layout *l)
+static int larger_widths(struct bts_layout *l)
 {
     size_t n = bts_calltree_node_count(l->tree);
     uint64_t *kids = calloc(n, sizeof(*kids));
@@ -48,15 +51,15 @@ static int larger_widths(struct layout *l)
     return 0;
 }
 
-static uint64_t node_width(const struct layout *l, bts_calltree_node n)
+static uint64_t node_width(const struct bts_layout *l, bts_calltree_node n)
 {
     return l->widths ? l->widths[n] : bts_calltree_total(l->tree, n, l->column);
 }
 
 /* ---- labels ---- */
 
-bool label_fit(const struct bts_render_opts *o, const char *name, size_t name_len, double px,
-               size_t *len, bool *dots)
+bool bts_layout_label_fit(const struct bts_render_opts *o, const char *name, size_t name_len,
+                          double px, size_t *len, bool *dots)
 {
     double cw = o->fontsize * o->fontwidth;
     size_t chars = cw > 0 ? (size_t)(px / cw) : 0;
@@ -90,7 +93,7 @@ bool label_fit(const struct bts_render_opts *o, const char *name, size_t name_le
 
 /* ---- layout ---- */
 
-void layout_free(struct layout *l)
+void bts_layout_free(struct bts_layout *l)
 {
     if (!l)
         return;
@@ -100,23 +103,23 @@ void layout_free(struct layout *l)
     l->widths = NULL;
 }
 
-double layout_row_y(const struct layout *l, uint32_t depth)
+double bts_layout_row_y(const struct bts_layout *l, uint32_t depth)
 {
     if (l->opts->inverted)
         return l->top + depth * l->frame_height;
     return l->height - (l->fontsize * 2 + 10) - (depth + 1) * l->frame_height + 1;
 }
 
-double layout_label_y(const struct layout *l, uint32_t depth)
+double bts_layout_label_y(const struct bts_layout *l, uint32_t depth)
 {
-    return layout_row_y(l, depth) + 3 + (l->frame_height - 1) / 2;
+    return bts_layout_row_y(l, depth) + 3 + (l->frame_height - 1) / 2;
 }
 
-static int push_frame(struct layout *l, size_t *alloc, const struct layout_frame *f)
+static int push_frame(struct bts_layout *l, size_t *alloc, const struct bts_layout_frame *f)
 {
     if (l->nframes == *alloc) {
         size_t n = *alloc ? *alloc * 2 : 1024;
-        struct layout_frame *nf = realloc(l->frames, n * sizeof(*nf));
+        struct bts_layout_frame *nf = realloc(l->frames, n * sizeof(*nf));
         if (!nf)
             return -ENOMEM;
         l->frames = nf;
@@ -129,7 +132,7 @@ static int push_frame(struct layout *l, size_t *alloc, const struct layout_frame
 /* Which counts make the widths, the total across the picture and the px
  * per count. -ENODATA when there is nothing to draw, -EINVAL when the
  * width leaves no room, -ENOMEM. */
-static int set_scale(struct layout *l)
+static int set_scale(struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     uint64_t tree_total;
@@ -160,7 +163,7 @@ static int set_scale(struct layout *l)
 
 /* The frames wide enough to draw, depth first with children in name
  * order, each child at its place inside its parent. 0 or -ENOMEM. */
-static int place_frames(struct layout *l)
+static int place_frames(struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     double minw = o->minwidth_percent ? l->total * o->minwidth / 100.0 : o->minwidth / l->scale;
@@ -177,7 +180,7 @@ static int place_frames(struct layout *l)
     stack[sp].x = 0;
     sp++;
     while (sp > 0) {
-        struct layout_frame f;
+        struct bts_layout_frame f;
         const bts_calltree_node *kids;
         size_t nkids;
         uint64_t cx;
@@ -226,7 +229,7 @@ out:
 
 /* A differential node's change: AFTER's value less BEFORE's (statistics),
  * or its self count less BEFORE's scaled by norm (flamegraph.pl). */
-static double node_delta(const struct layout *l, bts_calltree_node n, double norm)
+static double node_delta(const struct bts_layout *l, bts_calltree_node n, double norm)
 {
     if (l->compare)
         return compare_value(l, n, 1) - compare_value(l, n, 0);
@@ -236,7 +239,7 @@ static double node_delta(const struct layout *l, bts_calltree_node n, double nor
 
 /* Colours every drawn frame: by name, or by its change on a differential
  * tree. */
-static void color_frames(struct layout *l)
+static void color_frames(struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     const struct bts_calltree *t = l->tree;
@@ -258,7 +261,7 @@ static void color_frames(struct layout *l)
         }
     }
     for (size_t i = 0; i < l->nframes; i++) {
-        struct layout_frame *f = &l->frames[i];
+        struct bts_layout_frame *f = &l->frames[i];
         size_t len = 3;
         const char *name = f->node ? bts_calltree_name(t, f->node, &len) : "all";
         if (l->compare) {
@@ -275,7 +278,7 @@ static void color_frames(struct layout *l)
 /* The picture's geometry in px (flamegraph.pl's): title band, optional
  * subtitle, notes and memory chart, the frames, then the details line;
  * the title and the background. 0 or -EINVAL (a bad --bgcolors). */
-static int set_geometry(struct layout *l)
+static int set_geometry(struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     double fs = o->fontsize;
@@ -288,7 +291,7 @@ static int set_geometry(struct layout *l)
     l->title_y = fs * 2;
     l->subtitle_y = fs * 4;
     l->notes_y = (o->subtitle && *o->subtitle) ? fs * 5.5 : fs * 3.5;
-    l->chart_h = chart_height(o);
+    l->chart_h = bts_chart_height(o);
     if (l->chart_h) {
         l->chart_y = ypad1;
         ypad1 += l->chart_h + fs * 0.5;
@@ -307,7 +310,8 @@ static int set_geometry(struct layout *l)
     return palette_background(o->bgcolors, o->palette, &l->bg_top, &l->bg_bottom);
 }
 
-int layout_build(struct layout *l, const struct bts_calltree *t, const struct bts_render_opts *o)
+int bts_layout_build(struct bts_layout *l, const struct bts_calltree *t,
+                     const struct bts_render_opts *o)
 {
     int err;
 
@@ -322,6 +326,6 @@ int layout_build(struct layout *l, const struct bts_calltree *t, const struct bt
         err = set_geometry(l);
     }
     if (err)
-        layout_free(l);
+        bts_layout_free(l);
     return err;
 }

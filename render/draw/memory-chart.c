@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* memory-chart: where the RSS line, its peak and its jumps go above a flame
  * graph; the SVG and cairo back ends draw what this computes. */
-#include "render-private.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 /* Jumps shaded on the chart, the biggest first. */
 #define CHART_JUMPS 3
 
-double chart_height(const struct bts_render_opts *o)
+double bts_chart_height(const struct bts_render_opts *o)
 {
     if (!o->timeline || !o->timeline->npoints)
         return 0;
     return o->fontsize * 10;
 }
 
-int chart_build(struct chart *c, const struct layout *l)
+int bts_chart_build(struct bts_chart *c, const struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     const struct bts_timeline *tl = o->timeline;
@@ -59,7 +59,7 @@ int chart_build(struct chart *c, const struct layout *l)
     c->peak_anchor_end = c->peak_x > (c->x0 + c->x1) / 2;
     for (size_t i = 0; i < tl->njumps && c->njumps < CHART_JUMPS; i++) {
         const struct bts_timeline_jump *j = &tl->jumps[i];
-        struct chart_jump *cj = &c->jumps[c->njumps++];
+        struct bts_chart_jump *cj = &c->jumps[c->njumps++];
         cj->x = c->x0 + (c->x1 - c->x0) * ((double)j->t_from_ns / (double)dur);
         cj->w = (c->x1 - c->x0) * ((double)(j->t_to_ns - j->t_from_ns) / (double)dur);
         if (cj->w < 2)
@@ -74,7 +74,7 @@ int chart_build(struct chart *c, const struct layout *l)
     return 0;
 }
 
-void chart_free(struct chart *c)
+void bts_chart_free(struct bts_chart *c)
 {
     free(c->pts);
     c->pts = NULL;

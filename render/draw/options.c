@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* options: the renderer's options, their defaults, and setting them by
  * their flamegraph.pl names with every value checked. */
-#include "render.h"
+#include "options.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* palette: a frame's colour from a hash of its name (flamegraph.pl's
  * palettes and our "kind"), differential colours, and backgrounds. */
-#include "render-private.h"
+#include "draw-private.h"
 
 #include <errno.h>
 #include <math.h>

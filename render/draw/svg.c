@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* svg: compact, deterministic, script-optional SVG flame graphs. */
-#include "render-private.h"
+#include "svg.h"
+
 #include "svg-script-private.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -173,7 +175,8 @@ static int cmp_ref(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
-static const char *frame_name(const struct layout *l, const struct layout_frame *f, size_t *len)
+static const char *frame_name(const struct bts_layout *l, const struct bts_layout_frame *f,
+                              size_t *len)
 {
     if (f->node == BTS_CALLTREE_ROOT) {
         *len = 3;
@@ -184,7 +187,7 @@ static const char *frame_name(const struct layout *l, const struct layout_frame 
 
 /* Indexes of drawn names in byte order, so the output never depends on
  * hash order. Returns name index per frame in *frame_name_idx. */
-static int build_names(const struct layout *l, struct name_ref **refs_out, size_t *nrefs,
+static int build_names(const struct bts_layout *l, struct name_ref **refs_out, size_t *nrefs,
                        uint32_t **frame_idx)
 {
     size_t nn = bts_calltree_name_count(l->tree) + 1; /* +1: "all" */
@@ -198,7 +201,7 @@ static int build_names(const struct layout *l, struct name_ref **refs_out, size_
         goto out;
     memset(slot, 0xff, nn * sizeof(*slot));
     for (size_t i = 0; i < l->nframes; i++) {
-        const struct layout_frame *f = &l->frames[i];
+        const struct bts_layout_frame *f = &l->frames[i];
         size_t id = f->node ? bts_calltree_name_id(l->tree, f->node) : nn - 1;
         if (slot[id] == UINT32_MAX) {
             slot[id] = (uint32_t)n;
@@ -347,7 +350,7 @@ static int write_names(struct obuf *b, const struct name_ref *refs, size_t nrefs
  * (Chromium's LayoutUnit), and a byte-weighted graph's counts go far past
  * it: above 2^24, x and width are written in units of `div` counts (a power
  * of two), and the script multiplies back. */
-static uint64_t count_divisor(const struct layout *l)
+static uint64_t count_divisor(const struct bts_layout *l)
 {
     uint64_t div = 1;
 
@@ -356,7 +359,7 @@ static uint64_t count_divisor(const struct layout *l)
     return div;
 }
 
-static void write_head(struct obuf *b, const struct layout *l)
+static void write_head(struct obuf *b, const struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     double fs = o->fontsize;
@@ -497,13 +500,13 @@ static void ob_text(struct obuf *b, double x, double y, const char *anchor, cons
 }
 
 /* The memory chart: frame, jumps, the RSS line, the peak and the labels. */
-static int write_chart(struct obuf *b, const struct layout *l)
+static int write_chart(struct obuf *b, const struct bts_layout *l)
 {
-    struct chart c;
-    int err = chart_build(&c, l);
+    struct bts_chart c;
+    int err = bts_chart_build(&c, l);
 
     if (err || !c.npts) {
-        chart_free(&c);
+        bts_chart_free(&c);
         return err;
     }
     ob_str(b, "<g id=\"memory\">\n<rect x=\"");
@@ -549,11 +552,11 @@ static int write_chart(struct obuf *b, const struct layout *l)
     ob_text(b, c.x0, c.axis_y, NULL, " style=\"fill:#555\"", c.t0_label);
     ob_text(b, c.x1, c.axis_y, "end", " style=\"fill:#555\"", c.t1_label);
     ob_str(b, "</g>\n");
-    chart_free(&c);
+    bts_chart_free(&c);
     return 0;
 }
 
-int svg_write(const struct layout *l, FILE *out)
+int bts_svg_write(const struct bts_layout *l, FILE *out)
 {
     struct obuf b = {out, NULL, 0, 0};
     struct name_ref *refs = NULL;
@@ -592,7 +595,7 @@ int svg_write(const struct layout *l, FILE *out)
          * exact and the script reads counts straight from the attributes. */
         ob_str(&b, "<g id=\"rows\" clip-path=\"url(#clip)\">\n");
         for (uint32_t d = 0; d < rows; d++) {
-            double y = layout_row_y(l, d);
+            double y = bts_layout_row_y(l, d);
             ob_str(&b, "<g data-d=\"");
             ob_u64(&b, d);
             ob_str(&b, "\" data-y=\"");
@@ -605,7 +608,7 @@ int svg_write(const struct layout *l, FILE *out)
             ob_double(&b, l->scale * (double)div);
             ob_str(&b, ",1)\">\n");
             for (uint32_t k = row_start[d]; k < row_start[d + 1]; k++) {
-                const struct layout_frame *f = &l->frames[order[k]];
+                const struct bts_layout_frame *f = &l->frames[order[k]];
                 ob_str(&b, "<rect x=\"");
                 /* Rounded at both edges, so neighbours still touch. */
                 ob_u64(&b, f->x / div);
@@ -635,18 +638,18 @@ int svg_write(const struct layout *l, FILE *out)
         for (uint32_t d = 0; d < rows; d++) {
             bool open = false;
             for (uint32_t k = row_start[d]; k < row_start[d + 1]; k++) {
-                const struct layout_frame *f = &l->frames[order[k]];
+                const struct bts_layout_frame *f = &l->frames[order[k]];
                 double px = l->xpad + f->x * l->scale, pw = f->w * l->scale;
                 size_t nlen, show;
                 bool dots;
                 const char *name = frame_name(l, f, &nlen);
-                if (!label_fit(l->opts, name, nlen, pw, &show, &dots))
+                if (!bts_layout_label_fit(l->opts, name, nlen, pw, &show, &dots))
                     continue;
                 if (!open) {
                     ob_str(&b, "<g data-d=\"");
                     ob_u64(&b, d);
                     ob_str(&b, "\" transform=\"translate(0,");
-                    ob_px(&b, layout_label_y(l, d));
+                    ob_px(&b, bts_layout_label_y(l, d));
                     ob_str(&b, ")\">\n");
                     open = true;
                 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* check-render: layout, SVG markup and escaping, determinism, PNG pixels, diff colours. */
 #define _GNU_SOURCE
-#include "render-private.h" /* layout internals, to check positions */
+#include "layout.h" /* where frames go, to check positions and pixels */
 #include "render.h"
 
 #include <cairo.h>
@@ -58,7 +58,7 @@ static size_t count(const char *hay, const char *needle)
 /* A tree and its layout from folded text. */
 struct built {
     struct bts_calltree *tree;
-    struct layout layout;
+    struct bts_layout layout;
 };
 
 static void build(struct built *b, const char *folded, const struct bts_render_opts *o)
@@ -70,19 +70,19 @@ static void build(struct built *b, const char *folded, const struct bts_render_o
                      0);
     fclose(in);
     ck_assert_int_eq(bts_calltree_finish(b->tree), 0);
-    ck_assert_int_eq(layout_build(&b->layout, b->tree, o), 0);
+    ck_assert_int_eq(bts_layout_build(&b->layout, b->tree, o), 0);
 }
 
 static void unbuild(struct built *b)
 {
-    layout_free(&b->layout);
+    bts_layout_free(&b->layout);
     bts_calltree_free(b->tree);
 }
 
-static const struct layout_frame *frame_named(const struct built *b, const char *name)
+static const struct bts_layout_frame *frame_named(const struct built *b, const char *name)
 {
     for (size_t i = 0; i < b->layout.nframes; i++) {
-        const struct layout_frame *f = &b->layout.frames[i];
+        const struct bts_layout_frame *f = &b->layout.frames[i];
         if (f->node && !strcmp(bts_calltree_name(b->tree, f->node, NULL), name))
             return f;
     }
@@ -139,13 +139,13 @@ START_TEST(test_layout_inverted_puts_root_on_top)
     struct built b;
     bts_render_opts_init(&o);
     build(&b, "m;f;g 1\n", &o);
-    ck_assert_double_gt(layout_row_y(&b.layout, 0), layout_row_y(&b.layout, 3));
+    ck_assert_double_gt(bts_layout_row_y(&b.layout, 0), bts_layout_row_y(&b.layout, 3));
     ck_assert_str_eq(b.layout.title, "Flame Graph");
     unbuild(&b);
     o.inverted = true;
     build(&b, "m;f;g 1\n", &o);
-    ck_assert_double_lt(layout_row_y(&b.layout, 0), layout_row_y(&b.layout, 3));
-    ck_assert_double_eq(layout_row_y(&b.layout, 0), b.layout.top);
+    ck_assert_double_lt(bts_layout_row_y(&b.layout, 0), bts_layout_row_y(&b.layout, 3));
+    ck_assert_double_eq(bts_layout_row_y(&b.layout, 0), b.layout.top);
     ck_assert_str_eq(b.layout.title, "Icicle Graph");
     unbuild(&b);
 }
@@ -172,18 +172,19 @@ START_TEST(test_labels_are_cut_with_two_dots)
     bool dots;
     bts_render_opts_init(&o);
     /* 7.08 px per char: 50 px fits 7 chars */
-    ck_assert(label_fit(&o, "abcdefghij", 10, 50, &len, &dots));
+    ck_assert(bts_layout_label_fit(&o, "abcdefghij", 10, 50, &len, &dots));
     ck_assert_uint_eq(len, 5);
     ck_assert(dots);
-    ck_assert(label_fit(&o, "abcdefg", 7, 50, &len, &dots));
+    ck_assert(bts_layout_label_fit(&o, "abcdefg", 7, 50, &len, &dots));
     ck_assert_uint_eq(len, 7);
     ck_assert(!dots);
-    ck_assert(!label_fit(&o, "abcdefg", 7, 20, &len, &dots));
-    ck_assert(label_fit(&o, "do_sys_open_[k]", 15, 500, &len, &dots));
+    ck_assert(!bts_layout_label_fit(&o, "abcdefg", 7, 20, &len, &dots));
+    ck_assert(bts_layout_label_fit(&o, "do_sys_open_[k]", 15, 500, &len, &dots));
     ck_assert_uint_eq(len, 11);
     /* multi-byte characters count once */
-    ck_assert(label_fit(&o, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 16,
-                        50, &len, &dots));
+    ck_assert(
+        bts_layout_label_fit(&o, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+                             16, 50, &len, &dots));
     ck_assert_uint_eq(len, 10);
     ck_assert(dots);
 }
@@ -431,9 +432,9 @@ START_TEST(test_png_has_frame_colours_at_frame_centres)
     ck_assert_int_eq(cairo_image_surface_get_height(s), (int)b.layout.height);
     const char *names[] = {"main", "hot", "cold", "deep"};
     for (size_t i = 0; i < 4; i++) {
-        const struct layout_frame *f = frame_named(&b, names[i]);
+        const struct bts_layout_frame *f = frame_named(&b, names[i]);
         double cx = b.layout.xpad + (f->x + f->w / 2.0) * b.layout.scale;
-        double cy = layout_row_y(&b.layout, f->depth) + (b.layout.frame_height - 1) / 2;
+        double cy = bts_layout_row_y(&b.layout, f->depth) + (b.layout.frame_height - 1) / 2;
         ck_assert_msg(pixel(s, cx, cy) == f->rgb, "%s: %06x at (%.0f,%.0f), expected %06x",
                       names[i], pixel(s, cx, cy), cx, cy, f->rgb);
     }
@@ -550,8 +551,8 @@ START_TEST(test_diff_png_shows_red_and_blue)
     build(&b, both, &o);
     ck_assert_int_eq(render_str(both, &o, BTS_RENDER_PNG, &r), 0);
     cairo_surface_t *s = png_of(&r);
-    const struct layout_frame *g = frame_named(&b, "grow"), *k = frame_named(&b, "shrink");
-    double y = layout_row_y(&b.layout, 2) + 7;
+    const struct bts_layout_frame *g = frame_named(&b, "grow"), *k = frame_named(&b, "shrink");
+    double y = bts_layout_row_y(&b.layout, 2) + 7;
     ck_assert_uint_eq(pixel(s, b.layout.xpad + (g->x + g->w / 2.0) * b.layout.scale, y), 0xff0000);
     ck_assert_uint_eq(pixel(s, b.layout.xpad + (k->x + k->w / 2.0) * b.layout.scale + 3, y),
                       0x0000ff);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cairo: PNG and PDF flame graphs drawn from the same layout as the SVG. */
-#include "render-private.h"
+#include "image-private.h"
 
 #include <cairo-pdf.h>
 #include <cairo.h>
@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 struct sink {
     FILE *out;
@@ -72,14 +74,14 @@ static void draw_text(cairo_t *cr, const char *text, double x, double y, double 
 }
 
 /* The memory chart, as the SVG draws it. */
-static int draw_chart(cairo_t *cr, const struct layout *l)
+static int draw_chart(cairo_t *cr, const struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
-    struct chart c;
-    int err = chart_build(&c, l);
+    struct bts_chart c;
+    int err = bts_chart_build(&c, l);
 
     if (err || !c.npts) {
-        chart_free(&c);
+        bts_chart_free(&c);
         return err;
     }
     cairo_rectangle(cr, c.x0, c.y0, c.x1 - c.x0, c.y1 - c.y0);
@@ -112,11 +114,11 @@ static int draw_chart(cairo_t *cr, const struct layout *l)
     draw_text(cr, c.caption, c.x0, c.caption_y, o->fontsize, 0x333333, -1);
     draw_text(cr, c.t0_label, c.x0, c.axis_y, o->fontsize, 0x555555, -1);
     draw_text(cr, c.t1_label, c.x1, c.axis_y, o->fontsize, 0x555555, 1);
-    chart_free(&c);
+    bts_chart_free(&c);
     return 0;
 }
 
-static int draw(cairo_t *cr, const struct layout *l)
+static int draw(cairo_t *cr, const struct bts_layout *l)
 {
     const struct bts_render_opts *o = l->opts;
     cairo_pattern_t *bg = cairo_pattern_create_linear(0, 0, 0, l->height);
@@ -141,9 +143,9 @@ static int draw(cairo_t *cr, const struct layout *l)
         return -ENOMEM;
 
     for (size_t i = 0; i < l->nframes; i++) {
-        const struct layout_frame *f = &l->frames[i];
+        const struct bts_layout_frame *f = &l->frames[i];
         double x = l->xpad + f->x * l->scale, w = f->w * l->scale;
-        double y = layout_row_y(l, f->depth);
+        double y = bts_layout_row_y(l, f->depth);
         set_rgb(cr, f->rgb);
         cairo_rectangle(cr, x, y, w, l->frame_height - 1);
         cairo_fill(cr);
@@ -152,7 +154,7 @@ static int draw(cairo_t *cr, const struct layout *l)
     cairo_set_font_size(cr, o->fontsize);
     set_rgb(cr, 0);
     for (size_t i = 0; i < l->nframes; i++) {
-        const struct layout_frame *f = &l->frames[i];
+        const struct bts_layout_frame *f = &l->frames[i];
         double x = l->xpad + f->x * l->scale, w = f->w * l->scale;
         size_t nlen, show;
         bool dots;
@@ -160,7 +162,7 @@ static int draw(cairo_t *cr, const struct layout *l)
         char *t;
         if (!f->node)
             nlen = 3;
-        if (!label_fit(o, name, nlen, w, &show, &dots))
+        if (!bts_layout_label_fit(o, name, nlen, w, &show, &dots))
             continue;
         t = clean_utf8(name, show, dots);
         if (!t)
@@ -168,9 +170,9 @@ static int draw(cairo_t *cr, const struct layout *l)
         /* Clip like the SVG's fixed-width estimate cannot: real glyphs may
          * be wider than fontsize * fontwidth. */
         cairo_save(cr);
-        cairo_rectangle(cr, x, layout_row_y(l, f->depth), w, l->frame_height - 1);
+        cairo_rectangle(cr, x, bts_layout_row_y(l, f->depth), w, l->frame_height - 1);
         cairo_clip(cr);
-        cairo_move_to(cr, x + 3, layout_label_y(l, f->depth));
+        cairo_move_to(cr, x + 3, bts_layout_label_y(l, f->depth));
         cairo_show_text(cr, t);
         cairo_restore(cr);
         free(t);
@@ -178,7 +180,7 @@ static int draw(cairo_t *cr, const struct layout *l)
     return 0;
 }
 
-int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out)
+static int image_write(const struct bts_layout *l, bool png, FILE *out)
 {
     struct sink sink = {out, 0};
     cairo_surface_t *surf = NULL;
@@ -187,7 +189,7 @@ int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out)
     int w = (int)ceil(l->width), h = (int)ceil(l->height);
     int err = 0;
 
-    if (fmt == BTS_RENDER_PNG) {
+    if (png) {
         if (w > 32767 || h > 32767)
             return -EFBIG;
         surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
@@ -205,7 +207,7 @@ int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out)
     }
     cairo_destroy(cr);
     cr = NULL;
-    if (fmt == BTS_RENDER_PNG) {
+    if (png) {
         st = cairo_surface_write_to_png_stream(surf, sink_write, &sink);
     } else {
         cairo_surface_finish(surf);
@@ -223,4 +225,14 @@ out:
     if (!err && sink.err)
         err = sink.err;
     return err;
+}
+
+int image_write_png(const struct bts_layout *l, FILE *out)
+{
+    return image_write(l, true, out);
+}
+
+int image_write_pdf(const struct bts_layout *l, FILE *out)
+{
+    return image_write(l, false, out);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* render: folded stacks or a call tree to a flame graph (SVG, PNG, PDF). */
+/* options: how a flame graph looks: sizes, fonts, palettes, titles,
+ * differential colours; their defaults and their flamegraph.pl names. */
 #pragma once
 
 #include <stdbool.h>
@@ -7,15 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "calltree.h"
 #include "folded.h"
 #include "timeline.h"
-
-enum bts_render_format {
-    BTS_RENDER_SVG,
-    BTS_RENDER_PNG,
-    BTS_RENDER_PDF,
-};
 
 /* flamegraph.pl's palettes plus KIND, which colours by what a frame is:
  * our code, a library (libc, libstdc++, std::), kernel ([k], _[k]), JIT
@@ -125,34 +119,3 @@ void bts_render_options_write_help(FILE *out);
 
 /* Checks a --bgcolors value. Returns 0 or -EINVAL. */
 int bts_render_bgcolors_check(const char *value);
-/* "svg", "png", "pdf" -> format; also matches a file name's extension when
- * by_extension is true ("out.png"). Returns 0 or -EINVAL. */
-int bts_render_format_parse(const char *s, bool by_extension, enum bts_render_format *out);
-
-/* The errors below: 0, -ENODATA when an input holds no stack or every count
- * is 0 (o->diag is then called with line 0 and reason "no stacks" or "no
- * samples" for that input, so print "REASON in 'NAME'"), -EBADMSG for a malformed line under
- * o->strict, -errno of a read error, -ENOMEM, or -errno of a write error on `out` (ENOSPC...; -EIO
- * when the cause is unknown). `out` is flushed, not closed. */
-
-/* One folded input (plain or differential) to a graph. */
-int bts_render_folded(FILE *in, const char *in_name, const struct bts_render_opts *o,
-                      enum bts_render_format fmt, FILE *out);
-
-/* Several folded inputs merged into one graph. */
-struct bts_render_input {
-    FILE *file;
-    const char *name;
-};
-int bts_render_folded_many(const struct bts_render_input *in, size_t n,
-                           const struct bts_render_opts *o, enum bts_render_format fmt, FILE *out);
-
-/* Differential graph of two plain folded inputs: widths from AFTER, red
- * where a frame's self count grew, blue where it shrank. */
-int bts_render_diff(const struct bts_render_input *before, const struct bts_render_input *after,
-                    const struct bts_render_opts *o, enum bts_render_format fmt, FILE *out);
-
-/* A finished tree (bts_calltree_finish) to a graph; -ENODATA when its total
- * is 0. o->reverse, o->strict and o->diag only apply to folded input. */
-int bts_render_tree(const struct bts_calltree *t, const struct bts_render_opts *o,
-                    enum bts_render_format fmt, FILE *out);

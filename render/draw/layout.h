@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* render internals: the layout shared by the SVG and cairo back ends. */
+/* layout: where each frame of a call tree goes in a flame graph, its
+ * colour, the picture's geometry and the memory chart above it, in px: what
+ * every back end (SVG here, PNG and PDF in render/image) draws. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "render.h"
-#include "utf8.h"
+#include "calltree.h"
+#include "options.h"
 
 /* One drawn frame. x and w are in counts (the width column); px = xpad +
  * x * scale. Frames come in depth-first order, children by name. */
-struct layout_frame {
+struct bts_layout_frame {
     bts_calltree_node node;
     uint32_t depth;
     uint64_t x;
@@ -20,10 +21,10 @@ struct layout_frame {
     uint32_t rgb; /* 0xRRGGBB */
 };
 
-struct layout {
+struct bts_layout {
     const struct bts_calltree *tree;
     const struct bts_render_opts *opts;
-    struct layout_frame *frames;
+    struct bts_layout_frame *frames;
     size_t nframes;
     unsigned column;                          /* count column used for widths */
     bool differential;                        /* before in column 0, after in column 1 */
@@ -40,41 +41,30 @@ struct layout {
     const char *title;
 };
 
-/* Colours (palette.c), 0xRRGGBB. A frame's colour under palette pal from
- * a hash of its name alone, so a function has the same colour in every
- * graph; a differential frame's from its self-count delta (flamegraph.pl's
- * scale: white at 0, full red or blue at +-maxdelta, negate swaps them), or
- * from the caller's statistics (pale when not significant). */
-uint32_t palette_frame(enum bts_render_palette pal, const char *name, size_t len);
-uint32_t palette_delta(double delta, double maxdelta, bool negate);
-uint32_t palette_compare(double delta, double maxdelta, bool significant, bool negate);
-/* The background gradient for --bgcolors NAME (NULL or "": the palette's
- * default). 0 or -EINVAL. */
-int palette_background(const char *name, enum bts_render_palette pal, uint32_t *top, uint32_t *bot);
-
 /* Lays out the drawn frames of a finished tree. Returns 0, -ENODATA (no
- * counts), -ENOMEM. layout_free(NULL) is a no-op. */
-int layout_build(struct layout *l, const struct bts_calltree *t, const struct bts_render_opts *o);
-void layout_free(struct layout *l);
+ * counts), -ENOMEM. bts_layout_free(NULL) is a no-op. */
+int bts_layout_build(struct bts_layout *l, const struct bts_calltree *t,
+                     const struct bts_render_opts *o);
+void bts_layout_free(struct bts_layout *l);
 
 /* y of the top of a frame row and its label baseline. */
-double layout_row_y(const struct layout *l, uint32_t depth);
-double layout_label_y(const struct layout *l, uint32_t depth);
+double bts_layout_row_y(const struct bts_layout *l, uint32_t depth);
+double bts_layout_label_y(const struct bts_layout *l, uint32_t depth);
 
 /* Label of a frame `px` wide: as flamegraph.pl, int(px / (fontsize *
  * fontwidth)) characters, "" below 3, else the name (annotation such as
  * _[k] removed) cut to fit with ".." at the end. Returns the byte range of
  * the name to show in *len and whether ".." follows. */
-bool label_fit(const struct bts_render_opts *o, const char *name, size_t name_len, double px,
-               size_t *len, bool *dots);
+bool bts_layout_label_fit(const struct bts_render_opts *o, const char *name, size_t name_len,
+                          double px, size_t *len, bool *dots);
 
 /* The memory chart (opts->timeline) in px: its plot area, the RSS line,
  * the peak and its label, the biggest jumps shaded. */
-struct chart_jump {
+struct bts_chart_jump {
     double x, w;
     char label[48]; /* "+120.0 MiB" */
 };
-struct chart {
+struct bts_chart {
     double x0, x1, y0, y1; /* plot area */
     double caption_y, axis_y;
     double *pts; /* x, y pairs */
@@ -84,16 +74,12 @@ struct chart {
     char peak_label[96]; /* "peak 252.3 MiB at 1.31 s" */
     char caption[64];    /* "RSS (0 to 280.0 MiB)" */
     char t0_label[16], t1_label[32];
-    struct chart_jump jumps[3];
+    struct bts_chart_jump jumps[3];
     size_t njumps;
 };
 /* Height of the chart band for these options (0: no timeline). */
-double chart_height(const struct bts_render_opts *o);
+double bts_chart_height(const struct bts_render_opts *o);
 /* Fills *c from a built layout (nothing when it has no chart). 0 or
- * -ENOMEM; chart_free(c) after either. */
-int chart_build(struct chart *c, const struct layout *l);
-void chart_free(struct chart *c);
-
-/* Back ends: return 0 or -errno (write errors as -errno or -EIO). */
-int svg_write(const struct layout *l, FILE *out);
-int cairo_write(const struct layout *l, enum bts_render_format fmt, FILE *out);
+ * -ENOMEM; bts_chart_free(c) after either. */
+int bts_chart_build(struct bts_chart *c, const struct bts_layout *l);
+void bts_chart_free(struct bts_chart *c);
