@@ -663,8 +663,10 @@ static uint64_t gil_holder(struct bts_python *py, uint64_t interp)
     return locked == 1 ? holder : 0;
 }
 
-/* Reads the threads of one interpreter. Returns how many were added. */
-static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_threads)
+/* Reads the threads of one interpreter (only the one whose OS thread id
+ * is `want_tid`, when that is not 0). Returns how many were added. */
+static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_threads,
+                               pid_t want_tid)
 {
     const struct py_layout *l = &py->layout;
     uint64_t holder = gil_holder(py, interp);
@@ -681,6 +683,7 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
         uint64_t back, next, thread_id = 0;
         enum walk walk;
         size_t first = py->n_frames;
+        pid_t tid;
 
         if (n_threads + added >= MAX_THREADS || loop_seen(&loop, tstate)) {
             py->errors++;
@@ -693,13 +696,18 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
             py->errors++;
             break;
         }
+        (void)read_ptr(py, tstate + l->tstate_thread_id, &thread_id);
+        tid = thread_tid(py, tstate, thread_id);
+        if (want_tid && tid != want_tid) {
+            tstate = next;
+            continue;
+        }
         t = thread_push(py, n_threads + added);
         if (!t)
             break;
-        (void)read_ptr(py, tstate + l->tstate_thread_id, &thread_id);
         t->tstate = tstate;
         t->thread_id = thread_id;
-        t->tid = thread_tid(py, tstate, thread_id);
+        t->tid = tid;
         t->name = thread_name(py, t->tid);
         t->gil = holder == UINT64_MAX ? BTS_PYTHON_GIL_UNKNOWN
                  : holder == tstate   ? BTS_PYTHON_GIL_HELD
@@ -720,12 +728,15 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
         t->frames = (const struct bts_python_frame *)(uintptr_t)first;
         t->n_frames = py->n_frames - first;
         added++;
+        if (want_tid)
+            break;
         tstate = next;
     }
     return added;
 }
 
-int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
+/* Reads every thread, or the one whose OS thread id is `want_tid`. */
+static int sample_threads(struct bts_python *py, struct bts_python_sample *out, pid_t want_tid)
 {
     const struct py_layout *l = &py->layout;
     uint64_t interp;
@@ -758,7 +769,9 @@ int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
             py->errors++;
             break;
         }
-        n_threads += read_interpreter(py, interp, n_threads);
+        n_threads += read_interpreter(py, interp, n_threads, want_tid);
+        if (want_tid && n_threads)
+            break;
         interp = next;
     }
     for (size_t i = 0; i < n_threads; i++) {
@@ -774,6 +787,20 @@ out:
     py->stats.remote_reads = py->mem.reads;
     py->stats.remote_bytes = py->mem.bytes;
     return err;
+}
+
+int bts_python_sample(struct bts_python *py, struct bts_python_sample *out)
+{
+    return sample_threads(py, out, 0);
+}
+
+int bts_python_sample_thread(struct bts_python *py, pid_t tid, struct bts_python_sample *out)
+{
+    if (tid <= 0) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return sample_threads(py, out, tid);
 }
 
 /* --- lifecycle -------------------------------------------------------- */

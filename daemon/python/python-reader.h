@@ -128,6 +128,14 @@ const char *bts_python_version(const struct bts_python *py);
  * unreadable); an interpreter that is not initialised yet gives 0 threads. */
 int bts_python_sample(struct bts_python *py, struct bts_python_sample *out);
 
+/* The same for the one thread whose OS thread id is `tid` (a sampler's
+ * sample of that thread): the thread states before it are looked at, not
+ * walked. out->n_threads is 1, or 0 when no thread state has that tid (a
+ * thread that runs no Python, or one whose tid cannot be told: 3.8-3.10
+ * when the pthread offset is unknown). The same ownership and errors as
+ * bts_python_sample (-EINVAL for tid <= 0). */
+int bts_python_sample_thread(struct bts_python *py, pid_t tid, struct bts_python_sample *out);
+
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
 
 /* The target the reader was made for (what discovery found), e.g. to
