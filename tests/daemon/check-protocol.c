@@ -293,6 +293,87 @@ START_TEST(test_every_reply_survives_a_round_trip)
 }
 END_TEST
 
+/* A reply that must not decode: validation names why. */
+static void expect_invalid_reply(const Btspy__Reply *reply, const char *fragment)
+{
+    char why[256] = "";
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(bts_protocol_validate_reply(reply, why, sizeof(why)), -EINVAL);
+    ck_assert_msg(strstr(why, fragment), "'%s' does not mention '%s'", why, fragment);
+    ck_assert_int_eq(bts_protocol_frame_reply(reply, &buf, &len), 0);
+    errno = 0;
+    ck_assert_ptr_null(bts_protocol_decode_reply(buf + 4, len - 4, why, sizeof(why)));
+    ck_assert_int_eq(errno, EINVAL);
+    free(buf);
+}
+
+START_TEST(test_dump_reply_carries_python_frames_within_bounds)
+{
+    Btspy__DumpLocal loc = BTSPY__DUMP_LOCAL__INIT, *locp = &loc;
+    loc.name = "planted_list";
+    loc.value = "<list, len 7>";
+    Btspy__DumpPythonFrame pf = BTSPY__DUMP_PYTHON_FRAME__INIT, *pfp = &pf;
+    pf.name = "nap";
+    pf.filename = "/src/threads3.py";
+    pf.line = 44;
+    pf.n_locals = 1;
+    pf.locals = &locp;
+    char *frames[] = {"clock_nanosleep", "start_thread"};
+    Btspy__DumpThread dt = BTSPY__DUMP_THREAD__INIT, *dtp = &dt;
+    dt.tid = 1001;
+    dt.name = "python3";
+    dt.state = "S";
+    dt.n_frames = 2;
+    dt.frames = frames;
+    dt.python_state = 3;
+    dt.python_name = "py-sleeper";
+    dt.n_python_frames = 1;
+    dt.python_frames = &pfp;
+    Btspy__DumpReply dr = BTSPY__DUMP_REPLY__INIT;
+    dr.pid = 1000;
+    dr.command = "python3 threads3.py";
+    dr.python = "3.11.2";
+    dr.n_threads = 1;
+    dr.threads = &dtp;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+    reply.body_case = BTSPY__REPLY__BODY_DUMP;
+    reply.dump = &dr;
+    Btspy__Reply *out = round_trip_reply(&reply);
+    const Btspy__DumpThread *t = out->dump->threads[0];
+    ck_assert_str_eq(out->dump->python, "3.11.2");
+    ck_assert_uint_eq(t->python_state, 3);
+    ck_assert_str_eq(t->python_name, "py-sleeper");
+    ck_assert_uint_eq(t->n_python_frames, 1);
+    ck_assert_str_eq(t->python_frames[0]->filename, "/src/threads3.py");
+    ck_assert_int_eq(t->python_frames[0]->line, 44);
+    ck_assert_str_eq(t->python_frames[0]->locals[0]->value, "<list, len 7>");
+    btspy__reply__free_unpacked(out, NULL);
+
+    dt.python_state = 4;
+    expect_invalid_reply(&reply, "invalid dumped thread 0");
+    dt.python_state = 1;
+    pf.line = -1;
+    expect_invalid_reply(&reply, "invalid Python frame");
+    pf.line = 44;
+    static Btspy__DumpLocal *many[BTS_PROTOCOL_MAX_LOCALS + 1];
+    for (int i = 0; i <= BTS_PROTOCOL_MAX_LOCALS; i++)
+        many[i] = &loc;
+    pf.n_locals = BTS_PROTOCOL_MAX_LOCALS + 1;
+    pf.locals = many;
+    expect_invalid_reply(&reply, "invalid Python frame");
+    pf.n_locals = 1;
+    pf.locals = &locp;
+    static char long_value[BTS_PROTOCOL_MAX_ARG + 2];
+    memset(long_value, 'x', sizeof(long_value) - 1);
+    loc.value = long_value;
+    expect_invalid_reply(&reply, "invalid local variable");
+    loc.value = "1";
+    dr.python_note = long_value;
+    expect_invalid_reply(&reply, "invalid dump header");
+}
+END_TEST
+
 START_TEST(test_reader_splits_frames_that_arrive_together_or_in_pieces)
 {
     int sv[2];
@@ -908,6 +989,7 @@ Suite *bts_protocol_suite(void)
     TCase *tc = tcase_create("round trip");
     tcase_add_test(tc, test_every_request_survives_a_round_trip);
     tcase_add_test(tc, test_every_reply_survives_a_round_trip);
+    tcase_add_test(tc, test_dump_reply_carries_python_frames_within_bounds);
     tcase_add_test(tc, test_every_session_option_reaches_the_daemon);
     suite_add_tcase(s, tc);
     tc = tcase_create("framing");
