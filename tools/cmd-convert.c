@@ -158,7 +158,8 @@ int bts_convert_input_option(const char *cmd, int c, const char *arg, struct bts
     switch (c) {
     case OPT_FROM:
         in->load.format = bts_format_from_name(arg);
-        if (in->load.format == BTS_FORMAT_AUTO && strcmp(arg, "auto"))
+        if ((in->load.format == BTS_FORMAT_AUTO && strcmp(arg, "auto")) ||
+            bts_format_is_picture(in->load.format))
             return bts_cli_usage_error(cmd,
                                        "invalid --from: '%s' (expected folded, pprof, "
                                        "speedscope or perf-script)",
@@ -297,7 +298,8 @@ int bts_cmd_convert(int argc, char **argv)
             break;
         case OPT_TO:
             o.to = bts_format_from_name(optarg);
-            if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT)
+            if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT ||
+                bts_format_is_picture(o.to))
                 ret = bts_cli_usage_error(
                     "convert", "invalid --to: '%s' (expected folded, pprof or speedscope)", optarg);
             break;
@@ -328,7 +330,8 @@ int bts_cmd_convert(int argc, char **argv)
         o.output = "-";
     if (o.to == BTS_FORMAT_AUTO) {
         o.to = strcmp(o.output, "-") ? bts_format_from_path(o.output) : BTS_FORMAT_AUTO;
-        if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT) {
+        if (o.to == BTS_FORMAT_AUTO || o.to == BTS_FORMAT_PERF_SCRIPT ||
+            bts_format_is_picture(o.to)) {
             ret = bts_cli_usage_error("convert", "cannot tell the output format of '%s'", o.output);
             bts_cli_hint("use an extension (.folded, .pb.gz, .speedscope.json) or --to");
             return ret;

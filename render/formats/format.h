@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* format: the registry of profile formats bt-spy reads and writes (folded,
- * pprof, speedscope, perf script): names, extensions, sniffing, loading. */
+/* format: the registry of the formats bt-spy reads and writes (folded,
+ * pprof, speedscope, perf script; and the pictures SVG, PNG, PDF, which it
+ * only writes): names, extensions, sniffing, loading. */
 #pragma once
 
 #include <stdbool.h>
@@ -17,14 +18,20 @@ enum bts_format {
     BTS_FORMAT_PPROF,
     BTS_FORMAT_SPEEDSCOPE,
     BTS_FORMAT_PERF_SCRIPT,
+    BTS_FORMAT_SVG, /* pictures: written by render.h, never read */
+    BTS_FORMAT_PNG,
+    BTS_FORMAT_PDF,
 };
 
-/* "folded", "pprof", "speedscope", "perf-script" -> format; AUTO when the
- * name is unknown. */
+/* "folded" (or "collapsed"), "pprof", "speedscope", "perf-script", "svg",
+ * "png", "pdf" -> format, in any case; AUTO when the name is unknown. */
 enum bts_format bts_format_from_name(const char *name);
-/* Output format from a file name's extension: .folded/.txt/.collapsed,
- * .pb.gz/.pprof/.pb, .speedscope.json/.json. AUTO when unknown. */
+/* Output format from a file name's extension, in any case:
+ * .folded/.txt/.collapsed, .pb.gz/.pprof/.pb, .speedscope.json/.json,
+ * .svg, .png, .pdf. AUTO when unknown. */
 enum bts_format bts_format_from_path(const char *path);
+/* True for SVG, PNG and PDF. */
+bool bts_format_is_picture(enum bts_format f);
 /* Input format from the first bytes of a file: gzip magic or binary bytes
  * -> pprof, a JSON object -> speedscope, a `perf script` sample header
  * followed by an indented frame -> perf-script, else folded. */
@@ -52,11 +59,12 @@ struct bts_format_load_opts {
     struct bts_timeline **timeline;
 };
 
-/* Loads `in` (not closed) into `t` (not finished). Diagnostics of skipped
- * folded/perf-script lines go to diag (may be NULL). A fatal error is
- * described in err ("offset 12: truncated gzip stream", "line 3: ...",
- * without the file name). *used receives the format that was read (may be
- * NULL). Returns 0, -EBADMSG (malformed input), -ENOMEM or -errno. */
+/* Loads `in` (not closed) into `t` (not finished) (format-load.c).
+ * Diagnostics of skipped folded/perf-script lines go to diag (may be NULL).
+ * A fatal error is described in err ("offset 12: truncated gzip stream",
+ * "line 3: ...", without the file name). *used receives the format that was
+ * read (may be NULL). Returns 0, -EBADMSG (malformed input), -EINVAL (a
+ * picture format), -ENOMEM or -errno. */
 int bts_format_load(FILE *in, const char *name, const struct bts_format_load_opts *o,
                     struct bts_calltree *t, bts_folded_diag_fn diag, void *diag_ctx,
                     enum bts_format *used, char *err, size_t errlen);

@@ -7,30 +7,28 @@
 #include "svg.h"
 
 #include <errno.h>
-#include <string.h>
-#include <strings.h>
+
+int bts_render_format_from(enum bts_format f, enum bts_render_format *out)
+{
+    switch (f) {
+    case BTS_FORMAT_SVG:
+        *out = BTS_RENDER_SVG;
+        return 0;
+    case BTS_FORMAT_PNG:
+        *out = BTS_RENDER_PNG;
+        return 0;
+    case BTS_FORMAT_PDF:
+        *out = BTS_RENDER_PDF;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
 
 int bts_render_format_parse(const char *s, bool by_extension, enum bts_render_format *out)
 {
-    static const struct {
-        const char *name;
-        enum bts_render_format fmt;
-    } formats[] = {{"svg", BTS_RENDER_SVG}, {"png", BTS_RENDER_PNG}, {"pdf", BTS_RENDER_PDF}};
-
-    if (by_extension) {
-        const char *dot = strrchr(s, '.');
-        const char *slash = strrchr(s, '/');
-        if (!dot || (slash && slash > dot))
-            return -EINVAL;
-        s = dot + 1;
-    }
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (!strcasecmp(s, formats[i].name)) {
-            *out = formats[i].fmt;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    return bts_render_format_from(by_extension ? bts_format_from_path(s) : bts_format_from_name(s),
+                                  out);
 }
 
 static bts_flamegraph_writer writer(enum bts_render_format fmt)

@@ -9,6 +9,7 @@
 
 #include "calltree.h"
 #include "flamegraph.h"
+#include "format.h"
 #include "options.h"
 
 enum bts_render_format {
@@ -17,8 +18,12 @@ enum bts_render_format {
     BTS_RENDER_PDF,
 };
 
-/* "svg", "png", "pdf" -> format; also matches a file name's extension when
- * by_extension is true ("out.png"). Returns 0 or -EINVAL. */
+/* The picture format of a registry format (format.h): 0, or -EINVAL when
+ * f is not SVG, PNG or PDF. */
+int bts_render_format_from(enum bts_format f, enum bts_render_format *out);
+/* The picture format named s ("svg", "png", "pdf", in any case), or of file
+ * name s when by_extension is true ("out.png"), by the registry's
+ * bts_format_from_name / bts_format_from_path. Returns 0 or -EINVAL. */
 int bts_render_format_parse(const char *s, bool by_extension, enum bts_render_format *out);
 
 /* The errors below are bts_flamegraph_folded's and bts_flamegraph_tree's

@@ -134,8 +134,16 @@ START_TEST(test_format_from_extension_and_name)
     ck_assert_int_eq(bts_format_from_path("a.pb"), BTS_FORMAT_PPROF);
     ck_assert_int_eq(bts_format_from_path("a.speedscope.json"), BTS_FORMAT_SPEEDSCOPE);
     ck_assert_int_eq(bts_format_from_path("a.json"), BTS_FORMAT_SPEEDSCOPE);
-    ck_assert_int_eq(bts_format_from_path("a.svg"), BTS_FORMAT_AUTO);
+    ck_assert_int_eq(bts_format_from_path("A.PB.GZ"), BTS_FORMAT_PPROF);
+    ck_assert_int_eq(bts_format_from_path("a.svg"), BTS_FORMAT_SVG);
+    ck_assert_int_eq(bts_format_from_path("dir.v2/a.Png"), BTS_FORMAT_PNG);
+    ck_assert_int_eq(bts_format_from_path("a.pdf"), BTS_FORMAT_PDF);
+    ck_assert_int_eq(bts_format_from_path("dir.svg/a"), BTS_FORMAT_AUTO);
+    ck_assert_int_eq(bts_format_from_path("a.gif"), BTS_FORMAT_AUTO);
+    ck_assert(bts_format_is_picture(BTS_FORMAT_PNG));
+    ck_assert(!bts_format_is_picture(BTS_FORMAT_PPROF));
     ck_assert_int_eq(bts_format_from_name("perf-script"), BTS_FORMAT_PERF_SCRIPT);
+    ck_assert_int_eq(bts_format_from_name("SVG"), BTS_FORMAT_SVG);
     ck_assert_int_eq(bts_format_from_name("nope"), BTS_FORMAT_AUTO);
 }
 END_TEST
@@ -194,6 +202,21 @@ START_TEST(test_load_reads_every_format_back)
 }
 END_TEST
 
+START_TEST(test_load_refuses_a_picture_format)
+{
+    struct bts_calltree *t = bts_calltree_new();
+    struct bts_format_load_opts lo = {.format = BTS_FORMAT_SVG};
+    char err[128] = "";
+    FILE *in = fmemopen("main;a 1\n", 9, "r");
+
+    ck_assert_int_eq(bts_format_load(in, "mem", &lo, t, NULL, NULL, NULL, err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_str_eq(err, "pictures cannot be read");
+    fclose(in);
+    bts_calltree_free(t);
+}
+END_TEST
+
 Suite *bts_report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -210,6 +233,7 @@ Suite *bts_report_suite(void)
     tcase_add_test(l, test_format_from_extension_and_name);
     tcase_add_test(l, test_sniffing_tells_every_input_format_apart);
     tcase_add_test(l, test_load_reads_every_format_back);
+    tcase_add_test(l, test_load_refuses_a_picture_format);
     suite_add_tcase(s, c);
     suite_add_tcase(s, f);
     suite_add_tcase(s, l);

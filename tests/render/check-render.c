@@ -378,6 +378,10 @@ START_TEST(test_options_are_validated)
     ck_assert_int_eq(bts_render_format_parse("dir.v2/out.PNG", true, &f), 0);
     ck_assert_int_eq(f, BTS_RENDER_PNG);
     ck_assert_int_eq(bts_render_format_parse("dir.svg/out", true, &f), -EINVAL);
+    ck_assert_int_eq(bts_render_format_parse("out.folded", true, &f), -EINVAL);
+    ck_assert_int_eq(bts_render_format_parse("Pdf", false, &f), 0);
+    ck_assert_int_eq(f, BTS_RENDER_PDF);
+    ck_assert_int_eq(bts_render_format_parse("pprof", false, &f), -EINVAL);
 }
 END_TEST
 
