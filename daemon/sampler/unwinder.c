@@ -475,36 +475,93 @@ void bts_unwinder_flush(struct bts_unwinder *u)
      * file while the cache lives. */
 }
 
-int bts_unwinder_unwind(struct bts_unwinder *u, const uint64_t *regs, const uint8_t *stack,
-                        uint64_t stack_size, uint64_t *pcs, unsigned max)
+const int bts_unwind_saved_reg[BTS_UNWIND_NSAVED] = {1, 6, 20, 21, 22, 23};
+
+/* libunwind's numbers for the same registers, in the same order. */
+static const unw_regnum_t saved_unw_reg[BTS_UNWIND_NSAVED] = {
+    UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15,
+};
+
+static void frame_saved_regs(unw_cursor_t *cursor, struct bts_unwind_frame *f)
+{
+    f->saved_valid = 0;
+    for (unsigned i = 0; i < BTS_UNWIND_NSAVED; i++) {
+        unw_word_t v;
+        if (unw_get_reg(cursor, saved_unw_reg[i], &v) == 0) {
+            f->saved[i] = v;
+            f->saved_valid |= (uint8_t)(1u << i);
+        }
+    }
+}
+
+/* One unwind loop for both entry points: `pcs` or `frames` (the other NULL). */
+static int unwind(struct bts_unwinder *u, const uint64_t *regs, const uint8_t *stack,
+                  uint64_t stack_size, uint64_t *pcs, struct bts_unwind_frame *frames, unsigned max)
 {
     struct unwind_call call = {
         .u = u, .regs = regs, .stack = stack, .sp = regs[BTS_REG_SP], .stack_size = stack_size};
     unw_cursor_t cursor;
     unsigned n = 0;
+    uint64_t last_ip = regs[BTS_REG_IP];
     int64_t deadline = bts_proc_now_ns() + UNWIND_TIME_CAP_NS;
     if (max == 0)
         return -EINVAL;
     if (regs[BTS_REG_IP] == 0)
         return -ENOENT;
-    pcs[n++] = regs[BTS_REG_IP];
+    if (frames) {
+        memset(&frames[0], 0, sizeof(frames[0]));
+        frames[0].pc = regs[BTS_REG_IP];
+        frames[0].sp = regs[BTS_REG_SP];
+        for (unsigned i = 0; i < BTS_UNWIND_NSAVED; i++)
+            frames[0].saved[i] = regs[bts_unwind_saved_reg[i]];
+        frames[0].saved_valid = (1u << BTS_UNWIND_NSAVED) - 1;
+    } else {
+        pcs[0] = regs[BTS_REG_IP];
+    }
+    n = 1;
     if (unw_init_remote(&cursor, u->as, &call) < 0)
         return (int)n;
     uint64_t last_sp = regs[BTS_REG_SP];
     while (n < max) {
-        if (unw_step(&cursor) <= 0)
+        int step = unw_step(&cursor);
+        if (step == 0 && frames)
+            frames[n - 1].outermost = true;
+        if (step <= 0)
             break;
         unw_word_t ip = 0, sp = 0;
         if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
             break;
         unw_get_reg(&cursor, UNW_REG_SP, &sp);
         /* Guard against cycles in corrupt frames: the stack only grows up. */
-        if (sp < last_sp || (sp == last_sp && ip == pcs[n - 1]))
+        if (sp < last_sp || (sp == last_sp && ip == last_ip))
             break;
         last_sp = sp;
-        pcs[n++] = ip;
+        last_ip = ip;
+        if (frames) {
+            struct bts_unwind_frame *f = &frames[n];
+            frames[n - 1].cfa = sp;
+            memset(f, 0, sizeof(*f));
+            f->pc = ip;
+            f->sp = sp;
+            frame_saved_regs(&cursor, f);
+        } else {
+            pcs[n] = ip;
+        }
+        n++;
         if ((n & 15) == 0 && bts_proc_now_ns() > deadline)
             break;
     }
     return (int)n;
+}
+
+int bts_unwinder_unwind(struct bts_unwinder *u, const uint64_t *regs, const uint8_t *stack,
+                        uint64_t stack_size, uint64_t *pcs, unsigned max)
+{
+    return unwind(u, regs, stack, stack_size, pcs, NULL, max);
+}
+
+int bts_unwinder_unwind_frames(struct bts_unwinder *u, const uint64_t *regs, const uint8_t *stack,
+                               uint64_t stack_size, struct bts_unwind_frame *frames, unsigned max)
+{
+    return unwind(u, regs, stack, stack_size, NULL, frames, max);
 }
