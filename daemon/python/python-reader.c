@@ -43,10 +43,12 @@ struct code_entry {
     uint64_t filename_key[2]; /* the str's length and hash */
     uint64_t name_key[2];
     uint64_t table_ptr;
+    uint64_t code_ptr; /* co_code (3.8-3.10) */
     int32_t first_line;
     /* what it gives */
-    const char *name;     /* interned */
-    const char *filename; /* interned */
+    uint64_t bytecode_start, bytecode_end; /* 0, 0 when unknown */
+    const char *name;                      /* interned */
+    const char *filename;                  /* interned */
     uint8_t *table;
     size_t table_len;
     bool table_ok;
@@ -356,7 +358,7 @@ static void codes_clear(struct bts_python *py)
 static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
 {
     const struct py_layout *l = &py->layout;
-    uint64_t type, filename_ptr, name_ptr, table_ptr;
+    uint64_t type, filename_ptr, name_ptr, table_ptr, code_ptr = 0, units = 0;
     uint64_t filename_key[2] = {0, 0}, name_key[2] = {0, 0};
     int32_t first_line;
     uint32_t name_at = l->code_qualname != PY_NONE ? l->code_qualname : l->code_name;
@@ -369,7 +371,8 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     if (read_ptr(py, addr + l->code_filename, &filename_ptr) ||
         read_ptr(py, addr + name_at, &name_ptr) ||
         read_ptr(py, addr + l->code_linetable, &table_ptr) ||
-        py_memory_read(&py->mem, addr + l->code_firstlineno, &first_line, sizeof(first_line)))
+        py_memory_read(&py->mem, addr + l->code_firstlineno, &first_line, sizeof(first_line)) ||
+        (l->code_code != PY_NONE && read_ptr(py, addr + l->code_code, &code_ptr)))
         return NULL;
     /* unreadable strings keep zero keys: the entry then names them "?" */
     (void)string_key(py, filename_ptr, filename_key);
@@ -379,7 +382,8 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
         e = &py->codes[(h + i) % CODE_SLOTS];
         if (e->addr == addr) {
             if (e->filename_ptr == filename_ptr && e->name_ptr == name_ptr &&
-                e->table_ptr == table_ptr && e->first_line == first_line &&
+                e->table_ptr == table_ptr && e->code_ptr == code_ptr &&
+                e->first_line == first_line &&
                 memcmp(e->filename_key, filename_key, sizeof(filename_key)) == 0 &&
                 memcmp(e->name_key, name_key, sizeof(name_key)) == 0) {
                 e->last_used = py->stats.samples;
@@ -413,6 +417,19 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     memcpy(e->filename_key, filename_key, sizeof(filename_key));
     memcpy(e->name_key, name_key, sizeof(name_key));
     e->table_ptr = table_ptr;
+    e->code_ptr = code_ptr;
+    /* The bytecode: co_code's bytes before 3.11, then the code units that
+     * follow the code object's header (its ob_size counts them, in the
+     * same PyVarObject field as a bytes object's size). */
+    if (code_ptr && read_ptr(py, code_ptr + l->bytes_size, &units) == 0 &&
+        units <= MAX_TABLE_BYTES) {
+        e->bytecode_start = code_ptr + l->bytes_data;
+        e->bytecode_end = e->bytecode_start + units;
+    } else if (!code_ptr && l->code_adaptive != PY_NONE &&
+               read_ptr(py, addr + l->bytes_size, &units) == 0 && units <= MAX_TABLE_BYTES) {
+        e->bytecode_start = addr + l->code_adaptive;
+        e->bytecode_end = e->bytecode_start + 2 * units;
+    }
     e->first_line = first_line;
     e->last_used = py->stats.samples;
     return e;
@@ -547,6 +564,10 @@ static bool emit_frame(struct bts_python *py, uint64_t frame, uint64_t code, int
     f->is_entry = is_entry;
     f->code = code;
     f->frame = frame;
+    f->bytecode_start = e->bytecode_start;
+    f->bytecode_end = e->bytecode_end;
+    if (offset >= 0 && e->bytecode_start)
+        f->instr = e->bytecode_start + (uint64_t)offset;
     return true;
 }
 
