@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* python-merge: one sample's unwound native frames and the Python frames
+ * read for its thread, merged into one stack in which every Python frame
+ * sits where it was when the kernel took the sample -- or "torn" when the
+ * sample itself cannot vouch for the Python frames read after it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "python-reader.h"
+#include "unwinder-private.h"
+
+/* What a native frame is, for the merge (from its function's name). */
+enum bts_merge_kind {
+    BTS_MERGE_NATIVE = 0, /* any other code: extensions, libc, BLAS, the interpreter's own work */
+    BTS_MERGE_EVAL,       /* an activation of the evaluation loop (incl. its .cold part) */
+    BTS_MERGE_INTERNAL,   /* the interpreter's call plumbing: hidden unless asked for */
+};
+
+/* The kind of the function named `name` (a symbol, perhaps with a
+ * ".cold"/".constprop.N" suffix); NULL or a module+0xoff name is NATIVE. */
+enum bts_merge_kind bts_python_merge_classify(const char *name);
+
+/* Why a sample could not be merged. */
+enum bts_merge_result {
+    BTS_MERGE_OK = 0,        /* merged */
+    BTS_MERGE_NO_PYTHON,     /* the thread runs no Python: its native frames, as they are */
+    BTS_MERGE_TORN_COUNT,    /* evaluation loop activations != runs of Python frames */
+    BTS_MERGE_TORN_FRAME,    /* an activation ran another frame than the one read */
+    BTS_MERGE_TORN_CODE,     /* the frame read runs other code than the activation did */
+    BTS_MERGE_TORN_LEARNING, /* where the loop keeps its frame is not known yet */
+    BTS_MERGE_TORN_STACK,    /* no activation in the copied stack to anchor on */
+    BTS_MERGE_RESULT_COUNT,
+};
+
+/* "ok", "no python", "activation count", ... for stats and tests. */
+const char *bts_python_merge_result_name(enum bts_merge_result r);
+
+/* One sample, as unwound and read. All pointers are borrowed for the call. */
+struct bts_merge_input {
+    const struct bts_unwind_frame *native; /* leaf first */
+    const uint8_t *kinds;                  /* enum bts_merge_kind of each native frame */
+    size_t n_native;
+    /* The unwinder reached the outermost frame (not cut off by the end of
+     * the stack copy or by missing unwind info). */
+    bool complete;
+    const uint64_t *regs; /* the sample's registers (BTS_REG_*) */
+    const uint8_t *stack; /* the copied stack, from regs[BTS_REG_SP] */
+    uint64_t stack_size;
+    const struct bts_python_thread *python; /* the thread's Python frames; NULL: none */
+    /* The Python frames were read while the thread was stopped at the
+     * sample (ptrace): exact by construction, nothing to anchor. */
+    bool trusted;
+};
+
+/* One frame of a merged stack. */
+struct bts_merge_frame {
+    bool python;    /* a Python frame, else a native one */
+    uint32_t index; /* into input->python->frames, or into input->native */
+    /* For Python frames: the line to show (the frame's own `line` unless
+     * the sample tells better); 0 when unknown. */
+    int line;
+};
+
+struct bts_merge_opts {
+    bool keep_internal; /* keep the interpreter's call plumbing and startup frames */
+};
+
+/* Counters since bts_python_merge_new(). */
+struct bts_merge_stats {
+    uint64_t samples;
+    uint64_t results[BTS_MERGE_RESULT_COUNT];
+    uint64_t truncated;  /* merged with Python frames beyond the copied stack */
+    uint64_t line_exact; /* innermost frames of activations whose instruction the sample showed */
+    uint64_t line_after; /* ... whose line is the one read after the sample */
+    bool learned;        /* the anchor slots are known */
+};
+
+/* The merge of one process: it learns, from the samples it is given,
+ * where that interpreter's evaluation loop keeps its current frame and
+ * code (a register or a slot of its stack frame). */
+struct bts_python_merge;
+
+/* NULL + errno (ENOMEM). */
+struct bts_python_merge *bts_python_merge_new(const struct bts_merge_opts *opts);
+void bts_python_merge_free(struct bts_python_merge *m);
+
+/* The interpreter changed (an exec): forget what was learned. */
+void bts_python_merge_reset(struct bts_python_merge *m);
+
+/* Merges one sample into out[0..max), leaf first. Returns the result and
+ * sets *n_out (0 when torn). A BTS_MERGE_NO_PYTHON sample gets its native
+ * frames unchanged. Never publishes a stack it could not check: every
+ * torn result leaves *n_out at 0. */
+enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
+                                       struct bts_merge_frame *out, size_t max, size_t *n_out);
+
+void bts_python_merge_stats(const struct bts_python_merge *m, struct bts_merge_stats *out);
+
+/* For tests: where the loop's current frame and code were found to live.
+ * Each is "rbx".."r15" or "cfa-N"; "" while unknown. */
+void bts_python_merge_anchors(const struct bts_python_merge *m, char *frame, char *code,
+                              size_t len);
