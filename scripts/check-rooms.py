@@ -9,6 +9,8 @@ Fails (exit 1) when
   - a room's meson.build depends on other rooms than the table says;
   - a file includes a header of a room its own room may not use;
   - a file includes another room's -private.h header;
+  - a test includes a room's -private.h header that the meson.build of its
+    folder does not name (tests that need internals say so at their target);
   - two modules (file stems) of the tree include each other, directly or
     through others (an include cycle).
 Usage: scripts/check-rooms.py [SOURCE_DIR]
@@ -164,7 +166,7 @@ def main():
                                 module_graph.setdefault(room + '/' + mod, set()).add(
                                     room + '/' + dep)
                         continue
-                    line = text.count('\n', 0, m.start()) + 1
+                    line = text.count('\n', 0, m.start(1)) + 1
                     if inc.endswith('-private.h'):
                         fail('%s:%d: includes %s, private to %s' % (rel, line, inc, target))
                     elif target not in allowed:
@@ -173,6 +175,24 @@ def main():
     cycle = find_cycle(module_graph)
     if cycle:
         fail('include cycle between modules: ' + ' -> '.join(cycle))
+
+    # Tests may use a room's internals, but say so where they are built.
+    for dirpath, _, files in sorted(os.walk(os.path.join(ROOT, 'tests'))):
+        build_file = os.path.join(dirpath, 'meson.build')
+        build = (open(build_file, encoding='utf-8').read()
+                 if os.path.exists(build_file) else '')
+        for name in sorted(files):
+            if not name.endswith(('.c', '.h')):
+                continue
+            path = os.path.join(dirpath, name)
+            text = open(path, encoding='utf-8', errors='replace').read()
+            for m in include.finditer(text):
+                inc = os.path.basename(m.group(1))
+                if inc.endswith('-private.h') and inc in owner and inc not in build:
+                    line = text.count('\n', 0, m.start(1)) + 1
+                    fail('%s:%d: includes %s, private to %s, but %s does not say so'
+                         % (os.path.relpath(path, ROOT), line, inc, owner[inc],
+                            os.path.relpath(build_file, ROOT)))
 
     if errors:
         for e in errors:
