@@ -186,6 +186,15 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
             return bts_cli_usage_error(cmd, "invalid --backend: '%s' (expected %s)", arg,
                                        "auto, perf or ptrace");
         return 1;
+    case BTS_CLI_OPT_NO_PYTHON:
+        o->no_python = true;
+        return 1;
+    case BTS_CLI_OPT_FUNCTION:
+        o->function = true;
+        return 1;
+    case BTS_CLI_OPT_GIL:
+        o->gil = true;
+        return 1;
     default:
         return 0;
     }
@@ -200,6 +209,9 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
         return bts_cli_usage_error(cmd, "no target: give --pid PID or -- CMD");
     if (o->pid && o->argv)
         return bts_cli_usage_error(cmd, "give either --pid or a command, not both");
+    if (o->no_python && (o->function || o->gil))
+        return bts_cli_usage_error(cmd, "--%s needs Python frames: drop --no-python",
+                                   o->function ? "function" : "gil");
     return 0;
 }
 

@@ -60,20 +60,26 @@ const char *bts_cli_strerror(int err);
 bool bts_cli_stderr_is_tty(void);
 
 /* Options every sampling command (record, top) shares: -p/--pid, -r/--rate,
- * --idle and --backend. Put BTS_CLI_SESSION_LONGOPTS in the getopt_long
- * table and BTS_CLI_SESSION_SHORTOPTS in the short-option string. */
+ * --idle, --backend and the Python ones (--no-python, --function, --gil).
+ * Put BTS_CLI_SESSION_LONGOPTS in the getopt_long table and
+ * BTS_CLI_SESSION_SHORTOPTS in the short-option string. */
 enum {
     BTS_CLI_OPT_IDLE = 0x1000,
     BTS_CLI_OPT_BACKEND,
+    BTS_CLI_OPT_NO_PYTHON,
+    BTS_CLI_OPT_FUNCTION,
+    BTS_CLI_OPT_GIL,
 };
 #define BTS_CLI_SESSION_SHORTOPTS "p:r:"
 #define BTS_CLI_SESSION_LONGOPTS                                                                   \
     {"pid", required_argument, NULL, 'p'}, {"rate", required_argument, NULL, 'r'},                 \
         {"idle", no_argument, NULL, BTS_CLI_OPT_IDLE},                                             \
+        {"backend", required_argument, NULL, BTS_CLI_OPT_BACKEND},                                 \
+        {"no-python", no_argument, NULL, BTS_CLI_OPT_NO_PYTHON},                                   \
+        {"function", no_argument, NULL, BTS_CLI_OPT_FUNCTION},                                     \
     {                                                                                              \
-        "backend", required_argument, NULL, BTS_CLI_OPT_BACKEND                                    \
+        "gil", no_argument, NULL, BTS_CLI_OPT_GIL                                                  \
     }
-
 /* Handles getopt result `c` if it is a session option: returns 1 when
  * handled, 0 when `c` is not one, BTS_EXIT_USAGE after printing an error. */
 int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_session_opts *o);
@@ -95,7 +101,8 @@ void bts_cli_release_stop_signals(void);
 struct bts_profiler *bts_cli_profiler_new(const struct bts_session_opts *o);
 
 /* After option parsing: takes the command after "--" and checks that
- * exactly one of --pid and a command was given. 0 or BTS_EXIT_USAGE. */
+ * exactly one of --pid and a command was given, and that --function and
+ * --gil come without --no-python. 0 or BTS_EXIT_USAGE. */
 int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_now,
                            struct bts_session_opts *o);
 

@@ -109,6 +109,9 @@ static void usage(FILE *out)
           "  -r, --rate HZ          samples per second per thread (default 100)\n"
           "      --idle             also sample sleeping threads (wall-clock profile)\n"
           "      --backend B        auto, perf or ptrace (default auto)\n"
+          "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
+          "      --function         Python frames by function, 'qualname (path)', not by line\n"
+          "      --gil              only samples of the thread holding Python's GIL\n"
           "      --delay SEC        seconds between refreshes (default 1)\n"
           "      --once             print one table after --delay and exit\n"
           "      --no-tty           print plain tables even on a terminal\n"
@@ -123,6 +126,9 @@ static void usage(FILE *out)
           "  P         pause or resume the display (sampling goes on)\n"
           "  ?         help\n"
           "  q         quit (a launched command is terminated)\n"
+          "\n"
+          "A thread that runs CPython 3.8-3.13 shows its Python functions,\n"
+          "'qualname (path:line)'; other threads their native ones.\n"
           "\n"
           "Without a terminal on stdout, or with --once, a plain table is printed\n"
           "every --delay seconds. When the target exits, the final table covers the\n"
@@ -348,6 +354,8 @@ static void format_status(FILE *f, const struct top_state *t, int line, bool who
         fprintf(f, "bt-spy top  pid %d  %s  backend %s  %u Hz %s", (int)t->pid,
                 t->target ? t->target : "?", bts_profiler_backend(t->s), t->o->session.rate_hz,
                 t->o->session.idle ? "wall-clock" : "on-CPU");
+        if (t->st.python_found)
+            fprintf(f, "  python %s%s", t->st.python_version, t->o->session.gil ? " (GIL)" : "");
         break;
     case 1:
         /* Once the target is gone, count the threads it had. */

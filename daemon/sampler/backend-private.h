@@ -42,6 +42,9 @@ struct bts_backend_sink {
     void (*lost)(void *ctx, uint64_t count);
     /* The target mapped something executable: refresh maps, flush caches. */
     void (*maps_changed)(void *ctx);
+    /* Optional: the target runs a new image (an exec), called before the
+     * first sample of that image, beside maps_changed. */
+    void (*exec)(void *ctx);
     /* Optional: a thread of the target started process `pid` (so
      * --subprocesses can follow it before the next /proc scan). */
     void (*forked)(void *ctx, pid_t pid);
@@ -84,6 +87,12 @@ struct bts_backend_ops {
      * every thread of the target is gone, 0 otherwise, -errno when fatal. */
     int (*poll)(struct bts_sampler_backend *b, int timeout_ms);
     void (*threads)(const struct bts_sampler_backend *b, struct bts_backend_threads *out);
+    /* Optional. prompt: hand each sample to the sink as soon as it is taken
+     * rather than in batches, at the cost of a wakeup per sample: the sink
+     * reads what it cannot get from the sample (a Python stack) when the
+     * sample arrives, so the sooner the truer. Takes effect at the next
+     * poll; may be called from within the sink. */
+    void (*set_prompt)(struct bts_sampler_backend *b, bool prompt);
     /* Stops sampling and releases the target. Idempotent. */
     void (*stop)(struct bts_sampler_backend *b);
     void (*free)(struct bts_sampler_backend *b);

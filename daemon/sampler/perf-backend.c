@@ -60,9 +60,12 @@ struct perf_backend {
     int64_t last_scan_ns;
     bool exited;
     bool stopped;
-    int verdict;     /* -EPERM once check() said the target's rights changed */
-    bool cut;        /* drop the rest of the ring being read (after a refused exec) */
-    size_t last_hit; /* thread index of the previous sample */
+    int verdict;      /* -EPERM once check() said the target's rights changed */
+    bool cut;         /* drop the rest of the ring being read (after a refused exec) */
+    size_t last_hit;  /* thread index of the previous sample */
+    bool user_only;   /* the kernel refused to count kernel time: user time only */
+    bool prompt;      /* events wake us at every sample */
+    bool want_prompt; /* what set_prompt asked for, applied between drains */
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
@@ -220,6 +223,8 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
                     pb->cut = true;
                     break;
                 }
+                if (pb->sink.exec)
+                    pb->sink.exec(pb->sink.ctx);
                 pb->sink.maps_changed(pb->sink.ctx);
             }
         }
@@ -257,6 +262,9 @@ static void fill_attr(struct perf_backend *pb)
     if (!a->sample_period)
         a->sample_period = 1;
     a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+    /* Sample times on the clock the rest of bt-spy reads (bts_proc_now_ns). */
+    a->use_clockid = 1;
+    a->clockid = CLOCK_MONOTONIC;
     if (pb->cfg.callchain) {
         a->sample_type |= PERF_SAMPLE_CALLCHAIN;
         a->exclude_callchain_kernel = 1;
@@ -265,13 +273,22 @@ static void fill_attr(struct perf_backend *pb)
         a->sample_regs_user = BTS_REGS_MASK;
         a->sample_stack_user = pb->cfg.stack_size;
     }
-    a->exclude_kernel = 1;
+    /* Time the kernel spends on the thread's behalf (page faults, system
+     * calls) is its CPU time too: a sample there carries the user registers
+     * and stack it entered the kernel from. Without this, a phase that
+     * faults in fresh memory (CPython 3.8/3.9 unmap and map their arenas
+     * again every few milliseconds) loses a sixth of its samples. Counting
+     * it takes perf_event_paranoid <= 1 or CAP_PERFMON: refused, we count
+     * user time only (open_event). */
+    a->exclude_kernel = pb->user_only;
     a->exclude_hv = 1;
     a->mmap = 1;
     a->comm = 1;
     a->task = 1;
     a->comm_exec = 1;
-    a->watermark = 1;
+    /* Batches, woken at a quarter of the ring (open_event), or every
+     * sample when prompt. */
+    a->watermark = !pb->prompt;
 }
 
 static int grow_threads(struct perf_backend *pb)
@@ -311,10 +328,18 @@ static int open_event(struct perf_backend *pb, pid_t tid, size_t pages, int *fd_
         min_pages *= 2;
     if (pages < min_pages)
         pages = min_pages;
-    pb->attr.wakeup_watermark = (uint32_t)(pages * (size_t)page / 4);
+    if (pb->attr.watermark)
+        pb->attr.wakeup_watermark = (uint32_t)(pages * (size_t)page / 4);
+    else
+        pb->attr.wakeup_events = 1; /* the same field: a count of samples */
     pb->attr.disabled = pb->exec_pending;
     pb->attr.enable_on_exec = pb->exec_pending;
     int fd = perf_event_open(&pb->attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM) && !pb->user_only) {
+        pb->user_only = true;
+        pb->attr.exclude_kernel = 1;
+        fd = perf_event_open(&pb->attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    }
     if (fd < 0) {
         ret = -errno;
         goto out;
@@ -419,7 +444,42 @@ static void reopen_thread(struct perf_backend *pb, struct perf_thread *t)
     t->fd = fresh.fd;
     t->ring = fresh.ring;
     bts_proc_comm(pb->cfg.pid, t->tid, t->comm, sizeof(t->comm));
+    if (pb->sink.exec)
+        pb->sink.exec(pb->sink.ctx);
     pb->sink.maps_changed(pb->sink.ctx);
+}
+
+/* Gives every thread an event with the wakeups set_prompt asked for: the
+ * new event is opened before the old one is read out and closed, so no
+ * time goes unsampled. A thread whose new event cannot be opened keeps its
+ * old one. Called between drains only: opening an event while a ring is
+ * being read could move it. */
+static void apply_prompt(struct perf_backend *pb)
+{
+    pb->prompt = pb->want_prompt;
+    fill_attr(pb);
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        struct perf_thread *t = &pb->threads[i];
+        struct perf_thread fresh;
+
+        if (t->fd < 0 || t->hung_up)
+            continue;
+        memset(&fresh, 0, sizeof(fresh));
+        if (open_event(pb, t->tid, ring_pages(pb), &fresh.fd, &fresh.ring) < 0)
+            continue;
+        drain_ring(pb, &t->ring);
+        bts_ring_unmap(&t->ring);
+        close(t->fd);
+        t->fd = fresh.fd;
+        t->ring = fresh.ring;
+    }
+}
+
+static void perf_set_prompt(struct bts_sampler_backend *b, bool prompt)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+
+    pb->want_prompt = prompt;
 }
 
 /* Syncs the thread list with /proc/PID/task. Returns the first hard error
@@ -560,6 +620,8 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
         int drained = drain_all(pb);
         if (pb->verdict)
             return refuse(pb);
+        if (pb->want_prompt != pb->prompt && !pb->exited)
+            apply_prompt(pb);
         if (pb->exited) {
             drain_all(pb);
             return 1;
@@ -643,6 +705,7 @@ static const struct bts_backend_ops perf_ops = {
     .start = perf_start,
     .poll = perf_poll,
     .threads = perf_threads,
+    .set_prompt = perf_set_prompt,
     .stop = perf_stop,
     .free = perf_free,
 };

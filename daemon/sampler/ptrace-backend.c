@@ -430,6 +430,8 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
         open_task_files(pt, t);
         read_state(t, &t->cpu_ns);
         t->stack_lo = t->stack_hi = 0;
+        if (pt->sink.exec)
+            pt->sink.exec(pt->sink.ctx);
         pt->sink.maps_changed(pt->sink.ctx);
         if (ptrace(PTRACE_CONT, t->tid, NULL, NULL) < 0 && errno == ESRCH)
             t->gone = true;

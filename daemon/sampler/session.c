@@ -19,6 +19,7 @@
 #include "process-tree.h"
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
+#include "python-frames-private.h"
 #include "stack-table.h"
 #include "symbolizer.h"
 #include "target-guard.h"
@@ -67,9 +68,39 @@ struct bts_session {
     pid_t forked[FORKED_QUEUE]; /* processes this target started, not followed yet */
     size_t nforked;
     char comm[16];
+    /* CPython: this process's interpreter and its interned frames (NULL
+     * with no_python). Notes about interpreters go to the root session,
+     * which the CLI reads through the stats. */
+    struct bts_python_frames *python;
+    struct bts_session *root_session; /* the session that follows this one, or NULL */
+    bool prompt;                      /* asked the backend for a sample at a time */
+    bool polling;                     /* in a poll that waits (timeout > 0) */
+    uint64_t python_samples, python_late, gil_dropped;
+    unsigned python_notes;
+    char python_note[192];
+    /* --threads: the root label each thread's stacks carry, by tid. */
+    struct thread_label *labels;
+    size_t nlabels, labels_cap;
+    uint32_t *label_slots; /* open addressing: index + 1, 0 = empty */
+    size_t nlabel_slots;   /* power of two */
+};
+
+struct thread_label {
+    pid_t tid;
+    bool python_named; /* the name is threading's, not the thread's comm */
+    char text[64];     /* "thread NAME (TID)" */
 };
 
 #define CHILD_SCAN_NS (50 * 1000000LL)
+
+/* A Python stack is read when its sample is processed, not when it was
+ * taken. Read more than this after the sample, it is no longer that
+ * sample's: on a busy machine the read waits for the target's next stop on
+ * its CPU, which its own system calls make more likely than other places
+ * (a clock read ends its time slice), so late reads pile up there. While
+ * the session's owner waits in poll and the backend hands samples over one
+ * at a time, such a sample is left out (counted as late). */
+#define PYTHON_LATE_NS (200 * 1000LL)
 
 struct bts_session *bts_session_new(const struct bts_session_opts *opts)
 {
@@ -79,6 +110,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         goto out;
     if (opts->rate_hz > BTS_SESSION_MAX_RATE_HZ)
         goto out;
+    if (opts->no_python && (opts->function || opts->gil))
+        goto out; /* both need the Python stacks */
     if (opts->stack_size &&
         (opts->stack_size % 8 ||
          opts->stack_size > (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE
@@ -127,12 +160,146 @@ static const struct bts_map *session_find_map(void *ctx, uint64_t addr, struct b
     return map;
 }
 
+/* Passes a note of this session's interpreter search to the root session. */
+static void take_python_note(struct bts_session *s)
+{
+    struct bts_session *r = s->root_session ? s->root_session : s;
+
+    if (bts_python_frames_take_note(s->python, r->python_note, sizeof(r->python_note)))
+        r->python_notes++;
+}
+
+/* The sampled thread's Python stack into s->pcs (leaf first), read now:
+ * the number of frames, 0 for a thread that runs no Python. -1 when the
+ * sample is to be dropped (gil, and the thread does not hold the GIL). */
+static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
+                        const char **thread_name)
+{
+    struct bts_python_frames_read pr;
+    struct bts_python_frames_stats ps;
+    size_t n;
+
+    if (!s->python) {
+        if (s->opts.gil) {
+            s->gil_dropped++;
+            return -1;
+        }
+        return 0;
+    }
+    n = bts_python_frames_read(s->python, raw->tid, s->pcs, BTS_MAX_FRAMES, &pr);
+    take_python_note(s);
+    bts_python_frames_stats(s->python, &ps);
+    /* With an interpreter to read, samples are read one at a time, as
+     * they come: a batch would read every sample's stack at the batch's
+     * end. */
+    if (ps.found != s->prompt && s->backend && s->backend->ops->set_prompt) {
+        s->backend->ops->set_prompt(s->backend, ps.found);
+        s->prompt = ps.found;
+    }
+    if (n && s->prompt && s->polling && raw->time_ns &&
+        bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS) {
+        s->python_late++;
+        return -1;
+    }
+    if (s->opts.gil && pr.gil != BTS_PYTHON_FRAMES_GIL_HELD) {
+        s->gil_dropped++;
+        return -1;
+    }
+    if (n && pr.thread_name)
+        *thread_name = pr.thread_name;
+    return (int)n;
+}
+
+static struct thread_label *find_label(struct bts_session *s, pid_t tid)
+{
+    if (!s->nlabel_slots)
+        return NULL;
+    size_t mask = s->nlabel_slots - 1;
+    for (size_t j = ((uint32_t)tid * 2654435761u) & mask; s->label_slots[j]; j = (j + 1) & mask)
+        if (s->labels[s->label_slots[j] - 1].tid == tid)
+            return &s->labels[s->label_slots[j] - 1];
+    return NULL;
+}
+
+static struct thread_label *add_label(struct bts_session *s, pid_t tid)
+{
+    if ((s->nlabels + 1) * 2 > s->nlabel_slots) {
+        size_t n = s->nlabel_slots ? s->nlabel_slots * 2 : 64;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < s->nlabels; i++) {
+            size_t j = ((uint32_t)s->labels[i].tid * 2654435761u) & (n - 1);
+            while (slots[j])
+                j = (j + 1) & (n - 1);
+            slots[j] = (uint32_t)(i + 1);
+        }
+        free(s->label_slots);
+        s->label_slots = slots;
+        s->nlabel_slots = n;
+    }
+    if (s->nlabels == s->labels_cap) {
+        size_t cap = s->labels_cap ? s->labels_cap * 2 : 32;
+        struct thread_label *l = realloc(s->labels, cap * sizeof(*l));
+        if (!l)
+            return NULL;
+        s->labels = l;
+        s->labels_cap = cap;
+    }
+    struct thread_label *l = &s->labels[s->nlabels];
+    memset(l, 0, sizeof(*l));
+    l->tid = tid;
+    size_t j = ((uint32_t)tid * 2654435761u) & (s->nlabel_slots - 1);
+    while (s->label_slots[j])
+        j = (j + 1) & (s->nlabel_slots - 1);
+    s->label_slots[j] = (uint32_t)(++s->nlabels);
+    return l;
+}
+
+/* The "thread NAME (TID)" root of a sample. A thread is known by its
+ * threading name once one is read: the stacks it had under its comm (taken
+ * before the name was found) move under that name, and a later sample that
+ * finds no name (a names read missed it) keeps it. */
+static const char *thread_root(struct bts_session *s, pid_t tid, const char *name,
+                               bool python_named)
+{
+    char text[sizeof(((struct thread_label *)0)->text)];
+    struct thread_label *l = find_label(s, tid);
+
+    snprintf(text, sizeof(text), "thread %s (%d)", name ? name : "[unknown]", (int)tid);
+    if (!l) {
+        l = add_label(s, tid);
+        if (!l) {
+            snprintf(s->root, sizeof(s->root), "%s", text);
+            return s->root;
+        }
+    } else if (strcmp(l->text, text) != 0) {
+        if (l->python_named && !python_named)
+            return l->text;
+        if (python_named && bts_stack_table_rename_root(s->table, l->text, text) < 0) {
+            snprintf(s->root, sizeof(s->root), "%s", text);
+            return s->root;
+        }
+    }
+    snprintf(l->text, sizeof(l->text), "%s", text);
+    l->python_named = python_named;
+    return l->text;
+}
+
 static void on_sample(void *ctx, const struct bts_raw_sample *raw)
 {
     struct bts_session *s = ctx;
     const uint64_t *pcs = s->pcs;
-    int n;
-    if (raw->pcs) {
+    const char *thread_name = raw->thread_name;
+    bool python = false;
+    int n = python_stack(s, raw, &thread_name);
+    if (n < 0)
+        return;
+    if (n > 0) {
+        /* A Python thread's stack is its Python frames: the interpreter's
+         * own C frames say nothing the Python ones do not. */
+        python = true;
+    } else if (raw->pcs) {
         pcs = raw->pcs;
         n = raw->npcs ? (int)raw->npcs : -ENOENT;
     } else if (raw->has_regs && s->unwinder) {
@@ -155,7 +322,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
      * inside the function). Otherwise each new leaf address would make a
      * new "unique" stack and memory would creep for as long as new
      * addresses turn up. --lines needs the exact pcs. */
-    if (s->sym && !s->opts.lines) {
+    if (s->sym && !s->opts.lines && !python) {
         if (pcs != s->pcs) {
             if (n > BTS_MAX_FRAMES)
                 n = BTS_MAX_FRAMES;
@@ -169,17 +336,18 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
         }
     }
     const char *root = NULL;
-    if (s->opts.threads) {
-        snprintf(s->root, sizeof(s->root), "thread %s (%d)",
-                 raw->thread_name ? raw->thread_name : "[unknown]", (int)raw->tid);
-        root = s->root;
-    }
+    if (s->opts.threads)
+        root = thread_root(s, raw->tid, thread_name, thread_name != raw->thread_name);
     int r = bts_stack_table_add(s->table, root, pcs, (size_t)n, 1);
     if (r < 0) {
         s->failed++;
         return;
     }
     s->samples++;
+    if (python) {
+        s->python_samples++;
+        return;
+    }
     /* Name a new stack's frames now, while its mappings are still current;
      * the symbolizer caches every pc, so writing later costs no lookups. */
     if (r == 1 && s->sym) {
@@ -198,6 +366,17 @@ static void on_maps_changed(void *ctx)
 {
     struct bts_session *s = ctx;
     s->maps_dirty = true;
+    bts_python_frames_maps_changed(s->python);
+}
+
+static void on_exec(void *ctx)
+{
+    struct bts_session *s = ctx;
+    bts_python_frames_exec(s->python);
+    if (s->prompt && s->backend && s->backend->ops->set_prompt) {
+        s->backend->ops->set_prompt(s->backend, false);
+        s->prompt = false;
+    }
 }
 
 static void on_forked(void *ctx, pid_t pid)
@@ -370,10 +549,15 @@ int bts_session_start(struct bts_session *s)
         .callchain = s->opts.unwind == BTS_UNWIND_FP,
         .idle = s->opts.idle,
     };
+    if (!s->opts.no_python && !(s->python = bts_python_frames_new(s->pid, s->opts.function))) {
+        ret = -errno;
+        goto out;
+    }
     struct bts_backend_sink sink = {.ctx = s,
                                     .sample = on_sample,
                                     .lost = on_lost,
                                     .maps_changed = on_maps_changed,
+                                    .exec = on_exec,
                                     .forked = on_forked,
                                     .check = on_check};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
@@ -484,7 +668,9 @@ static int poll_one(struct bts_session *s, int timeout_ms)
         return s->guard_error;
     if (s->stopped)
         return 0;
+    s->polling = timeout_ms > 0;
     int r = s->backend->ops->poll(s->backend, timeout_ms);
+    s->polling = false;
     if (r == -EPERM && bts_target_guard_verdict(s->guard) == -EPERM) {
         /* The backend stopped sampling at the change; keep what it gave. */
         s->guard_error = r;
@@ -531,6 +717,7 @@ static void follow(struct bts_session *s, pid_t pid)
     struct bts_session *c = bts_session_new(&o);
     if (!c)
         return;
+    c->root_session = s;
     bts_proc_comm(c->pid, 0, c->comm, sizeof(c->comm));
     bts_session_start(c);
     s->children[s->nchildren++] = c;
@@ -623,6 +810,27 @@ void bts_session_stop(struct bts_session *s)
     reap(s, false);
 }
 
+/* Adds this process's Python figures to `out`. */
+static void add_python_stats(const struct bts_session *s, struct bts_session_stats *out)
+{
+    struct bts_python_frames_stats ps;
+
+    out->python_samples += s->python_samples;
+    out->python_late += s->python_late;
+    out->gil_dropped += s->gil_dropped;
+    if (!s->python)
+        return;
+    bts_python_frames_stats(s->python, &ps);
+    out->python_reads += ps.reads;
+    out->python_read_ns += ps.read_ns;
+    out->python_errors += ps.errors;
+    if (ps.found) {
+        out->python_found++;
+        if (!out->python_version[0])
+            snprintf(out->python_version, sizeof(out->python_version), "%s", ps.version);
+    }
+}
+
 void bts_session_stats(const struct bts_session *s, struct bts_session_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -631,6 +839,9 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
     out->samples = s->samples;
     out->lost = s->lost;
     out->failed = s->failed;
+    add_python_stats(s, out);
+    out->python_notes = s->python_notes;
+    snprintf(out->python_note, sizeof(out->python_note), "%s", s->python_note);
     if (s->backend && s->started) {
         struct bts_backend_threads t;
         s->backend->ops->threads(s->backend, &t);
@@ -652,6 +863,15 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->threads += c.threads;
         out->threads_seen += c.threads_seen;
         out->target_exited &= c.target_exited;
+        out->python_samples += c.python_samples;
+        out->python_late += c.python_late;
+        out->python_reads += c.python_reads;
+        out->python_read_ns += c.python_read_ns;
+        out->python_errors += c.python_errors;
+        out->gil_dropped += c.gil_dropped;
+        out->python_found += c.python_found;
+        if (!out->python_version[0])
+            snprintf(out->python_version, sizeof(out->python_version), "%s", c.python_version);
     }
 }
 
@@ -675,9 +895,16 @@ static bool is_startup_frame(const char *name)
     return false;
 }
 
+/* Names a stack-table value: a Python frame's "qualname (path:line)", or
+ * the symbol of a native pc. `ctx` is the session. */
 static const char *name_frame(void *ctx, uint64_t pc, bool is_return_address)
 {
-    const char *name = bts_symbolizer_name(ctx, pc, is_return_address);
+    const struct bts_session *s = ctx;
+    if (bts_python_frame_is_tagged(pc)) {
+        const char *py = bts_python_frames_name(s->python, pc);
+        return py ? py : "[python]";
+    }
+    const char *name = bts_symbolizer_name(s->sym, pc, is_return_address);
     return is_startup_frame(name) ? NULL : name;
 }
 
@@ -685,7 +912,7 @@ static int write_one_folded(const struct bts_session *s, FILE *out)
 {
     if (!s->sym)
         return 0;
-    return bts_stack_table_write_folded(s->table, name_frame, s->sym, out);
+    return bts_stack_table_write_folded(s->table, name_frame, (void *)s, out);
 }
 
 static int by_string(const void *a, const void *b)
@@ -767,12 +994,13 @@ static int visit_stack(void *ctx, const char *root, const uint64_t *pcs, size_t 
     /* pcs are leaf first; frames go root first, without glibc's start-up
      * frames, exactly as the folded output names them. */
     for (size_t i = n; i-- > 0 && k < BTS_MAX_FRAMES;) {
-        const char *name = name_frame(v->s->sym, pcs[i], i > 0);
+        const char *name = name_frame((void *)v->s, pcs[i], i > 0);
         if (!name)
             continue;
-        const struct bts_map *m = bts_maps_find(v->s->maps, pcs[i]);
+        const struct bts_map *m =
+            bts_python_frame_is_tagged(pcs[i]) ? NULL : bts_maps_find(v->s->maps, pcs[i]);
         v->frames[k++] = (struct bts_session_frame){
-            .pc = pcs[i],
+            .pc = bts_python_frame_is_tagged(pcs[i]) ? 0 : pcs[i], /* a Python frame has none */
             .name = name,
             .map_start = m ? m->start : 0,
             .map_end = m ? m->end : 0,
@@ -825,6 +1053,9 @@ void bts_session_free(struct bts_session *s)
     bts_maps_free(s->maps);
     bts_elf_cache_free(s->elf_cache);
     bts_stack_table_free(s->table);
+    bts_python_frames_free(s->python);
+    free(s->labels);
+    free(s->label_slots);
     bts_target_guard_free(s->guard);
     if (s->argv) {
         for (size_t i = 0; s->argv[i]; i++)

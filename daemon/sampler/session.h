@@ -40,6 +40,15 @@ struct bts_session_opts {
     bool idle;           /* also sample sleeping threads (wall clock) */
     bool lines;          /* add file:line to frame names */
     bool subprocesses;   /* follow children, under "process NAME (PID)" */
+    /* CPython 3.8-3.13 (python-frames-private.h): unless no_python, each
+     * process's interpreter is looked for, and a sample of a thread that
+     * runs Python is its Python stack, "qualname (path:line)" root first,
+     * read when the sample is processed (process_vm_readv; the target is
+     * never stopped for it). function: "qualname (path)", by function.
+     * gil: keep only samples of the thread holding the GIL. */
+    bool no_python;
+    bool function;
+    bool gil;
     /* bt-spyd sets these for a client that is not root: the target may be
      * sampled only while every uid is guard_uid, every gid guard_gid, it has
      * no capabilities and it is dumpable. Checked at start (after the exec,
@@ -70,6 +79,20 @@ struct bts_session_stats {
     double elapsed_s;      /* since bts_session_start() */
     bool target_exited;    /* every followed thread is gone */
     int exit_status;       /* launched command's wait status, if exited */
+    /* CPython, summed over the followed processes. */
+    uint64_t python_samples; /* samples whose stack is Python frames */
+    uint64_t python_reads;   /* Python stack reads (one per sample of a process with one) */
+    uint64_t python_read_ns; /* the time those reads took */
+    uint64_t python_errors;  /* failed reads, chains cut off, unreadable objects */
+    uint64_t python_late;    /* Python samples left out: read too long after they were taken */
+    uint64_t gil_dropped;    /* with gil: samples of threads not holding the GIL */
+    unsigned python_found;   /* processes whose interpreter is being read */
+    char python_version[32]; /* one such interpreter's version ("3.11.2"), "" if none */
+    /* The latest note about an interpreter ("python 3.11.2 (static) found in
+     * pid 1234", or a version we cannot read), and how many there have been:
+     * print it when the count grows. */
+    unsigned python_notes;
+    char python_note[192];
 };
 
 struct bts_session;

@@ -74,13 +74,13 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Rebuilds an index of `count` items with hashes from `hash_of` into a table
- * twice the size needed. */
+/* Rebuilds an index of `count` items with hashes from `hash_of`, doubling
+ * its size until it is more than twice the count. */
 static int rehash(uint32_t **slots, size_t *nslots, size_t count,
                   uint64_t (*hash_of)(const struct bts_stack_table *, size_t),
                   const struct bts_stack_table *t)
 {
-    size_t n = *nslots ? *nslots * 2 : 64;
+    size_t n = *nslots ? *nslots : 64;
     while (n < count * 2 + 2)
         n *= 2;
     uint32_t *s = calloc(n, sizeof(*s));
@@ -178,6 +178,45 @@ static int intern_root(struct bts_stack_table *t, const char *root, uint32_t *id
     }
 out:
     return ret;
+}
+
+/* The id of root label `root`, or NO_ROOT. */
+static uint32_t find_root(const struct bts_stack_table *t, const char *root)
+{
+    uint64_t h = hash_str(root);
+
+    if (!t->nroot_slots)
+        return NO_ROOT;
+    size_t mask = t->nroot_slots - 1;
+    for (size_t j = h & mask; t->root_slots[j]; j = (j + 1) & mask) {
+        uint32_t i = t->root_slots[j] - 1;
+        if (t->root_hash[i] == h && strcmp(t->roots[i], root) == 0)
+            return i;
+    }
+    return NO_ROOT;
+}
+
+int bts_stack_table_rename_root(struct bts_stack_table *t, const char *from, const char *to)
+{
+    uint32_t id;
+    char *copy;
+
+    if (!t || !from || !to)
+        return -EINVAL;
+    id = find_root(t, from);
+    if (id == NO_ROOT || strcmp(from, to) == 0)
+        return 0;
+    copy = strdup(to);
+    if (!copy)
+        return -ENOMEM;
+    t->root_bytes += strlen(copy) + 1;
+    t->root_bytes -= strlen(t->roots[id]) + 1;
+    free(t->roots[id]);
+    t->roots[id] = copy;
+    t->root_hash[id] = hash_str(copy);
+    /* Stacks under this id now compare under the new label's hash; when
+     * `to` had an id already, both ids carry it and lookups find one. */
+    return rehash(&t->root_slots, &t->nroot_slots, t->nroots, root_hash_of, t);
 }
 
 int bts_stack_table_add(struct bts_stack_table *t, const char *root, const uint64_t *pcs, size_t n,

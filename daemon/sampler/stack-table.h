@@ -23,6 +23,12 @@ void bts_stack_table_free(struct bts_stack_table *t);
 int bts_stack_table_add(struct bts_stack_table *t, const char *root, const uint64_t *pcs, size_t n,
                         uint64_t count);
 
+/* Gives the stacks under root label `from` the label `to` (copied), e.g.
+ * once a thread's name is known: "thread python3 (12)" becomes "thread
+ * MainThread (12)". Stacks that then read the same are merged when
+ * written. 0 (also when no stack has `from`), or -errno (-ENOMEM). */
+int bts_stack_table_rename_root(struct bts_stack_table *t, const char *from, const char *to);
+
 /* Number of unique stacks and total samples held. */
 size_t bts_stack_table_unique(const struct bts_stack_table *t);
 uint64_t bts_stack_table_total(const struct bts_stack_table *t);
