@@ -36,9 +36,10 @@ struct bts_python_frame {
      * _PyInterpreterFrame from 3.11 (for python-locals.h) */
     uint64_t frame;
     /* Where the frame is in its bytecode, for checks against a native
-     * sample (python-merge.h): the address of the code unit `line` was
-     * decoded from (0 when the frame has not started), and the code
-     * object's bytecode [bytecode_start, bytecode_end) (0, 0 if unknown). */
+     * sample (daemon/sampler's python-merge): the address of the code
+     * unit `line` was decoded from (0 when the frame has not started), and
+     * the code object's bytecode [bytecode_start, bytecode_end) (0, 0 if
+     * unknown). */
     uint64_t instr;
     uint64_t bytecode_start, bytecode_end;
 };

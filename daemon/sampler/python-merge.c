@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* python-merge: native + Python stacks merged per sample, each evaluation
  * loop activation anchored on what the sample itself carries. */
-#include "python-merge.h"
+#include "python-merge-private.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,11 +16,12 @@
 #define NO_LOC (-1)
 
 /* Learning: a location is elected once it held the value in at least
- * ELECT_SHARE of LEARN_MIN or more observations; elections are held again
+ * ELECT_SHARE of LEARN_MIN or more observations, and more often than any
+ * other; elections are held again
  * every REELECT_EVERY observations, and counts halve at DECAY_AT so the
  * election follows what the process does now. */
 #define LEARN_MIN     8
-#define ELECT_SHARE   0.75
+#define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "python-merge.h"
+#include "python-merge-private.h"
 
 #define MAX_NATIVE 256
 #define MAX_PY     512
@@ -555,8 +555,33 @@ static Suite *bts_python_merge_suite(void)
     return s;
 }
 
-int main(void)
+/* With files as arguments: replays each and prints what it gave. */
+static int replay_files(int argc, char **argv)
 {
+    int ret = 0;
+    for (int i = 1; i < argc; i++) {
+        struct replay rp;
+        if (replay_file(argv[i], &rp) < 0) {
+            fprintf(stderr, "check-python-merge: cannot read '%s'\n", argv[i]);
+            ret = 1;
+            continue;
+        }
+        printf("%s: samples %u, truth torn %u, published %u, wrong %u, lines differ %u, "
+               "anchors %s/%s\n ",
+               argv[i], rp.samples, rp.truth_torn, rp.published, rp.wrong, rp.lines_differ,
+               rp.anchor_frame, rp.anchor_code);
+        for (int r = 0; r < BTS_MERGE_RESULT_COUNT; r++)
+            printf(" %s=%lu", bts_python_merge_result_name(r), (unsigned long)rp.late.results[r]);
+        printf("\n");
+        ret |= rp.wrong != 0;
+    }
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return replay_files(argc, argv);
     SRunner *sr = srunner_create(bts_python_merge_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

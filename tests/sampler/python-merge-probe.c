@@ -11,7 +11,7 @@
 
 #include "elf-image.h"
 #include "proc-maps.h"
-#include "python-merge.h"
+#include "python-merge-private.h"
 #include "python-reader.h"
 #include "symbolizer.h"
 #include "unwinder-private.h"
