@@ -110,15 +110,9 @@ static void write_functions(const struct bts_calltree *t, const struct bts_repor
                             size_t shown, size_t nrows, uint64_t grand,
                             const struct bts_memory_report_opts *o, FILE *out)
 {
-    size_t width = 8;
-    char b1[32], b2[32];
+    static const struct bts_report_unit bytes = {"bytes", 11, bts_timeline_format_bytes};
+    size_t width = bts_report_name_width(t, rows, shown);
 
-    for (size_t i = 0; i < shown; i++) {
-        size_t len;
-        bts_calltree_name_by_id(t, rows[i].name, &len);
-        if (len > width)
-            width = len > 60 ? 60 : len;
-    }
     switch (o->style) {
     case BTS_REPORT_TEXT:
         fprintf(out, "functions by bytes%s (%zu in all)\n\n",
@@ -139,41 +133,8 @@ static void write_functions(const struct bts_calltree *t, const struct bts_repor
         fputs(",\"functions\":[", out);
         break;
     }
-    for (size_t i = 0; i < shown; i++) {
-        const struct bts_report_row *r = &rows[i];
-        size_t len;
-        const char *name = bts_calltree_name_by_id(t, r->name, &len);
-        double sp = pct(r->self, grand), tp = pct(r->total, grand);
-
-        bts_timeline_format_bytes(r->self, b1, sizeof(b1));
-        bts_timeline_format_bytes(r->total, b2, sizeof(b2));
-        switch (o->style) {
-        case BTS_REPORT_TEXT:
-            fprintf(out, "%4zu  ", i + 1);
-            bts_report_text_cell(out, name, len);
-            fprintf(out, "%*s  %6.2f%%  %6.2f%%  %11s  %11s\n",
-                    len < width ? (int)(width - len) : 0, "", sp, tp, b1, b2);
-            break;
-        case BTS_REPORT_MARKDOWN:
-            fprintf(out, "| %zu | ", i + 1);
-            bts_report_markdown_cell(out, name, len);
-            fprintf(out, " | %.2f%% | %.2f%% | %s | %s |\n", sp, tp, b1, b2);
-            break;
-        case BTS_REPORT_CSV:
-            fprintf(out, "%zu,", i + 1);
-            bts_report_csv_cell(out, name, len);
-            fprintf(out, ",%.2f,%.2f,%" PRIu64 ",%" PRIu64 "\n", sp, tp, r->self, r->total);
-            break;
-        case BTS_REPORT_JSON:
-            fprintf(out, "%s\n {\"rank\":%zu,\"function\":", i ? "," : "", i + 1);
-            bts_json_write_string(out, name, len);
-            fprintf(out,
-                    ",\"self_percent\":%.4f,\"total_percent\":%.4f,\"self_bytes\":%" PRIu64
-                    ",\"total_bytes\":%" PRIu64 "}",
-                    sp, tp, r->self, r->total);
-            break;
-        }
-    }
+    for (size_t i = 0; i < shown; i++)
+        bts_report_write_row(out, o->style, t, rows, i, grand, width, &bytes);
     if (o->style == BTS_REPORT_JSON)
         fputs("\n]", out);
 }

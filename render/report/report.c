@@ -124,22 +124,79 @@ out:
     return err;
 }
 
+size_t bts_report_name_width(const struct bts_calltree *t, const struct bts_report_row *rows,
+                             size_t n)
+{
+    size_t width = 8;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        bts_calltree_name_by_id(t, rows[i].name, &len);
+        if (len > width)
+            width = len > 60 ? 60 : len;
+    }
+    return width;
+}
+
+void bts_report_write_row(FILE *out, enum bts_report_style style, const struct bts_calltree *t,
+                          const struct bts_report_row *rows, size_t i, uint64_t grand,
+                          size_t name_width, const struct bts_report_unit *unit)
+{
+    const struct bts_report_row *r = &rows[i];
+    size_t len;
+    const char *name = bts_calltree_name_by_id(t, r->name, &len);
+    double sp = grand ? 100.0 * (double)r->self / (double)grand : 0;
+    double tp = grand ? 100.0 * (double)r->total / (double)grand : 0;
+    char self[32], total[32];
+
+    if (unit->format) {
+        unit->format(r->self, self, sizeof(self));
+        unit->format(r->total, total, sizeof(total));
+    } else {
+        snprintf(self, sizeof(self), "%" PRIu64, r->self);
+        snprintf(total, sizeof(total), "%" PRIu64, r->total);
+    }
+    switch (style) {
+    case BTS_REPORT_TEXT:
+        fprintf(out, "%4zu  ", i + 1);
+        bts_report_text_cell(out, name, len);
+        fprintf(out, "%*s  %6.2f%%  %6.2f%%  %*s  %*s\n",
+                len < name_width ? (int)(name_width - len) : 0, "", sp, tp, unit->width, self,
+                unit->width, total);
+        break;
+    case BTS_REPORT_MARKDOWN:
+        fprintf(out, "| %zu | ", i + 1);
+        bts_report_markdown_cell(out, name, len);
+        fprintf(out, " | %.2f%% | %.2f%% | %s | %s |\n", sp, tp, self, total);
+        break;
+    case BTS_REPORT_CSV:
+        fprintf(out, "%zu,", i + 1);
+        bts_report_csv_cell(out, name, len);
+        fprintf(out, ",%.2f,%.2f,%" PRIu64 ",%" PRIu64 "\n", sp, tp, r->self, r->total);
+        break;
+    case BTS_REPORT_JSON:
+        fprintf(out, "%s\n {\"rank\":%zu,\"function\":", i ? "," : "", i + 1);
+        bts_json_write_string(out, name, len);
+        fprintf(out,
+                ",\"self_percent\":%.4f,\"total_percent\":%.4f,\"self_%s\":%" PRIu64
+                ",\"total_%s\":%" PRIu64 "}",
+                sp, tp, unit->name, r->self, unit->name, r->total);
+        break;
+    }
+}
+
 int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts *o, FILE *out)
 {
+    static const struct bts_report_unit samples = {"samples", 12, NULL};
     struct bts_report_row *rows = NULL;
-    size_t nrows = 0, width = 8;
+    size_t nrows = 0, width;
     uint64_t grand = 0;
     int err = bts_report_rows(t, o->by, &rows, &nrows, &grand);
 
     if (err)
         return err;
     size_t shown = o->top && o->top < nrows ? o->top : nrows;
-    for (size_t i = 0; i < shown; i++) {
-        size_t len;
-        bts_calltree_name_by_id(t, rows[i].name, &len);
-        if (len > width)
-            width = len > 60 ? 60 : len;
-    }
+    width = bts_report_name_width(t, rows, shown);
 
     switch (o->style) {
     case BTS_REPORT_TEXT:
@@ -160,41 +217,8 @@ int bts_report_write(const struct bts_calltree *t, const struct bts_report_opts 
         fprintf(out, "{\"total_samples\":%" PRIu64 ",\"functions\":[", grand);
         break;
     }
-    for (size_t i = 0; i < shown; i++) {
-        const struct bts_report_row *r = &rows[i];
-        size_t len;
-        const char *name = bts_calltree_name_by_id(t, r->name, &len);
-        double sp = grand ? 100.0 * (double)r->self / (double)grand : 0;
-        double tp = grand ? 100.0 * (double)r->total / (double)grand : 0;
-
-        switch (o->style) {
-        case BTS_REPORT_TEXT:
-            fprintf(out, "%4zu  ", i + 1);
-            bts_report_text_cell(out, name, len);
-            fprintf(out, "%*s  %6.2f%%  %6.2f%%  %12" PRIu64 "  %12" PRIu64 "\n",
-                    len < width ? (int)(width - len) : 0, "", sp, tp, r->self, r->total);
-            break;
-        case BTS_REPORT_MARKDOWN:
-            fprintf(out, "| %zu | ", i + 1);
-            bts_report_markdown_cell(out, name, len);
-            fprintf(out, " | %.2f%% | %.2f%% | %" PRIu64 " | %" PRIu64 " |\n", sp, tp, r->self,
-                    r->total);
-            break;
-        case BTS_REPORT_CSV:
-            fprintf(out, "%zu,", i + 1);
-            bts_report_csv_cell(out, name, len);
-            fprintf(out, ",%.2f,%.2f,%" PRIu64 ",%" PRIu64 "\n", sp, tp, r->self, r->total);
-            break;
-        case BTS_REPORT_JSON:
-            fprintf(out, "%s\n {\"rank\":%zu,\"function\":", i ? "," : "", i + 1);
-            bts_json_write_string(out, name, len);
-            fprintf(out,
-                    ",\"self_percent\":%.4f,\"total_percent\":%.4f,\"self_samples\":%" PRIu64
-                    ",\"total_samples\":%" PRIu64 "}",
-                    sp, tp, r->self, r->total);
-            break;
-        }
-    }
+    for (size_t i = 0; i < shown; i++)
+        bts_report_write_row(out, o->style, t, rows, i, grand, width, &samples);
     if (o->style == BTS_REPORT_JSON)
         fputs("\n]}\n", out);
     if (fflush(out) || ferror(out))
