@@ -712,7 +712,8 @@ struct bts_calltree *bts_calltree_from_folded(FILE *in, const char *name)
 
 /* ---- folded output ---- */
 
-int bts_calltree_walk_init(struct bts_calltree_walk *d, const struct bts_calltree *t)
+int bts_calltree_walk_init_at(struct bts_calltree_walk *d, const struct bts_calltree *t,
+                              bts_calltree_node start)
 {
     size_t cap = (size_t)bts_calltree_max_depth(t) + 2;
 
@@ -721,8 +722,13 @@ int bts_calltree_walk_init(struct bts_calltree_walk *d, const struct bts_calltre
     d->sp = 1;
     if (!d->path || !d->next)
         return -ENOMEM;
-    d->path[0] = BTS_CALLTREE_ROOT;
+    d->path[0] = start;
     return 0;
+}
+
+int bts_calltree_walk_init(struct bts_calltree_walk *d, const struct bts_calltree *t)
+{
+    return bts_calltree_walk_init_at(d, t, BTS_CALLTREE_ROOT);
 }
 
 void bts_calltree_walk_free(struct bts_calltree_walk *d)

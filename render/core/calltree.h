@@ -86,17 +86,21 @@ uint64_t bts_calltree_total(const struct bts_calltree *t, bts_calltree_node n, u
  * children in name order. Returns 0 or -EIO. */
 int bts_calltree_write_folded(const struct bts_calltree *t, FILE *out);
 
-/* Pre-order walk of a finished tree, children in name order, keeping the
- * path: path[1..sp) are the frames from the root down to the node just
- * returned (path[0] is BTS_CALLTREE_ROOT). */
+/* Pre-order walk of a finished tree (or of one node's subtree), children
+ * in name order, keeping the path: path[1..sp) are the frames from the
+ * start down to the node just returned (path[0] is the start, which the
+ * walk does not return). */
 struct bts_calltree_walk {
     bts_calltree_node *path;
     size_t *next;
     size_t sp;
 };
 
-/* 0 or -ENOMEM; free with bts_calltree_walk_free() either way. */
+/* From the root, or below `start`. 0 or -ENOMEM; free with
+ * bts_calltree_walk_free() either way. */
 int bts_calltree_walk_init(struct bts_calltree_walk *w, const struct bts_calltree *t);
+int bts_calltree_walk_init_at(struct bts_calltree_walk *w, const struct bts_calltree *t,
+                              bts_calltree_node start);
 /* The next node, or BTS_CALLTREE_ROOT when the walk is done. */
 bts_calltree_node bts_calltree_walk_next(struct bts_calltree_walk *w, const struct bts_calltree *t);
 void bts_calltree_walk_free(struct bts_calltree_walk *w);

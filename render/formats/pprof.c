@@ -344,62 +344,45 @@ int bts_pprof_builder_add(struct bts_pprof_builder *b, const struct bts_pprof_sa
 
 int bts_pprof_builder_add_calltree(struct bts_pprof_builder *b, const struct bts_calltree *t)
 {
-    struct bts_pprof_frame *frames = NULL;
-    size_t depth_cap = (size_t)bts_calltree_max_depth(t) + 1;
-    bts_calltree_node *stack = NULL;
-    size_t *next = NULL, sp = 0;
-    int err = -ENOMEM;
+    struct bts_pprof_frame *frames = calloc((size_t)bts_calltree_max_depth(t) + 1, sizeof(*frames));
+    struct bts_calltree_walk w;
+    bts_calltree_node n = BTS_CALLTREE_ROOT;
+    int err = bts_calltree_walk_init(&w, t);
 
-    frames = calloc(depth_cap, sizeof(*frames));
-    stack = calloc(depth_cap, sizeof(*stack));
-    next = calloc(depth_cap, sizeof(*next));
-    if (!frames || !stack || !next)
+    if (!err && !frames)
+        err = -ENOMEM;
+    if (err)
         goto out;
-    err = 0;
-    /* Depth first with children in name order: deterministic output. */
-    stack[0] = BTS_CALLTREE_ROOT;
-    next[0] = 0;
-    sp = 1;
-    while (sp) {
-        bts_calltree_node n = stack[sp - 1];
-        const bts_calltree_node *kids;
-        size_t nk = bts_calltree_children(t, n, &kids);
-        uint64_t self;
+    /* Depth first with children in name order: deterministic output. The
+     * root's own count is the samples without frames. */
+    do {
+        uint64_t self = bts_calltree_self(t, n, 0);
+        const char *tname = NULL;
+        size_t tlen = 0, first = 1, nf = 0;
+        int64_t tid = 0;
+        size_t root_len;
+        const char *root;
 
-        /* The root's own count is the samples without frames. */
-        if (next[sp - 1] == 0 && (self = bts_calltree_self(t, n, 0)) > 0) {
-            const char *tname = NULL;
-            size_t tlen = 0, first = 1, nf = 0;
-            int64_t tid = 0;
-            size_t root_len;
-            const char *root = sp > 1 ? bts_calltree_name(t, stack[1], &root_len) : NULL;
-
-            if (root && bts_folded_parse_thread_frame(root, root_len, &tname, &tlen, &tid))
-                first = 2;
-            else
-                tname = NULL;
-            for (size_t i = first; i < sp; i++) {
-                frames[nf].name = bts_calltree_name(t, stack[i], &frames[nf].len);
-                frames[nf].address = 0;
-                frames[nf].mapping_id = 0;
-                nf++;
-            }
-            err = bts_pprof_builder_add_sample(b, frames, nf, self, tname, tlen, tid);
-            if (err)
-                goto out;
+        if (!self)
+            continue;
+        root = w.sp > 1 ? bts_calltree_name(t, w.path[1], &root_len) : NULL;
+        if (root && bts_folded_parse_thread_frame(root, root_len, &tname, &tlen, &tid))
+            first = 2;
+        else
+            tname = NULL;
+        for (size_t i = first; i < w.sp; i++) {
+            frames[nf].name = bts_calltree_name(t, w.path[i], &frames[nf].len);
+            frames[nf].address = 0;
+            frames[nf].mapping_id = 0;
+            nf++;
         }
-        if (next[sp - 1] < nk) {
-            stack[sp] = kids[next[sp - 1]++];
-            next[sp] = 0;
-            sp++;
-        } else {
-            sp--;
-        }
-    }
+        err = bts_pprof_builder_add_sample(b, frames, nf, self, tname, tlen, tid);
+        if (err)
+            goto out;
+    } while ((n = bts_calltree_walk_next(&w, t)) != BTS_CALLTREE_ROOT);
 out:
+    bts_calltree_walk_free(&w);
     free(frames);
-    free(stack);
-    free(next);
     return err;
 }
 

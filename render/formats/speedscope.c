@@ -30,44 +30,21 @@ typedef int (*visit_fn)(void *ctx, const bts_calltree_node *path, size_t depth, 
 
 static int walk(const struct bts_calltree *t, bts_calltree_node start, visit_fn visit, void *ctx)
 {
-    size_t cap = (size_t)bts_calltree_max_depth(t) + 2, sp = 1;
-    bts_calltree_node *path = calloc(cap, sizeof(*path));
-    size_t *next = calloc(cap, sizeof(*next));
-    int err = 0;
+    struct bts_calltree_walk w;
+    bts_calltree_node n = start;
+    int err = bts_calltree_walk_init_at(&w, t, start);
 
-    if (!path || !next) {
-        err = -ENOMEM;
-        goto out;
-    }
     /* path[0] is `start`, which is never handed out: a thread profile
-     * leaves its `thread NAME (TID)` frame out this way. */
-    path[0] = start;
-    while (sp) {
-        bts_calltree_node n = path[sp - 1];
-        const bts_calltree_node *kids;
-        size_t nk = bts_calltree_children(t, n, &kids);
-
-        /* The root's own count (samples without frames) is a sample with
-         * an empty stack in the main profile. */
-        if (next[sp - 1] == 0) {
-            uint64_t self = bts_calltree_self(t, n, 0);
-            if (self) {
-                err = visit(ctx, path + 1, sp - 1, self);
-                if (err)
-                    goto out;
-            }
-        }
-        if (next[sp - 1] < nk) {
-            path[sp] = kids[next[sp - 1]++];
-            next[sp] = 0;
-            sp++;
-        } else {
-            sp--;
-        }
+     * leaves its `thread NAME (TID)` frame out this way. The start's own
+     * count (samples without frames) is a sample with an empty stack. */
+    while (!err) {
+        uint64_t self = bts_calltree_self(t, n, 0);
+        if (self)
+            err = visit(ctx, w.path + 1, w.sp - 1, self);
+        if (err || (n = bts_calltree_walk_next(&w, t)) == BTS_CALLTREE_ROOT)
+            break;
     }
-out:
-    free(path);
-    free(next);
+    bts_calltree_walk_free(&w);
     return err;
 }
 
@@ -367,6 +344,10 @@ static int hex4(const struct jparser *p, size_t at, uint32_t *out)
     return 0;
 }
 
+/* The one-letter escapes of a JSON string and what they stand for. */
+static const char simple_escapes[] = "\"\\/bfnrt";
+static const char simple_values[] = "\"\\/\b\f\n\r\t";
+
 static int parse_string(struct jparser *p, struct jv *v)
 {
     size_t start = p->pos++, end = p->pos, n = 0;
@@ -395,55 +376,31 @@ static int parse_string(struct jparser *p, struct jv *v)
             continue;
         }
         char e = p->s[p->pos + 1];
+        const char *simple = e ? strchr(simple_escapes, e) : NULL;
         p->pos += 2;
-        switch (e) {
-        case '"':
-            d[n++] = '"';
-            break;
-        case '\\':
-            d[n++] = '\\';
-            break;
-        case '/':
-            d[n++] = '/';
-            break;
-        case 'b':
-            d[n++] = '\b';
-            break;
-        case 'f':
-            d[n++] = '\f';
-            break;
-        case 'n':
-            d[n++] = '\n';
-            break;
-        case 'r':
-            d[n++] = '\r';
-            break;
-        case 't':
-            d[n++] = '\t';
-            break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (hex4(p, p->pos, &cp)) {
-                free(d);
-                return -EBADMSG;
-            }
-            p->pos += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff && p->pos + 6 <= end && p->s[p->pos] == '\\' &&
-                p->s[p->pos + 1] == 'u' && !hex4(p, p->pos + 2, &lo) && lo >= 0xdc00 &&
-                lo <= 0xdfff) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                p->pos += 6;
-            } else if (cp >= 0xd800 && cp <= 0xdfff) {
-                cp = 0xfffd;
-            }
-            /* "\uXXXX" is 6 input bytes; its UTF-8 is at most 4. */
-            n += bts_utf8_put(d + n, cp);
-            break;
+        if (simple) {
+            d[n++] = simple_values[simple - simple_escapes];
+            continue;
         }
-        default:
+        if (e != 'u') {
             free(d);
             return jfail_at(p, p->pos - 2, "bad escape in string");
         }
+        uint32_t cp, lo;
+        if (hex4(p, p->pos, &cp)) {
+            free(d);
+            return -EBADMSG;
+        }
+        p->pos += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff && p->pos + 6 <= end && p->s[p->pos] == '\\' &&
+            p->s[p->pos + 1] == 'u' && !hex4(p, p->pos + 2, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            p->pos += 6;
+        } else if (cp >= 0xd800 && cp <= 0xdfff) {
+            cp = 0xfffd;
+        }
+        /* "\uXXXX" is 6 input bytes; its UTF-8 is at most 4. */
+        n += bts_utf8_put(d + n, cp);
     }
     d[n] = '\0';
     p->pos = end + 1;
