@@ -267,17 +267,15 @@ static void read_python(struct bts_thread_dump *d, size_t i)
 {
     struct bts_thread_stack *t = &d->threads[i];
     struct thread_copy *c = &d->copies[i];
-    const struct bts_python_thread *pt = NULL;
+    const struct bts_python_thread *pt;
     struct bts_python_sample s;
     struct bts_thread_python_frame *frames;
 
-    if (bts_python_sample(d->py, &s) < 0)
+    /* only this thread's chain is walked: a dump of N threads reads N
+     * stacks, not N times all of them */
+    if (bts_python_sample_thread(d->py, t->tid, &s) < 0 || s.n_threads != 1)
         return;
-    for (size_t k = 0; k < s.n_threads && !pt; k++)
-        if (s.threads[k].tid == t->tid)
-            pt = &s.threads[k];
-    if (!pt)
-        return;
+    pt = &s.threads[0];
     c->python = true;
     c->holds_gil = pt->gil == BTS_PYTHON_GIL_HELD;
     c->thread_id = pt->thread_id;
