@@ -41,8 +41,10 @@ struct bts_layout {
     const char *title;
 };
 
-/* Lays out the drawn frames of a finished tree. Returns 0, -ENODATA (no
- * counts), -ENOMEM. bts_layout_free(NULL) is a no-op. */
+/* Lays out the drawn frames of a finished tree; l keeps t and o by pointer
+ * and owns its frames until bts_layout_free (a no-op on NULL). Returns 0,
+ * -ENODATA (no counts), -EINVAL (a bad o->bgcolors, or no px to draw in),
+ * -ENOMEM; l holds nothing to free after an error. */
 int bts_layout_build(struct bts_layout *l, const struct bts_calltree *t,
                      const struct bts_render_opts *o);
 void bts_layout_free(struct bts_layout *l);
@@ -58,8 +60,8 @@ double bts_layout_label_y(const struct bts_layout *l, uint32_t depth);
 bool bts_layout_label_fit(const struct bts_render_opts *o, const char *name, size_t name_len,
                           double px, size_t *len, bool *dots);
 
-/* The memory chart (opts->timeline) in px: its plot area, the RSS line,
- * the peak and its label, the biggest jumps shaded. */
+/* The memory chart (opts->timeline) in px, memory-chart.c: its plot area,
+ * the RSS line, the peak and its label, the biggest jumps shaded. */
 struct bts_chart_jump {
     double x, w;
     char label[48]; /* "+120.0 MiB" */
