@@ -202,6 +202,19 @@ static void print_json(const struct dump_view *d, FILE *out)
     fputs(n ? "\n]\n" : "]\n", out);
 }
 
+/* Text from the target on one line: control bytes as \xNN, so a thread
+ * or variable name cannot start a line of its own. */
+static void put_clean(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 static void print_text(const struct dump_view *d, FILE *out)
 {
     char line[8192];
@@ -211,21 +224,32 @@ static void print_text(const struct dump_view *d, FILE *out)
     for (size_t i = 0; i < d->n; i++) {
         const struct bts_thread_stack *t = d->threads[i];
         const char *py_state = python_state_word(t->python_state);
-        fprintf(out, "\nThread %d (%s): \"%s\"", (int)t->tid,
-                py_state ? py_state : state_word(t->state),
-                py_state && t->python_name ? t->python_name : t->name);
+        fprintf(out, "\nThread %d (%s): \"", (int)t->tid,
+                py_state ? py_state : state_word(t->state));
+        put_clean(out, py_state && t->python_name ? t->python_name : t->name);
+        fputc('"', out);
         /* the OS name, where the Python name hides it */
-        if (py_state && t->python_name && strcmp(t->python_name, t->name) != 0)
-            fprintf(out, " [%s]", t->name);
+        if (py_state && t->python_name && strcmp(t->python_name, t->name) != 0) {
+            fputs(" [", out);
+            put_clean(out, t->name);
+            fputc(']', out);
+        }
         fputc('\n', out);
         if (t->error)
             fprintf(out, "    (%s)\n", missing_stack(t->error));
         for (size_t k = 0; k < t->n_python_frames; k++) {
             const struct bts_thread_python_frame *f = &t->python_frames[k];
             python_frame_text(f, line, sizeof(line));
-            fprintf(out, "    %s\n", line);
-            for (size_t j = 0; j < f->nlocals; j++)
-                fprintf(out, "        %s = %s\n", f->locals[j].name, f->locals[j].value);
+            fputs("    ", out);
+            put_clean(out, line);
+            fputc('\n', out);
+            for (size_t j = 0; j < f->nlocals; j++) {
+                fputs("        ", out);
+                put_clean(out, f->locals[j].name);
+                fputs(" = ", out);
+                put_clean(out, f->locals[j].value);
+                fputc('\n', out);
+            }
         }
         if (!shows_native(d, t))
             continue;
