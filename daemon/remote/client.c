@@ -420,6 +420,18 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
     r->stats.elapsed_s = st->elapsed_s;
     r->stats.target_exited = st->target_exited;
     r->stats.exit_status = st->exit_status;
+    r->stats.python_samples = st->python_samples;
+    r->stats.python_reads = st->python_reads;
+    r->stats.python_read_ns = st->python_read_ns;
+    r->stats.python_errors = st->python_errors;
+    r->stats.python_late = st->python_late;
+    r->stats.gil_dropped = st->gil_dropped;
+    r->stats.python_found = st->python_found;
+    snprintf(r->stats.python_version, sizeof(r->stats.python_version), "%s",
+             st->python_version ? st->python_version : "");
+    r->stats.python_notes = st->python_notes;
+    snprintf(r->stats.python_note, sizeof(r->stats.python_note), "%s",
+             st->python_note ? st->python_note : "");
     if (st->stopped)
         r->stopped = true;
     if (st->error)

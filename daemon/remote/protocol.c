@@ -252,6 +252,9 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
                        st->stack_size, BTS_SESSION_MIN_STACK_SIZE, BTS_SESSION_MAX_STACK_SIZE);
     if (st->idle && st->backend == BTSPY__BACKEND__BACKEND_PERF)
         return invalid(why, why_len, "idle sampling needs the ptrace or auto backend");
+    if (st->no_python && (st->function || st->gil))
+        return invalid(why, why_len, "%s needs Python frames, which no_python turns off",
+                       st->function ? "function" : "gil");
     if ((st->n_env || st->stdio) && !st->n_argv)
         return invalid(why, why_len, "an environment or stdio goes only with a command to launch");
     if (st->n_env > BTS_PROTOCOL_MAX_ENV)
@@ -281,6 +284,9 @@ void bts_protocol_start_from_opts(const struct bts_session_opts *o, Btspy__Start
     st->idle = o->idle;
     st->lines = o->lines;
     st->subprocesses = o->subprocesses;
+    st->no_python = o->no_python;
+    st->function = o->function;
+    st->gil = o->gil;
 }
 
 void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *o)
@@ -294,6 +300,9 @@ void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_sess
     o->idle = st->idle;
     o->lines = st->lines;
     o->subprocesses = st->subprocesses;
+    o->no_python = st->no_python;
+    o->function = st->function;
+    o->gil = st->gil;
 }
 
 _Static_assert((int)BTS_BACKEND_AUTO == BTSPY__BACKEND__BACKEND_AUTO &&
@@ -351,6 +360,9 @@ static int validate_stats(const Btspy__Stats *st, char *why, size_t why_len)
         (!text_ok(st->reason, BTS_PROTOCOL_MAX_TEXT) || !text_ok(st->hint, BTS_PROTOCOL_MAX_TEXT)))
         return invalid(why, why_len, "session reason or hint longer than %d bytes",
                        BTS_PROTOCOL_MAX_TEXT);
+    if (st && (!text_ok(st->python_version, BTS_PROTOCOL_MAX_NAME) ||
+               !text_ok(st->python_note, BTS_PROTOCOL_MAX_TEXT)))
+        return invalid(why, why_len, "python version or note too long");
     return 0;
 }
 

@@ -79,6 +79,7 @@ struct served_session {
     int error;                              /* -errno when sampling failed */
     char reason[BTS_PROTOCOL_MAX_TEXT + 1]; /* why the session ended, for its client */
     char reason_hint[BTS_PROTOCOL_MAX_TEXT + 1];
+    struct bts_session_stats last; /* what fill_stats last sent (its strings travel from here) */
 };
 
 struct bts_server {
@@ -311,10 +312,11 @@ static void flush_client(struct client *c)
 
 /* Sessions. */
 
-static void fill_stats(const struct served_session *ss, Btspy__Stats *out)
+static void fill_stats(struct served_session *ss, Btspy__Stats *out)
 {
     struct bts_session_stats st;
     bts_session_stats(ss->s, &st);
+    ss->last = st;
     out->samples = st.samples;
     out->lost = st.lost;
     out->failed = st.failed;
@@ -327,6 +329,16 @@ static void fill_stats(const struct served_session *ss, Btspy__Stats *out)
     out->error = -ss->error; /* ss->error is -errno, the wire's positive */
     out->reason = (char *)ss->reason;
     out->hint = (char *)ss->reason_hint;
+    out->python_samples = st.python_samples;
+    out->python_reads = st.python_reads;
+    out->python_read_ns = st.python_read_ns;
+    out->python_errors = st.python_errors;
+    out->python_late = st.python_late;
+    out->gil_dropped = st.gil_dropped;
+    out->python_found = st.python_found;
+    out->python_version = ss->last.python_version;
+    out->python_notes = st.python_notes;
+    out->python_note = ss->last.python_note;
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)
@@ -668,7 +680,7 @@ fail:
     free(argv);
 }
 
-static void send_stats(struct bts_server *srv, struct client *c, const struct served_session *ss)
+static void send_stats(struct bts_server *srv, struct client *c, struct served_session *ss)
 {
     Btspy__Stats stats = BTSPY__STATS__INIT;
     fill_stats(ss, &stats);

@@ -5,6 +5,7 @@
 # profile of the same shape (thread roots, process roots, file:line, how
 # often the unwinder reaches main, idle samples, the rate, the backend). A
 # daemon that dropped an option would give the default's shape instead.
+# The Python ones (--no-python, --function, --gil) on a Python workload.
 # (--stack-size has no shape of its own here; check-protocol round-trips
 # every field, that one included.)
 . "$BTS_SOURCE_DIR/tests/daemon/lib.sh"
@@ -95,6 +96,44 @@ for rate in 20 400; do
     compare "rate-$rate" "$(per_s "$WORK/rate-$rate.local.folded" "$WORK/rate-$rate.local.err")" \
         "$(per_s "$WORK/rate-$rate.remote.folded" "$WORK/rate-$rate.remote.err")"
 done
+
+# The Python options, on Debian's python3 when there is one: Python frames
+# by line by default, none with --no-python, by function with --function;
+# --gil (with --idle) leaves out the thread that sleeps.
+if [ -x /usr/bin/python3 ]; then
+    PY_RUN=(-- /usr/bin/python3 "$BTS_SOURCE_DIR/tests/python/workloads/phases.py" --seconds 1)
+    THREADS_RUN=(-- /usr/bin/python3 "$BTS_SOURCE_DIR/tests/python/workloads/threads3.py" --seconds 1)
+    # pyshape FILE: which kinds of Python frame a profile holds.
+    pyshape() {
+        [ -s "$1" ] || { echo "no profile"; return; }
+        awk '{ if ($0 ~ / \([^();]+\.py:[0-9]+\)/) line = 1
+               if ($0 ~ / \([^();]+\.py\)( [0-9]+$|;)/) func = 1
+               n = $NF; tot += n; if ($0 ~ /(^|;)nap \(/) nap += n }
+             END { printf "python frames by line %s, by function %s, sleeper %s",
+                          line ? "yes" : "no", func ? "yes" : "no",
+                          (nap * 50 > tot) ? "sampled" : "left out" }' "$1"
+    }
+    record_both python "${PY_RUN[@]}"
+    record_both no-python --no-python "${PY_RUN[@]}"
+    record_both function --function "${PY_RUN[@]}"
+    record_both idle-threads --idle "${THREADS_RUN[@]}"
+    record_both gil --gil --idle "${THREADS_RUN[@]}"
+    for name in python no-python function idle-threads gil; do
+        compare "$name" "$(pyshape "$WORK/$name.local.folded")" \
+            "$(pyshape "$WORK/$name.remote.folded")"
+    done
+    for name in no-python function; do
+        [ "$(pyshape "$WORK/$name.local.folded")" != "$(pyshape "$WORK/python.local.folded")" ] ||
+            fail "--$name left the Python profile's shape as it was"
+    done
+    [ "$(pyshape "$WORK/gil.local.folded")" != "$(pyshape "$WORK/idle-threads.local.folded")" ] ||
+        fail "--gil left the sleeping thread in"
+    # The daemon says which Python it read, as record does in-process.
+    grep -q 'python 3\.[0-9]*.* found in pid' "$WORK/python.remote.err" ||
+        fail "record --connect does not name the Python it found"
+else
+    echo "note: no /usr/bin/python3: the Python options were not compared"
+fi
 
 # --backend: the flame graph's notes name the backend that ran.
 record_both backend --svg --backend ptrace "${ENGINE_RUN[@]}"

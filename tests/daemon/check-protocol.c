@@ -208,6 +208,28 @@ START_TEST(test_every_reply_survives_a_round_trip)
     ck_assert_int_eq(bts_protocol_validate_reply(&reply, why, sizeof(why)), -EINVAL);
     ck_assert_ptr_nonnull(strstr(why, "session reason"));
     stats.reason = "";
+    /* The Python figures and the latest note travel; an overlong note or
+     * version does not. */
+    stats.python_reads = 300;
+    stats.python_read_ns = 4500000;
+    stats.python_found = 2;
+    stats.python_version = "3.11.2";
+    stats.python_notes = 2;
+    stats.python_note = "python 3.11.2 (static) found in pid 1000";
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->stats->python_reads, 300);
+    ck_assert_uint_eq(out->stats->python_read_ns, 4500000);
+    ck_assert_uint_eq(out->stats->python_found, 2);
+    ck_assert_str_eq(out->stats->python_version, "3.11.2");
+    ck_assert_str_eq(out->stats->python_note, stats.python_note);
+    btspy__reply__free_unpacked(out, NULL);
+    stats.python_note = long_reason;
+    ck_assert_int_eq(bts_protocol_validate_reply(&reply, why, sizeof(why)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(why, "python version or note"));
+    stats.python_note = "";
+    stats.python_version = long_reason;
+    ck_assert_int_eq(bts_protocol_validate_reply(&reply, why, sizeof(why)), -EINVAL);
+    stats.python_version = "";
 
     static const char folded[] = "main;a;b 3\nmain;c 1\n";
     Btspy__SnapshotReply sn = BTSPY__SNAPSHOT_REPLY__INIT;
@@ -587,6 +609,14 @@ START_TEST(test_validation_refuses_out_of_range_fields)
     st.stdio = true;
     expect_invalid(&req, "only with a command");
     st.stdio = false;
+    /* --function and --gil need the Python frames --no-python turns off. */
+    st.no_python = true;
+    st.function = true;
+    expect_invalid(&req, "function needs Python frames");
+    st.function = false;
+    st.gil = true;
+    expect_invalid(&req, "gil needs Python frames");
+    st.no_python = st.gil = false;
 
     Btspy__Stream sm = BTSPY__STREAM__INIT;
     sm.session_id = 1;
@@ -622,6 +652,8 @@ START_TEST(test_every_session_option_reaches_the_daemon)
         .idle = true,
         .lines = true,
         .subprocesses = true,
+        .function = true,
+        .gil = true,
     };
     Btspy__StartSession st = BTSPY__START_SESSION__INIT;
     bts_protocol_start_from_opts(&asked, &st);
@@ -647,7 +679,21 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     ck_assert(got.idle == asked.idle);
     ck_assert(got.lines == asked.lines);
     ck_assert(got.subprocesses == asked.subprocesses);
+    ck_assert(got.function == asked.function);
+    ck_assert(got.gil == asked.gil);
+    ck_assert(!got.no_python);
     ck_assert_ptr_null(got.before_exec); /* the daemon's own, never the client's */
+    btspy__request__free_unpacked(out, NULL);
+
+    /* no_python, which the options above cannot have with them. */
+    struct bts_session_opts native = {.pid = 42, .no_python = true};
+    Btspy__StartSession st3 = BTSPY__START_SESSION__INIT;
+    bts_protocol_start_from_opts(&native, &st3);
+    req.start = &st3;
+    out = round_trip_request(&req);
+    memset(&got, 0, sizeof(got));
+    bts_protocol_opts_from_start(out->start, &got);
+    ck_assert(got.no_python && !got.function && !got.gil);
     btspy__request__free_unpacked(out, NULL);
 
     /* And each false/zero one stays so: no field is stuck at true. */
@@ -658,6 +704,7 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     bts_protocol_opts_from_start(&st2, &got);
     ck_assert_int_eq(got.pid, 77);
     ck_assert(!got.threads && !got.idle && !got.lines && !got.subprocesses);
+    ck_assert(!got.no_python && !got.function && !got.gil);
     ck_assert_uint_eq(got.rate_hz, 0);
     ck_assert_uint_eq(got.stack_size, 0);
 }
