@@ -578,14 +578,16 @@ static gid_t guard_gid(void)
     return getuid() == 0 ? 65534 : getgid();
 }
 
+/* Written by the spinning fixture so the loop is not optimised away. */
+static volatile unsigned long guard_sink;
+
 __attribute__((noinline)) void guard_target_spin(double seconds)
 {
     struct timespec t0, t;
-    volatile unsigned long sink = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
         for (int i = 0; i < 10000; i++)
-            sink += (unsigned long)i * i;
+            guard_sink += (unsigned long)i * i;
         clock_gettime(CLOCK_MONOTONIC, &t);
     } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
 }
