@@ -546,17 +546,12 @@ static bool loop_seen(struct loop_check *c, uint64_t node)
 /* Adds a frame for code object `code` at byte offset `offset` (negative:
  * not started yet). false when the frame cannot be trusted, which ends
  * the chain. */
-static bool emit_frame(struct bts_python *py, uint64_t frame, uint64_t code, int64_t offset,
+/* Fills `f` for the frame at `frame` running code entry `e` at byte
+ * `offset` (negative: not started). */
+static void fill_frame(const struct bts_python *py, const struct code_entry *e,
+                       struct bts_python_frame *f, uint64_t frame, uint64_t code, int64_t offset,
                        bool is_entry)
 {
-    const struct code_entry *e = code_get(py, code);
-    struct bts_python_frame *f;
-
-    if (!e)
-        return false;
-    f = frame_push(py);
-    if (!f)
-        return false;
     f->name = e->name;
     f->filename = e->filename;
     f->first_line = e->first_line;
@@ -568,6 +563,20 @@ static bool emit_frame(struct bts_python *py, uint64_t frame, uint64_t code, int
     f->bytecode_end = e->bytecode_end;
     if (offset >= 0 && e->bytecode_start)
         f->instr = e->bytecode_start + (uint64_t)offset;
+}
+
+static bool emit_frame(struct bts_python *py, uint64_t frame, uint64_t code, int64_t offset,
+                       bool is_entry)
+{
+    const struct code_entry *e = code_get(py, code);
+    struct bts_python_frame *f;
+
+    if (!e)
+        return false;
+    f = frame_push(py);
+    if (!f)
+        return false;
+    fill_frame(py, e, f, frame, code, offset, is_entry);
     return true;
 }
 
@@ -824,6 +833,77 @@ int bts_python_sample_thread(struct bts_python *py, pid_t tid, struct bts_python
         return -EINVAL;
     }
     return sample_threads(py, out, tid);
+}
+
+/* --- single frames and code objects ---------------------------------- */
+
+int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_python_frame *out,
+                          uint64_t *previous)
+{
+    const struct py_layout *l = &py->layout;
+    const struct code_entry *e;
+    uint64_t code, prev, instr;
+    int64_t offset;
+    uint8_t entry = 1;
+
+    memset(out, 0, sizeof(*out));
+    *previous = 0;
+    if (!frame || read_ptr(py, frame + l->frame_previous, &prev) ||
+        read_ptr(py, frame + l->frame_code, &code))
+        return -EFAULT;
+    if (l->frame_kind == PY_FRAME_OBJECT) {
+        int32_t lasti;
+
+        if (py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)))
+            return -EFAULT;
+        offset = (int64_t)lasti * l->lasti_scale;
+    } else {
+        uint8_t owner = 0;
+
+        if (read_ptr(py, frame + l->frame_instr, &instr) ||
+            (l->frame_is_entry != PY_NONE && read_u8(py, frame + l->frame_is_entry, &entry)))
+            return -EFAULT;
+        offset = instr >= code + l->code_adaptive ? (int64_t)(instr - code - l->code_adaptive) : -1;
+        /* 3.12+: the frame above a C-stack shim is where a call began */
+        if (l->owner_cstack >= 0) {
+            entry = prev && read_u8(py, prev + l->frame_owner, &owner) == 0 &&
+                    owner == (uint8_t)l->owner_cstack;
+            if (entry && read_ptr(py, prev + l->frame_previous, &prev))
+                return -EFAULT;
+        }
+    }
+    e = code_get(py, code);
+    if (!e)
+        return -EINVAL;
+    fill_frame(py, e, out, frame, code, offset, entry != 0);
+    *previous = prev;
+    return 0;
+}
+
+int bts_python_code_at(struct bts_python *py, uint64_t addr, uint64_t instr,
+                       struct bts_python_frame *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < CODE_SLOTS; i++) {
+        const struct code_entry *e = &py->codes[i];
+        uint64_t code = e->addr;
+
+        if (!code || addr < e->bytecode_start || addr >= e->bytecode_end)
+            continue;
+        /* seen before: still that code object? */
+        e = code_get(py, code);
+        if (!e || addr < e->bytecode_start || addr >= e->bytecode_end)
+            return -ENOENT;
+        fill_frame(py, e, out, 0, code,
+                   instr >= e->bytecode_start && instr < e->bytecode_end
+                       ? (int64_t)(instr - e->bytecode_start)
+                       : -1,
+                   false);
+        if (!out->instr)
+            out->line = 0;
+        return 0;
+    }
+    return -ENOENT;
 }
 
 /* --- lifecycle -------------------------------------------------------- */

@@ -143,6 +143,22 @@ int bts_python_sample(struct bts_python *py, struct bts_python_sample *out);
  * bts_python_sample (-EINVAL for tid <= 0). */
 int bts_python_sample_thread(struct bts_python *py, pid_t tid, struct bts_python_sample *out);
 
+/* One frame at `frame`, read now whether or not it is still on a thread's
+ * chain (a frame that was current when a sample was taken and has been
+ * popped since: its memory may still describe it). Sets *previous to the
+ * frame it links to (past a 3.12+ shim frame, which makes it an entry
+ * frame). Names are valid until the next bts_python_sample*(). 0, -EFAULT
+ * when unreadable, -EINVAL when it runs no code object. */
+int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_python_frame *out,
+                          uint64_t *previous);
+
+/* The code object whose bytecode holds `addr`, among those read since the
+ * last re-read of the cache, re-checked now; the frame's line is that of
+ * the instruction at `instr` (0 when `instr` is not in that bytecode), its
+ * `frame` 0. -ENOENT when none is known to hold it. */
+int bts_python_code_at(struct bts_python *py, uint64_t addr, uint64_t instr,
+                       struct bts_python_frame *out);
+
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
 
 /* The target the reader was made for (what discovery found), e.g. to

@@ -17,6 +17,9 @@ enum bts_merge_kind {
     BTS_MERGE_NATIVE = 0, /* any other code: extensions, libc, BLAS, the interpreter's own work */
     BTS_MERGE_EVAL,       /* an activation of the evaluation loop (incl. its .cold part) */
     BTS_MERGE_INTERNAL,   /* the interpreter's call plumbing: hidden unless asked for */
+    /* Pushing or popping an interpreter frame (hidden too): the loop's
+     * own view of its frame and the thread's chain may differ here. */
+    BTS_MERGE_FRAME_OP,
 };
 
 /* The kind of the function named `name` (a symbol, perhaps with a
@@ -53,14 +56,25 @@ struct bts_merge_input {
     /* The Python frames were read while the thread was stopped at the
      * sample (ptrace): exact by construction, nothing to anchor. */
     bool trusted;
+    /* Optional, for the innermost activation's frame when the read no
+     * longer shows it (it returned, or another call took its place): the
+     * reader that gave `python` (bts_python_read_frame, bts_python_code_at).
+     * Without them such samples are torn. */
+    void *reader;
+    int (*read_frame)(void *reader, uint64_t frame, struct bts_python_frame *out,
+                      uint64_t *previous);
+    int (*code_at)(void *reader, uint64_t addr, uint64_t instr, struct bts_python_frame *out);
 };
 
 /* One frame of a merged stack. */
 struct bts_merge_frame {
-    bool python;    /* a Python frame, else a native one */
-    uint32_t index; /* into input->python->frames, or into input->native */
-    /* For Python frames: the line to show (the frame's own `line` unless
-     * the sample tells better); 0 when unknown. */
+    /* A Python frame: one of input->python's, or one the merge rebuilt
+     * from the sample (valid until the next bts_python_merge()); NULL for
+     * the native frame input->native[native]. */
+    const struct bts_python_frame *python;
+    uint32_t native;
+    /* For Python frames: the line to show, the frame's own unless the
+     * sample tells better; 0 when unknown. */
     int line;
 };
 
@@ -72,10 +86,17 @@ struct bts_merge_opts {
 struct bts_merge_stats {
     uint64_t samples;
     uint64_t results[BTS_MERGE_RESULT_COUNT];
-    uint64_t truncated;  /* merged with Python frames beyond the copied stack */
-    uint64_t line_exact; /* innermost frames of activations whose instruction the sample showed */
-    uint64_t line_after; /* ... whose line is the one read after the sample */
-    bool learned;        /* the anchor slots are known */
+    uint64_t truncated; /* merged with Python frames beyond the copied stack */
+    /* Merged although the innermost frame had moved on: rebuilt from the
+     * sample after it returned, after another call took its place, or
+     * with the frames it called since left out. */
+    uint64_t rebuilt_returned, rebuilt_replaced, trimmed;
+    /* The line of each activation's innermost frame: read, and the sample
+     * showed the same instruction; taken from the sample's instruction;
+     * read, the sample not telling (the frame may have moved on within
+     * its function); unknown (a rebuilt frame, no instruction). */
+    uint64_t line_exact, line_sample, line_after, line_unknown;
+    bool learned; /* the anchor slots are known */
 };
 
 /* The merge of one process: it learns, from the samples it is given,

@@ -24,6 +24,12 @@
 #define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
+/* Locations that held the value nearly as often as the elected one (its
+ * copies: a register and a spill slot, the loop's own pointer and its
+ * CFrame's) must hold the same at every sample: where they differ, the
+ * loop is between frames (popping one, pushing another). */
+#define STRONG_SHARE 0.97
+#define MAX_STRONG   4
 
 /* Bytes from the instruction a frame was last seen at to the loop's
  * instruction pointer: the instruction and its inline caches (3.12's
@@ -32,9 +38,33 @@
 
 struct anchor_learning {
     uint32_t hits[N_LOCS];
+    uint32_t exact[N_LOCS]; /* of the hits, those equal to the low end */
     uint32_t observations;
     uint32_t since_election;
     int elected; /* a location, or NO_LOC */
+    int strong[MAX_STRONG];
+    int n_strong;
+};
+
+/* A call the loop makes: the location that holds the instruction pointer
+ * of the calling frame there, and its distance past the instruction (a
+ * call site runs one instruction, so both are fixed). Candidates are
+ * counted over the samples in which the frame had not moved on. */
+#define SITE_SLOTS      1024
+#define SITE_CANDIDATES 8
+#define SITE_MIN        3
+
+struct site_candidate {
+    int16_t loc;
+    int16_t delta; /* bytes from the instruction to the value */
+    uint16_t count;
+};
+
+struct call_site {
+    uint64_t pc; /* the return address into the loop; 0: empty */
+    uint16_t observations;
+    uint8_t n;
+    struct site_candidate c[SITE_CANDIDATES];
 };
 
 struct bts_python_merge {
@@ -44,7 +74,12 @@ struct bts_python_merge {
      * else a pointer into it (the instruction pointer, 3.12+). */
     struct anchor_learning code_start;
     struct anchor_learning code;
+    /* Where each call site of the loop keeps the calling frame's
+     * instruction pointer, and how far past the instruction it points. */
+    struct call_site *sites; /* SITE_SLOTS, open addressing by return address */
     struct bts_merge_stats stats;
+    /* frames rebuilt from a sample, handed out until the next merge */
+    struct bts_python_frame rebuilt;
 };
 
 static const char *const saved_names[BTS_UNWIND_NSAVED] = {"rbx", "rbp", "r12",
@@ -61,14 +96,6 @@ static const char *const internal_names[] = {
     "PyEval_EvalCode*",
     "_PyEval_EvalFrame",
     "PyEval_EvalFrame*",
-    "_PyEvalFramePushAndInit*",
-    "_PyEvalFrameClearAndPop*",
-    "_PyFrame_Clear*",
-    "_PyFrame_Push*",
-    "_PyThreadState_PushFrame",
-    "_PyThreadState_PopFrame",
-    "clear_thread_frame",
-    "clear_gen_frame",
     "function_code_fastcall",
     "call_function",
     "trace_call_function",
@@ -108,6 +135,13 @@ static const char *const internal_names[] = {
     "pythread_wrapper",
 };
 
+/* Functions that push or pop interpreter frames (3.11-3.13). */
+static const char *const frame_op_names[] = {
+    "_PyEvalFramePushAndInit*", "_PyEvalFrameClearAndPop", "_PyEval_FrameClearAndPop",
+    "_PyFrame_Clear*",          "_PyFrame_Push*",          "_PyThreadState_PushFrame",
+    "_PyThreadState_PopFrame",  "clear_thread_frame",      "clear_gen_frame",
+};
+
 static bool name_matches(const char *pattern, const char *name)
 {
     size_t n = strlen(pattern);
@@ -138,6 +172,10 @@ enum bts_merge_kind bts_python_merge_classify(const char *name)
     for (size_t i = 0; i < sizeof(internal_names) / sizeof(internal_names[0]); i++) {
         if (name_matches(internal_names[i], name))
             return BTS_MERGE_INTERNAL;
+    }
+    for (size_t i = 0; i < sizeof(frame_op_names) / sizeof(frame_op_names[0]); i++) {
+        if (name_matches(frame_op_names[i], name))
+            return BTS_MERGE_FRAME_OP;
     }
     return BTS_MERGE_NATIVE;
 }
@@ -176,11 +214,20 @@ struct bts_python_merge *bts_python_merge_new(const struct bts_merge_opts *opts)
     learning_reset(&m->frame);
     learning_reset(&m->code_start);
     learning_reset(&m->code);
+    m->sites = calloc(SITE_SLOTS, sizeof(*m->sites));
+    if (!m->sites) {
+        free(m);
+        errno = ENOMEM;
+        return NULL;
+    }
     return m;
 }
 
 void bts_python_merge_free(struct bts_python_merge *m)
 {
+    if (!m)
+        return;
+    free(m->sites);
     free(m);
 }
 
@@ -191,6 +238,7 @@ void bts_python_merge_reset(struct bts_python_merge *m)
     learning_reset(&m->frame);
     learning_reset(&m->code_start);
     learning_reset(&m->code);
+    memset(m->sites, 0, SITE_SLOTS * sizeof(*m->sites));
     m->stats.learned = false;
 }
 
@@ -248,13 +296,33 @@ static bool loc_value(const struct bts_merge_input *in, const struct bts_unwind_
     return true;
 }
 
+/* The value the learned locations agree on in frame `f`: false when none
+ * can be read or two of them differ. */
+static bool agreed_value(const struct anchor_learning *l, const struct bts_merge_input *in,
+                         const struct bts_unwind_frame *f, uint64_t *out)
+{
+    bool found = false;
+    for (int i = 0; i < l->n_strong; i++) {
+        uint64_t v;
+        if (!loc_value(in, f, l->strong[i], &v))
+            continue;
+        if (found && v != *out)
+            return false;
+        *out = v;
+        found = true;
+    }
+    return found;
+}
+
 static void observe(struct anchor_learning *l, const struct bts_merge_input *in,
                     const struct bts_unwind_frame *f, uint64_t lo, uint64_t hi)
 {
     for (int loc = 0; loc < N_LOCS; loc++) {
         uint64_t v;
-        if (loc_value(in, f, loc, &v) && v >= lo && v < hi)
+        if (loc_value(in, f, loc, &v) && v >= lo && v < hi) {
             l->hits[loc]++;
+            l->exact[loc] += v == lo;
+        }
     }
     l->observations++;
     l->since_election++;
@@ -266,12 +334,20 @@ static void observe(struct anchor_learning *l, const struct bts_merge_input *in,
                 best = loc;
         }
         l->since_election = 0;
-        if (best != NO_LOC && l->hits[best] >= ELECT_SHARE * l->observations)
+        if (best != NO_LOC && l->hits[best] >= ELECT_SHARE * l->observations) {
             l->elected = best;
+            l->n_strong = 0;
+            for (int loc = 0; loc < N_LOCS && l->n_strong < MAX_STRONG; loc++) {
+                if (l->hits[loc] >= STRONG_SHARE * l->hits[best])
+                    l->strong[l->n_strong++] = loc;
+            }
+        }
     }
     if (l->observations >= DECAY_AT) {
-        for (int loc = 0; loc < N_LOCS; loc++)
+        for (int loc = 0; loc < N_LOCS; loc++) {
             l->hits[loc] /= 2;
+            l->exact[loc] /= 2;
+        }
         l->observations /= 2;
     }
 }
@@ -303,35 +379,266 @@ static int split_runs(const struct bts_python_thread *t, size_t *starts)
 
 /* --- the merge ----------------------------------------------------------- */
 
-/* Whether some value the activation holds points at the instruction the
- * frame was read at, or just past it: the frame had not moved on. */
-static bool instr_held(const struct bts_merge_input *in, size_t native_index, uint64_t instr)
+/* What one activation shows: frames [first, end) of the chain read, after
+ * `lead` when the merge rebuilt the innermost one from the sample. */
+struct run_view {
+    size_t first, end;
+    const struct bts_python_frame *lead;
+    int line; /* of the innermost frame shown */
+};
+
+/* The call site of activation `native_index` (its return address into
+ * the loop); NULL for the leaf, which is at no call, or when the table is
+ * full. */
+static struct call_site *call_site(struct bts_python_merge *m, const struct bts_merge_input *in,
+                                   size_t native_index, bool add)
 {
-    const struct bts_unwind_frame *f = &in->native[native_index];
-    if (!instr)
-        return false;
-    if (native_index == 0) {
-        for (int r = 0; r < BTS_REG_COUNT; r++) {
-            if (in->regs[r] >= instr && in->regs[r] - instr <= INSTR_SPAN)
-                return true;
+    uint64_t pc = in->native[native_index].pc;
+    if (native_index == 0 || !pc)
+        return NULL;
+    size_t j = (size_t)((pc * 0x9e3779b97f4a7c15ull) >> 54) & (SITE_SLOTS - 1);
+    for (size_t probe = 0; probe < 16; probe++, j = (j + 1) & (SITE_SLOTS - 1)) {
+        struct call_site *s = &m->sites[j];
+        if (s->pc == pc)
+            return s;
+        if (!s->pc) {
+            if (!add)
+                return NULL;
+            s->pc = pc;
+            return s;
         }
     }
-    for (int loc = 0; loc < N_LOCS; loc++) {
-        uint64_t v;
-        if (loc_value(in, f, loc, &v) && v >= instr && v - instr <= INSTR_SPAN)
-            return true;
-    }
-    return false;
+    return NULL;
 }
 
-static bool push(struct bts_merge_frame *out, size_t max, size_t *n, bool python, size_t index,
-                 int line)
+/* Counts, at activation `native_index`'s call site, the locations that
+ * point `delta` bytes past the instruction `instr` its frame was read at. */
+static void observe_site(struct bts_python_merge *m, const struct bts_merge_input *in,
+                         size_t native_index, uint64_t instr)
+{
+    struct call_site *s = call_site(m, in, native_index, true);
+    const struct bts_unwind_frame *f = &in->native[native_index];
+    if (!s || !instr || s->observations == UINT16_MAX)
+        return;
+    s->observations++;
+    for (int loc = 0; loc < N_LOCS; loc++) {
+        uint64_t v;
+        if (!loc_value(in, f, loc, &v) || v < instr || v - instr > INSTR_SPAN)
+            continue;
+        int16_t delta = (int16_t)(v - instr);
+        uint8_t i = 0;
+        while (i < s->n && (s->c[i].loc != loc || s->c[i].delta != delta))
+            i++;
+        if (i == s->n) {
+            if (s->n == SITE_CANDIDATES)
+                continue;
+            s->c[s->n++] = (struct site_candidate){.loc = (int16_t)loc, .delta = delta};
+        }
+        s->c[i].count++;
+    }
+}
+
+/* The instruction activation `native_index` was at, from its call site's
+ * learned location, when it lies in [lo, hi); 0 when the sample does not
+ * tell (the leaf, a site not learned yet). */
+static uint64_t sample_instr(struct bts_python_merge *m, const struct bts_merge_input *in,
+                             size_t native_index, uint64_t lo, uint64_t hi)
+{
+    struct call_site *s = call_site(m, in, native_index, false);
+    const struct site_candidate *best = NULL;
+    uint64_t v;
+    if (!s || s->observations < SITE_MIN)
+        return 0;
+    for (uint8_t i = 0; i < s->n; i++) {
+        if (!best || s->c[i].count > best->count)
+            best = &s->c[i];
+    }
+    if (!best || best->count < SITE_MIN || 4 * best->count < 3 * s->observations ||
+        !loc_value(in, &in->native[native_index], best->loc, &v) ||
+        v - (uint64_t)best->delta < lo || v - (uint64_t)best->delta >= hi)
+        return 0;
+    return v - (uint64_t)best->delta;
+}
+
+/* The sample's pointer to activation `f`'s code: its bytecode's start
+ * where the loop keeps that, else a pointer into it. */
+static bool code_value(const struct bts_python_merge *m, const struct bts_merge_input *in,
+                       const struct bts_unwind_frame *f, uint64_t *out)
+{
+    if (m->code_start.elected != NO_LOC)
+        return agreed_value(&m->code_start, in, f, out);
+    return m->code.elected != NO_LOC && loc_value(in, f, m->code.elected, out);
+}
+
+/* Whether value `v` of the code location matches frame `py`'s code. */
+static bool code_matches(const struct bts_python_merge *m, const struct bts_python_frame *py,
+                         uint64_t v)
+{
+    if (!py->bytecode_start)
+        return false;
+    if (m->code_start.elected != NO_LOC)
+        return v == py->bytecode_start;
+    return v >= py->bytecode_start && v < py->bytecode_end;
+}
+
+/* The innermost frame of activation `f` when the chain read no longer has
+ * it where the sample does: read what its memory holds now and keep it if
+ * that still runs the sample's code. */
+static const struct bts_python_frame *rebuild_returned(struct bts_python_merge *m,
+                                                       const struct bts_merge_input *in,
+                                                       uint64_t frame, uint64_t code_value,
+                                                       uint64_t *previous)
+{
+    if (!in->read_frame || in->read_frame(in->reader, frame, &m->rebuilt, previous) < 0 ||
+        !code_matches(m, &m->rebuilt, code_value))
+        return NULL;
+    return &m->rebuilt;
+}
+
+/* The innermost frame of an activation whose frame now runs other code:
+ * the sample's code, found by the pointer into its bytecode. */
+static const struct bts_python_frame *rebuild_replaced(struct bts_python_merge *m,
+                                                       const struct bts_merge_input *in,
+                                                       uint64_t frame, uint64_t code_value,
+                                                       uint64_t instr)
+{
+    if (!in->code_at || in->code_at(in->reader, code_value, instr, &m->rebuilt) < 0 ||
+        !code_matches(m, &m->rebuilt, code_value))
+        return NULL;
+    m->rebuilt.frame = frame;
+    return &m->rebuilt;
+}
+
+/* The line of the innermost frame `py` of activation `native_index`, and
+ * the count it goes to. */
+static int innermost_line(struct bts_python_merge *m, const struct bts_merge_input *in,
+                          size_t native_index, const struct bts_python_frame *py, bool rebuilt)
+{
+    struct bts_python_frame at;
+    uint64_t instr;
+    if (in->trusted) {
+        m->stats.line_exact++;
+        return py->line;
+    }
+    instr = sample_instr(m, in, native_index, py->bytecode_start, py->bytecode_end);
+    if (instr && instr == py->instr) {
+        if (rebuilt)
+            m->stats.line_sample++;
+        else
+            m->stats.line_exact++;
+        return py->line;
+    }
+    if (instr && in->code_at && in->code_at(in->reader, py->bytecode_start, instr, &at) == 0 &&
+        at.code == py->code) {
+        m->stats.line_sample++;
+        return at.line;
+    }
+    /* A rebuilt frame's memory holds where it returned from, not where
+     * it was; a frame read holds where it is now. */
+    if (rebuilt) {
+        m->stats.line_unknown++;
+        return 0;
+    }
+    m->stats.line_after++;
+    return py->line;
+}
+
+static bool push(struct bts_merge_frame *out, size_t max, size_t *n,
+                 const struct bts_python_frame *python, size_t native, int line)
 {
     if (*n >= max)
         return false;
-    out[*n] = (struct bts_merge_frame){.python = python, .index = (uint32_t)index, .line = line};
+    out[*n] = (struct bts_merge_frame){.python = python, .native = (uint32_t)native, .line = line};
     (*n)++;
     return true;
+}
+
+static bool push_run(struct bts_merge_frame *out, size_t max, size_t *n,
+                     const struct bts_python_thread *t, const struct run_view *v)
+{
+    bool first = true;
+    if (v->lead) {
+        if (!push(out, max, n, v->lead, 0, v->line))
+            return false;
+        first = false;
+    }
+    for (size_t j = v->first; j < v->end; j++, first = false) {
+        if (!push(out, max, n, &t->frames[j], 0, first ? v->line : t->frames[j].line))
+            return false;
+    }
+    return true;
+}
+
+/* Checks the innermost activation against the chain read, rebuilding or
+ * trimming its first run where the sample shows what happened since.
+ * `view` is set up for the aligned run. BTS_MERGE_OK or why torn. */
+static enum bts_merge_result check_innermost(struct bts_python_merge *m,
+                                             const struct bts_merge_input *in, size_t native_index,
+                                             struct run_view *view, bool popped)
+{
+    const struct bts_python_thread *t = in->python;
+    const struct bts_unwind_frame *f = &in->native[native_index];
+    uint64_t frame, code_ptr, previous;
+    /* Its copies disagree, or it calls a frame push or pop: the loop's
+     * view and the chain may differ at the sample itself. */
+    if (!agreed_value(&m->frame, in, f, &frame) || !code_value(m, in, f, &code_ptr))
+        return BTS_MERGE_TORN_FRAME;
+    for (size_t i = 0; i < native_index; i++) {
+        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
+            return BTS_MERGE_TORN_FRAME;
+    }
+    if (popped) {
+        /* The whole run returned since: only its entry frame can be told
+         * apart from the rest, so that is all it may have held. */
+        const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
+        if (!g || !g->is_entry || (previous && previous != t->frames[0].frame))
+            return BTS_MERGE_TORN_COUNT;
+        view->lead = g;
+        view->first = view->end = 0;
+        m->stats.rebuilt_returned++;
+        view->line = innermost_line(m, in, native_index, g, true);
+        return BTS_MERGE_OK;
+    }
+    const struct bts_python_frame *py = &t->frames[view->first];
+    if (frame == py->frame) {
+        if (code_matches(m, py, code_ptr)) {
+            view->line = innermost_line(m, in, native_index, py, false);
+            return BTS_MERGE_OK;
+        }
+        /* Another call took the frame's place: the sample's code, under
+         * the callers the new frame has (the same ones: it sits where the
+         * old one did). */
+        uint64_t instr = sample_instr(m, in, native_index, 0, UINT64_MAX);
+        const struct bts_python_frame *g = rebuild_replaced(m, in, frame, code_ptr, instr);
+        if (!g)
+            return BTS_MERGE_TORN_CODE;
+        m->rebuilt.is_entry = py->is_entry;
+        view->lead = g;
+        view->first++;
+        m->stats.rebuilt_replaced++;
+        view->line = innermost_line(m, in, native_index, g, true);
+        return BTS_MERGE_OK;
+    }
+    /* Frames the loop pushed since (one activation runs several from
+     * 3.11): the sample's frame further out in the same run. */
+    for (size_t j = view->first + 1; j < view->end; j++) {
+        if (t->frames[j].frame != frame)
+            continue;
+        if (!code_matches(m, &t->frames[j], code_ptr))
+            return BTS_MERGE_TORN_CODE;
+        view->first = j;
+        m->stats.trimmed++;
+        view->line = innermost_line(m, in, native_index, &t->frames[j], false);
+        return BTS_MERGE_OK;
+    }
+    /* The frame returned to the one the chain now starts with. */
+    const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
+    if (!g || g->is_entry || previous != py->frame)
+        return BTS_MERGE_TORN_FRAME;
+    view->lead = g;
+    m->stats.rebuilt_returned++;
+    view->line = innermost_line(m, in, native_index, g, true);
+    return BTS_MERGE_OK;
 }
 
 enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
@@ -340,16 +647,20 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     const struct bts_python_thread *t = in->python;
     size_t starts[MAX_RUNS + 1];
     size_t evals[MAX_RUNS];
+    struct run_view views[MAX_RUNS];
     size_t n_native = in->n_native;
     bool complete = in->complete;
     int n_runs, n_evals = 0;
+    /* 1 when the innermost activation's run returned since the sample:
+     * activation k then runs run k - 1 of the chain read. */
+    int popped = 0;
     enum bts_merge_result r = BTS_MERGE_OK;
     size_t n = 0;
 
     *n_out = 0;
     m->stats.samples++;
     if (!t || t->n_frames == 0) {
-        for (size_t i = 0; i < n_native && push(out, max, &n, false, i, 0); i++)
+        for (size_t i = 0; i < n_native && push(out, max, &n, NULL, i, 0); i++)
             ;
         *n_out = n;
         r = BTS_MERGE_NO_PYTHON;
@@ -373,47 +684,65 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         }
         evals[n_evals++] = i;
     }
-    if (n_runs < 0 || (complete && n_evals != n_runs) || n_evals > n_runs) {
+    if (n_evals == 0) {
+        r = n_runs < 0 ? BTS_MERGE_TORN_COUNT : BTS_MERGE_TORN_STACK;
+        goto out;
+    }
+    if (n_runs < 0 || n_evals > n_runs + 1 || (complete && n_evals < n_runs)) {
         r = BTS_MERGE_TORN_COUNT;
         goto out;
     }
-    if (n_evals == 0) {
-        r = BTS_MERGE_TORN_STACK;
-        goto out;
-    }
-
-    /* Learn and check the anchors, activation k against run k. */
-    for (int k = 0; k < n_evals; k++) {
-        const struct bts_unwind_frame *f = &in->native[evals[k]];
-        const struct bts_python_frame *py = &t->frames[starts[k]];
-        observe(&m->frame, in, f, py->frame, py->frame + 1);
-        if (py->bytecode_start) {
-            observe(&m->code_start, in, f, py->bytecode_start, py->bytecode_start + 1);
-            observe(&m->code, in, f, py->bytecode_start, py->bytecode_end);
-        }
-    }
-    if (!in->trusted) {
-        int code_loc = code_anchor(m);
-        bool exact_start = m->code_start.elected != NO_LOC;
-        if (m->frame.elected == NO_LOC || code_loc == NO_LOC) {
-            r = BTS_MERGE_TORN_LEARNING;
+    /* One run too few: the innermost one may have returned since. */
+    if (n_evals == n_runs + 1 || (complete && n_evals != n_runs)) {
+        if (in->trusted || n_evals < 2) {
+            r = BTS_MERGE_TORN_COUNT;
             goto out;
         }
+        popped = 1;
+    }
+
+    /* Learn the anchors from activations and runs that line up. */
+    if (!popped) {
         for (int k = 0; k < n_evals; k++) {
             const struct bts_unwind_frame *f = &in->native[evals[k]];
             const struct bts_python_frame *py = &t->frames[starts[k]];
+            observe(&m->frame, in, f, py->frame, py->frame + 1);
+            if (py->bytecode_start) {
+                observe(&m->code_start, in, f, py->bytecode_start, py->bytecode_start + 1);
+                observe(&m->code, in, f, py->bytecode_start, py->bytecode_end);
+            }
+            observe_site(m, in, evals[k], py->instr);
+        }
+    }
+    for (int k = 0; k < n_evals; k++) {
+        views[k].lead = NULL;
+        views[k].first = k >= popped ? starts[k - popped] : 0;
+        views[k].end = k >= popped ? starts[k - popped + 1] : 0;
+        views[k].line = k >= popped ? t->frames[views[k].first].line : 0;
+    }
+    if (!in->trusted) {
+        if (m->frame.elected == NO_LOC || code_anchor(m) == NO_LOC) {
+            r = BTS_MERGE_TORN_LEARNING;
+            goto out;
+        }
+        /* Outer activations have not returned (the inner ones run inside
+         * them): each must run the very frame and code the sample shows. */
+        for (int k = n_evals - 1; k >= 1; k--) {
+            const struct bts_unwind_frame *f = &in->native[evals[k]];
+            const struct bts_python_frame *py = &t->frames[views[k].first];
             uint64_t v;
-            if (!loc_value(in, f, m->frame.elected, &v) || v != py->frame) {
+            if (!agreed_value(&m->frame, in, f, &v) || v != py->frame) {
                 r = BTS_MERGE_TORN_FRAME;
                 break;
             }
-            if (!loc_value(in, f, code_loc, &v) || !py->bytecode_start ||
-                (exact_start ? v != py->bytecode_start
-                             : v < py->bytecode_start || v >= py->bytecode_end)) {
+            if (!code_value(m, in, f, &v) || !code_matches(m, py, v)) {
                 r = BTS_MERGE_TORN_CODE;
                 break;
             }
+            views[k].line = innermost_line(m, in, evals[k], py, false);
         }
+        if (r == BTS_MERGE_OK)
+            r = check_innermost(m, in, evals[0], &views[0], popped);
         if (r != BTS_MERGE_OK) {
             /* An early election may have picked a location that holds the
              * value only at some call sites: count again at once. */
@@ -422,42 +751,35 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
             m->code.since_election = REELECT_EVERY;
             goto out;
         }
+    } else {
+        for (int k = 0; k < n_evals; k++)
+            m->stats.line_exact++;
     }
 
     /* Build the stack, leaf first: each activation gives way to its run. */
     {
         int k = 0;
-        size_t outermost = 0; /* native frames past the outermost activation are the root */
-        for (size_t i = 0; i < n_native; i++) {
-            if (in->kinds[i] == BTS_MERGE_EVAL)
-                outermost = i;
-        }
+        size_t outermost = evals[n_evals - 1]; /* frames past it are the root */
         for (size_t i = 0; i < n_native; i++) {
             if (in->kinds[i] == BTS_MERGE_EVAL) {
-                const struct bts_python_frame *py = &t->frames[starts[k]];
-                if (in->trusted || instr_held(in, i, py->instr))
-                    m->stats.line_exact++;
-                else
-                    m->stats.line_after++;
-                for (size_t j = starts[k]; j < starts[k + 1]; j++) {
-                    if (!push(out, max, &n, true, j, t->frames[j].line))
-                        goto built;
-                }
-                k++;
+                if (!push_run(out, max, &n, t, &views[k++]))
+                    goto built;
                 continue;
             }
             if (!m->opts.keep_internal &&
-                (in->kinds[i] == BTS_MERGE_INTERNAL || (complete && i > outermost)))
+                (in->kinds[i] == BTS_MERGE_INTERNAL || in->kinds[i] == BTS_MERGE_FRAME_OP ||
+                 (complete && i > outermost)))
                 continue;
-            if (!push(out, max, &n, false, i, 0))
+            if (!push(out, max, &n, NULL, i, 0))
                 goto built;
         }
         /* The copy ended first: the rest of the Python stack is outside it,
          * called into by frames the sample vouched for. */
-        if (k < n_runs) {
+        size_t next = starts[n_evals - popped];
+        if (next < t->n_frames) {
             m->stats.truncated++;
-            for (size_t j = starts[k]; j < t->n_frames; j++) {
-                if (!push(out, max, &n, true, j, t->frames[j].line))
+            for (size_t j = next; j < t->n_frames; j++) {
+                if (!push(out, max, &n, &t->frames[j], 0, t->frames[j].line))
                     break;
             }
         }

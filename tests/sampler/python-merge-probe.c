@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,15 +87,60 @@ static void busy_wait_us(int us)
 
 /* --- the record file (format in check-python-merge.c) ------------------- */
 
+static void record_frame(FILE *f, const struct bts_python_frame *py)
+{
+    fprintf(f, "%lx %lx %lx %lx %lx %d %d %s\n", (unsigned long)py->frame, (unsigned long)py->code,
+            (unsigned long)py->instr, (unsigned long)py->bytecode_start,
+            (unsigned long)py->bytecode_end, py->is_entry, py->line, py->name);
+}
+
 static void record_python(FILE *f, const char *tag, const struct bts_python_thread *t)
 {
     for (size_t i = 0; t && i < t->n_frames; i++) {
-        const struct bts_python_frame *py = &t->frames[i];
-        fprintf(f, "py %s %lx %lx %lx %lx %lx %d %d %s\n", tag, (unsigned long)py->frame,
-                (unsigned long)py->code, (unsigned long)py->instr,
-                (unsigned long)py->bytecode_start, (unsigned long)py->bytecode_end, py->is_entry,
-                py->line, py->name);
+        fprintf(f, "py %s ", tag);
+        record_frame(f, &t->frames[i]);
     }
+}
+
+/* The late reader's answers to the merge, recorded for the replay ("rf":
+ * a frame read by address, "ca": a code object found by a pointer into
+ * its bytecode). */
+static char answers[64 * 1024];
+static size_t answers_len;
+
+static void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void answer(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(answers + answers_len, sizeof(answers) - answers_len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof(answers) - answers_len)
+        answers_len += (size_t)n;
+}
+
+static void answer_frame(const struct bts_python_frame *py)
+{
+    answer("%lx %lx %lx %lx %lx %d %d %s\n", (unsigned long)py->frame, (unsigned long)py->code,
+           (unsigned long)py->instr, (unsigned long)py->bytecode_start,
+           (unsigned long)py->bytecode_end, py->is_entry, py->line, py->name ? py->name : "?");
+}
+
+static int late_read_frame(void *reader, uint64_t frame, struct bts_python_frame *out,
+                           uint64_t *previous)
+{
+    int r = bts_python_read_frame(reader, frame, out, previous);
+    answer("rf %lx %d %lx ", (unsigned long)frame, r, (unsigned long)*previous);
+    answer_frame(out);
+    return r;
+}
+
+static int late_code_at(void *reader, uint64_t addr, uint64_t instr, struct bts_python_frame *out)
+{
+    int r = bts_python_code_at(reader, addr, instr, out);
+    answer("ca %lx %lx %d ", (unsigned long)addr, (unsigned long)instr, r);
+    answer_frame(out);
+    return r;
 }
 
 static void record_sample(struct probe *p, const uint64_t *regs, uint64_t stack_len, int n,
@@ -127,6 +173,7 @@ static void record_sample(struct probe *p, const uint64_t *regs, uint64_t stack_
     }
     record_python(f, "truth", truth);
     record_python(f, "late", late);
+    fwrite(answers, 1, answers_len, f);
     fprintf(f, "end\n");
 }
 
@@ -134,23 +181,21 @@ static void record_sample(struct probe *p, const uint64_t *regs, uint64_t stack_
 
 /* The two merges agree: the same frames in the same order (Python frames
  * by address and code object). Lines are compared apart. */
-static bool same_stack(const struct bts_python_thread *tt, const struct bts_merge_frame *t,
-                       size_t nt, const struct bts_python_thread *lt,
-                       const struct bts_merge_frame *l, size_t nl, bool *lines_differ)
+static bool same_stack(const struct bts_merge_frame *t, size_t nt, const struct bts_merge_frame *l,
+                       size_t nl, bool *lines_differ)
 {
     *lines_differ = false;
     if (nt != nl)
         return false;
     for (size_t i = 0; i < nt; i++) {
-        if (t[i].python != l[i].python)
+        if (!t[i].python != !l[i].python)
             return false;
         if (!t[i].python) {
-            if (t[i].index != l[i].index)
+            if (t[i].native != l[i].native)
                 return false;
             continue;
         }
-        const struct bts_python_frame *a = &tt->frames[t[i].index], *b = &lt->frames[l[i].index];
-        if (a->frame != b->frame || a->code != b->code)
+        if (t[i].python->frame != l[i].python->frame || t[i].python->code != l[i].python->code)
             return false;
         if (t[i].line != l[i].line)
             *lines_differ = true;
@@ -158,24 +203,18 @@ static bool same_stack(const struct bts_python_thread *tt, const struct bts_merg
     return true;
 }
 
-static void print_wrong(struct probe *p, const struct bts_python_thread *tt,
-                        const struct bts_merge_frame *t, size_t nt,
-                        const struct bts_python_thread *lt, const struct bts_merge_frame *l,
-                        size_t nl)
+static const char *frame_name(struct probe *p, const struct bts_merge_frame *f)
+{
+    return f->python ? f->python->name : bts_symbolizer_name(p->sym, p->native[f->native].pc, true);
+}
+
+static void print_wrong(struct probe *p, const struct bts_merge_frame *t, size_t nt,
+                        const struct bts_merge_frame *l, size_t nl)
 {
     fprintf(stderr, "WRONG merge (truth %zu frames, late %zu):\n", nt, nl);
-    for (size_t i = 0; i < nt || i < nl; i++) {
-        char a[160] = "", b[160] = "";
-        if (i < nt)
-            snprintf(a, sizeof(a), "%s",
-                     t[i].python ? tt->frames[t[i].index].name
-                                 : bts_symbolizer_name(p->sym, p->native[t[i].index].pc, true));
-        if (i < nl)
-            snprintf(b, sizeof(b), "%s",
-                     l[i].python ? lt->frames[l[i].index].name
-                                 : bts_symbolizer_name(p->sym, p->native[l[i].index].pc, true));
-        fprintf(stderr, "  %-50s | %s\n", a, b);
-    }
+    for (size_t i = 0; i < nt || i < nl; i++)
+        fprintf(stderr, "  %-50s | %s\n", i < nt ? frame_name(p, &t[i]) : "",
+                i < nl ? frame_name(p, &l[i]) : "");
 }
 
 static int take_sample(struct probe *p, const struct probe_opts *o)
@@ -220,8 +259,6 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
     p->taken++;
     const struct bts_python_thread *tt = &truth.threads[0];
     const struct bts_python_thread *lt = late.n_threads == 1 ? &late.threads[0] : NULL;
-    if (p->record)
-        record_sample(p, regs, (uint64_t)got, n, tt, lt);
 
     struct bts_merge_input in = {
         .native = p->native,
@@ -238,7 +275,13 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
     enum bts_merge_result rt = bts_python_merge(p->truth_merge, &in, p->truth_out, MAX_MERGED, &nt);
     in.python = lt;
     in.trusted = false;
+    in.reader = p->late_reader;
+    in.read_frame = late_read_frame;
+    in.code_at = late_code_at;
+    answers_len = 0;
     enum bts_merge_result rl = bts_python_merge(p->late_merge, &in, p->late_out, MAX_MERGED, &nl);
+    if (p->record)
+        record_sample(p, regs, (uint64_t)got, n, tt, lt);
     if (rt != BTS_MERGE_OK) {
         p->truth_torn++;
         return 0;
@@ -247,9 +290,18 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
         return 0;
     p->published++;
     bool lines_differ;
-    if (!same_stack(tt, p->truth_out, nt, lt, p->late_out, nl, &lines_differ)) {
+    if (!same_stack(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
         p->wrong++;
-        print_wrong(p, tt, p->truth_out, nt, lt, p->late_out, nl);
+        print_wrong(p, p->truth_out, nt, p->late_out, nl);
+        fprintf(stderr, "  truth chain:");
+        for (size_t i = 0; i < tt->n_frames; i++)
+            fprintf(stderr, " %s@%lx%s", tt->frames[i].name, (unsigned long)tt->frames[i].frame,
+                    tt->frames[i].is_entry ? "!" : "");
+        fprintf(stderr, "\n  late chain:");
+        for (size_t i = 0; lt && i < lt->n_frames; i++)
+            fprintf(stderr, " %s@%lx%s", lt->frames[i].name, (unsigned long)lt->frames[i].frame,
+                    lt->frames[i].is_entry ? "!" : "");
+        fprintf(stderr, "\n  reader answers: %.*s", (int)answers_len, answers);
     } else if (lines_differ) {
         p->line_differs++;
     }
@@ -371,8 +423,12 @@ int main(int argc, char **argv)
     printf("samples %u, truth not mergeable %u, published %u (%.1f%%), wrong %u, lines differ %u\n",
            p.taken, p.truth_torn, p.published, considered ? 100.0 * p.published / considered : 0.0,
            p.wrong, p.line_differs);
-    printf("anchors: frame %s, code %s; lines exact %lu, read after %lu; truncated %lu\n", af, ac,
-           (unsigned long)st.line_exact, (unsigned long)st.line_after, (unsigned long)st.truncated);
+    printf("anchors: frame %s, code %s; lines exact %lu, from the sample %lu, read after %lu, "
+           "unknown %lu; truncated %lu; rebuilt: returned %lu, replaced %lu; trimmed %lu\n",
+           af, ac, (unsigned long)st.line_exact, (unsigned long)st.line_sample,
+           (unsigned long)st.line_after, (unsigned long)st.line_unknown,
+           (unsigned long)st.truncated, (unsigned long)st.rebuilt_returned,
+           (unsigned long)st.rebuilt_replaced, (unsigned long)st.trimmed);
     printf("late results:");
     for (int r = 0; r < BTS_MERGE_RESULT_COUNT; r++)
         printf(" %s=%lu", bts_python_merge_result_name(r), (unsigned long)st.results[r]);
