@@ -20,10 +20,15 @@ enum bts_merge_kind {
     /* Pushing or popping an interpreter frame (hidden too): the loop's
      * own view of its frame and the thread's chain may differ here. */
     BTS_MERGE_FRAME_OP,
+    /* No function name (module+0xoff, [unknown]): shown as native, but it
+     * could be a nameless part of the loop, such as a stripped
+     * interpreter's .cold code. */
+    BTS_MERGE_UNKNOWN,
 };
 
 /* The kind of the function named `name` (a symbol, perhaps with a
- * ".cold"/".constprop.N" suffix); NULL or a module+0xoff name is NATIVE. */
+ * ".cold"/".constprop.N" suffix); NULL, "[unknown]" or a module+0xoff
+ * name is UNKNOWN. */
 enum bts_merge_kind bts_python_merge_classify(const char *name);
 
 /* Why a sample could not be merged. */

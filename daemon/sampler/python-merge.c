@@ -164,8 +164,8 @@ static const char *base_name(const char *name, char *buf, size_t len)
 enum bts_merge_kind bts_python_merge_classify(const char *name)
 {
     char buf[128];
-    if (!name || !*name)
-        return BTS_MERGE_NATIVE;
+    if (!name || !*name || name[0] == '[' || strstr(name, "+0x"))
+        return BTS_MERGE_UNKNOWN;
     name = base_name(name, buf, sizeof(buf));
     if (strcmp(name, "_PyEval_EvalFrameDefault") == 0)
         return BTS_MERGE_EVAL;
@@ -357,15 +357,16 @@ static void observe(struct anchor_learning *l, const struct bts_merge_input *in,
 #define MAX_RUNS 256
 
 /* Splits the thread's frames (innermost first) into runs, each ending at
- * an entry frame: what one activation of the loop runs. Returns the number
+ * an entry frame: what one activation of the loop runs, from frame
+ * `first` on (those before it came after the sample). Returns the number
  * of runs, or -1 when the outermost frame is no entry frame (a chain cut
  * off) or there are too many. starts[i] is the first frame of run i;
  * starts[n] the end. */
-static int split_runs(const struct bts_python_thread *t, size_t *starts)
+static int split_runs(const struct bts_python_thread *t, size_t first, size_t *starts)
 {
     int n = 0;
-    starts[0] = 0;
-    for (size_t i = 0; i < t->n_frames; i++) {
+    starts[0] = first;
+    for (size_t i = first; i < t->n_frames; i++) {
         if (!t->frames[i].is_entry)
             continue;
         if (n + 1 >= MAX_RUNS)
@@ -619,26 +620,59 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
         view->line = innermost_line(m, in, native_index, g, true);
         return BTS_MERGE_OK;
     }
-    /* Frames the loop pushed since (one activation runs several from
-     * 3.11): the sample's frame further out in the same run. */
-    for (size_t j = view->first + 1; j < view->end; j++) {
-        if (t->frames[j].frame != frame)
-            continue;
-        if (!code_matches(m, &t->frames[j], code_ptr))
-            return BTS_MERGE_TORN_CODE;
-        view->first = j;
-        m->stats.trimmed++;
-        view->line = innermost_line(m, in, native_index, &t->frames[j], false);
-        return BTS_MERGE_OK;
-    }
     /* The frame returned to the one the chain now starts with. */
     const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
-    if (!g || g->is_entry || previous != py->frame)
+    if (!g)
         return BTS_MERGE_TORN_FRAME;
+    if (g->is_entry) {
+        /* It was its activation's only frame: that activation ended, and
+         * the run read in its place is a later call from the same caller
+         * (the next run's, which the outer activation vouched for). */
+        if (previous && (view->end >= t->n_frames || previous != t->frames[view->end].frame))
+            return BTS_MERGE_TORN_FRAME;
+        view->first = view->end;
+    } else if (previous != py->frame) {
+        return BTS_MERGE_TORN_FRAME;
+    }
     view->lead = g;
     m->stats.rebuilt_returned++;
     view->line = innermost_line(m, in, native_index, g, true);
     return BTS_MERGE_OK;
+}
+
+/* How many of the chain's first frames the thread pushed after the
+ * sample: those before the innermost activation's frame, found further
+ * out. 0 when it is first, not found, or when that cannot be told: while
+ * a frame is pushed or popped, or when a nameless native frame under the
+ * activation could be another one the chain's extra runs belong to. */
+static size_t newer_frames(const struct bts_python_merge *m, const struct bts_merge_input *in,
+                           size_t e0)
+{
+    const struct bts_python_thread *t = in->python;
+    const struct bts_unwind_frame *f = &in->native[e0];
+    uint64_t frame, code;
+    bool crossing = false;
+    if (in->trusted || m->frame.elected == NO_LOC || code_anchor(m) == NO_LOC ||
+        !agreed_value(&m->frame, in, f, &frame) || !code_value(m, in, f, &code) ||
+        t->frames[0].frame == frame)
+        return 0;
+    for (size_t i = 0; i < e0; i++) {
+        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
+            return 0;
+    }
+    for (size_t p = 1; p < t->n_frames; p++) {
+        crossing |= t->frames[p - 1].is_entry;
+        if (t->frames[p].frame != frame)
+            continue;
+        if (!code_matches(m, &t->frames[p], code))
+            return 0;
+        for (size_t i = 0; crossing && i < e0; i++) {
+            if (in->kinds[i] == BTS_MERGE_UNKNOWN)
+                return 0;
+        }
+        return p;
+    }
+    return 0;
 }
 
 enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
@@ -651,6 +685,7 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     size_t n_native = in->n_native;
     bool complete = in->complete;
     int n_runs, n_evals = 0;
+    size_t skip;
     /* 1 when the innermost activation's run returned since the sample:
      * activation k then runs run k - 1 of the chain read. */
     int popped = 0;
@@ -666,7 +701,6 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         r = BTS_MERGE_NO_PYTHON;
         goto out;
     }
-    n_runs = split_runs(t, starts);
     for (size_t i = 0; i < n_native; i++) {
         if (in->kinds[i] != BTS_MERGE_EVAL)
             continue;
@@ -685,9 +719,11 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         evals[n_evals++] = i;
     }
     if (n_evals == 0) {
-        r = n_runs < 0 ? BTS_MERGE_TORN_COUNT : BTS_MERGE_TORN_STACK;
+        r = BTS_MERGE_TORN_STACK;
         goto out;
     }
+    skip = newer_frames(m, in, evals[0]);
+    n_runs = split_runs(t, skip, starts);
     if (n_runs < 0 || n_evals > n_runs + 1 || (complete && n_evals < n_runs)) {
         r = BTS_MERGE_TORN_COUNT;
         goto out;
@@ -786,6 +822,8 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     }
 built:
     *n_out = n;
+    if (skip)
+        m->stats.trimmed++;
 out:
     m->stats.results[r]++;
     return r;

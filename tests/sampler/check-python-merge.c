@@ -141,8 +141,10 @@ START_TEST(test_classify_names_the_loop_its_cold_part_and_the_plumbing)
     ck_assert_int_eq(bts_python_merge_classify("list_sort_impl"), BTS_MERGE_NATIVE);
     ck_assert_int_eq(bts_python_merge_classify("SHA256_Update"), BTS_MERGE_NATIVE);
     ck_assert_int_eq(bts_python_merge_classify("PyObject_CallableCheck"), BTS_MERGE_NATIVE);
-    ck_assert_int_eq(bts_python_merge_classify("python3.11+0x5c76a9"), BTS_MERGE_NATIVE);
-    ck_assert_int_eq(bts_python_merge_classify(NULL), BTS_MERGE_NATIVE);
+    ck_assert_int_eq(bts_python_merge_classify("_PyEval_FrameClearAndPop"), BTS_MERGE_FRAME_OP);
+    ck_assert_int_eq(bts_python_merge_classify("python3.11+0x5c76a9"), BTS_MERGE_UNKNOWN);
+    ck_assert_int_eq(bts_python_merge_classify("[unknown]"), BTS_MERGE_UNKNOWN);
+    ck_assert_int_eq(bts_python_merge_classify(NULL), BTS_MERGE_UNKNOWN);
 }
 END_TEST
 
@@ -384,6 +386,39 @@ START_TEST(test_merge_rebuilds_a_frame_that_returned_since)
 }
 END_TEST
 
+START_TEST(test_merge_rebuilds_an_activation_a_later_call_replaced)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    struct fake_reader r = {0};
+    size_t n;
+    teach(m);
+    /* one activation per frame (3.8-3.10): b ran alone in the inner one;
+     * by the read b returned and a called c from the same place */
+    memset(&f, 0, sizeof(f));
+    fake_native(&f, BTS_MERGE_NATIVE, 0, 0);
+    fake_native(&f, BTS_MERGE_EVAL, 0xb000, 0xbc00 + 0x140);
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);
+    fake_native(&f, BTS_MERGE_EVAL, 0xa000, 0xac00 + 0x110);
+    fake_python(&f, 0xb000, 0xbc00, 0x40, true);
+    r.frame = f.frames[0];
+    r.previous = 0xa000;
+    f.thread.n_frames = 0;
+    fake_python(&f, 0xc000, 0xcc00, 0x10, true);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    struct bts_merge_input in = reader_input(&f, &r);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert_uint_eq(n, 3); /* leaf, b, a */
+    ck_assert(out[1].python && out[1].python->frame == 0xb000 && out[1].python->code == 0xbc00);
+    ck_assert(out[2].python == &f.frames[1]);
+    /* b's memory names another caller */
+    r.previous = 0xe000;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_FRAME);
+    bts_python_merge_free(m);
+}
+END_TEST
+
 START_TEST(test_merge_rebuilds_a_frame_another_call_replaced)
 {
     struct bts_python_merge *m = bts_python_merge_new(NULL);
@@ -428,6 +463,32 @@ START_TEST(test_merge_leaves_out_frames_pushed_since)
     ck_assert_uint_eq(n, 4);
     ck_assert(out[2].python == &f.frames[1]);
     ck_assert(out[3].python == &f.frames[2]);
+    bts_python_merge_free(m);
+}
+END_TEST
+
+START_TEST(test_merge_leaves_out_calls_made_since_unless_a_nameless_frame_hides_one)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    size_t n;
+    teach(m);
+    /* after the sample, the sorted list's C code called e back (a new
+     * activation, entry frame e) */
+    fake_two_frames(&f, 0x40);
+    f.thread.n_frames = 0;
+    fake_python(&f, 0xe000, 0xec00, 0x10, true);
+    fake_python(&f, 0xb000, 0xbc00, 0x40, false);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    struct bts_merge_input in = fake_input(&f, false);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert_uint_eq(n, 4);
+    ck_assert(out[2].python == &f.frames[1]);
+    /* a nameless frame under the loop could be a loop of its own, running
+     * e: then e would be the sample's, not a later call */
+    f.kinds[1] = BTS_MERGE_UNKNOWN;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_COUNT);
     bts_python_merge_free(m);
 }
 END_TEST
@@ -795,8 +856,10 @@ static Suite *bts_python_merge_suite(void)
     tcase_add_test(tc, test_merge_passes_threads_without_python_through);
     tcase_add_test(tc, test_merge_puts_frames_past_the_stack_copy_on_top);
     tcase_add_test(tc, test_merge_rebuilds_a_frame_that_returned_since);
+    tcase_add_test(tc, test_merge_rebuilds_an_activation_a_later_call_replaced);
     tcase_add_test(tc, test_merge_rebuilds_a_frame_another_call_replaced);
     tcase_add_test(tc, test_merge_leaves_out_frames_pushed_since);
+    tcase_add_test(tc, test_merge_leaves_out_calls_made_since_unless_a_nameless_frame_hides_one);
     tcase_add_test(tc, test_merge_is_torn_while_a_frame_is_pushed_or_popped);
     tcase_add_test(tc, test_merge_is_torn_when_copies_of_the_frame_disagree);
     suite_add_tcase(s, tc);
