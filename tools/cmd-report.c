@@ -8,6 +8,7 @@
 #include "memory-report.h"
 #include "output-file.h"
 #include "pprof.h"
+#include "python-collapse.h"
 #include "report.h"
 
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_BY = 1200, OPT_COMPARE, OPT_MEMORY, OPT_TIMELINE_CSV, OPT_STACKS };
+enum { OPT_BY = 1200, OPT_COMPARE, OPT_MEMORY, OPT_TIMELINE_CSV, OPT_STACKS, OPT_COLLAPSE_NATIVE };
 
 static void usage(FILE *out)
 {
@@ -37,6 +38,8 @@ static void usage(FILE *out)
           "      --sample-type T    pprof input: the value to read (default: the first)\n"
           "      --event NAME       perf script input: event to keep (default: the first)\n"
           "      --strict           stop at the first malformed input line\n"
+          "      --collapse-native  count the native frames under a Python frame (record\n"
+          "                         --native) as that Python function's self time\n"
           "  -h, --help             this message\n"
           "\n"
           "`thread NAME (TID)` and `process NAME (PID)` root frames are not functions and\n"
@@ -416,6 +419,7 @@ int bts_cmd_report(int argc, char **argv)
         {"memory", no_argument, NULL, OPT_MEMORY},
         {"timeline-csv", required_argument, NULL, OPT_TIMELINE_CSV},
         {"stacks", required_argument, NULL, OPT_STACKS},
+        {"collapse-native", no_argument, NULL, OPT_COLLAPSE_NATIVE},
     };
     size_t nb = sizeof(base) / sizeof(base[0]), nc = bts_diff_compare_longopt_count;
     struct option own[sizeof(base) / sizeof(base[0]) + 8];
@@ -423,7 +427,7 @@ int bts_cmd_report(int argc, char **argv)
     struct bts_report_opts ro = {.top = 20, .by = BTS_REPORT_BY_SELF, .style = BTS_REPORT_TEXT};
     struct bts_diff_inputs d = {0};
     struct bts_convert_input *in = &d.in;
-    bool compare = false;
+    bool compare = false, collapse_native = false;
     struct memory_args mem = {.stacks = 3};
     struct bts_calltree *t = NULL;
     struct bts_output_file *of = NULL;
@@ -493,6 +497,9 @@ int bts_cmd_report(int argc, char **argv)
             if (bts_cli_parse_u64("stacks", optarg, 1, 1000, &mem.stacks))
                 ret = BTS_EXIT_USAGE;
             break;
+        case OPT_COLLAPSE_NATIVE:
+            collapse_native = true;
+            break;
         case ':':
         case '?':
             ret = bts_cli_bad_option("report", c, argv);
@@ -504,6 +511,9 @@ int bts_cmd_report(int argc, char **argv)
     free(longopts);
     if (!ret && compare && mem.on)
         ret = bts_cli_usage_error("report", "--compare and --memory do not go together");
+    else if (!ret && collapse_native && (compare || mem.on))
+        ret = bts_cli_usage_error("report", "--collapse-native goes with a plain report, not "
+                                            "--compare or --memory");
     else if (!ret && !mem.on && (mem.timeline_csv || mem.stacks != 3))
         ret = bts_cli_usage_error("report", "--timeline-csv and --stacks go with --memory");
     if (!ret && compare)
@@ -530,6 +540,16 @@ int bts_cmd_report(int argc, char **argv)
     ret = bts_convert_load(argv[optind], in, t);
     if (ret)
         goto out;
+    if (collapse_native) {
+        struct bts_calltree *collapsed = bts_calltree_collapse_native(t);
+        if (!collapsed) {
+            bts_cli_error("out of memory");
+            ret = BTS_EXIT_FAILURE;
+            goto out;
+        }
+        bts_calltree_free(t);
+        t = collapsed;
+    }
     err = bts_output_file_open(output, &of);
     if (!err)
         err = bts_report_write(t, &ro, bts_output_file_stream(of));
