@@ -453,20 +453,28 @@ static void reopen_thread(struct perf_backend *pb, struct perf_thread *t)
  * new event is opened before the old one is read out and closed, so no
  * time goes unsampled. A thread whose new event cannot be opened keeps its
  * old one. Called between drains only: opening an event while a ring is
- * being read could move it. */
+ * being read could move it. Each new event is vetted like a new thread's,
+ * before and after the open: the thread may have exec'd since its own was
+ * opened (an event the kernel dropped at exec reads as hung up only once
+ * poll has seen it). */
 static void apply_prompt(struct perf_backend *pb)
 {
     pb->prompt = pb->want_prompt;
     fill_attr(pb);
-    for (size_t i = 0; i < pb->nthreads; i++) {
+    for (size_t i = 0; i < pb->nthreads && !pb->verdict && !pb->exited; i++) {
         struct perf_thread *t = &pb->threads[i];
         struct perf_thread fresh;
 
-        if (t->fd < 0 || t->hung_up)
+        if (t->fd < 0 || t->hung_up || vet(pb, t->tid) < 0)
             continue;
         memset(&fresh, 0, sizeof(fresh));
         if (open_event(pb, t->tid, ring_pages(pb), &fresh.fd, &fresh.ring) < 0)
             continue;
+        if (vet(pb, t->tid) < 0) {
+            bts_ring_unmap(&fresh.ring);
+            close(fresh.fd);
+            continue;
+        }
         drain_ring(pb, &t->ring);
         bts_ring_unmap(&t->ring);
         close(t->fd);
