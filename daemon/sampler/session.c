@@ -186,6 +186,18 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
         }
         return 0;
     }
+    /* With the guard, the target's memory is read only while the guard
+     * vouches for the process now: a sample drained after an exec would
+     * otherwise have its Python stack read from the new image (the kernel
+     * lets root read a setuid process). The native stack was copied at the
+     * sample and stays. */
+    if (s->opts.guard) {
+        int g = bts_target_guard_check(s->guard, raw->tid);
+        if (g < 0)
+            return 0;
+        if (g == BTS_TARGET_GUARD_EXEC)
+            s->maps_dirty = true;
+    }
     n = bts_python_frames_read(s->python, raw->tid, s->pcs, BTS_MAX_FRAMES, &pr);
     take_python_note(s);
     bts_python_frames_stats(s->python, &ps);
