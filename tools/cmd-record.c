@@ -3,9 +3,11 @@
 #define _GNU_SOURCE
 
 #include "cli.h"
+#include "memory-record.h"
 #include "output-file.h"
 #include "pprof.h"
 #include "render.h"
+#include "proc.h"
 #include "profiler.h"
 #include "speedscope.h"
 
@@ -46,6 +48,14 @@ struct record_opts {
     int format;        /* -1: infer from the output name */
     double duration_s; /* 0: until the target exits or Ctrl-C */
     bool status;
+    const char *timeline_csv; /* --memory: the RSS timeline as CSV */
+};
+
+/* --memory: what travels from the poll loop to the writers. */
+struct memory_record {
+    struct bts_rss_timeline *rss;
+    struct bts_timeline *tl;   /* the writers' model, once recording ended */
+    uint64_t bytes_per_sample; /* fault_period x page size */
 };
 
 static void usage(FILE *out)
@@ -78,6 +88,11 @@ static void usage(FILE *out)
           "      --title TEXT       flame graph title\n"
           "      --subtitle TEXT    flame graph subtitle\n"
           "      --no-status        no live status line on a terminal\n"
+          "      --memory           sample page faults (first touches of new memory) instead\n"
+          "                         of CPU time: a profile in bytes, with the RSS timeline\n"
+          "                         (perf_event backend only)\n"
+          "      --fault-period N   with --memory: sample every Nth page fault (default 32)\n"
+          "      --timeline-csv F   with --memory: also write the RSS timeline as CSV\n"
           "  -h, --help             show this help\n"
           "\n"
           "A thread that runs CPython 3.8-3.13 is shown by its Python frames,\n"
@@ -143,6 +158,9 @@ enum {
     OPT_TITLE,
     OPT_SUBTITLE,
     OPT_NO_STATUS,
+    OPT_MEMORY,
+    OPT_FAULT_PERIOD,
+    OPT_TIMELINE_CSV,
 };
 
 static int parse_args(int argc, char **argv, struct record_opts *o)
@@ -160,6 +178,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         {"title", required_argument, NULL, OPT_TITLE},
         {"subtitle", required_argument, NULL, OPT_SUBTITLE},
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
+        {"memory", no_argument, NULL, OPT_MEMORY},
+        {"fault-period", required_argument, NULL, OPT_FAULT_PERIOD},
+        {"timeline-csv", required_argument, NULL, OPT_TIMELINE_CSV},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -225,6 +246,17 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         case OPT_NO_STATUS:
             o->status = false;
             break;
+        case OPT_MEMORY:
+            o->session.memory = true;
+            break;
+        case OPT_FAULT_PERIOD:
+            if (bts_cli_parse_u64("fault-period", optarg, 1, 1u << 20, &v))
+                return BTS_EXIT_USAGE;
+            o->session.fault_period = (unsigned)v;
+            break;
+        case OPT_TIMELINE_CSV:
+            o->timeline_csv = optarg;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -232,7 +264,51 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
             return bts_cli_bad_option("record", c, argv);
         }
     }
+    if (!o->session.memory && (o->session.fault_period || o->timeline_csv))
+        return bts_cli_usage_error("record", "--fault-period and --timeline-csv need --memory");
+    if (o->session.memory && o->session.backend == BTS_BACKEND_PTRACE)
+        return bts_cli_usage_error("record",
+                                   "--memory needs the perf backend: ptrace has no page-fault "
+                                   "event (no growth attribution and no fallback)");
+    if (o->session.memory && o->session.idle)
+        return bts_cli_usage_error("record", "--memory and --idle do not go together");
+    if (o->session.memory && o->session.subprocesses)
+        return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
+}
+
+/* Folded text whose counts are samples, rewritten in place with counts x
+ * mult (bytes). Lines without a count pass unchanged. 0 or -ENOMEM. */
+static int scale_folded(char **buf, size_t *len, uint64_t mult)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *mem = open_memstream(&out, &out_len);
+    char *p = *buf, *end = *buf + *len;
+
+    if (!mem)
+        return -ENOMEM;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char *sp = memrchr(p, ' ', n);
+        char *num_end = NULL;
+        unsigned long long c = 0;
+
+        if (sp)
+            c = strtoull(sp + 1, &num_end, 10);
+        if (sp && num_end == p + n)
+            fprintf(mem, "%.*s %llu\n", (int)(sp - p), p, c * (unsigned long long)mult);
+        else
+            fprintf(mem, "%.*s\n", (int)n, p);
+        p += n + 1;
+    }
+    if (fclose(mem))
+        return -ENOMEM;
+    free(*buf);
+    *buf = out;
+    *len = out_len;
+    return 0;
 }
 
 /* py-spy's naming: PROG-PID-YYYY-MM-DDTHH:MM:SS.EXT, without colons so the
@@ -378,7 +454,7 @@ static int write_live_pprof(const struct bts_profiler *s, const struct bts_pprof
 
 /* Renders the session's stacks into `out` in the chosen format. */
 static int write_profile(const struct bts_profiler *s, const struct record_opts *o, int format,
-                         const char *target, pid_t pid, FILE *out)
+                         const char *target, pid_t pid, const struct memory_record *mr, FILE *out)
 {
     struct bts_session_stats st;
     struct bts_render_opts ro;
@@ -393,7 +469,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     bts_profiler_stats(s, &st);
     if (st.samples == 0)
         return -ENODATA;
-    if (format == FORMAT_COLLAPSED)
+    if (format == FORMAT_COLLAPSED && !mr)
         return bts_profiler_write_folded(s, out);
 
     /* pprof's comment is the command (diff and report --compare name a side
@@ -409,6 +485,11 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
             .duration_nanos = (int64_t)(st.elapsed_s * 1e9),
             .comment = comment,
         };
+        if (mr) {
+            po.kind = BTS_PPROF_MEMORY;
+            po.period_bytes = mr->bytes_per_sample;
+            po.timeline = mr->tl;
+        }
         ret = write_live_pprof(s, &po, out);
         if (ret != -ENOTSUP) {
             free(comment);
@@ -436,9 +517,26 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
                 .duration_nanos = (int64_t)(st.elapsed_s * 1e9),
                 .comment = comment,
             };
+            if (mr) {
+                po.kind = BTS_PPROF_MEMORY;
+                po.period_bytes = mr->bytes_per_sample;
+                po.timeline = mr->tl;
+            }
             ret = bts_pprof_write_folded(in, "profile", &po, out);
         } else if (!ret) {
             struct bts_speedscope_opts so = {.exporter = "bt-spy " BTS_VERSION};
+
+            if (mr) {
+                fclose(in);
+                in = NULL;
+                ret = scale_folded(&folded, &folded_len, mr->bytes_per_sample);
+                if (!ret && !(in = fmemopen(folded, folded_len ? folded_len : 1, "r")))
+                    ret = -errno;
+                if (ret)
+                    goto out;
+                so.unit = "bytes";
+                so.timeline = mr->tl;
+            }
             ret = bts_speedscope_write_folded(in, target ? target : "profile", &so, out);
         }
         goto out;
@@ -450,8 +548,15 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     ret = bts_profiler_write_folded(s, mem);
     if (fclose(mem) && !ret)
         ret = -errno;
+    if (!ret && mr)
+        ret = scale_folded(&folded, &folded_len, mr->bytes_per_sample);
     if (ret)
         goto out;
+    if (format == FORMAT_COLLAPSED) {
+        if (folded_len && fwrite(folded, 1, folded_len, out) != folded_len)
+            ret = -EIO;
+        goto out;
+    }
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
@@ -460,8 +565,10 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
             "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s%s%s | %s",
             target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
             (unsigned long long)st.samples, (unsigned long long)st.lost, bts_profiler_backend(s),
-            o->session.idle ? "wall-clock" : "on-CPU", python_notes(&st, pynote, sizeof(pynote)),
-            o->session.gil ? " | GIL holder only" : "",
+            mr                ? "page faults, in bytes"
+            : o->session.idle ? "wall-clock"
+                              : "on-CPU",
+            python_notes(&st, pynote, sizeof(pynote)), o->session.gil ? " | GIL holder only" : "",
             st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
@@ -479,6 +586,10 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     ro.notes = notes;
     if (o->session.idle)
         ro.countname = "samples (wall clock)";
+    if (mr) {
+        ro.countname = "bytes";
+        ro.timeline = mr->tl;
+    }
 
     in = fmemopen(folded, folded_len ? folded_len : 1, "r");
     if (!in) {
@@ -504,6 +615,24 @@ out:
     return ret;
 }
 
+/* --timeline-csv: 0, or -errno after saying why. */
+static int write_timeline_csv(const struct bts_timeline *tl, const char *path)
+{
+    struct bts_output_file *f = NULL;
+    int ret = bts_output_file_open(path, &f);
+
+    if (!ret)
+        ret = bts_timeline_write_csv(tl, bts_output_file_stream(f));
+    if (ret && f && bts_output_file_error(f))
+        ret = bts_output_file_error(f);
+    if (!ret)
+        ret = bts_output_file_commit(f);
+    if (ret)
+        bts_cli_error("cannot write '%s': %s", path, bts_cli_strerror(ret));
+    bts_output_file_free(f);
+    return ret;
+}
+
 int bts_cmd_record(int argc, char **argv)
 {
     struct record_opts o = {
@@ -515,6 +644,8 @@ int bts_cmd_record(int argc, char **argv)
     struct bts_session_stats st;
     struct bts_profiler *s = NULL;
     struct bts_output_file *of = NULL;
+    struct memory_record mem = {0};
+    int64_t mem_start_ns = 0;
     char *output = NULL, *target = NULL;
     bool tty, stopped_by_user = false;
     double last_status = -1;
@@ -528,6 +659,11 @@ int bts_cmd_record(int argc, char **argv)
 
     format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
     tty = o.status && bts_cli_stderr_is_tty();
+    if (o.session.memory && bts_cli_connect_path) {
+        bts_cli_error("--memory is not available through bt-spyd yet");
+        bts_cli_hint("run bt-spy record --memory without --connect");
+        return BTS_EXIT_USAGE;
+    }
 
     s = bts_cli_profiler_new(&o.session);
     if (!s) {
@@ -553,6 +689,20 @@ int bts_cmd_record(int argc, char **argv)
     }
     pid = bts_profiler_pid(s);
     target = bts_cli_describe_target(&o.session, pid);
+    if (o.session.memory) {
+        long page = sysconf(_SC_PAGESIZE);
+
+        mem_start_ns = bts_proc_now_ns();
+        mem.bytes_per_sample =
+            (uint64_t)(page > 0 ? page : 4096) *
+            (o.session.fault_period ? o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD);
+        mem.rss = bts_rss_timeline_new(pid, mem_start_ns, NULL);
+        if (!mem.rss) {
+            bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
+            goto stop;
+        }
+        bts_rss_timeline_poll(mem.rss, mem_start_ns);
+    }
     if (o.session.backend == BTS_BACKEND_AUTO)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
                 o.session.rate_hz, bts_profiler_backend(s));
@@ -571,7 +721,18 @@ int bts_cmd_record(int argc, char **argv)
     }
 
     for (;;) {
-        ret = bts_profiler_poll(s, 100);
+        int timeout_ms = 100;
+
+        if (mem.rss) {
+            /* The RSS is read before the session may reap the target. */
+            int64_t now = bts_proc_now_ns();
+            int64_t due;
+
+            bts_rss_timeline_poll(mem.rss, now);
+            due = bts_rss_timeline_next_due(mem.rss) - bts_proc_now_ns();
+            timeout_ms = due <= 0 ? 0 : due < 100000000 ? (int)((due + 999999) / 1000000) : 100;
+        }
+        ret = bts_profiler_poll(s, timeout_ms);
         bts_profiler_stats(s, &st);
         print_python_note(&st, &notes_seen, tty);
         if (tty && st.elapsed_s - last_status >= 0.25) {
@@ -609,7 +770,20 @@ stop:
         goto out;
 
     bts_profiler_stats(s, &st);
-    ret = write_profile(s, &o, format, target, bts_profiler_pid(s), bts_output_file_stream(of));
+    if (mem.rss) {
+        int64_t end = bts_proc_now_ns();
+
+        bts_rss_timeline_finish(mem.rss, (uint64_t)(end - mem_start_ns));
+        mem.tl = bts_memory_timeline(mem.rss, 0);
+        if (!mem.tl) {
+            bts_cli_error("cannot build the RSS timeline: %s", bts_cli_strerror(errno));
+            goto out;
+        }
+        if (o.timeline_csv && write_timeline_csv(mem.tl, o.timeline_csv) < 0)
+            goto out;
+    }
+    ret = write_profile(s, &o, format, target, bts_profiler_pid(s), mem.rss ? &mem : NULL,
+                        bts_output_file_stream(of));
     if (ret && bts_output_file_error(of))
         ret = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (ret == -ENODATA) {
@@ -643,6 +817,8 @@ stop:
             ;
     }
 out:
+    bts_timeline_free(mem.tl);
+    bts_rss_timeline_free(mem.rss);
     bts_output_file_free(of);
     bts_profiler_free(s);
     free(output);

@@ -69,6 +69,8 @@ struct bts_backend_config {
     uint32_t stack_size;
     bool callchain; /* frame-pointer mode: pcs instead of regs + stack */
     bool idle;
+    bool memory;           /* page faults instead of CPU time (perf_event only) */
+    unsigned fault_period; /* with memory: every Nth fault */
 };
 
 struct bts_backend_threads {

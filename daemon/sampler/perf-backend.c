@@ -259,6 +259,11 @@ static void fill_attr(struct perf_backend *pb)
     a->config = PERF_COUNT_SW_CPU_CLOCK;
     a->sample_period =
         1000000000ULL / (pb->cfg.rate_hz ? pb->cfg.rate_hz : BTS_SESSION_DEFAULT_RATE_HZ);
+    if (pb->cfg.memory) {
+        /* Memory: every Nth page fault, with the stack that touched the page. */
+        a->config = PERF_COUNT_SW_PAGE_FAULTS;
+        a->sample_period = pb->cfg.fault_period;
+    }
     if (!a->sample_period)
         a->sample_period = 1;
     a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;

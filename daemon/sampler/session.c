@@ -112,6 +112,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         goto out;
     if (opts->no_python && (opts->function || opts->gil))
         goto out; /* both need the Python stacks */
+    if (opts->memory && (opts->backend == BTS_BACKEND_PTRACE || opts->idle))
+        goto out; /* page faults are a perf_event event */
     if (opts->stack_size &&
         (opts->stack_size % 8 ||
          opts->stack_size > (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE
@@ -126,6 +128,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         s->opts.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ;
     if (!s->opts.stack_size)
         s->opts.stack_size = BTS_SESSION_DEFAULT_STACK_SIZE;
+    if (!s->opts.fault_period)
+        s->opts.fault_period = BTS_SESSION_DEFAULT_FAULT_PERIOD;
     if (opts->argv) {
         size_t n = 0;
         while (opts->argv[n])
@@ -510,7 +514,8 @@ static int start_backend(struct bts_session *s, const struct bts_backend_config 
         if (!s->backend)
             return -errno;
         ret = s->backend->ops->start(s->backend, cfg, sink);
-        if (ret == 0 || s->opts.backend == BTS_BACKEND_PERF || !perf_refused(ret))
+        /* --memory has no ptrace counterpart: no fallback. */
+        if (ret == 0 || s->opts.backend == BTS_BACKEND_PERF || s->opts.memory || !perf_refused(ret))
             return ret;
         s->backend->ops->free(s->backend);
         s->backend = NULL;
@@ -560,6 +565,8 @@ int bts_session_start(struct bts_session *s)
         .stack_size = s->opts.stack_size,
         .callchain = s->opts.unwind == BTS_UNWIND_FP,
         .idle = s->opts.idle,
+        .memory = s->opts.memory,
+        .fault_period = s->opts.fault_period,
     };
     if (!s->opts.no_python && !(s->python = bts_python_frames_new(s->pid, s->opts.function))) {
         ret = -errno;

@@ -28,6 +28,8 @@ enum bts_unwind {
 #define BTS_SESSION_DEFAULT_STACK_SIZE 8192
 #define BTS_SESSION_MIN_STACK_SIZE     512
 #define BTS_SESSION_MAX_STACK_SIZE     65528 /* perf_event: a sample stays below 64 KiB */
+/* --memory: every 32nd page fault (128 KiB with 4 KiB pages) */
+#define BTS_SESSION_DEFAULT_FAULT_PERIOD 32
 
 struct bts_session_opts {
     pid_t pid;         /* attach to this process, or 0 to launch argv */
@@ -68,6 +70,12 @@ struct bts_session_opts {
      * error. */
     int (*before_exec)(void *ctx);
     void *before_exec_ctx;
+    /* Memory (issue 17): sample every fault_period-th page fault (the
+     * first touch of new memory) with its user stack instead of CPU time;
+     * each sample stands for fault_period x page size bytes. perf_event
+     * only: ptrace has no such event, and auto does not fall back. */
+    bool memory;
+    unsigned fault_period; /* 0: BTS_SESSION_DEFAULT_FAULT_PERIOD */
 };
 
 struct bts_session_stats {
