@@ -588,9 +588,16 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
         if (in->kinds[i] == BTS_MERGE_FRAME_OP)
             return BTS_MERGE_TORN_FRAME;
     }
+    /* Running in the loop itself, its pointers may be between two frames
+     * (one set, the other not yet): only a frame that agrees with the
+     * chain read is taken, none is rebuilt. At a call the loop has
+     * settled on its frame. */
+    bool settled = native_index > 0;
     if (popped) {
         /* The whole run returned since: only its entry frame can be told
          * apart from the rest, so that is all it may have held. */
+        if (!settled)
+            return BTS_MERGE_TORN_COUNT;
         const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
         if (!g || !g->is_entry || (previous && previous != t->frames[0].frame))
             return BTS_MERGE_TORN_COUNT;
@@ -606,6 +613,8 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
             view->line = innermost_line(m, in, native_index, py, false);
             return BTS_MERGE_OK;
         }
+        if (!settled)
+            return BTS_MERGE_TORN_CODE;
         /* Another call took the frame's place: the sample's code, under
          * the callers the new frame has (the same ones: it sits where the
          * old one did). */
@@ -620,6 +629,8 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
         view->line = innermost_line(m, in, native_index, g, true);
         return BTS_MERGE_OK;
     }
+    if (!settled)
+        return BTS_MERGE_TORN_FRAME;
     /* The frame returned to the one the chain now starts with. */
     const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
     if (!g)
@@ -655,6 +666,9 @@ static size_t newer_frames(const struct bts_python_merge *m, const struct bts_me
     if (in->trusted || m->frame.elected == NO_LOC || code_anchor(m) == NO_LOC ||
         !agreed_value(&m->frame, in, f, &frame) || !code_value(m, in, f, &code) ||
         t->frames[0].frame == frame)
+        return 0;
+    /* in the loop itself, or pushing or popping a frame: no settled view */
+    if (e0 == 0)
         return 0;
     for (size_t i = 0; i < e0; i++) {
         if (in->kinds[i] == BTS_MERGE_FRAME_OP)

@@ -386,6 +386,44 @@ START_TEST(test_merge_rebuilds_a_frame_that_returned_since)
 }
 END_TEST
 
+START_TEST(test_merge_rebuilds_nothing_for_a_sample_in_the_loop_itself)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    struct fake_reader r = {0};
+    size_t n;
+    teach(m);
+    /* the loop itself was running (no call under it): its frame and
+     * code pointers may be between two frames, so b, gone from the
+     * chain, is not rebuilt */
+    memset(&f, 0, sizeof(f));
+    fake_native(&f, BTS_MERGE_EVAL, 0xb000, 0xbc00 + 0x140);
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);
+    fake_python(&f, 0xb000, 0xbc00, 0x40, false);
+    r.frame = f.frames[0];
+    r.previous = 0xa000;
+    f.thread.n_frames = 0;
+    fake_python(&f, 0xa000, 0xac00, 0x12, true);
+    struct bts_merge_input in = reader_input(&f, &r);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_FRAME);
+    ck_assert_int_eq(r.calls, 0);
+    /* nor when another call took b's place */
+    f.thread.n_frames = 0;
+    fake_python(&f, 0xb000, 0xcc00, 0x40, false);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_CODE);
+    ck_assert_int_eq(r.calls, 0);
+    /* the chain read agreeing is merged */
+    f.thread.n_frames = 0;
+    fake_python(&f, 0xb000, 0xbc00, 0x40, false);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert_uint_eq(n, 2);
+    bts_python_merge_free(m);
+}
+END_TEST
+
 START_TEST(test_merge_rebuilds_an_activation_a_later_call_replaced)
 {
     struct bts_python_merge *m = bts_python_merge_new(NULL);
@@ -856,6 +894,7 @@ static Suite *bts_python_merge_suite(void)
     tcase_add_test(tc, test_merge_passes_threads_without_python_through);
     tcase_add_test(tc, test_merge_puts_frames_past_the_stack_copy_on_top);
     tcase_add_test(tc, test_merge_rebuilds_a_frame_that_returned_since);
+    tcase_add_test(tc, test_merge_rebuilds_nothing_for_a_sample_in_the_loop_itself);
     tcase_add_test(tc, test_merge_rebuilds_an_activation_a_later_call_replaced);
     tcase_add_test(tc, test_merge_rebuilds_a_frame_another_call_replaced);
     tcase_add_test(tc, test_merge_leaves_out_frames_pushed_since);
