@@ -181,6 +181,12 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
 {
     struct bts_python_frames_read pr;
     struct bts_python_frames_stats ps;
+    /* Late or not is judged when the read starts: what it reads is the
+     * thread at that moment, and a read that waits on the target's memory
+     * map (its own mmap or munmap) must not make the sample look late, or
+     * the phases that map memory lose samples. */
+    bool late = s->prompt && s->polling && raw->time_ns &&
+                bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
     size_t n;
 
     if (!s->python) {
@@ -212,8 +218,7 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
         s->backend->ops->set_prompt(s->backend, ps.found);
         s->prompt = ps.found;
     }
-    if (n && s->prompt && s->polling && raw->time_ns &&
-        bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS) {
+    if (n && late) {
         s->python_late++;
         return -1;
     }
