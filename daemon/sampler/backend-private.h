@@ -45,6 +45,11 @@ struct bts_backend_sink {
     /* Optional: the target runs a new image (an exec), called before the
      * first sample of that image, beside maps_changed. */
     void (*exec)(void *ctx);
+    /* Optional (ptrace only): thread `tid` is in the stop of an interrupt
+     * sent to sample it, its registers and stack copied, and is resumed
+     * when this returns: keep it short, the thread waits. The sample
+     * itself comes after, through sample(). */
+    void (*stopped)(void *ctx, pid_t tid);
     /* Optional: a thread of the target started process `pid` (so
      * --subprocesses can follow it before the next /proc scan). */
     void (*forked)(void *ctx, pid_t pid);

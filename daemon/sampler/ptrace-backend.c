@@ -291,13 +291,17 @@ static void capture_thread(struct ptrace_backend *pt, struct ptrace_thread *t, s
     find_stack_range(pt, t, sp);
     if (sp >= t->stack_lo && sp < t->stack_hi && t->stack_hi - sp < len)
         len = t->stack_hi - sp;
-    if (sp == 0 || len == 0)
-        return;
-    struct iovec local = {.iov_base = pt->stack_buf, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)sp, .iov_len = len};
-    ssize_t n = process_vm_readv(t->tid, &local, 1, &remote, 1, 0);
-    if (n > 0)
-        cap->stack_len = (uint64_t)n;
+    if (sp != 0 && len != 0) {
+        struct iovec local = {.iov_base = pt->stack_buf, .iov_len = len};
+        struct iovec remote = {.iov_base = (void *)(uintptr_t)sp, .iov_len = len};
+        ssize_t n = process_vm_readv(t->tid, &local, 1, &remote, 1, 0);
+        if (n > 0)
+            cap->stack_len = (uint64_t)n;
+    }
+    /* Still stopped: the sink may read what the copy does not hold (a
+     * thread dump's Python stack) while it matches the registers. */
+    if (t->sampling && pt->sink.stopped)
+        pt->sink.stopped(pt->sink.ctx, t->tid);
 }
 
 /* Frame-pointer mode: walk the rbp chain inside the stack copy. */
