@@ -2,7 +2,7 @@
 /* ptrace-backend: samples a process by stopping one thread at a time with
  * PTRACE_INTERRUPT, copying its registers and user stack, and resuming it.
  *
- * Design §3 says "unwind with libunwind-ptrace". We do not: libunwind-ptrace's
+ * Unwinding with libunwind-ptrace would be simpler, and we do not: its
  * _UPT accessors read every register with its own PTRACE_PEEKUSER, every
  * stack word with PTRACE_PEEKDATA, and re-read /proc/PID/maps on each unwind
  * info lookup, all while the thread must stay stopped, so a 30-frame stack
