@@ -6,11 +6,13 @@
 #   json_work    json.dumps: the _json extension module's encoder
 #   keyed_work   list.sort(key=neg_key): native code between two Python
 #                frames (the sort calls the Python key function back)
-# Rounds of the four repeat until --seconds have passed. The CPU time of
-# each call is read with time.thread_time() around it, and the end prints
-# one JSON line: each function's share of the CPU time spent in them.
+# Rounds of the four repeat until --seconds have passed, or --rounds times
+# (a fixed amount of work, for overhead benchmarks). The CPU time of each
+# call is read with time.thread_time() around it, and the end prints one
+# JSON line: each function's share of the CPU time spent in them; with
+# --rounds also "elapsed: S", the wall time of the rounds.
 #
-# usage: mixed.py [--seconds S] [--only NAME[,NAME...]] [--threads N]
+# usage: mixed.py [--seconds S | --rounds N] [--only NAME[,NAME...]] [--threads N]
 import hashlib
 import json
 import random
@@ -66,28 +68,33 @@ WORK = (("sort_work", sort_work, 1), ("hash_work", hash_work, 12), ("json_work",
 
 
 def parse_args(argv):
-    opts = {"seconds": 3.0, "only": None, "threads": 1}
+    opts = {"seconds": 3.0, "rounds": 0, "only": None, "threads": 1}
     i = 0
     while i < len(argv):
         key = argv[i]
-        if key in ("--seconds", "--only", "--threads") and i + 1 < len(argv):
+        if key in ("--seconds", "--rounds", "--only", "--threads") and i + 1 < len(argv):
             value = argv[i + 1]
             if key == "--seconds":
                 opts["seconds"] = float(value)
+            elif key == "--rounds":
+                opts["rounds"] = int(value)
             elif key == "--only":
                 opts["only"] = set(value.split(","))
             else:
                 opts["threads"] = int(value)
             i += 2
         else:
-            sys.exit("usage: mixed.py [--seconds S] [--only NAME[,NAME...]] [--threads N]")
+            sys.exit("usage: mixed.py [--seconds S | --rounds N] [--only NAME[,NAME...]] "
+                     "[--threads N]")
     return opts
 
 
 def run(opts, cpu):
     work = [w for w in WORK if opts["only"] is None or w[0] in opts["only"]]
     end = time.monotonic() + opts["seconds"]
-    while time.monotonic() < end:
+    done = 0
+    while (done < opts["rounds"]) if opts["rounds"] else (time.monotonic() < end):
+        done += 1
         for name, fn, rounds in work:
             t0 = time.thread_time()
             fn(rounds)
@@ -97,6 +104,7 @@ def run(opts, cpu):
 def main():
     opts = parse_args(sys.argv[1:])
     cpus = [{} for _ in range(opts["threads"])]
+    t0 = time.monotonic()
     threads = [threading.Thread(target=run, args=(opts, cpus[i]), name="mixed-%d" % i)
                for i in range(1, opts["threads"])]
     for t in threads:
@@ -111,6 +119,8 @@ def main():
     total = sum(cpu.values()) or 1.0
     print(json.dumps({"cpu_share": {k: round(v / total, 4) for k, v in sorted(cpu.items())},
                       "cpu_seconds": round(total, 3)}))
+    if opts["rounds"]:
+        print("elapsed: %.6f" % (time.monotonic() - t0))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# record --native merges Python and native frames, each Python frame where
+# it was at the sample: on every CPython 3.8-3.13 of this machine and on both
+# backends (perf_event, which reads the Python stack after the sample and
+# anchors it on the sample's own registers and stack, and ptrace, which reads
+# it while the thread is stopped), `record --native -r 999 -d 3` of
+# workloads/mixed.py must put >= 99% of the samples that hold one of its
+# native workloads' frames (libcrypto/_hashlib, _json, list.sort's C code
+# where the interpreter has symbols) under the right Python caller, and not
+# one under a wrong one (nativecheck.py). record names the share of samples
+# it could not merge. On the first interpreter also: the interpreter's call
+# plumbing is hidden unless --native-internal, and report --collapse-native
+# folds native frames into their caller. Prints what it covered; fails if
+# nothing.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+py_init
+"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
+
+workload="$PY_WORKLOADS/mixed.py"
+native_check() {
+    "$PYTOOL" "$PY_DIR/nativecheck.py" "$@"
+}
+covered=()
+for py in "${PYTHONS[@]}"; do
+    version=$(py_version "$py")
+    linkage=$(py_linkage "$py")
+    # list.sort's frames have names only where the interpreter keeps its
+    # symbols (pyenv's libpython; Debian's python3 is stripped)
+    need=(--need hash --need json)
+    [ "$linkage" = shared ] && need+=(--need sort)
+    for backend in perf ptrace; do
+        tag="$version ($linkage) $backend"
+        out="$WORK/$version-$backend"
+        if ! "$BTS" record --native --backend "$backend" -r 999 -d 3 -f collapsed \
+            -o "$out.folded" --no-status -- "$py" "$workload" --seconds 4 \
+            >"$out.json" 2>"$out.err"; then
+            cat "$out.err"
+            py_fail "$tag: record --native failed"
+            continue
+        fi
+        grep -Ei 'torn|merged' "$out.err" | sed "s|^|$tag: |"
+        grep -Eiq 'torn' "$out.err" || py_fail "$tag: record does not say how many samples were torn"
+        native_check "$out.folded" --label "$tag" --min-right 99 "${need[@]}" ||
+            py_fail "$tag: see above"
+        covered+=("$tag")
+    done
+done
+
+# Options, on the first interpreter.
+py=${PYTHONS[0]}
+"$BTS" record --native -r 499 -d 2 -f collapsed -o "$WORK/hidden.folded" --no-status -- \
+    "$py" "$workload" --seconds 3 >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err"; py_fail "record --native failed"; }
+grep -Eq '(^|;)(_PyEval_EvalFrameDefault|_PyEval_Vector|_PyFunction_Vectorcall|_PyObject_MakeTpCall|PyObject_Vectorcall)(;| )' \
+    "$WORK/hidden.folded" &&
+    py_fail "--native shows the interpreter's plumbing: $(grep -m1 -Eo '(_PyEval_EvalFrameDefault|_PyEval_Vector|_PyFunction_Vectorcall|_PyObject_MakeTpCall|PyObject_Vectorcall)' "$WORK/hidden.folded")"
+"$BTS" record --native --native-internal -r 499 -d 2 -f collapsed -o "$WORK/all.folded" \
+    --no-status -- "$py" "$workload" --seconds 3 >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err"; py_fail "record --native --native-internal failed"; }
+grep -Eq '(^|;)(_PyObject_MakeTpCall|PyObject_Vectorcall|_PyFunction_Vectorcall)(;| )' \
+    "$WORK/all.folded" || py_fail "--native-internal does not show the interpreter's plumbing"
+"$BTS" report --collapse-native --top 0 -f csv "$WORK/hidden.folded" >"$WORK/collapsed.csv" ||
+    py_fail "report --collapse-native failed"
+grep -q 'hash_work (' "$WORK/collapsed.csv" || py_fail "report --collapse-native lost hash_work"
+grep -Eq 'libcrypto|_json|SHA256' "$WORK/collapsed.csv" &&
+    py_fail "report --collapse-native still lists native frames under Python ones"
+
+[ "${#covered[@]}" -gt 0 ] || fail "no interpreter was covered"
+py_finish "$(printf '%s; ' "${covered[@]}")"

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""nativecheck: checks a `record --native` profile of workloads/mixed.py: every
+native frame of the three native workloads must sit under the right Python
+caller (the closest Python frame towards the root).
+
+  hash   OpenSSL's libcrypto or the _hashlib module     -> hash_work
+  json   the _json module's encoder                     -> JSONEncoder.iterencode
+                                                           (iterencode before 3.11),
+                                                           with json_work further out
+  sort   list.sort's C code (list_sort*, its merges and  -> sort_work or keyed_work
+         compares; only where the interpreter has symbols)
+
+Counts samples holding such a frame: right (every such frame under its
+caller), wrong (one under another Python frame), none (no Python frame above
+it: a torn merge shown native). Exit 1 when fewer than --min-right percent are
+right or any is wrong.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyprofile  # noqa: E402
+
+_SORT = re.compile(r"^(list_sort|unsafe_\w+_compare|safe_object_compare|count_run|binarysort|"
+                   r"merge_(at|lo|hi|collapse|force_collapse)|gallop_(left|right)|"
+                   r"reverse_sortslice|sortslice_\w+)")
+
+
+def kind_of(text):
+    """Which workload's native code a native frame is, or None."""
+    if "libcrypto" in text or "_hashlib" in text or text.startswith(("SHA256", "sha256_")):
+        return "hash"
+    if "_json" in text or text.startswith(("encoder_", "py_encode_basestring")):
+        return "json"
+    if _SORT.match(text):
+        return "sort"
+    return None
+
+
+def expected(kind, caller, frames_above):
+    names = [f.name for f in frames_above if f.python]
+    if kind == "hash":
+        return caller.name == "hash_work"
+    if kind == "json":
+        return caller.name in ("JSONEncoder.iterencode", "iterencode") and "json_work" in names
+    return caller.name in ("sort_work", "keyed_work")
+
+
+def check(samples, label):
+    right = wrong = none = 0
+    kinds = {}
+    bad = {}
+    for s in samples:
+        verdict = None
+        for i, f in enumerate(s.frames):
+            if f.python:
+                continue
+            k = kind_of(f.text)
+            if not k:
+                continue
+            kinds[k] = kinds.get(k, 0) + s.count
+            caller = None
+            for j in range(i - 1, -1, -1):
+                if s.frames[j].python:
+                    caller = s.frames[j]
+                    break
+            if caller is None:
+                v = "none"
+            elif expected(k, caller, s.frames[:i]):
+                v = "right"
+            else:
+                v = "wrong"
+                key = "%s under %s" % (k, caller.text)
+                bad[key] = bad.get(key, 0) + s.count
+            # a sample is as good as its worst frame
+            if verdict is None or (v == "wrong") or (v == "none" and verdict == "right"):
+                verdict = v
+        if verdict == "right":
+            right += s.count
+        elif verdict == "wrong":
+            wrong += s.count
+        elif verdict == "none":
+            none += s.count
+    total = right + wrong + none
+    print("%s: %d samples hold native workload frames (%s): %d right, %d wrong, %d without a "
+          "Python caller" % (label, total, ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
+                            right, wrong, none))
+    for key, n in sorted(bad.items(), key=lambda kv: -kv[1])[:5]:
+        print("  wrong: %d x %s" % (n, key))
+    return right, wrong, none, kinds
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folded")
+    p.add_argument("--label", default="profile")
+    p.add_argument("--min-right", type=float, default=99.0)
+    p.add_argument("--min-samples", type=int, default=100)
+    p.add_argument("--need", action="append", default=[],
+                   help="a kind (hash, json, sort) that must be seen")
+    a = p.parse_args(argv)
+    samples = pyprofile.read_folded(a.folded)
+    right, wrong, none, kinds = check(samples, a.label)
+    total = right + wrong + none
+    ok = True
+    if total < a.min_samples:
+        print("FAIL: %s: only %d samples hold native workload frames (want %d)" %
+              (a.label, total, a.min_samples))
+        ok = False
+    for k in a.need:
+        if not kinds.get(k):
+            print("FAIL: %s: no sample holds %s frames" % (a.label, k))
+            ok = False
+    if wrong:
+        print("FAIL: %s: %d samples put native code under a wrong Python caller" % (a.label, wrong))
+        ok = False
+    if total and 100.0 * right / total < a.min_right:
+        print("FAIL: %s: %.2f%% right, want >= %.1f%%" % (a.label, 100.0 * right / total,
+                                                            a.min_right))
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
