@@ -567,6 +567,44 @@ static void release_launch(struct launch_as *as)
     as->envp = NULL;
 }
 
+/* Takes a started session into the table, owned by client c. */
+static void add_session(struct bts_server *srv, struct client *c, struct served_session *ss,
+                        const Btspy__StartSession *st)
+{
+    ss->id = srv->next_id++;
+    if (!srv->next_id)
+        srv->next_id = 1;
+    ss->owner = c;
+    ss->owner_uid = c->peer.uid;
+    ss->owner_gid = c->peer.gid;
+    ss->pid = bts_session_pid(ss->s);
+    ss->launched = st->n_argv > 0;
+    ss->duration_s = st->duration_s;
+    ss->running = true;
+    if (ss->launched) {
+        const char *slash = strrchr(st->argv[0], '/');
+        snprintf(ss->comm, sizeof(ss->comm), "%s", slash ? slash + 1 : st->argv[0]);
+    } else {
+        read_comm(ss->pid, ss->comm, sizeof(ss->comm));
+    }
+    srv->sessions[srv->nsessions++] = ss;
+    LOG(srv, BTS_LOG_INFO, "session %u: uid %u profiles pid %d (%s) with %s", ss->id,
+        (unsigned)c->peer.uid, (int)ss->pid, ss->comm, bts_session_backend(ss->s));
+}
+
+static void reply_started(struct bts_server *srv, struct client *c, const struct served_session *ss)
+{
+    Btspy__SessionStarted started = BTSPY__SESSION_STARTED__INIT;
+    Btspy__Reply reply = BTSPY__REPLY__INIT;
+
+    started.session_id = ss->id;
+    started.pid = ss->pid;
+    started.backend = (char *)bts_session_backend(ss->s);
+    reply.body_case = BTSPY__REPLY__BODY_STARTED;
+    reply.started = &started;
+    send_reply(srv, c, &reply);
+}
+
 static void handle_start(struct bts_server *srv, struct client *c, const Btspy__StartSession *st)
 {
     char why[512] = "", hint[512] = "";
@@ -637,35 +675,9 @@ static void handle_start(struct bts_server *srv, struct client *c, const Btspy__
         err = -ESRCH;
         goto fail;
     }
-    ss->id = srv->next_id++;
-    if (!srv->next_id)
-        srv->next_id = 1;
-    ss->owner = c;
-    ss->owner_uid = c->peer.uid;
-    ss->owner_gid = c->peer.gid;
-    ss->pid = bts_session_pid(ss->s);
-    ss->launched = st->n_argv > 0;
-    ss->duration_s = st->duration_s;
-    ss->running = true;
-    if (ss->launched) {
-        const char *slash = strrchr(st->argv[0], '/');
-        snprintf(ss->comm, sizeof(ss->comm), "%s", slash ? slash + 1 : st->argv[0]);
-    } else {
-        read_comm(ss->pid, ss->comm, sizeof(ss->comm));
-    }
-    srv->sessions[srv->nsessions++] = ss;
+    add_session(srv, c, ss, st);
     free(argv);
-    LOG(srv, BTS_LOG_INFO, "session %u: uid %u profiles pid %d (%s) with %s", ss->id,
-        (unsigned)c->peer.uid, (int)ss->pid, ss->comm, bts_session_backend(ss->s));
-
-    Btspy__SessionStarted started = BTSPY__SESSION_STARTED__INIT;
-    started.session_id = ss->id;
-    started.pid = ss->pid;
-    started.backend = (char *)bts_session_backend(ss->s);
-    Btspy__Reply reply = BTSPY__REPLY__INIT;
-    reply.body_case = BTSPY__REPLY__BODY_STARTED;
-    reply.started = &started;
-    send_reply(srv, c, &reply);
+    reply_started(srv, c, ss);
     return;
 fail:
     LOG(srv, BTS_LOG_INFO, "uid %u refused: %s", (unsigned)c->peer.uid,
