@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 
 #include "jit-map-private.h"
+#include "string-arena-private.h"
 
 #include "proc.h"
 
@@ -19,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NAME_CHUNK  65536
 #define READ_CHUNK  65536 /* bytes per pread; a longer line is skipped */
 #define MAX_LINE    (READ_CHUNK - 1)
 #define MAX_BYTES   ((off_t)128 << 20) /* of one file; the rest is ignored */
@@ -31,13 +31,6 @@ struct jit_entry {
     uint64_t end;
     uint64_t seq; /* line number: later lines win */
     const char *name;
-};
-
-struct name_chunk {
-    struct name_chunk *next;
-    size_t used;
-    size_t cap;
-    char data[];
 };
 
 struct bts_jit_map {
@@ -53,7 +46,7 @@ struct bts_jit_map {
     ino_t ino;      /* a new inode is read from the start */
     bool accepted;  /* dev/ino passed the owner check */
     char note[NOTE_LEN];
-    struct name_chunk *names;
+    struct bts_string_arena names;
 };
 
 struct bts_jit_map *bts_jit_map_new(const char *path, pid_t pid)
@@ -73,11 +66,7 @@ struct bts_jit_map *bts_jit_map_new(const char *path, pid_t pid)
 
 static void drop_all(struct bts_jit_map *jit)
 {
-    while (jit->names) {
-        struct name_chunk *next = jit->names->next;
-        free(jit->names);
-        jit->names = next;
-    }
+    bts_string_arena_clear(&jit->names);
     free(jit->entries);
     jit->entries = NULL;
     jit->count = jit->cap = 0;
@@ -96,22 +85,7 @@ void bts_jit_map_free(struct bts_jit_map *jit)
 
 static const char *store_name(struct bts_jit_map *jit, const char *name, size_t len)
 {
-    struct name_chunk *c = jit->names;
-    if (!c || c->cap - c->used < len + 1) {
-        size_t cap = len + 1 > NAME_CHUNK ? len + 1 : NAME_CHUNK;
-        c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->next = jit->names;
-        c->used = 0;
-        c->cap = cap;
-        jit->names = c;
-    }
-    char *s = c->data + c->used;
-    memcpy(s, name, len);
-    s[len] = '\0';
-    c->used += len + 1;
-    return s;
+    return bts_string_arena_add(&jit->names, name, len);
 }
 
 static bool parse_hex(const char **p, const char *end, uint64_t *out)

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 
 #include "symbolizer.h"
+#include "string-arena-private.h"
 #include "demangle-private.h"
 #include "elf-image.h"
 #include "jit-map-private.h"
@@ -21,24 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_CHUNK 65536
 #define LINE_BUF   512
 #define UNKNOWN    "[unknown]"
 #define JIT_MODULE "[jit]"
-
-struct pool_chunk {
-    struct pool_chunk *next;
-    size_t used;
-    size_t cap;
-    char data[];
-};
 
 /* Interned strings: one copy of each, so equal names share a pointer. */
 struct string_pool {
     const char **set; /* open addressing, power-of-two size */
     size_t cap;
     size_t count;
-    struct pool_chunk *chunks;
+    struct bts_string_arena names;
 };
 
 struct pc_slot {
@@ -108,21 +101,9 @@ static const char *pool_intern(struct string_pool *p, const char *s, size_t len)
         if (strncmp(p->set[i], s, len) == 0 && p->set[i][len] == '\0')
             return p->set[i];
     }
-    struct pool_chunk *c = p->chunks;
-    if (!c || c->cap - c->used < len + 1) {
-        size_t cap = len + 1 > POOL_CHUNK ? len + 1 : POOL_CHUNK;
-        c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->next = p->chunks;
-        c->used = 0;
-        c->cap = cap;
-        p->chunks = c;
-    }
-    char *copy = c->data + c->used;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    c->used += len + 1;
+    const char *copy = bts_string_arena_add(&p->names, s, len);
+    if (!copy)
+        return NULL;
     p->set[i] = copy;
     p->count++;
     return copy;
@@ -130,11 +111,7 @@ static const char *pool_intern(struct string_pool *p, const char *s, size_t len)
 
 static void pool_free(struct string_pool *p)
 {
-    while (p->chunks) {
-        struct pool_chunk *next = p->chunks->next;
-        free(p->chunks);
-        p->chunks = next;
-    }
+    bts_string_arena_clear(&p->names);
     free(p->set);
 }
 
