@@ -386,6 +386,7 @@ struct pprof_feed {
     } maps[256];
     size_t nmaps;
     struct bts_pprof_frame frames[256];
+    int64_t time_ms; /* --memory: the bucket being fed; -1: none */
 };
 
 static uint64_t pprof_mapping(struct pprof_feed *f, const struct bts_session_frame *fr)
@@ -432,7 +433,23 @@ static int pprof_stack(void *ctx, const char *root, const struct bts_session_fra
             tid = strtol(open + 1, NULL, 10);
         }
     }
-    return bts_pprof_builder_add_sample(f->b, f->frames, n, count, thread, thread_len, tid);
+    return bts_pprof_builder_add(f->b, &(struct bts_pprof_sample){.frames = f->frames,
+                                                                  .n = n,
+                                                                  .count = count,
+                                                                  .thread = thread,
+                                                                  .thread_len = thread_len,
+                                                                  .tid = tid,
+                                                                  .time_ms = f->time_ms});
+}
+
+/* --memory: one (stack, time bucket) with its bucket's start. */
+static int pprof_bucket(void *ctx, const char *root, const struct bts_session_frame *frames,
+                        size_t n, uint64_t count, int64_t time_ms)
+{
+    struct pprof_feed *f = ctx;
+
+    f->time_ms = time_ms;
+    return pprof_stack(ctx, root, frames, n, count);
 }
 
 static int write_live_pprof(const struct bts_profiler *s, const struct bts_pprof_opts *po,
@@ -444,7 +461,10 @@ static int write_live_pprof(const struct bts_profiler *s, const struct bts_pprof
     if (!f)
         return -ENOMEM;
     f->b = bts_pprof_builder_new(po);
-    ret = f->b ? bts_profiler_foreach_stack(s, pprof_stack, f) : -ENOMEM;
+    f->time_ms = -1;
+    ret = !f->b                          ? -ENOMEM
+          : po->kind == BTS_PPROF_MEMORY ? bts_profiler_foreach_bucket(s, pprof_bucket, f, NULL)
+                                         : bts_profiler_foreach_stack(s, pprof_stack, f);
     if (!ret)
         ret = bts_pprof_builder_write(f->b, out);
     bts_pprof_builder_free(f->b);
@@ -615,6 +635,14 @@ out:
     return ret;
 }
 
+/* Stops at once: bts_profiler_foreach_bucket tells the buckets' width. */
+static int first_bucket(void *ctx, const char *root, const struct bts_session_frame *frames,
+                        size_t n, uint64_t count, int64_t time_ms)
+{
+    (void)ctx, (void)root, (void)frames, (void)n, (void)count, (void)time_ms;
+    return -ECANCELED;
+}
+
 /* --timeline-csv: 0, or -errno after saying why. */
 static int write_timeline_csv(const struct bts_timeline *tl, const char *path)
 {
@@ -692,7 +720,9 @@ int bts_cmd_record(int argc, char **argv)
     if (o.session.memory) {
         long page = sysconf(_SC_PAGESIZE);
 
-        mem_start_ns = bts_proc_now_ns();
+        /* Time 0 of the timeline is the session's, as for the samples' buckets. */
+        bts_profiler_stats(s, &st);
+        mem_start_ns = st.start_ns ? st.start_ns : bts_proc_now_ns();
         mem.bytes_per_sample =
             (uint64_t)(page > 0 ? page : 4096) *
             (o.session.fault_period ? o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD);
@@ -701,7 +731,7 @@ int bts_cmd_record(int argc, char **argv)
             bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
             goto stop;
         }
-        bts_rss_timeline_poll(mem.rss, mem_start_ns);
+        bts_rss_timeline_poll(mem.rss, bts_proc_now_ns());
     }
     if (o.session.backend == BTS_BACKEND_AUTO)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
@@ -774,7 +804,10 @@ stop:
         int64_t end = bts_proc_now_ns();
 
         bts_rss_timeline_finish(mem.rss, (uint64_t)(end - mem_start_ns));
-        mem.tl = bts_memory_timeline(mem.rss, 0);
+        uint64_t bucket_ns = 0;
+
+        bts_profiler_foreach_bucket(s, first_bucket, NULL, &bucket_ns);
+        mem.tl = bts_memory_timeline(mem.rss, bucket_ns);
         if (!mem.tl) {
             bts_cli_error("cannot build the RSS timeline: %s", bts_cli_strerror(errno));
             goto out;

@@ -58,6 +58,13 @@ struct bts_session {
     char hint[256];
     char root[64];
     uint64_t pcs[BTS_MAX_FRAMES];
+    /* --memory: the same stacks counted per time bucket (bucket_ns wide,
+     * from start_ns), each stored with one more value at its root end:
+     * BUCKET_TAG | bucket. Past BUCKET_CAP entries the width doubles and
+     * neighbouring buckets merge. */
+    struct bts_stack_table *buckets;
+    uint64_t bucket_ns;
+    uint64_t bucket_pcs[BTS_MAX_FRAMES + 1];
     /* --subprocesses: one session per descendant process, found by a /proc
      * scan every 50 ms and, with the perf backend, as soon as a FORK record
      * names it; each under a "process COMM (PID)" root frame. comm is
@@ -101,6 +108,58 @@ struct thread_label {
  * the session's owner waits in poll and the backend hands samples over one
  * at a time, such a sample is left out (counted as late). */
 #define PYTHON_LATE_NS (200 * 1000LL)
+
+/* --memory's time buckets: 10 ms wide, doubling past this many (stack,
+ * bucket) entries. */
+#define BUCKET_NS  (10 * 1000000ULL)
+#define BUCKET_CAP 65536
+#define BUCKET_TAG 0xb7b0000000000000ULL
+
+static int rebucket_one(void *ctx, const char *root, const uint64_t *pcs, size_t n, uint64_t count)
+{
+    struct bts_stack_table *to = ctx;
+    uint64_t copy[BTS_MAX_FRAMES + 1];
+
+    if (n == 0 || n > BTS_MAX_FRAMES + 1)
+        return 0;
+    memcpy(copy, pcs, n * sizeof(*pcs));
+    copy[n - 1] = BUCKET_TAG | ((pcs[n - 1] & ~BUCKET_TAG) >> 1);
+    return bts_stack_table_add(to, root, copy, n, count) < 0 ? -ENOMEM : 0;
+}
+
+/* Halves the number of buckets: bucket b becomes b / 2, twice as wide. */
+static int rebucket(struct bts_session *s)
+{
+    struct bts_stack_table *to = bts_stack_table_new();
+
+    if (!to)
+        return -ENOMEM;
+    if (bts_stack_table_foreach(s->buckets, rebucket_one, to) < 0) {
+        bts_stack_table_free(to);
+        return -ENOMEM;
+    }
+    bts_stack_table_free(s->buckets);
+    s->buckets = to;
+    s->bucket_ns *= 2;
+    return 0;
+}
+
+/* Counts the stack pcs[0..n) (leaf first) once more in the time bucket of
+ * time_ns (CLOCK_MONOTONIC; before the start: the first bucket). */
+static void add_bucket(struct bts_session *s, const char *root, const uint64_t *pcs, size_t n,
+                       uint64_t time_ns)
+{
+    uint64_t t =
+        s->start_ns && time_ns > (uint64_t)s->start_ns ? time_ns - (uint64_t)s->start_ns : 0;
+
+    if (n > BTS_MAX_FRAMES)
+        n = BTS_MAX_FRAMES;
+    if (bts_stack_table_unique(s->buckets) >= BUCKET_CAP && rebucket(s) < 0)
+        return; /* the stack is still in the main table */
+    memcpy(s->bucket_pcs, pcs, n * sizeof(*pcs));
+    s->bucket_pcs[n] = BUCKET_TAG | ((t / s->bucket_ns) & ~BUCKET_TAG);
+    bts_stack_table_add(s->buckets, root, s->bucket_pcs, n + 1, 1);
+}
 
 struct bts_session *bts_session_new(const struct bts_session_opts *opts)
 {
@@ -149,6 +208,11 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
     s->elf_cache = bts_elf_cache_new();
     if (!s->table || !s->elf_cache)
         goto out;
+    if (s->opts.memory) {
+        s->bucket_ns = BUCKET_NS;
+        if (!(s->buckets = bts_stack_table_new()))
+            goto out;
+    }
     return s;
 out:
     bts_session_free(s);
@@ -185,7 +249,10 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
      * thread at that moment, and a read that waits on the target's memory
      * map (its own mmap or munmap) must not make the sample look late, or
      * the phases that map memory lose samples. */
-    bool late = s->prompt && s->polling && raw->time_ns &&
+    /* --memory keeps late samples: faults come in bursts, so many reads are
+     * late, and leaving them out would lose bytes; the function that keeps
+     * faulting is the one still running when the read comes. */
+    bool late = !s->opts.memory && s->prompt && s->polling && raw->time_ns &&
                 bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
     size_t n;
 
@@ -364,6 +431,8 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
         s->failed++;
         return;
     }
+    if (s->buckets)
+        add_bucket(s, root, pcs, (size_t)n, raw->time_ns);
     s->samples++;
     if (python) {
         s->python_samples++;
@@ -872,6 +941,7 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->threads = t.now;
         out->threads_seen = t.seen;
     }
+    out->start_ns = s->start_ns;
     if (s->start_ns)
         out->elapsed_s = (double)((s->end_ns ? s->end_ns : bts_proc_now_ns()) - s->start_ns) / 1e9;
     out->target_exited = s->exited;
@@ -1055,6 +1125,56 @@ int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn 
     return ret;
 }
 
+struct bucket_visit {
+    struct stack_visit v;
+    bts_session_bucket_fn fn;
+    void *ctx;
+    uint64_t bucket_ns;
+    int64_t time_ms; /* of the stack being visited */
+};
+
+static int visit_bucket_frames(void *ctx, const char *root, const struct bts_session_frame *frames,
+                               size_t n, uint64_t count)
+{
+    struct bucket_visit *b = ctx;
+
+    return b->fn(b->ctx, root, frames, n, count, b->time_ms);
+}
+
+static int visit_bucket(void *ctx, const char *root, const uint64_t *pcs, size_t n, uint64_t count)
+{
+    struct bucket_visit *b = ctx;
+
+    if (n < 2)
+        return 0;
+    b->time_ms = (int64_t)((pcs[n - 1] & ~BUCKET_TAG) * b->bucket_ns / 1000000);
+    return visit_stack(&b->v, root, pcs, n - 1, count);
+}
+
+int bts_session_foreach_bucket(const struct bts_session *s, bts_session_bucket_fn fn, void *ctx,
+                               uint64_t *bucket_ns)
+{
+    struct bucket_visit *b;
+    int ret;
+
+    if (!s || !fn)
+        return -EINVAL;
+    if (!s->buckets)
+        return -ENOTSUP;
+    if (bucket_ns)
+        *bucket_ns = s->bucket_ns;
+    if (!s->sym)
+        return 0;
+    b = malloc(sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    *b = (struct bucket_visit){.fn = fn, .ctx = ctx, .bucket_ns = s->bucket_ns};
+    b->v = (struct stack_visit){.s = s, .fn = visit_bucket_frames, .ctx = b};
+    ret = bts_stack_table_foreach(s->buckets, visit_bucket, b);
+    free(b);
+    return ret;
+}
+
 int bts_session_write_folded(const struct bts_session *s, FILE *out)
 {
     if (!s || !out)
@@ -1077,6 +1197,7 @@ void bts_session_free(struct bts_session *s)
     bts_maps_free(s->maps);
     bts_elf_cache_free(s->elf_cache);
     bts_stack_table_free(s->table);
+    bts_stack_table_free(s->buckets);
     bts_python_frames_free(s->python);
     free(s->labels);
     free(s->label_slots);

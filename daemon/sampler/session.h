@@ -85,6 +85,7 @@ struct bts_session_stats {
     unsigned threads;      /* threads currently followed */
     unsigned threads_seen; /* threads followed at any time */
     double elapsed_s;      /* since bts_session_start() */
+    int64_t start_ns;      /* CLOCK_MONOTONIC when sampling started; 0: unknown (remote) */
     bool target_exited;    /* every followed thread is gone */
     int exit_status;       /* launched command's wait status, if exited */
     /* CPython, summed over the followed processes. */
@@ -165,5 +166,18 @@ typedef int (*bts_session_stack_fn)(void *ctx, const char *root,
  * order. -ENOTSUP for remote sessions and --subprocesses (use
  * bts_session_write_folded there), else 0 or the visitor's error. */
 int bts_session_foreach_stack(const struct bts_session *s, bts_session_stack_fn fn, void *ctx);
+
+/* --memory: the same stacks, counted per time bucket. time_ms is the
+ * bucket's start, in ms since stats' start_ns; a stack appears once per
+ * bucket it was sampled in. */
+typedef int (*bts_session_bucket_fn)(void *ctx, const char *root,
+                                     const struct bts_session_frame *frames, size_t n,
+                                     uint64_t count, int64_t time_ms);
+
+/* Visits every (stack, bucket) and sets *bucket_ns (may be NULL) to the
+ * buckets' width (10 ms, doubled each time the count passed its cap).
+ * -ENOTSUP without opts.memory, else 0 or the visitor's error. */
+int bts_session_foreach_bucket(const struct bts_session *s, bts_session_bucket_fn fn, void *ctx,
+                               uint64_t *bucket_ns);
 
 void bts_session_free(struct bts_session *s);
