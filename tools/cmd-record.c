@@ -733,7 +733,11 @@ int bts_cmd_record(int argc, char **argv)
         }
         bts_rss_timeline_poll(mem.rss, bts_proc_now_ns());
     }
-    if (o.session.backend == BTS_BACKEND_AUTO)
+    if (o.session.backend == BTS_BACKEND_AUTO && o.session.memory)
+        fprintf(stderr, "bt-spy: sampling page faults (one in %u) of pid %d with the %s backend\n",
+                o.session.fault_period ? o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD,
+                (int)pid, bts_profiler_backend(s));
+    else if (o.session.backend == BTS_BACKEND_AUTO)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
                 o.session.rate_hz, bts_profiler_backend(s));
 
