@@ -752,13 +752,15 @@ static struct bts_backend_sink checked_sink_of(struct checked_sink *c)
                                      .check = checked_check};
 }
 
+/* Written by the spinner so its loop is not optimised away. */
+static volatile unsigned long spin_sink;
+
 __attribute__((noinline)) void spin_before_exec(int ms)
 {
     int64_t end = now_ms() + ms;
-    volatile unsigned long sink = 0;
     while (now_ms() < end)
         for (int i = 0; i < 1000; i++)
-            sink += (unsigned long)i;
+            spin_sink += (unsigned long)i;
 }
 
 /* A setuid exec under a root tracer keeps its privilege: the tracer must
