@@ -598,8 +598,10 @@ __attribute__((noinline)) void guard_after_change(double seconds)
     __asm__ volatile("" ::: "memory");
 }
 
-/* A copy of the fixture that guard_uid() may run but not read. */
-static char *unreadable_fixture(char *dir, size_t len)
+/* A copy of the fixture in a fresh directory under /tmp, with `mode`: the
+ * build directory may sit where guard_uid() cannot go (a clone in root's
+ * 0700 home). */
+static char *copy_fixture(char *dir, size_t len, mode_t mode)
 {
     static char path[300];
     char buf[65536];
@@ -616,10 +618,16 @@ static char *unreadable_fixture(char *dir, size_t len)
         ck_assert_int_eq(write(out, buf, (size_t)n), n);
     close(in);
     close(out);
-    /* Root may read anything, so root's copy is for nobody; our own copy
-     * without a read bit is unreadable even to us. */
-    ck_assert_int_eq(chmod(path, getuid() == 0 ? 0711 : 0111), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
     return path;
+}
+
+/* A copy of the fixture that guard_uid() may run but not read. Root may
+ * read anything, so root's copy is for nobody; our own copy without a read
+ * bit is unreadable even to us. */
+static char *unreadable_fixture(char *dir, size_t len)
+{
+    return copy_fixture(dir, len, getuid() == 0 ? 0711 : 0111);
 }
 
 /* Forks a target that runs as guard_uid(), spins for `before` seconds in
@@ -776,7 +784,9 @@ END_TEST
 
 START_TEST(test_guarded_session_follows_a_plain_exec)
 {
-    pid_t pid = guard_target(CHANGE_EXEC, 0.3, BTS_FIXTURE);
+    char dir[64];
+    const char *exe = copy_fixture(dir, sizeof(dir), 0755);
+    pid_t pid = guard_target(CHANGE_EXEC, 0.3, exe);
     struct bts_session *s = guarded_session(pid, guard_backends[_i]);
     struct folded_summary sum = {0};
     struct timespec t0, t;
@@ -795,6 +805,8 @@ START_TEST(test_guarded_session_follows_a_plain_exec)
     free(sum.text);
     finish(s, pid);
     bts_session_free(s);
+    unlink(exe);
+    rmdir(dir);
 }
 END_TEST
 
