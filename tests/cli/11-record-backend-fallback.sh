@@ -16,9 +16,11 @@ sysctl=/proc/sys/kernel/perf_event_paranoid
 old=$(cat $sysctl)
 echo 3 >$sysctl 2>/dev/null || skip "cannot set perf_event_paranoid here"
 trap 'echo "$old" >'$sysctl'; rm -rf "$WORK"' EXIT
+NOPERF=$(reachable "$BTS_BUILD_DIR/tests/cli/no-perf") || fail "cannot copy the binaries"
+BTS=$(reachable "$BTS") && ENGINE=$(reachable "$ENGINE") || fail "cannot copy the binaries"
 chmod 0777 "$WORK"
 as_user() {
-    setpriv --reuid=61001 --regid=61001 --clear-groups -- "$BTS_BUILD_DIR/tests/cli/no-perf" "$@"
+    setpriv --reuid=61001 --regid=61001 --clear-groups -- "$NOPERF" "$@"
 }
 
 as_user "$BTS" record --backend perf -d 1 -o "$WORK/perf.folded" -- "$ENGINE" --seconds 1 \

@@ -10,6 +10,14 @@ trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
+# Copies executables into $WORK/bin, which every uid may enter, and prints
+# the copy of the first: a test that runs them as another user must not
+# depend on where the build directory is (a clone in root's 0700 home).
+reachable() {
+    mkdir -p "$WORK/bin" && chmod 0755 "$WORK" "$WORK/bin" && cp "$@" "$WORK/bin/" &&
+        echo "$WORK/bin/$(basename "$1")"
+}
+
 # Percentage of samples whose stack holds a `main` or `start_thread` frame.
 folded_reach_main_pct() {
     awk '{ n = $NF; s = substr($0, 1, length($0) - length($NF) - 1); tot += n
