@@ -12,6 +12,9 @@ command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
 UA=61001
 UB=61002
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+# Copies every test uid can run, wherever the build directory is.
+ENGINE=$(reachable "$ENGINE") && BTS=$(reachable "$BTS") && PROBE=$(reachable "$PROBE") &&
+    NONDUMP=$(reachable "$BTS_BUILD_DIR/tests/daemon/non-dumpable") || fail "cannot copy the binaries"
 chmod 0777 "$WORK"
 start_daemon --mode 0666
 
@@ -23,7 +26,7 @@ setpriv --reuid=$UB --regid=$UB --clear-groups "$ENGINE" --seconds 20 >/dev/null
 PIDS+=($!); PB=$!
 # A process of A's that made itself non-dumpable: the kernel would not let A
 # trace it, so neither may the daemon.
-setpriv --reuid=$UA --regid=$UA --clear-groups "$BTS_BUILD_DIR/tests/daemon/non-dumpable" 20 \
+setpriv --reuid=$UA --regid=$UA --clear-groups "$NONDUMP" 20 \
     >"$WORK/non-dumpable.out" &
 PIDS+=($!); PN=$!
 sleep 0.3

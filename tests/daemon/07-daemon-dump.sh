@@ -22,6 +22,8 @@ grep -q '^    main$' "$WORK/remote.txt" || fail "main thread stack incomplete"
 grep -q '"frames": \[' "$WORK/remote.json" || fail "remote --json has no frames"
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    BTS=$(reachable "$BTS") || fail "cannot copy bt-spy"
+    chmod 0711 "$WORK"
     setpriv --reuid=61001 --regid=61001 --clear-groups \
         "$BTS" --connect "$SOCK" dump --pid "$P" >/dev/null 2>"$WORK/refused"
     rc=$?
