@@ -890,7 +890,7 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
     struct capture cap = {.taken = false};
     int status;
     unsigned sleeps = 0;
-    bool sent = t->interrupting; /* a stop is due already */
+    bool sent = false; /* one more interrupt is harmless if one is due: they merge */
     int64_t start = bts_proc_now_ns();
     while (!t->gone) {
         pid_t r = wait_thread(pt, t->tid, &status, false);
