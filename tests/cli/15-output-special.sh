@@ -31,26 +31,23 @@ record() {
         "$ENGINE" --symbols 2 --bars 2000 --seconds 0.3 2>>"$WORK/record.err"
 }
 
-# Every command, each writing IN to OUT: "name|command words".
-writers() {
-    echo "record|record"
-    echo "render|$BTS render -f svg in.folded -o"
-    echo "report|$BTS report in.folded -o"
-    echo "convert|$BTS convert --to folded in.folded -o"
-    echo "bt-flamegraph|$FLAMEGRAPH in.folded -o"
-}
-# run_writer WORDS OUT
+# Every command that writes IN to OUT, by name.
+writers() { printf '%s\n' record render report convert bt-flamegraph; }
+# run_writer NAME OUT (paths stay quoted: the build dir may hold spaces)
 run_writer() {
-    if [ "$1" = record ]; then record "$2"; else
-        # shellcheck disable=SC2086 # the words are the command's
-        $1 "$2"
-    fi
+    case $1 in
+    record) record "$2" ;;
+    render) "$BTS" render -f svg in.folded -o "$2" ;;
+    report) "$BTS" report in.folded -o "$2" ;;
+    convert) "$BTS" convert --to folded in.folded -o "$2" ;;
+    bt-flamegraph) "$FLAMEGRAPH" in.folded -o "$2" ;;
+    esac
 }
 
 # A copy of /dev/null's node.
 if [ "$(id -u)" = 0 ] && mknod -m 0666 fakenull c 1 3 2>/dev/null; then
-    while IFS='|' read -r name words; do
-        run_writer "$words" fakenull >/dev/null 2>err || bad "$name -o fakenull failed: $(cat err)"
+    while read -r name; do
+        run_writer "$name" fakenull >/dev/null 2>err || bad "$name -o fakenull failed: $(cat err)"
         [ "$(kind fakenull)" = "character special file 1:3" ] ||
             bad "$name -o fakenull replaced the node with: $(kind fakenull)"
         rm -f fakenull
@@ -63,11 +60,11 @@ fi
 
 # A FIFO with a reader: each command's output arrives and the FIFO stays.
 mkfifo out.fifo
-while IFS='|' read -r name words; do
+while read -r name; do
     cat out.fifo >fifo.got 2>/dev/null &
     reader=$!
     pids+=("$reader")
-    run_writer "$words" out.fifo >/dev/null 2>err || bad "$name -o out.fifo failed: $(cat err)"
+    run_writer "$name" out.fifo >/dev/null 2>err || bad "$name -o out.fifo failed: $(cat err)"
     # A writer that replaced the FIFO leaves the reader waiting for ever.
     for _ in $(seq 50); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$reader" 2>/dev/null
@@ -95,8 +92,8 @@ echo "first line" >stdout.txt
 section_ok "-o on a link to /proc/self/fd/1 writes to stdout"
 
 # -o - is stdout.
-while IFS='|' read -r name words; do
-    run_writer "$words" - >dash.out 2>err || bad "$name -o - failed: $(cat err)"
+while read -r name; do
+    run_writer "$name" - >dash.out 2>err || bad "$name -o - failed: $(cat err)"
     [ -s dash.out ] || bad "$name -o - wrote nothing to stdout"
     [ ! -e ./- ] || { bad "$name -o - created a file named '-'"; rm -f ./-; }
 done < <(writers)
