@@ -226,12 +226,21 @@ END_TEST
 
 START_TEST(test_unread_ring_counts_lost_samples)
 {
+    /* The session attaches once the fixture runs: a close-on-exec pipe
+     * reads end-of-file at the exec. */
+    int go[2];
+    char c;
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        close(go[0]);
         execl(BTS_FIXTURE, BTS_FIXTURE, (char *)NULL);
         _exit(127);
     }
+    close(go[1]);
+    ck_assert_int_eq(read(go[0], &c, 1), 0);
+    close(go[0]);
     struct bts_session_opts o = {.pid = pid, .rate_hz = 4999};
     struct bts_session *s = bts_session_new(&o);
     ck_assert_int_eq(bts_session_start(s), 0);
