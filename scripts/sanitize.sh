@@ -79,17 +79,18 @@ main() {
     # LSan reports also land in $logs (asan.PID), so none is lost when a test
     # discards a child's stderr, and any file there fails this script too.
     # (gcc's UBSan runtime ignores log_path: its reports go to stderr only,
-    # and the abort is what fails the test.)
-    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:detect_leaks=0:disable_coredump=1:log_path=$logs/asan"
+    # and the abort is what fails the test.) Paths are quoted inside the
+    # options: a clone's path may hold spaces.
+    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:detect_leaks=0:disable_coredump=1:log_path='$logs/asan'"
     export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
     # Third-party leaks only (fontconfig under cairo); never our own.
-    export LSAN_OPTIONS="suppressions=$here/tests/data/fault/lsan.supp:print_suppressions=0"
+    export LSAN_OPTIONS="suppressions='$here/tests/data/fault/lsan.supp':print_suppressions=0"
     # Lets a test relax what ASan changes on purpose (RSS: the quarantine
     # keeps freed memory; speed), never its correctness checks.
     export BTS_SANITIZE=address,undefined
 
     # Instrumented code runs 2-3x slower.
-    ASAN_OPTIONS="$ASAN_OPTIONS:include_if_exists=$optdir/%b.options" \
+    ASAN_OPTIONS="$ASAN_OPTIONS:include_if_exists='$optdir/%b.options'" \
         meson test -C "$builddir" --print-errorlogs --num-processes 2 --timeout-multiplier 3 "$@" ||
         rc=$?
 
