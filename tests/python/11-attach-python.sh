@@ -17,7 +17,10 @@
 py_init
 py_gate_record
 
-py_pick
+py_pick --no-oldest
+# The oldest interpreter is left out too: on 3.8 this backtest's short
+# phase_indicators calls are under-read (0-0.5% against 2.25% of its own
+# time; tests/python/14 says the same), an open defect.
 # Debian's static 3.11.2 is left out here for now: on this backtest about
 # 0.5% of its frames read a wrong line (stdlib) and with pandas about 12% of
 # samples keep only pandas' inner frames, both open defects of the reader
