@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 
 #include "cli.h"
+#include "format.h"
 #include "memory-record.h"
 #include "output-file.h"
 #include "pprof.h"
@@ -22,31 +23,26 @@
 #include <time.h>
 #include <unistd.h>
 
-enum record_format {
-    FORMAT_SVG,
-    FORMAT_PNG,
-    FORMAT_PDF,
-    FORMAT_COLLAPSED,
-    FORMAT_PPROF,
-    FORMAT_SPEEDSCOPE,
+/* What record writes, and the extension of its default output name. */
+static const char *const extensions[] = {
+    [BTS_FORMAT_SVG] = "svg",     [BTS_FORMAT_PNG] = "png",
+    [BTS_FORMAT_PDF] = "pdf",     [BTS_FORMAT_FOLDED] = "folded",
+    [BTS_FORMAT_PPROF] = "pb.gz", [BTS_FORMAT_SPEEDSCOPE] = "speedscope.json",
 };
 
-static const struct {
-    const char *name;
-    const char *ext;
-} formats[] = {
-    [FORMAT_SVG] = {"svg", "svg"},       [FORMAT_PNG] = {"png", "png"},
-    [FORMAT_PDF] = {"pdf", "pdf"},       [FORMAT_COLLAPSED] = {"collapsed", "folded"},
-    [FORMAT_PPROF] = {"pprof", "pb.gz"}, [FORMAT_SPEEDSCOPE] = {"speedscope", "speedscope.json"},
-};
+static bool writable(enum bts_format f)
+{
+    return f > BTS_FORMAT_AUTO && (size_t)f < sizeof(extensions) / sizeof(extensions[0]) &&
+           extensions[f];
+}
 
 struct record_opts {
     struct bts_session_opts session;
     const char *output;
     const char *title;
     const char *subtitle;
-    int format;        /* -1: infer from the output name */
-    double duration_s; /* 0: until the target exits or Ctrl-C */
+    enum bts_format format; /* AUTO: from the output name, else SVG */
+    double duration_s;      /* 0: until the target exits or Ctrl-C */
     bool status;
     const char *timeline_csv; /* --memory: the RSS timeline as CSV */
 };
@@ -107,49 +103,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int parse_format(const char *s, int *out)
-{
-    size_t i;
-
-    if (!strcmp(s, "folded")) {
-        *out = FORMAT_COLLAPSED;
-        return 0;
-    }
-    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (!strcmp(s, formats[i].name)) {
-            *out = (int)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
-static int format_from_name(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    int f;
-
-    if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof") || ends_with(path, ".pb"))
-        return FORMAT_PPROF;
-    if (ends_with(path, ".json"))
-        return FORMAT_SPEEDSCOPE;
-
-    if (!dot || strchr(dot, '/'))
-        return FORMAT_SVG;
-    if (!strcmp(dot + 1, "collapsed") || !strcmp(dot + 1, "txt"))
-        return FORMAT_COLLAPSED;
-    if (parse_format(dot + 1, &f) == 0)
-        return f;
-    return FORMAT_SVG;
-}
-
 enum {
     OPT_SUBPROCESSES = 256,
     OPT_UNWIND,
@@ -202,9 +155,10 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
             o->output = optarg;
             break;
         case 'f':
-            if (parse_format(optarg, &o->format))
+            o->format = bts_format_from_name(optarg);
+            if (!writable(o->format))
                 return bts_cli_usage_error("record", "invalid --format: '%s' (expected %s)", optarg,
-                                           "svg, png, pdf or collapsed");
+                                           "svg, png, pdf, collapsed, pprof or speedscope");
             break;
         case 'd':
             if (bts_cli_parse_seconds("duration", optarg, 0.001, 31 * 24 * 3600.0, &o->duration_s))
@@ -313,7 +267,7 @@ static int scale_folded(char **buf, size_t *len, uint64_t mult)
 
 /* py-spy's naming: PROG-PID-YYYY-MM-DDTHH:MM:SS.EXT, without colons so the
  * name is safe on every filesystem. */
-static char *default_output_name(pid_t pid, const char *prog, int format)
+static char *default_output_name(pid_t pid, const char *prog, enum bts_format format)
 {
     char stamp[32], *copy, *name = NULL;
     time_t now = time(NULL);
@@ -324,7 +278,7 @@ static char *default_output_name(pid_t pid, const char *prog, int format)
         return NULL;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-    if (asprintf(&name, "%s-%d-%s.%s", basename(copy), (int)pid, stamp, formats[format].ext) < 0)
+    if (asprintf(&name, "%s-%d-%s.%s", basename(copy), (int)pid, stamp, extensions[format]) < 0)
         name = NULL;
     free(copy);
     return name;
@@ -473,8 +427,9 @@ static int write_live_pprof(const struct bts_profiler *s, const struct bts_pprof
 }
 
 /* Renders the session's stacks into `out` in the chosen format. */
-static int write_profile(const struct bts_profiler *s, const struct record_opts *o, int format,
-                         const char *target, pid_t pid, const struct memory_record *mr, FILE *out)
+static int write_profile(const struct bts_profiler *s, const struct record_opts *o,
+                         enum bts_format format, const char *target, pid_t pid,
+                         const struct memory_record *mr, FILE *out)
 {
     struct bts_session_stats st;
     struct bts_render_opts ro;
@@ -489,16 +444,16 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     bts_profiler_stats(s, &st);
     if (st.samples == 0)
         return -ENODATA;
-    if (format == FORMAT_COLLAPSED && !mr)
+    if (format == BTS_FORMAT_FOLDED && !mr)
         return bts_profiler_write_folded(s, out);
 
     /* pprof's comment is the command (diff and report --compare name a side
      * by it); a profile of Python frames says so there, with the version. */
-    if (format == FORMAT_PPROF && st.python_found &&
+    if (format == BTS_FORMAT_PPROF && st.python_found &&
         asprintf(&comment, "%s (python %s frames%s)", target ? target : "?", st.python_version,
                  o->session.gil ? ", GIL holder only" : "") < 0)
         return -ENOMEM;
-    if (format == FORMAT_PPROF) {
+    if (format == BTS_FORMAT_PPROF) {
         struct bts_pprof_opts po = {
             .period_ns = 1000000000ull / o->session.rate_hz,
             .time_nanos = (int64_t)now * 1000000000,
@@ -516,7 +471,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
             return ret;
         }
     }
-    if (format == FORMAT_PPROF || format == FORMAT_SPEEDSCOPE) {
+    if (format == BTS_FORMAT_PPROF || format == BTS_FORMAT_SPEEDSCOPE) {
         /* Both writers take folded text; the stacks pass through memory. */
         mem = open_memstream(&folded, &folded_len);
         if (!mem)
@@ -530,7 +485,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
             if (!in)
                 ret = -errno;
         }
-        if (!ret && format == FORMAT_PPROF) {
+        if (!ret && format == BTS_FORMAT_PPROF) {
             struct bts_pprof_opts po = {
                 .period_ns = 1000000000ull / o->session.rate_hz,
                 .time_nanos = (int64_t)now * 1000000000,
@@ -572,7 +527,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
         ret = scale_folded(&folded, &folded_len, mr->bytes_per_sample);
     if (ret)
         goto out;
-    if (format == FORMAT_COLLAPSED) {
+    if (format == BTS_FORMAT_FOLDED) {
         if (folded_len && fwrite(folded, 1, folded_len, out) != folded_len)
             ret = -EIO;
         goto out;
@@ -621,9 +576,9 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
         goto out;
     }
     ret = bts_render_folded(in, "profile", &ro,
-                            format == FORMAT_PNG   ? BTS_RENDER_PNG
-                            : format == FORMAT_PDF ? BTS_RENDER_PDF
-                                                   : BTS_RENDER_SVG,
+                            format == BTS_FORMAT_PNG   ? BTS_RENDER_PNG
+                            : format == BTS_FORMAT_PDF ? BTS_RENDER_PDF
+                                                       : BTS_RENDER_SVG,
                             out);
 out:
     if (in)
@@ -661,204 +616,251 @@ static int write_timeline_csv(const struct bts_timeline *tl, const char *path)
     return ret;
 }
 
-int bts_cmd_record(int argc, char **argv)
+/* One recording, from its options to its written profile. */
+struct record_run {
+    struct record_opts o;
+    enum bts_format format;
+    struct bts_profiler *s;
+    struct bts_output_file *of;
+    struct memory_record mem;
+    int64_t mem_start_ns;
+    char *output, *target;
+    bool tty, stopped_by_user;
+};
+
+/* --memory: the RSS timeline starts with the session. 0, or -1 after
+ * saying why. */
+static int start_memory(struct record_run *r, pid_t pid)
 {
-    struct record_opts o = {
-        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
-        .format = -1,
-        .status = true,
-    };
     struct bts_session_stats st;
-    struct bts_profiler *s = NULL;
-    struct bts_output_file *of = NULL;
-    struct memory_record mem = {0};
-    int64_t mem_start_ns = 0;
-    char *output = NULL, *target = NULL;
-    bool tty, stopped_by_user = false;
-    double last_status = -1;
-    unsigned notes_seen = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned period =
+        r->o.session.fault_period ? r->o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD;
+
+    /* Time 0 of the timeline is the session's, as for the samples' buckets. */
+    bts_profiler_stats(r->s, &st);
+    r->mem_start_ns = st.start_ns ? st.start_ns : bts_proc_now_ns();
+    r->mem.bytes_per_sample = (uint64_t)(page > 0 ? page : 4096) * period;
+    r->mem.rss = bts_rss_timeline_new(pid, r->mem_start_ns, NULL);
+    if (!r->mem.rss) {
+        bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
+        return -1;
+    }
+    bts_rss_timeline_poll(r->mem.rss, bts_proc_now_ns());
+    if (r->o.session.backend == BTS_BACKEND_AUTO)
+        fprintf(stderr, "bt-spy: sampling page faults (one in %u) of pid %d with the %s backend\n",
+                period, (int)pid, bts_profiler_backend(r->s));
+    return 0;
+}
+
+/* Opens the output and starts sampling. 0 when sampling runs; 1 when it
+ * runs but cannot be kept (the caller stops it); -1 when it never started.
+ * Errors are said here. */
+static int record_begin(struct record_run *r)
+{
     pid_t pid;
-    int ret, rc = BTS_EXIT_FAILURE, format;
+    int ret;
 
-    ret = parse_args(argc, argv, &o);
-    if (ret)
-        return ret < 0 ? BTS_EXIT_OK : ret;
-
-    format = o.format >= 0 ? o.format : o.output ? format_from_name(o.output) : FORMAT_SVG;
-    tty = o.status && bts_cli_stderr_is_tty();
-    if (o.session.memory && bts_cli_connect_path) {
-        bts_cli_error("--memory is not available through bt-spyd yet");
-        bts_cli_hint("run bt-spy record --memory without --connect");
-        return BTS_EXIT_USAGE;
-    }
-
-    s = bts_cli_profiler_new(&o.session);
-    if (!s) {
+    r->s = bts_cli_profiler_new(&r->o.session);
+    if (!r->s) {
         bts_cli_error("cannot set up the session: %s", bts_cli_strerror(errno));
-        return BTS_EXIT_FAILURE;
+        return -1;
     }
-
     /* With an explicit output, make sure it can be written before any
      * sampling starts. */
-    if (o.output) {
-        ret = bts_output_file_open(o.output, &of);
+    if (r->o.output) {
+        ret = bts_output_file_open(r->o.output, &r->of);
         if (ret) {
-            bts_cli_error("cannot write '%s': %s", o.output, bts_cli_strerror(ret));
-            goto out;
+            bts_cli_error("cannot write '%s': %s", r->o.output, bts_cli_strerror(ret));
+            return -1;
         }
     }
-
     bts_cli_catch_stop_signals();
-    ret = bts_profiler_start(s);
+    ret = bts_profiler_start(r->s);
     if (ret) {
-        bts_cli_session_error(s, &o.session, ret);
-        goto out;
+        bts_cli_session_error(r->s, &r->o.session, ret);
+        return -1;
     }
-    pid = bts_profiler_pid(s);
-    target = bts_cli_describe_target(&o.session, pid);
-    if (o.session.memory) {
-        long page = sysconf(_SC_PAGESIZE);
-
-        /* Time 0 of the timeline is the session's, as for the samples' buckets. */
-        bts_profiler_stats(s, &st);
-        mem_start_ns = st.start_ns ? st.start_ns : bts_proc_now_ns();
-        mem.bytes_per_sample =
-            (uint64_t)(page > 0 ? page : 4096) *
-            (o.session.fault_period ? o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD);
-        mem.rss = bts_rss_timeline_new(pid, mem_start_ns, NULL);
-        if (!mem.rss) {
-            bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
-            goto stop;
-        }
-        bts_rss_timeline_poll(mem.rss, bts_proc_now_ns());
-    }
-    if (o.session.backend == BTS_BACKEND_AUTO && o.session.memory)
-        fprintf(stderr, "bt-spy: sampling page faults (one in %u) of pid %d with the %s backend\n",
-                o.session.fault_period ? o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD,
-                (int)pid, bts_profiler_backend(s));
-    else if (o.session.backend == BTS_BACKEND_AUTO)
+    pid = bts_profiler_pid(r->s);
+    r->target = bts_cli_describe_target(&r->o.session, pid);
+    if (r->o.session.memory && start_memory(r, pid))
+        return 1;
+    if (r->o.session.backend == BTS_BACKEND_AUTO && !r->o.session.memory)
         fprintf(stderr, "bt-spy: sampling pid %d at %u Hz with the %s backend\n", (int)pid,
-                o.session.rate_hz, bts_profiler_backend(s));
-
-    if (!o.output) {
-        output = default_output_name(pid, o.session.argv ? o.session.argv[0] : target, format);
-        if (!output) {
-            bts_cli_error("cannot name the output: %s", bts_cli_strerror(errno));
-            goto stop;
-        }
-        ret = bts_output_file_open(output, &of);
-        if (ret) {
-            bts_cli_error("cannot write '%s': %s", output, bts_cli_strerror(ret));
-            goto stop;
-        }
+                r->o.session.rate_hz, bts_profiler_backend(r->s));
+    if (r->o.output)
+        return 0;
+    r->output =
+        default_output_name(pid, r->o.session.argv ? r->o.session.argv[0] : r->target, r->format);
+    if (!r->output) {
+        bts_cli_error("cannot name the output: %s", bts_cli_strerror(errno));
+        return 1;
     }
+    ret = bts_output_file_open(r->output, &r->of);
+    if (ret) {
+        bts_cli_error("cannot write '%s': %s", r->output, bts_cli_strerror(ret));
+        return 1;
+    }
+    return 0;
+}
+
+/* Samples until the target exits, the duration ends, a stop signal comes
+ * or sampling fails (said here; what was gathered is still written). */
+static void record_loop(struct record_run *r)
+{
+    struct bts_session_stats st;
+    double last_status = -1;
+    unsigned notes_seen = 0;
 
     for (;;) {
-        int timeout_ms = 100;
+        int timeout_ms = 100, ret;
 
-        if (mem.rss) {
+        if (r->mem.rss) {
             /* The RSS is read before the session may reap the target. */
             int64_t now = bts_proc_now_ns();
             int64_t due;
 
-            bts_rss_timeline_poll(mem.rss, now);
-            due = bts_rss_timeline_next_due(mem.rss) - bts_proc_now_ns();
+            bts_rss_timeline_poll(r->mem.rss, now);
+            due = bts_rss_timeline_next_due(r->mem.rss) - bts_proc_now_ns();
             timeout_ms = due <= 0 ? 0 : due < 100000000 ? (int)((due + 999999) / 1000000) : 100;
         }
-        ret = bts_profiler_poll(s, timeout_ms);
-        bts_profiler_stats(s, &st);
-        print_python_note(&st, &notes_seen, tty);
-        if (tty && st.elapsed_s - last_status >= 0.25) {
+        ret = bts_profiler_poll(r->s, timeout_ms);
+        bts_profiler_stats(r->s, &st);
+        print_python_note(&st, &notes_seen, r->tty);
+        if (r->tty && st.elapsed_s - last_status >= 0.25) {
             print_status(&st);
             last_status = st.elapsed_s;
         }
         if (ret < 0) {
-            if (tty)
-                fputc('\n', stderr);
             const char *why = NULL, *hint = NULL;
 
+            if (r->tty)
+                fputc('\n', stderr);
             /* Why it ended (e.g. the target changed credentials), said the
              * same way in-process and through bt-spyd. */
-            bts_profiler_explain(s, &why, &hint);
+            bts_profiler_explain(r->s, &why, &hint);
             bts_cli_error("sampling failed: %s; writing what was gathered",
                           why && *why ? why : bts_cli_strerror(ret));
             if (hint && *hint)
                 bts_cli_hint("%s", hint);
-            break;
+            return;
         }
         if (ret == 1)
-            break;
+            return;
         if (bts_cli_stop_requested) {
-            stopped_by_user = true;
-            break;
+            r->stopped_by_user = true;
+            return;
         }
-        if (o.duration_s > 0 && st.elapsed_s >= o.duration_s)
-            break;
+        if (r->o.duration_s > 0 && st.elapsed_s >= r->o.duration_s)
+            return;
     }
-stop:
-    bts_profiler_stop(s);
-    if (tty)
-        print_status(&st), fputc('\n', stderr);
-    if (!of)
-        goto out;
+}
 
-    bts_profiler_stats(s, &st);
-    if (mem.rss) {
-        int64_t end = bts_proc_now_ns();
+/* --memory: the timeline the writers take, once sampling stopped. */
+static int finish_memory(struct record_run *r)
+{
+    uint64_t bucket_ns = 0;
 
-        bts_rss_timeline_finish(mem.rss, (uint64_t)(end - mem_start_ns));
-        uint64_t bucket_ns = 0;
-
-        bts_profiler_foreach_bucket(s, first_bucket, NULL, &bucket_ns);
-        mem.tl = bts_memory_timeline(mem.rss, bucket_ns);
-        if (!mem.tl) {
-            bts_cli_error("cannot build the RSS timeline: %s", bts_cli_strerror(errno));
-            goto out;
-        }
-        if (o.timeline_csv && write_timeline_csv(mem.tl, o.timeline_csv) < 0)
-            goto out;
+    bts_rss_timeline_finish(r->mem.rss, (uint64_t)(bts_proc_now_ns() - r->mem_start_ns));
+    bts_profiler_foreach_bucket(r->s, first_bucket, NULL, &bucket_ns);
+    r->mem.tl = bts_memory_timeline(r->mem.rss, bucket_ns);
+    if (!r->mem.tl) {
+        bts_cli_error("cannot build the RSS timeline: %s", bts_cli_strerror(errno));
+        return -1;
     }
-    ret = write_profile(s, &o, format, target, bts_profiler_pid(s), mem.rss ? &mem : NULL,
-                        bts_output_file_stream(of));
+    if (r->o.timeline_csv && write_timeline_csv(r->mem.tl, r->o.timeline_csv) < 0)
+        return -1;
+    return 0;
+}
+
+/* Writes the profile and says so. An exit code. */
+static int record_write(struct record_run *r)
+{
+    struct bts_session_stats st;
+    struct bts_output_file *of = r->of;
+    int ret;
+
+    bts_profiler_stats(r->s, &st);
+    if (r->mem.rss && finish_memory(r))
+        return BTS_EXIT_FAILURE;
+    ret = write_profile(r->s, &r->o, r->format, r->target, bts_profiler_pid(r->s),
+                        r->mem.rss ? &r->mem : NULL, bts_output_file_stream(of));
     if (ret && bts_output_file_error(of))
         ret = bts_output_file_error(of); /* -ENOSPC rather than the writer's -EIO */
     if (ret == -ENODATA) {
         bts_cli_error("no samples were collected; nothing written to '%s'",
                       bts_output_file_name(of));
         bts_cli_hint("the target may have been idle: try --idle, a higher --rate, or a longer run");
-        goto out;
+        return BTS_EXIT_FAILURE;
     }
     if (!ret)
         ret = bts_output_file_commit(of);
     if (ret) {
         bts_cli_error("cannot write '%s': %s", bts_output_file_name(of), bts_cli_strerror(ret));
-        goto out;
+        return BTS_EXIT_FAILURE;
     }
     fprintf(stderr, "bt-spy: wrote '%s': %llu samples, %llu lost, %u threads, %.1f s%s\n",
             bts_output_file_name(of), (unsigned long long)st.samples, (unsigned long long)st.lost,
             st.threads_seen, st.elapsed_s,
-            stopped_by_user                     ? " (stopped by signal)"
-            : st.target_exited && o.session.pid ? " (partial: target exited)"
-                                                : "");
-    print_python_summary(&st, o.session.gil);
-    rc = BTS_EXIT_OK;
+            r->stopped_by_user                     ? " (stopped by signal)"
+            : st.target_exited && r->o.session.pid ? " (partial: target exited)"
+                                                   : "");
+    print_python_summary(&st, r->o.session.gil);
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
-    if (o.session.argv && !bts_cli_connect_path && !st.target_exited && !stopped_by_user) {
+    if (r->o.session.argv && !bts_cli_connect_path && !st.target_exited && !r->stopped_by_user) {
         int status;
 
-        fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_profiler_pid(s));
-        while (waitpid(bts_profiler_pid(s), &status, 0) < 0 && errno == EINTR &&
+        fprintf(stderr, "bt-spy: waiting for pid %d to exit\n", (int)bts_profiler_pid(r->s));
+        while (waitpid(bts_profiler_pid(r->s), &status, 0) < 0 && errno == EINTR &&
                !bts_cli_stop_requested)
             ;
     }
-out:
-    bts_timeline_free(mem.tl);
-    bts_rss_timeline_free(mem.rss);
-    bts_output_file_free(of);
-    bts_profiler_free(s);
-    free(output);
-    free(target);
+    return BTS_EXIT_OK;
+}
+
+int bts_cmd_record(int argc, char **argv)
+{
+    struct record_run r = {
+        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
+                          .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
+              .status = true},
+    };
+    struct bts_session_stats st;
+    int ret, rc = BTS_EXIT_FAILURE;
+
+    ret = parse_args(argc, argv, &r.o);
+    if (ret)
+        return ret < 0 ? BTS_EXIT_OK : ret;
+    r.format = r.o.format;
+    if (r.format == BTS_FORMAT_AUTO && r.o.output)
+        r.format = bts_format_from_path(r.o.output);
+    if (!writable(r.format))
+        r.format = BTS_FORMAT_SVG;
+    r.tty = r.o.status && bts_cli_stderr_is_tty();
+    if (r.o.session.memory && bts_cli_connect_path) {
+        bts_cli_error("--memory is not available through bt-spyd yet");
+        bts_cli_hint("run bt-spy record --memory without --connect");
+        return BTS_EXIT_USAGE;
+    }
+
+    ret = record_begin(&r);
+    if (ret == 0)
+        record_loop(&r);
+    if (ret >= 0) {
+        bts_profiler_stop(r.s);
+        if (r.tty) {
+            bts_profiler_stats(r.s, &st);
+            print_status(&st), fputc('\n', stderr);
+        }
+        if (ret == 0)
+            rc = record_write(&r);
+    }
+    bts_timeline_free(r.mem.tl);
+    bts_rss_timeline_free(r.mem.rss);
+    bts_output_file_free(r.of);
+    bts_profiler_free(r.s);
+    free(r.output);
+    free(r.target);
     return rc;
 }
