@@ -289,10 +289,6 @@ int bts_cmd_convert(int argc, char **argv)
     optind = 1;
     while (!ret && (c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            usage(stdout);
-            ret = -1;
-            break;
         case 'o':
             o.output = optarg;
             break;
@@ -309,6 +305,10 @@ int bts_cmd_convert(int argc, char **argv)
             break;
         case OPT_NAME:
             o.name = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = -1;
             break;
         case ':':
         case '?':

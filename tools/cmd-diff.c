@@ -385,10 +385,6 @@ int bts_cmd_diff(int argc, char **argv)
     optind = 1;
     while (!ret && (c = getopt_long(argc, argv, ":o:f:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            usage(stdout);
-            ret = -1;
-            break;
         case 'o':
             output = optarg;
             break;
@@ -403,6 +399,10 @@ int bts_cmd_diff(int argc, char **argv)
             else
                 ret = bts_cli_usage_error(
                     "diff", "invalid --widths: '%s' (expected larger or after)", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            ret = -1;
             break;
         case ':':
         case '?':

@@ -449,10 +449,6 @@ int bts_cmd_report(int argc, char **argv)
     optind = 1;
     while (!ret && (c = getopt_long(argc, argv, ":n:f:o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            usage(stdout);
-            ret = -1;
-            break;
         case 'n':
             if (bts_cli_parse_u64("top", optarg, 0, 1000000000, &top))
                 ret = BTS_EXIT_USAGE;
@@ -499,6 +495,10 @@ int bts_cmd_report(int argc, char **argv)
             break;
         case OPT_COLLAPSE_NATIVE:
             collapse_native = true;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = -1;
             break;
         case ':':
         case '?':

@@ -451,47 +451,53 @@ int bts_protocol_validate_reply(const Btspy__Reply *r, char *why, size_t why_len
     }
 }
 
-Btspy__Request *bts_protocol_decode_request(const uint8_t *msg, size_t len, char *why,
-                                            size_t why_len)
+/* Unpacks and validates one message of either direction: NULL with errno
+ * and why set when it is too long, malformed or invalid. */
+static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *desc, const char *what,
+                                size_t max, int (*validate)(const void *, char *, size_t),
+                                const uint8_t *msg, size_t len, char *why, size_t why_len)
 {
-    if (len > BTS_PROTOCOL_MAX_REQUEST) {
-        invalid(why, why_len, "request of %zu bytes (at most %u)", len, BTS_PROTOCOL_MAX_REQUEST);
+    if (len > max) {
+        invalid(why, why_len, "%s of %zu bytes (at most %zu)", what, len, max);
         errno = EMSGSIZE;
         return NULL;
     }
-    Btspy__Request *req = btspy__request__unpack(NULL, len, msg);
-    if (!req) {
-        invalid(why, why_len, "malformed request (%zu bytes)", len);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, msg);
+    if (!m) {
+        invalid(why, why_len, "malformed %s (%zu bytes)", what, len);
         errno = EBADMSG;
         return NULL;
     }
-    if (bts_protocol_validate_request(req, why, why_len) < 0) {
-        btspy__request__free_unpacked(req, NULL);
+    if (validate(m, why, why_len) < 0) {
+        protobuf_c_message_free_unpacked(m, NULL);
         errno = EINVAL;
         return NULL;
     }
-    return req;
+    return m;
+}
+
+static int validate_any_request(const void *m, char *why, size_t why_len)
+{
+    return bts_protocol_validate_request(m, why, why_len);
+}
+
+static int validate_any_reply(const void *m, char *why, size_t why_len)
+{
+    return bts_protocol_validate_reply(m, why, why_len);
+}
+
+Btspy__Request *bts_protocol_decode_request(const uint8_t *msg, size_t len, char *why,
+                                            size_t why_len)
+{
+    return (Btspy__Request *)decode(&btspy__request__descriptor, "request",
+                                    BTS_PROTOCOL_MAX_REQUEST, validate_any_request, msg, len, why,
+                                    why_len);
 }
 
 Btspy__Reply *bts_protocol_decode_reply(const uint8_t *msg, size_t len, char *why, size_t why_len)
 {
-    if (len > BTS_PROTOCOL_MAX_REPLY) {
-        invalid(why, why_len, "reply of %zu bytes (at most %u)", len, BTS_PROTOCOL_MAX_REPLY);
-        errno = EMSGSIZE;
-        return NULL;
-    }
-    Btspy__Reply *r = btspy__reply__unpack(NULL, len, msg);
-    if (!r) {
-        invalid(why, why_len, "malformed reply (%zu bytes)", len);
-        errno = EBADMSG;
-        return NULL;
-    }
-    if (bts_protocol_validate_reply(r, why, why_len) < 0) {
-        btspy__reply__free_unpacked(r, NULL);
-        errno = EINVAL;
-        return NULL;
-    }
-    return r;
+    return (Btspy__Reply *)decode(&btspy__reply__descriptor, "reply", BTS_PROTOCOL_MAX_REPLY,
+                                  validate_any_reply, msg, len, why, why_len);
 }
 
 int bts_protocol_write_all(int fd, const void *buf, size_t len)
