@@ -220,14 +220,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
     }
     if (!o->session.memory && (o->session.fault_period || o->timeline_csv))
         return bts_cli_usage_error("record", "--fault-period and --timeline-csv need --memory");
-    if (o->session.memory && o->session.backend == BTS_BACKEND_PTRACE)
-        return bts_cli_usage_error("record",
-                                   "--memory needs the perf backend: ptrace has no page-fault "
-                                   "event (no growth attribution and no fallback)");
-    if (o->session.memory && o->session.idle)
-        return bts_cli_usage_error("record", "--memory and --idle do not go together");
-    if (o->session.memory && o->session.subprocesses)
-        return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
+    if (o->session.memory && bts_memory_refusal(&o->session))
+        return bts_cli_usage_error("record", "%s", bts_memory_refusal(&o->session));
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
@@ -436,7 +430,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     char *folded = NULL, *notes = NULL, *title = NULL;
     size_t folded_len = 0;
     FILE *mem = NULL, *in = NULL;
-    char date[32], pynote[96], *comment = NULL;
+    char date[32], pynote[96], desc[64], what[192], *comment = NULL;
     time_t now = time(NULL);
     struct tm tm;
     int ret;
@@ -535,16 +529,20 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-    if (asprintf(
-            &notes,
-            "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s%s%s | %s",
-            target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
-            (unsigned long long)st.samples, (unsigned long long)st.lost, bts_profiler_backend(s),
-            mr                ? "page faults, in bytes"
-            : o->session.idle ? "wall-clock"
-                              : "on-CPU",
-            python_notes(&st, pynote, sizeof(pynote)), o->session.gil ? " | GIL holder only" : "",
-            st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
+    /* Memory samples page faults, not time: the notes say at what rate. */
+    if (mr)
+        snprintf(what, sizeof(what), "%.1f s | %llu samples, %llu lost | backend %s | %s, in bytes",
+                 st.elapsed_s, (unsigned long long)st.samples, (unsigned long long)st.lost,
+                 bts_profiler_backend(s), bts_memory_describe(&o->session, desc, sizeof(desc)));
+    else
+        snprintf(what, sizeof(what), "%.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s",
+                 st.elapsed_s, o->session.rate_hz, (unsigned long long)st.samples,
+                 (unsigned long long)st.lost, bts_profiler_backend(s),
+                 o->session.idle ? "wall-clock" : "on-CPU");
+    if (asprintf(&notes, "%s | pid %d | %s%s%s%s | %s", target ? target : "?", (int)pid, what,
+                 python_notes(&st, pynote, sizeof(pynote)),
+                 o->session.gil ? " | GIL holder only" : "",
+                 st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
         goto out;
@@ -633,14 +631,12 @@ struct record_run {
 static int start_memory(struct record_run *r, pid_t pid)
 {
     struct bts_session_stats st;
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned period =
-        r->o.session.fault_period ? r->o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD;
+    char what[96];
 
     /* Time 0 of the timeline is the session's, as for the samples' buckets. */
     bts_profiler_stats(r->s, &st);
     r->mem_start_ns = st.start_ns ? st.start_ns : bts_proc_now_ns();
-    r->mem.bytes_per_sample = (uint64_t)(page > 0 ? page : 4096) * period;
+    r->mem.bytes_per_sample = bts_memory_bytes_per_sample(&r->o.session);
     r->mem.rss = bts_rss_timeline_new(pid, r->mem_start_ns, NULL);
     if (!r->mem.rss) {
         bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
@@ -648,8 +644,9 @@ static int start_memory(struct record_run *r, pid_t pid)
     }
     bts_rss_timeline_poll(r->mem.rss, bts_proc_now_ns());
     if (r->o.session.backend == BTS_BACKEND_AUTO)
-        fprintf(stderr, "bt-spy: sampling page faults (one in %u) of pid %d with the %s backend\n",
-                period, (int)pid, bts_profiler_backend(r->s));
+        fprintf(stderr, "bt-spy: sampling %s of pid %d with the %s backend\n",
+                bts_memory_describe(&r->o.session, what, sizeof(what)), (int)pid,
+                bts_profiler_backend(r->s));
     return 0;
 }
 

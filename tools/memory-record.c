@@ -3,6 +3,8 @@
 #include "memory-record.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 
 struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uint64_t bucket_ns)
 {
@@ -40,4 +42,45 @@ struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uin
     tl->peak_rss = bts_rss_timeline_peak(rss, &peak_t);
     tl->peak_t_ns = peak_t;
     return tl;
+}
+
+const char *bts_memory_refusal(const struct bts_session_opts *o)
+{
+    if (o->backend == BTS_BACKEND_PTRACE)
+        return "--memory needs the perf backend: ptrace has no page-fault event (no growth "
+               "attribution and no fallback)";
+    if (o->idle)
+        return "--memory and --idle do not go together";
+    if (o->subprocesses)
+        return "--memory follows one process: no --subprocesses";
+    return NULL;
+}
+
+unsigned bts_memory_fault_period(const struct bts_session_opts *o)
+{
+    return o->fault_period ? o->fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD;
+}
+
+uint64_t bts_memory_bytes_per_sample(const struct bts_session_opts *o)
+{
+    long page = sysconf(_SC_PAGESIZE);
+
+    return (uint64_t)(page > 0 ? page : 4096) * bts_memory_fault_period(o);
+}
+
+char *bts_memory_describe(const struct bts_session_opts *o, char *buf, size_t cap)
+{
+    uint64_t bytes = bts_memory_bytes_per_sample(o);
+    unsigned period = bts_memory_fault_period(o);
+
+    if (period == 1)
+        snprintf(buf, cap, "page faults, every one (%llu KiB a sample)",
+                 (unsigned long long)(bytes >> 10));
+    else if (bytes >= (1u << 20) && !(bytes & ((1u << 20) - 1)))
+        snprintf(buf, cap, "page faults, one in %u (%llu MiB a sample)", period,
+                 (unsigned long long)(bytes >> 20));
+    else
+        snprintf(buf, cap, "page faults, one in %u (%llu KiB a sample)", period,
+                 (unsigned long long)(bytes >> 10));
+    return buf;
 }

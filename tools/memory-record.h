@@ -4,12 +4,27 @@
  * timeline model, which pprof, speedscope, the chart and report read). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rss-timeline.h"
+#include "session.h"
 #include "timeline.h"
 
 /* The render side's model of a finished RSS timeline: its points, exact
  * peak, jumps and duration. bucket_ns is the width of the time labels the
  * profile's samples carry (0: none). NULL and errno (ENOMEM). */
 struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uint64_t bucket_ns);
+
+/* Why --memory cannot go with these session options (a usage error's
+ * text), or NULL when it can. */
+const char *bts_memory_refusal(const struct bts_session_opts *o);
+
+/* The fault period in force (opts' or the default) and the bytes one
+ * sample stands for (period x page size). */
+unsigned bts_memory_fault_period(const struct bts_session_opts *o);
+uint64_t bts_memory_bytes_per_sample(const struct bts_session_opts *o);
+
+/* What --memory samples, for notes and headers: "page faults, one in 32
+ * (128 KiB a sample)". Returns buf. */
+char *bts_memory_describe(const struct bts_session_opts *o, char *buf, size_t cap);

@@ -35,7 +35,7 @@ struct bts_rss_timeline {
     struct bts_rss_point pending; /* the highest of the reads not yet kept */
     uint64_t pending_reads;
     uint64_t reads;
-    uint64_t last_t;
+    uint64_t last_t, last_rss;
     uint64_t peak, peak_t;
     struct rise rise;
     struct bts_rss_jump jumps[MAX_JUMPS];
@@ -286,6 +286,7 @@ int bts_rss_timeline_add(struct bts_rss_timeline *tl, const struct bts_rss_point
         return -EINVAL;
     tl->reads++;
     tl->last_t = p->t_ns;
+    tl->last_rss = p->rss;
     if (tl->reads == 1 || p->rss > tl->peak) {
         tl->peak = p->rss;
         tl->peak_t = p->t_ns;
@@ -421,6 +422,13 @@ uint64_t bts_rss_timeline_peak(const struct bts_rss_timeline *tl, uint64_t *t_ns
     if (t_ns)
         *t_ns = tl->peak_t;
     return tl->peak;
+}
+
+uint64_t bts_rss_timeline_last(const struct bts_rss_timeline *tl, uint64_t *t_ns)
+{
+    if (t_ns)
+        *t_ns = tl->last_t;
+    return tl->reads ? tl->last_rss : BTS_RSS_NONE;
 }
 
 uint64_t bts_rss_timeline_reads(const struct bts_rss_timeline *tl)

@@ -74,6 +74,9 @@ uint64_t bts_rss_timeline_stride(const struct bts_rss_timeline *tl);
 const struct bts_rss_jump *bts_rss_timeline_jumps(const struct bts_rss_timeline *tl, size_t *n);
 /* The highest RSS read and when (exact: downsampling never loses it). */
 uint64_t bts_rss_timeline_peak(const struct bts_rss_timeline *tl, uint64_t *t_ns);
+/* The latest read's RSS and time (not merged with others, unlike the
+ * kept points), or BTS_RSS_NONE before the first read. t_ns may be NULL. */
+uint64_t bts_rss_timeline_last(const struct bts_rss_timeline *tl, uint64_t *t_ns);
 /* Reads so far, and the options in force. */
 uint64_t bts_rss_timeline_reads(const struct bts_rss_timeline *tl);
 const struct bts_rss_timeline_opts *bts_rss_timeline_opts(const struct bts_rss_timeline *tl);
