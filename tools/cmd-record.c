@@ -111,8 +111,6 @@ enum {
     OPT_TITLE,
     OPT_SUBTITLE,
     OPT_NO_STATUS,
-    OPT_MEMORY,
-    OPT_FAULT_PERIOD,
     OPT_TIMELINE_CSV,
 };
 
@@ -131,8 +129,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         {"title", required_argument, NULL, OPT_TITLE},
         {"subtitle", required_argument, NULL, OPT_SUBTITLE},
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
-        {"memory", no_argument, NULL, OPT_MEMORY},
-        {"fault-period", required_argument, NULL, OPT_FAULT_PERIOD},
+        BTS_CLI_MEMORY_LONGOPTS,
         {"timeline-csv", required_argument, NULL, OPT_TIMELINE_CSV},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -199,14 +196,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
             break;
         case OPT_NO_STATUS:
             o->status = false;
-            break;
-        case OPT_MEMORY:
-            o->session.memory = true;
-            break;
-        case OPT_FAULT_PERIOD:
-            if (bts_cli_parse_u64("fault-period", optarg, 1, 1u << 20, &v))
-                return BTS_EXIT_USAGE;
-            o->session.fault_period = (unsigned)v;
             break;
         case OPT_TIMELINE_CSV:
             o->timeline_csv = optarg;
@@ -712,15 +701,9 @@ static void record_loop(struct record_run *r)
     for (;;) {
         int timeout_ms = 100, ret;
 
-        if (r->mem.rss) {
-            /* The RSS is read before the session may reap the target. */
-            int64_t now = bts_proc_now_ns();
-            int64_t due;
-
-            bts_rss_timeline_poll(r->mem.rss, now);
-            due = bts_rss_timeline_next_due(r->mem.rss) - bts_proc_now_ns();
-            timeout_ms = due <= 0 ? 0 : due < 100000000 ? (int)((due + 999999) / 1000000) : 100;
-        }
+        /* The RSS is read before the session may reap the target. */
+        if (r->mem.rss)
+            timeout_ms = bts_memory_poll_rss(r->mem.rss, timeout_ms);
         ret = bts_profiler_poll(r->s, timeout_ms);
         bts_profiler_stats(r->s, &st);
         print_python_note(&st, &notes_seen, r->tty);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* memory-record: an RSS timeline turned into the render side's model. */
 #include "memory-record.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,4 +84,13 @@ char *bts_memory_describe(const struct bts_session_opts *o, char *buf, size_t ca
         snprintf(buf, cap, "page faults, one in %u (%llu KiB a sample)", period,
                  (unsigned long long)(bytes >> 10));
     return buf;
+}
+
+int bts_memory_poll_rss(struct bts_rss_timeline *rss, int max_ms)
+{
+    int64_t due;
+
+    bts_rss_timeline_poll(rss, bts_proc_now_ns());
+    due = bts_rss_timeline_next_due(rss) - bts_proc_now_ns();
+    return due <= 0 ? 0 : due < max_ms * 1000000ll ? (int)((due + 999999) / 1000000) : max_ms;
 }

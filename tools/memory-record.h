@@ -28,3 +28,7 @@ uint64_t bts_memory_bytes_per_sample(const struct bts_session_opts *o);
 /* What --memory samples, for notes and headers: "page faults, one in 32
  * (128 KiB a sample)". Returns buf. */
 char *bts_memory_describe(const struct bts_session_opts *o, char *buf, size_t cap);
+
+/* Reads the RSS if a read is due, and returns how long the caller may
+ * wait for samples before the next one (0..max_ms ms). */
+int bts_memory_poll_rss(struct bts_rss_timeline *rss, int max_ms);

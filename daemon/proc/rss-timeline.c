@@ -135,6 +135,10 @@ int bts_rss_parse_statm(const char *text, uint64_t page_size, uint64_t *rss)
 
     if (!parse_u64(&p, &size) || !parse_u64(&p, &resident))
         return -EBADMSG;
+    /* A process past exit_mm (a zombie, or one being reaped) reads as all
+     * zeros: not an RSS of 0 but no memory at all. */
+    if (!size)
+        return -ESRCH;
     if (page_size && resident > UINT64_MAX / page_size)
         return -EBADMSG;
     *rss = resident * page_size;
@@ -374,8 +378,9 @@ int bts_rss_timeline_poll(struct bts_rss_timeline *tl, int64_t now_ns)
         err = n == 0 ? -ESRCH : (int)n;
         goto fail;
     }
-    if (bts_rss_parse_statm(buf, tl->page_size, &p.rss))
-        return -EBADMSG;
+    err = bts_rss_parse_statm(buf, tl->page_size, &p.rss);
+    if (err)
+        goto fail;
     if (tl->o.rollup_every && tl->reads % tl->o.rollup_every == 0) {
         if (tl->rollup_fd < 0)
             tl->rollup_fd = open_proc(tl->pid, "smaps_rollup");

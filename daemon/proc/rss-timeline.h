@@ -83,8 +83,9 @@ const struct bts_rss_timeline_opts *bts_rss_timeline_opts(const struct bts_rss_t
 /* Duration: the finish time, else the last read's. */
 uint64_t bts_rss_timeline_duration(const struct bts_rss_timeline *tl);
 
-/* Parses statm text ("size resident ...", in pages) into RSS bytes. 0 or
- * -EBADMSG. */
+/* Parses statm text ("size resident ...", in pages) into RSS bytes. 0,
+ * -EBADMSG, or -ESRCH for a size of 0 (an exiting process, whose memory is
+ * gone: its zeros are no RSS reading). */
 int bts_rss_parse_statm(const char *text, uint64_t page_size, uint64_t *rss);
 /* Parses smaps_rollup text: the Pss: and Swap: lines (kB) into bytes
  * (BTS_RSS_NONE where a line is missing). 0 or -EBADMSG when neither is

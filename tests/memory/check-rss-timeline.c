@@ -40,6 +40,8 @@ START_TEST(test_statm_and_rollup_parse)
     ck_assert_uint_eq(rss, 250 * 4096);
     ck_assert_int_eq(bts_rss_parse_statm("garbage", 4096, &rss), -EBADMSG);
     ck_assert_int_eq(bts_rss_parse_statm("1", 4096, &rss), -EBADMSG);
+    /* An exiting process's statm is all zeros: gone, not an RSS of 0. */
+    ck_assert_int_eq(bts_rss_parse_statm("0 0 0 0 0 0 0\n", 4096, &rss), -ESRCH);
     ck_assert_int_eq(
         bts_rss_parse_rollup("55-77 ---p 0 00:00 0  [rollup]\nRss:   1648 kB\nPss:    223 kB\n"
                              "Pss_Anon:  112 kB\nSwap:   0 kB\nSwapPss: 9 kB\n",
