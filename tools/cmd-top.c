@@ -225,6 +225,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
         return bts_cli_usage_error("top", "--fault-period needs --memory");
     if (o->session.memory && bts_memory_refusal(&o->session))
         return bts_cli_usage_error("top", "%s", bts_memory_refusal(&o->session));
+    bts_memory_defaults(&o->session);
     return bts_cli_session_target("top", argc, argv, optind, &o->session);
 }
 
@@ -707,10 +708,7 @@ static char *exit_note(const struct top_state *t)
 int bts_cmd_top(int argc, char **argv)
 {
     struct top_opts o = {
-        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE,
-                    .threads = true,
-                    .lines = true},
+        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ, .threads = true, .lines = true},
         .delay_s = 1.0,
     };
     struct top_state t = {.o = &o, .reset_at = -1, .sort = BTS_TOP_SORT_OWN_PCT};
@@ -723,11 +721,6 @@ int bts_cmd_top(int argc, char **argv)
     ret = parse_args(argc, argv, &o);
     if (ret)
         return ret < 0 ? BTS_EXIT_OK : ret;
-    if (o.session.memory && bts_cli_connect_path) {
-        bts_cli_error("--memory is not available through bt-spyd yet");
-        bts_cli_hint("run bt-spy top --memory without --connect");
-        return BTS_EXIT_USAGE;
-    }
     tty = !o.once && !o.no_tty && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 
     t.view = bts_top_view_new(true);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* memory-record: an RSS timeline turned into the render side's model. */
+/* memory-record: what record and top --memory share: option checks, the
+ * fault sampling described, the RSS polled, and the timeline model. */
+#define _GNU_SOURCE /* O_CLOEXEC */
 #include "memory-record.h"
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -45,6 +48,12 @@ struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uin
     return tl;
 }
 
+void bts_memory_defaults(struct bts_session_opts *o)
+{
+    if (!o->stack_size)
+        o->stack_size = o->memory ? BTS_MEMORY_STACK_SIZE : BTS_SESSION_DEFAULT_STACK_SIZE;
+}
+
 const char *bts_memory_refusal(const struct bts_session_opts *o)
 {
     if (o->backend == BTS_BACKEND_PTRACE)
@@ -52,8 +61,6 @@ const char *bts_memory_refusal(const struct bts_session_opts *o)
                "attribution and no fallback)";
     if (o->idle)
         return "--memory and --idle do not go together";
-    if (o->subprocesses)
-        return "--memory follows one process: no --subprocesses";
     return NULL;
 }
 
@@ -93,4 +100,19 @@ int bts_memory_poll_rss(struct bts_rss_timeline *rss, int max_ms)
     bts_rss_timeline_poll(rss, bts_proc_now_ns());
     due = bts_rss_timeline_next_due(rss) - bts_proc_now_ns();
     return due <= 0 ? 0 : due < max_ms * 1000000ll ? (int)((due + 999999) / 1000000) : max_ms;
+}
+
+bool bts_memory_has_children(pid_t pid)
+{
+    char path[64], buf[32];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    return n > 0;
 }
