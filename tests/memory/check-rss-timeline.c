@@ -54,6 +54,22 @@ START_TEST(test_statm_and_rollup_parse)
 }
 END_TEST
 
+/* A slow smaps_rollup (a big target) is read less often: at most 1% of the
+ * time goes to it; a fast one keeps the every-N-intervals pace. */
+START_TEST(test_a_slow_rollup_is_read_less_often)
+{
+    struct bts_rss_timeline_opts o;
+
+    bts_rss_timeline_opts_init(&o);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 0), 100 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 1 * MS), 100 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 25 * MS), 2500 * MS);
+    o.rollup_every = 1;
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 50000), 10 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 200000), 20 * MS);
+}
+END_TEST
+
 START_TEST(test_two_rises_with_a_pause_are_two_jumps)
 {
     /* 10 ms reads: flat 10, A grows 120 MiB in 40 ms, 200 ms flat, B grows
@@ -352,6 +368,7 @@ static Suite *bts_rss_timeline_suite(void)
     TCase *live = tcase_create("live");
 
     tcase_add_test(parse, test_statm_and_rollup_parse);
+    tcase_add_test(parse, test_a_slow_rollup_is_read_less_often);
     tcase_add_test(model, test_two_rises_with_a_pause_are_two_jumps);
     tcase_add_test(model, test_a_rise_still_going_at_the_end_is_a_jump);
     tcase_add_test(model, test_noise_and_small_rises_are_not_jumps);
