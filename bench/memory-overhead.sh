@@ -5,8 +5,11 @@
 # (naive history with --memory-cache, so it grows by a known 40+ MiB) and on
 # a fixed Python workload (the Python engine, same options), medians of
 # ROUNDS interleaved rounds. Goal (issue 17): under 3%. Prints figures,
-# never fails on them.
-# usage: bench/memory-overhead.sh [BUILD_DIR]   (env: ROUNDS=5, RATE=..., PYTHON=python3)
+# never fails on them. CONFIGS compares record option sets in the same
+# rounds, separated by ';' (default: the defaults alone), e.g.
+#   CONFIGS='--stack-size 8192;;--fault-period 128' bench/memory-overhead.sh build
+# Run it on a quiet machine: the load average is printed before and after.
+# usage: bench/memory-overhead.sh [BUILD_DIR]   (env: ROUNDS=5, CONFIGS=..., PYTHON=python3)
 set -euo pipefail
 build=${1:-build}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +19,8 @@ python=${PYTHON:-python3}
 rounds=${ROUNDS:-5}
 engine_args=(--symbols 4 --bars 3000 --history naive --memory-cache)
 py_args=("$src/engine/python/bt_backtest.py" --symbols 2 --bars 1500 --history naive --memory-cache)
-# Extra record options, e.g. RATE="--fault-period 64" once the sampler has it.
-extra=(${RATE:-})
+IFS=';' read -r -a configs <<< "${CONFIGS:-}"
+[ ${#configs[@]} -gt 0 ] || configs=("")
 
 if [ ! -x "$bts" ] || [ ! -x "$engine" ]; then
     echo "memory-overhead: build $build first (ninja -C $build)" >&2
@@ -37,14 +40,17 @@ targets=(engine)
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' 2>/dev/null &&
     targets+=(python)
 
-run() { # target mode -> the target's own elapsed seconds
+run() { # target config-index|base -> the target's own elapsed seconds
     local t=$1 m=$2 out="$tmp/out" cmd
     if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
     if [ "$m" = base ]; then
         "${cmd[@]}" > "$out"
     else
+        local -a extra
+        read -r -a extra <<< "${configs[$m]}"
         "$bts" record --memory "${extra[@]}" -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" \
             > "$out" 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+        awk '/^bt-spy: wrote/ { print $4, $6 }' "$tmp/err" | tr -d , >> "$tmp/$t.$m.samples"
     fi
     awk '/^elapsed:/ { print $2 }' "$out"
 }
@@ -52,18 +58,26 @@ run() { # target mode -> the target's own elapsed seconds
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "memory-overhead: $rounds rounds; $(nproc) cpus; $(uname -r)"
+echo "before: $(uptime)"
 echo "engine: ${engine_args[*]}"
 echo "python: $("$python" --version 2>&1) ${py_args[*]#"$src/"}"
+modes=(base)
+for i in "${!configs[@]}"; do modes+=("$i"); done
 for ((r = 1; r <= rounds; r++)); do
     for t in "${targets[@]}"; do
-        for m in base memory; do
+        for m in "${modes[@]}"; do
             run "$t" "$m" >> "$tmp/$t.$m"
         done
     done
 done
-printf "%-8s %12s %16s %10s\n" target "unprofiled" "record --memory" overhead
+echo "after:  $(uptime)"
+printf "%-8s %-32s %10s %12s %10s %14s\n" target "record --memory options" unprofiled profiled overhead "samples/lost"
 for t in "${targets[@]}"; do
-    b=$(median < "$tmp/$t.base") p=$(median < "$tmp/$t.memory")
-    awk -v t="$t" -v b="$b" -v p="$p" \
-        'BEGIN { printf "%-8s %10.3f s %12.3f s %+9.1f%%\n", t, b, p, 100 * (p / b - 1) }'
+    b=$(median < "$tmp/$t.base")
+    for i in "${!configs[@]}"; do
+        p=$(median < "$tmp/$t.$i")
+        sl=$(awk '{ s += $1; l += $2 } END { printf "%d/%d", s / NR, l / NR }' "$tmp/$t.$i.samples")
+        awk -v t="$t" -v c="${configs[$i]:-(defaults)}" -v b="$b" -v p="$p" -v sl="$sl" \
+            'BEGIN { printf "%-8s %-32s %8.3f s %10.3f s %+9.1f%% %14s\n", t, c, b, p, 100 * (p / b - 1), sl }'
+    done
 done

@@ -162,6 +162,14 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
     uint64_t v;
 
     switch (c) {
+    case BTS_CLI_OPT_MEMORY:
+        o->memory = true;
+        return 1;
+    case BTS_CLI_OPT_FAULT_PERIOD:
+        if (bts_cli_parse_u64("fault-period", arg, 1, BTS_SESSION_MAX_FAULT_PERIOD, &v))
+            return BTS_EXIT_USAGE;
+        o->fault_period = (unsigned)v;
+        return 1;
     case 'p':
         if (bts_cli_parse_u64("pid", arg, 1, 4194304, &v))
             return BTS_EXIT_USAGE;

@@ -84,6 +84,19 @@ enum {
  * handled, 0 when `c` is not one, BTS_EXIT_USAGE after printing an error. */
 int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_session_opts *o);
 
+/* --memory and --fault-period N, for the commands that sample page faults
+ * (record, top): put BTS_CLI_MEMORY_LONGOPTS in their table too;
+ * bts_cli_session_option handles them. */
+enum {
+    BTS_CLI_OPT_MEMORY = 0x1100,
+    BTS_CLI_OPT_FAULT_PERIOD,
+};
+#define BTS_CLI_MEMORY_LONGOPTS                                                                    \
+    {"memory", no_argument, NULL, BTS_CLI_OPT_MEMORY},                                             \
+    {                                                                                              \
+        "fault-period", required_argument, NULL, BTS_CLI_OPT_FAULT_PERIOD                          \
+    }
+
 /* The global `--connect SOCKET` (bt-spy --connect SOCK COMMAND ...): the
  * bt-spyd socket sessions run in, or NULL to sample in-process. */
 extern const char *bts_cli_connect_path;

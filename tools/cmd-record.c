@@ -52,6 +52,7 @@ struct memory_record {
     struct bts_rss_timeline *rss;
     struct bts_timeline *tl;   /* the writers' model, once recording ended */
     uint64_t bytes_per_sample; /* fault_period x page size */
+    bool forked;               /* without --subprocesses: the target had children */
 };
 
 static void usage(FILE *out)
@@ -79,7 +80,8 @@ static void usage(FILE *out)
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
           "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
-          "      --stack-size BYTES user stack copied per sample (default 8192)\n"
+          "      --stack-size BYTES user stack copied per sample (default 8192, 2048\n"
+          "                         with --memory)\n"
           "      --lines            add file:line to frames (needs debug info)\n"
           "      --title TEXT       flame graph title\n"
           "      --subtitle TEXT    flame graph subtitle\n"
@@ -111,8 +113,6 @@ enum {
     OPT_TITLE,
     OPT_SUBTITLE,
     OPT_NO_STATUS,
-    OPT_MEMORY,
-    OPT_FAULT_PERIOD,
     OPT_TIMELINE_CSV,
 };
 
@@ -131,8 +131,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         {"title", required_argument, NULL, OPT_TITLE},
         {"subtitle", required_argument, NULL, OPT_SUBTITLE},
         {"no-status", no_argument, NULL, OPT_NO_STATUS},
-        {"memory", no_argument, NULL, OPT_MEMORY},
-        {"fault-period", required_argument, NULL, OPT_FAULT_PERIOD},
+        BTS_CLI_MEMORY_LONGOPTS,
         {"timeline-csv", required_argument, NULL, OPT_TIMELINE_CSV},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -200,14 +199,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         case OPT_NO_STATUS:
             o->status = false;
             break;
-        case OPT_MEMORY:
-            o->session.memory = true;
-            break;
-        case OPT_FAULT_PERIOD:
-            if (bts_cli_parse_u64("fault-period", optarg, 1, 1u << 20, &v))
-                return BTS_EXIT_USAGE;
-            o->session.fault_period = (unsigned)v;
-            break;
         case OPT_TIMELINE_CSV:
             o->timeline_csv = optarg;
             break;
@@ -220,14 +211,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
     }
     if (!o->session.memory && (o->session.fault_period || o->timeline_csv))
         return bts_cli_usage_error("record", "--fault-period and --timeline-csv need --memory");
-    if (o->session.memory && o->session.backend == BTS_BACKEND_PTRACE)
-        return bts_cli_usage_error("record",
-                                   "--memory needs the perf backend: ptrace has no page-fault "
-                                   "event (no growth attribution and no fallback)");
-    if (o->session.memory && o->session.idle)
-        return bts_cli_usage_error("record", "--memory and --idle do not go together");
-    if (o->session.memory && o->session.subprocesses)
-        return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
+    if (o->session.memory && bts_memory_refusal(&o->session))
+        return bts_cli_usage_error("record", "%s", bts_memory_refusal(&o->session));
+    bts_memory_defaults(&o->session);
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
@@ -436,7 +422,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     char *folded = NULL, *notes = NULL, *title = NULL;
     size_t folded_len = 0;
     FILE *mem = NULL, *in = NULL;
-    char date[32], pynote[96], *comment = NULL;
+    char date[32], pynote[96], desc[64], what[192], *comment = NULL;
     time_t now = time(NULL);
     struct tm tm;
     int ret;
@@ -535,16 +521,28 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-    if (asprintf(
-            &notes,
-            "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s%s%s | %s",
-            target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
-            (unsigned long long)st.samples, (unsigned long long)st.lost, bts_profiler_backend(s),
-            mr                ? "page faults, in bytes"
-            : o->session.idle ? "wall-clock"
-                              : "on-CPU",
-            python_notes(&st, pynote, sizeof(pynote)), o->session.gil ? " | GIL holder only" : "",
-            st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
+    /* Memory samples page faults, not time: the notes say at what rate. */
+    if (mr) {
+        snprintf(what, sizeof(what),
+                 "%.1f s | %llu samples, %llu lost | backend %s | %s, in bytes%s", st.elapsed_s,
+                 (unsigned long long)st.samples, (unsigned long long)st.lost,
+                 bts_profiler_backend(s), bts_memory_describe(&o->session, desc, sizeof(desc)),
+                 o->session.subprocesses ? " | RSS of the first process only"
+                 : mr->forked            ? " | children not followed (--subprocesses)"
+                                         : "");
+        if (o->session.argv && st.target_exited && WIFSIGNALED(st.exit_status))
+            snprintf(what + strlen(what), sizeof(what) - strlen(what), " | killed by signal %d",
+                     WTERMSIG(st.exit_status));
+    } else {
+        snprintf(what, sizeof(what), "%.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s",
+                 st.elapsed_s, o->session.rate_hz, (unsigned long long)st.samples,
+                 (unsigned long long)st.lost, bts_profiler_backend(s),
+                 o->session.idle ? "wall-clock" : "on-CPU");
+    }
+    if (asprintf(&notes, "%s | pid %d | %s%s%s%s | %s", target ? target : "?", (int)pid, what,
+                 python_notes(&st, pynote, sizeof(pynote)),
+                 o->session.gil ? " | GIL holder only" : "",
+                 st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
         goto out;
@@ -633,14 +631,12 @@ struct record_run {
 static int start_memory(struct record_run *r, pid_t pid)
 {
     struct bts_session_stats st;
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned period =
-        r->o.session.fault_period ? r->o.session.fault_period : BTS_SESSION_DEFAULT_FAULT_PERIOD;
+    char what[96];
 
     /* Time 0 of the timeline is the session's, as for the samples' buckets. */
     bts_profiler_stats(r->s, &st);
     r->mem_start_ns = st.start_ns ? st.start_ns : bts_proc_now_ns();
-    r->mem.bytes_per_sample = (uint64_t)(page > 0 ? page : 4096) * period;
+    r->mem.bytes_per_sample = bts_memory_bytes_per_sample(&r->o.session);
     r->mem.rss = bts_rss_timeline_new(pid, r->mem_start_ns, NULL);
     if (!r->mem.rss) {
         bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
@@ -648,8 +644,14 @@ static int start_memory(struct record_run *r, pid_t pid)
     }
     bts_rss_timeline_poll(r->mem.rss, bts_proc_now_ns());
     if (r->o.session.backend == BTS_BACKEND_AUTO)
-        fprintf(stderr, "bt-spy: sampling page faults (one in %u) of pid %d with the %s backend\n",
-                period, (int)pid, bts_profiler_backend(r->s));
+        fprintf(stderr, "bt-spy: sampling %s of pid %d with the %s backend\n",
+                bts_memory_describe(&r->o.session, what, sizeof(what)), (int)pid,
+                bts_profiler_backend(r->s));
+    if (r->o.session.subprocesses)
+        fprintf(stderr,
+                "bt-spy: the RSS timeline is pid %d's own; each process's faults are "
+                "under its process root\n",
+                (int)pid);
     return 0;
 }
 
@@ -715,18 +717,16 @@ static void record_loop(struct record_run *r)
     for (;;) {
         int timeout_ms = 100, ret;
 
-        if (r->mem.rss) {
-            /* The RSS is read before the session may reap the target. */
-            int64_t now = bts_proc_now_ns();
-            int64_t due;
-
-            bts_rss_timeline_poll(r->mem.rss, now);
-            due = bts_rss_timeline_next_due(r->mem.rss) - bts_proc_now_ns();
-            timeout_ms = due <= 0 ? 0 : due < 100000000 ? (int)((due + 999999) / 1000000) : 100;
-        }
+        /* The RSS is read before the session may reap the target. */
+        if (r->mem.rss)
+            timeout_ms = bts_memory_poll_rss(r->mem.rss, timeout_ms);
         ret = bts_profiler_poll(r->s, timeout_ms);
         bts_profiler_stats(r->s, &st);
         print_python_note(&st, &notes_seen, r->tty);
+        /* A child's faults are not the target's: say so when it had any. */
+        if (r->mem.rss && !r->o.session.subprocesses && !r->mem.forked &&
+            bts_rss_timeline_reads(r->mem.rss) % 10 == 1)
+            r->mem.forked = bts_memory_has_children(bts_profiler_pid(r->s));
         if (r->tty && st.elapsed_s - last_status >= 0.25) {
             print_status(&st);
             last_status = st.elapsed_s;
@@ -790,7 +790,13 @@ static int record_write(struct record_run *r)
     if (ret == -ENODATA) {
         bts_cli_error("no samples were collected; nothing written to '%s'",
                       bts_output_file_name(of));
-        bts_cli_hint("the target may have been idle: try --idle, a higher --rate, or a longer run");
+        if (r->mem.rss)
+            bts_cli_hint("the target faulted in no new memory while recorded (%s): try a lower "
+                         "--fault-period or a longer run",
+                         bts_memory_describe(&r->o.session, (char[64]){0}, 64));
+        else
+            bts_cli_hint(
+                "the target may have been idle: try --idle, a higher --rate, or a longer run");
         return BTS_EXIT_FAILURE;
     }
     if (!ret)
@@ -806,6 +812,18 @@ static int record_write(struct record_run *r)
             : st.target_exited && r->o.session.pid ? " (partial: target exited)"
                                                    : "");
     print_python_summary(&st, r->o.session.gil);
+    if (r->mem.rss && r->o.session.argv && st.target_exited && WIFSIGNALED(st.exit_status))
+        fprintf(stderr,
+                "bt-spy: pid %d was killed by signal %d while recorded: the profile "
+                "and timeline end there\n",
+                (int)bts_profiler_pid(r->s), WTERMSIG(st.exit_status));
+    if (r->mem.forked) {
+        fprintf(stderr,
+                "bt-spy: pid %d started child processes: their memory is not in the "
+                "profile\n",
+                (int)bts_profiler_pid(r->s));
+        bts_cli_hint("add --subprocesses to charge each child's faults under its process");
+    }
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
     if (r->o.session.argv && !bts_cli_connect_path && !st.target_exited && !r->stopped_by_user) {
@@ -822,8 +840,10 @@ static int record_write(struct record_run *r)
 int bts_cmd_record(int argc, char **argv)
 {
     struct record_run r = {
-        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                          .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
+        .o = {.session =
+                  {
+                      .rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
+                  },
               .status = true},
     };
     struct bts_session_stats st;
@@ -838,11 +858,6 @@ int bts_cmd_record(int argc, char **argv)
     if (!writable(r.format))
         r.format = BTS_FORMAT_SVG;
     r.tty = r.o.status && bts_cli_stderr_is_tty();
-    if (r.o.session.memory && bts_cli_connect_path) {
-        bts_cli_error("--memory is not available through bt-spyd yet");
-        bts_cli_hint("run bt-spy record --memory without --connect");
-        return BTS_EXIT_USAGE;
-    }
 
     ret = record_begin(&r);
     if (ret == 0)

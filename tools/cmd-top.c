@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* bt-spy top: a live, py-spy-like table of where a process spends its time. */
+/* bt-spy top: a live, py-spy-like table of where a process spends its time,
+ * or with --memory of which functions fault in new memory, under its RSS. */
 #define _GNU_SOURCE
 
 #include "cli.h"
+#include "memory-record.h"
+#include "proc.h"
 #include "profiler.h"
 #include "top-view.h"
 
@@ -24,6 +27,7 @@
 #define KILL_GRACE_MS  2000
 #define FIRST_ROW      5 /* screen line of the first table row */
 #define MIN_FUNC_WIDTH 8
+#define MIB            (1024.0 * 1024.0)
 
 struct top_opts {
     struct bts_session_opts session;
@@ -45,6 +49,11 @@ struct top_state {
     char *target;
     pid_t pid;
     enum bts_top_sort sort;
+    /* --memory: counts are sampled faults of bytes_per_sample each. */
+    struct bts_rss_timeline *rss;
+    uint64_t bytes_per_sample;
+    uint64_t rss_first, rss_now; /* bytes; BTS_RSS_NONE before a read */
+    uint64_t rss_window;         /* at the previous snapshot */
     enum bts_top_group group;
     char *thread; /* selected thread root, NULL for all */
     bool paused;
@@ -64,6 +73,14 @@ static const char *const sort_names[] = {
     [BTS_TOP_SORT_TOTAL_PCT] = "%Total",
     [BTS_TOP_SORT_OWN_TIME] = "OwnTime",
     [BTS_TOP_SORT_TOTAL_TIME] = "TotalTime",
+};
+
+/* --memory: the same keys sort by bytes faulted in. */
+static const char *const memory_sort_names[] = {
+    [BTS_TOP_SORT_OWN_PCT] = "%Own",
+    [BTS_TOP_SORT_TOTAL_PCT] = "%Total",
+    [BTS_TOP_SORT_OWN_TIME] = "OwnMiB",
+    [BTS_TOP_SORT_TOTAL_TIME] = "TotalMiB",
 };
 
 static void on_stop_signal(int sig)
@@ -116,6 +133,9 @@ static void usage(FILE *out)
           "      --once             print one table after --delay and exit\n"
           "      --no-tty           print plain tables even on a terminal\n"
           "      --rows N           rows per plain table (default 25)\n"
+          "      --memory           growth by function: sample page faults (first\n"
+          "                         touches of new memory) and show the live RSS\n"
+          "      --fault-period N   with --memory: sample every Nth fault (default 32)\n"
           "  -h, --help             show this help\n"
           "\n"
           "keys:\n"
@@ -127,6 +147,10 @@ static void usage(FILE *out)
           "  ?         help\n"
           "  q         quit (a launched command is terminated)\n"
           "\n"
+          "With --memory, %Own and %Total are shares of the bytes faulted in during\n"
+          "the last refresh, OwnMiB and TotalMiB add them up since the start (or\n"
+          "the last R), and the status line shows the RSS and its growth.\n"
+          "\n"
           "A thread that runs CPython 3.8-3.13 shows its Python functions,\n"
           "'qualname (path:line)'; other threads their native ones.\n"
           "\n"
@@ -137,6 +161,7 @@ static void usage(FILE *out)
           "examples:\n"
           "  bt-spy top -- bt-engine --seconds 30 --history naive\n"
           "  bt-spy top --pid 1234 -r 999\n"
+          "  bt-spy top --memory -- bt-engine --symbols 2 --bars 1500 --memory-cache\n"
           "  bt-spy top --once --delay 5 --pid 1234 > top.txt\n",
           out);
 }
@@ -156,6 +181,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
         {"once", no_argument, NULL, OPT_ONCE},
         {"no-tty", no_argument, NULL, OPT_NO_TTY},
         {"rows", required_argument, NULL, OPT_ROWS},
+        BTS_CLI_MEMORY_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +221,11 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
             return bts_cli_bad_option("top", c, argv);
         }
     }
+    if (!o->session.memory && o->session.fault_period)
+        return bts_cli_usage_error("top", "--fault-period needs --memory");
+    if (o->session.memory && bts_memory_refusal(&o->session))
+        return bts_cli_usage_error("top", "%s", bts_memory_refusal(&o->session));
+    bts_memory_defaults(&o->session);
     return bts_cli_session_target("top", argc, argv, optind, &o->session);
 }
 
@@ -227,6 +258,9 @@ static int take_snapshot(struct top_state *t)
     free(buf);
     if (ret)
         return ret;
+    t->rss_window = t->rss_now;
+    if (t->rss)
+        t->rss_now = bts_rss_timeline_last(t->rss, NULL);
     t->window_all = st.samples - t->st.samples;
     t->window_s = st.elapsed_s - t->st.elapsed_s;
     t->st = st;
@@ -256,6 +290,14 @@ static double active_pct(const struct top_state *t, bool whole_run)
         return 0;
     pct = 100.0 * (double)n / ((double)t->o->session.rate_hz * secs * threads);
     return pct > 100 ? 100 : pct;
+}
+
+/* --memory: MiB faulted in, from sampled faults. */
+static void format_mib(char *buf, size_t cap, uint64_t samples, uint64_t bytes_per_sample)
+{
+    double mib = (double)samples * (double)bytes_per_sample / MIB;
+
+    snprintf(buf, cap, mib < 1000 ? "%.1f" : "%.0f", mib);
 }
 
 static void format_time(char *buf, size_t cap, uint64_t samples, unsigned rate)
@@ -320,7 +362,8 @@ static void format_header(FILE *f, const struct top_state *t, struct columns c, 
     if (c.total_pct)
         used += fprintf(f, " %7s", "%Total");
     if (c.times)
-        used += fprintf(f, " %9s %10s", "OwnTime", "TotalTime");
+        used += fprintf(f, " %9s %10s", t->rss ? "OwnMiB" : "OwnTime",
+                        t->rss ? "TotalMiB" : "TotalTime");
     used += fprintf(f, "  ");
     put_truncated(f, t->group == BTS_TOP_GROUP_LINE ? "Function (file:line)" : "Function",
                   width <= 0     ? -1
@@ -337,7 +380,11 @@ static void format_row(FILE *f, const struct top_state *t, const struct bts_top_
     used = fprintf(f, "%5.1f%%", pct_of(r->own_window, tab->window_samples));
     if (c.total_pct)
         used += fprintf(f, " %6.1f%%", pct_of(r->total_window, tab->window_samples));
-    if (c.times) {
+    if (c.times && t->rss) {
+        format_mib(own, sizeof(own), r->own_cum, t->bytes_per_sample);
+        format_mib(total, sizeof(total), r->total_cum, t->bytes_per_sample);
+        used += fprintf(f, " %9s %10s", own, total);
+    } else if (c.times) {
         format_time(own, sizeof(own), r->own_cum, t->o->session.rate_hz);
         format_time(total, sizeof(total), r->total_cum, t->o->session.rate_hz);
         used += fprintf(f, " %9s %10s", own, total);
@@ -347,29 +394,54 @@ static void format_row(FILE *f, const struct top_state *t, const struct bts_top_
 }
 
 /* The three status lines above the table. */
+static void format_rss(FILE *f, const struct top_state *t, bool whole_run)
+{
+    uint64_t from = whole_run ? t->rss_first : t->rss_window, peak;
+    double growth;
+
+    if (t->rss_now == BTS_RSS_NONE) {
+        fputs("RSS ?", f);
+        return;
+    }
+    growth = from == BTS_RSS_NONE ? 0 : ((double)t->rss_now - (double)from) / MIB;
+    peak = bts_rss_timeline_peak(t->rss, NULL);
+    fprintf(f, "RSS %.1f MiB  %+.1f MiB %s  peak %.1f MiB  ", (double)t->rss_now / MIB, growth,
+            whole_run ? "since the start" : "in the window", (double)peak / MIB);
+}
+
 static void format_status(FILE *f, const struct top_state *t, int line, bool whole_run)
 {
+    char what[64];
+
     switch (line) {
     case 0:
-        fprintf(f, "bt-spy top  pid %d  %s  backend %s  %u Hz %s", (int)t->pid,
-                t->target ? t->target : "?", bts_profiler_backend(t->s), t->o->session.rate_hz,
-                t->o->session.idle ? "wall-clock" : "on-CPU");
+        fprintf(f, "bt-spy top  pid %d  %s  backend %s  ", (int)t->pid, t->target ? t->target : "?",
+                bts_profiler_backend(t->s));
+        if (t->rss)
+            fputs(bts_memory_describe(&t->o->session, what, sizeof(what)), f);
+        else
+            fprintf(f, "%u Hz %s", t->o->session.rate_hz,
+                    t->o->session.idle ? "wall-clock" : "on-CPU");
         if (t->st.python_found)
             fprintf(f, "  python %s%s", t->st.python_version, t->o->session.gil ? " (GIL)" : "");
         break;
     case 1:
         /* Once the target is gone, count the threads it had. */
-        fprintf(f, "samples %llu  lost %llu  threads %u  active %.0f%%  elapsed %.1fs",
-                (unsigned long long)t->st.samples, (unsigned long long)t->st.lost,
-                t->st.threads ? t->st.threads : t->st.threads_seen, active_pct(t, whole_run),
-                t->st.elapsed_s);
+        if (t->rss)
+            format_rss(f, t, whole_run);
+        fprintf(f, "samples %llu  lost %llu  threads %u  ", (unsigned long long)t->st.samples,
+                (unsigned long long)t->st.lost, t->st.threads ? t->st.threads : t->st.threads_seen);
+        if (!t->rss)
+            fprintf(f, "active %.0f%%  ", active_pct(t, whole_run));
+        fprintf(f, "elapsed %.1fs", t->st.elapsed_s);
         if (t->reset_at >= 0)
             fprintf(f, "  reset at %.1fs", t->reset_at);
         if (t->paused)
             fputs("  PAUSED", f);
         break;
     case 2:
-        fprintf(f, "sort %s  group %s  thread %s  window %s", sort_names[t->sort],
+        fprintf(f, "sort %s  group %s  thread %s  window %s",
+                (t->rss ? memory_sort_names : sort_names)[t->sort],
                 t->group == BTS_TOP_GROUP_LINE ? "lines" : "functions",
                 t->thread ? t->thread + strlen("thread ") : "all", whole_run ? "whole run" : "");
         if (!whole_run)
@@ -422,15 +494,16 @@ static void draw_text(int y, const char *text, attr_t attr)
     attroff(attr);
 }
 
-static void draw_help(void)
+static void draw_help(bool memory)
 {
-    static const char *const lines[] = {
+    const char *const lines[] = {
         "bt-spy top keys",
         "",
-        "1 2 3 4   sort by %Own, %Total, OwnTime, TotalTime",
+        memory ? "1 2 3 4   sort by %Own, %Total, OwnMiB, TotalMiB"
+               : "1 2 3 4   sort by %Own, %Total, OwnTime, TotalTime",
         "L         group by function or by source line",
         "T         all threads, then each thread",
-        "R         reset OwnTime and TotalTime",
+        "R         reset the cumulative columns",
         "P         pause or resume the display",
         "?         this help (any key closes it)",
         "q Ctrl-C  quit",
@@ -498,7 +571,7 @@ static int draw_screen(const struct top_state *t)
     }
     wnoutrefresh(stdscr);
     if (t->help)
-        draw_help();
+        draw_help(t->rss != NULL);
     doupdate();
     bts_top_table_free(tab);
     return 0;
@@ -635,10 +708,7 @@ static char *exit_note(const struct top_state *t)
 int bts_cmd_top(int argc, char **argv)
 {
     struct top_opts o = {
-        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE,
-                    .threads = true,
-                    .lines = true},
+        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ, .threads = true, .lines = true},
         .delay_s = 1.0,
     };
     struct top_state t = {.o = &o, .reset_at = -1, .sort = BTS_TOP_SORT_OWN_PCT};
@@ -672,6 +742,17 @@ int bts_cmd_top(int argc, char **argv)
     }
     t.pid = bts_profiler_pid(t.s);
     t.target = bts_cli_describe_target(&o.session, t.pid);
+    t.rss_first = t.rss_now = t.rss_window = BTS_RSS_NONE;
+    if (o.session.memory) {
+        t.bytes_per_sample = bts_memory_bytes_per_sample(&o.session);
+        t.rss = bts_rss_timeline_new(t.pid, bts_proc_now_ns(), NULL);
+        if (!t.rss) {
+            bts_cli_error("cannot set up the RSS timeline: %s", bts_cli_strerror(errno));
+            goto stop;
+        }
+        bts_rss_timeline_poll(t.rss, bts_proc_now_ns());
+        t.rss_first = t.rss_now = bts_rss_timeline_last(t.rss, NULL);
+    }
 
     if (tty) {
         atexit(leave_curses);
@@ -679,7 +760,12 @@ int bts_cmd_top(int argc, char **argv)
     }
     next_refresh = now_s() + o.delay_s;
     for (;;) {
-        ret = bts_profiler_poll(t.s, POLL_MS);
+        int timeout_ms = POLL_MS;
+
+        /* The RSS is read before the session may reap the target. */
+        if (t.rss)
+            timeout_ms = bts_memory_poll_rss(t.rss, POLL_MS);
+        ret = bts_profiler_poll(t.s, timeout_ms);
         if (ret < 0) {
             leave_curses();
             bts_cli_error("sampling failed: %s", bts_cli_strerror(ret));
@@ -757,6 +843,7 @@ stop:
 out:
     leave_curses();
     bts_profiler_free(t.s);
+    bts_rss_timeline_free(t.rss);
     bts_top_view_free(t.view);
     free(t.target);
     free(t.thread);

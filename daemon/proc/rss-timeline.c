@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* O_CLOEXEC, pread */
 #include "rss-timeline.h"
 
+#include "proc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +29,7 @@ struct bts_rss_timeline {
     struct bts_rss_timeline_opts o;
     pid_t pid;
     int64_t start_ns, next_due;
+    int64_t rollup_due; /* the next smaps_rollup read, CLOCK_MONOTONIC ns */
     int statm_fd, rollup_fd;
     uint64_t page_size;
     struct bts_rss_point *points;
@@ -35,7 +38,7 @@ struct bts_rss_timeline {
     struct bts_rss_point pending; /* the highest of the reads not yet kept */
     uint64_t pending_reads;
     uint64_t reads;
-    uint64_t last_t;
+    uint64_t last_t, last_rss;
     uint64_t peak, peak_t;
     struct rise rise;
     struct bts_rss_jump jumps[MAX_JUMPS];
@@ -135,6 +138,10 @@ int bts_rss_parse_statm(const char *text, uint64_t page_size, uint64_t *rss)
 
     if (!parse_u64(&p, &size) || !parse_u64(&p, &resident))
         return -EBADMSG;
+    /* A process past exit_mm (a zombie, or one being reaped) reads as all
+     * zeros: not an RSS of 0 but no memory at all. */
+    if (!size)
+        return -ESRCH;
     if (page_size && resident > UINT64_MAX / page_size)
         return -EBADMSG;
     *rss = resident * page_size;
@@ -286,6 +293,7 @@ int bts_rss_timeline_add(struct bts_rss_timeline *tl, const struct bts_rss_point
         return -EINVAL;
     tl->reads++;
     tl->last_t = p->t_ns;
+    tl->last_rss = p->rss;
     if (tl->reads == 1 || p->rss > tl->peak) {
         tl->peak = p->rss;
         tl->peak_t = p->t_ns;
@@ -346,6 +354,17 @@ static ssize_t read_at0(int fd, char *buf, size_t len)
     return got;
 }
 
+uint64_t bts_rss_rollup_gap(const struct bts_rss_timeline_opts *o, uint64_t cost_ns)
+{
+    uint64_t gap = o->interval_ns * o->rollup_every;
+
+    /* The walk holds the target's mmap lock and a CPU for cost_ns: at most
+     * 1% of the time, however big the target grows. */
+    if (cost_ns > gap / BTS_RSS_ROLLUP_SHARE)
+        gap = cost_ns * BTS_RSS_ROLLUP_SHARE;
+    return gap;
+}
+
 int bts_rss_timeline_poll(struct bts_rss_timeline *tl, int64_t now_ns)
 {
     struct bts_rss_point p = {0, 0, BTS_RSS_NONE, BTS_RSS_NONE};
@@ -373,14 +392,19 @@ int bts_rss_timeline_poll(struct bts_rss_timeline *tl, int64_t now_ns)
         err = n == 0 ? -ESRCH : (int)n;
         goto fail;
     }
-    if (bts_rss_parse_statm(buf, tl->page_size, &p.rss))
-        return -EBADMSG;
-    if (tl->o.rollup_every && tl->reads % tl->o.rollup_every == 0) {
+    err = bts_rss_parse_statm(buf, tl->page_size, &p.rss);
+    if (err)
+        goto fail;
+    if (tl->o.rollup_every && now_ns >= tl->rollup_due) {
+        int64_t t0 = bts_proc_now_ns();
+
         if (tl->rollup_fd < 0)
             tl->rollup_fd = open_proc(tl->pid, "smaps_rollup");
         /* Older kernels have no smaps_rollup: RSS alone then. */
         if (tl->rollup_fd >= 0 && read_at0(tl->rollup_fd, buf, sizeof(buf)) > 0)
             bts_rss_parse_rollup(buf, &p.pss, &p.swap);
+        tl->rollup_due =
+            now_ns + (int64_t)bts_rss_rollup_gap(&tl->o, (uint64_t)(bts_proc_now_ns() - t0));
     }
     p.t_ns = now_ns > tl->start_ns ? (uint64_t)(now_ns - tl->start_ns) : 0;
     if (tl->reads && p.t_ns < tl->last_t)
@@ -421,6 +445,13 @@ uint64_t bts_rss_timeline_peak(const struct bts_rss_timeline *tl, uint64_t *t_ns
     if (t_ns)
         *t_ns = tl->peak_t;
     return tl->peak;
+}
+
+uint64_t bts_rss_timeline_last(const struct bts_rss_timeline *tl, uint64_t *t_ns)
+{
+    if (t_ns)
+        *t_ns = tl->last_t;
+    return tl->reads ? tl->last_rss : BTS_RSS_NONE;
 }
 
 uint64_t bts_rss_timeline_reads(const struct bts_rss_timeline *tl)

@@ -13,7 +13,8 @@
 
 struct bts_rss_timeline_opts {
     uint64_t interval_ns;  /* between two statm reads (10 ms) */
-    unsigned rollup_every; /* read smaps_rollup every N reads (10); 0 = never */
+    unsigned rollup_every; /* read smaps_rollup every N intervals (10), or less
+                            * often when it is slow (bts_rss_rollup_gap); 0 = never */
     size_t max_points;     /* kept points (4096, at least 16); when full, pairs merge */
     uint64_t pause_ns;     /* a rise ends after this long without growing (100 ms) */
     uint64_t noise_bytes;  /* growth smaller than this is not a rise (256 KiB) */
@@ -74,14 +75,24 @@ uint64_t bts_rss_timeline_stride(const struct bts_rss_timeline *tl);
 const struct bts_rss_jump *bts_rss_timeline_jumps(const struct bts_rss_timeline *tl, size_t *n);
 /* The highest RSS read and when (exact: downsampling never loses it). */
 uint64_t bts_rss_timeline_peak(const struct bts_rss_timeline *tl, uint64_t *t_ns);
+/* The latest read's RSS and time (not merged with others, unlike the
+ * kept points), or BTS_RSS_NONE before the first read. t_ns may be NULL. */
+uint64_t bts_rss_timeline_last(const struct bts_rss_timeline *tl, uint64_t *t_ns);
 /* Reads so far, and the options in force. */
 uint64_t bts_rss_timeline_reads(const struct bts_rss_timeline *tl);
 const struct bts_rss_timeline_opts *bts_rss_timeline_opts(const struct bts_rss_timeline *tl);
 /* Duration: the finish time, else the last read's. */
 uint64_t bts_rss_timeline_duration(const struct bts_rss_timeline *tl);
 
-/* Parses statm text ("size resident ...", in pages) into RSS bytes. 0 or
- * -EBADMSG. */
+/* smaps_rollup walks the target's page tables under its mmap lock: 25 ms
+ * for 400 MiB resident. A read that took cost_ns is followed by a gap of at
+ * least BTS_RSS_ROLLUP_SHARE times that, else interval x rollup_every. */
+#define BTS_RSS_ROLLUP_SHARE 100
+uint64_t bts_rss_rollup_gap(const struct bts_rss_timeline_opts *o, uint64_t cost_ns);
+
+/* Parses statm text ("size resident ...", in pages) into RSS bytes. 0,
+ * -EBADMSG, or -ESRCH for a size of 0 (an exiting process, whose memory is
+ * gone: its zeros are no RSS reading). */
 int bts_rss_parse_statm(const char *text, uint64_t page_size, uint64_t *rss);
 /* Parses smaps_rollup text: the Pss: and Swap: lines (kB) into bytes
  * (BTS_RSS_NONE where a line is missing). 0 or -EBADMSG when neither is

@@ -252,6 +252,13 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
                        st->stack_size, BTS_SESSION_MIN_STACK_SIZE, BTS_SESSION_MAX_STACK_SIZE);
     if (st->idle && st->backend == BTSPY__BACKEND__BACKEND_PERF)
         return invalid(why, why_len, "idle sampling needs the ptrace or auto backend");
+    if (st->fault_period > BTS_SESSION_MAX_FAULT_PERIOD || (st->fault_period && !st->memory))
+        return invalid(why, why_len, "invalid fault period %u (1..%d, and only with memory)",
+                       st->fault_period, BTS_SESSION_MAX_FAULT_PERIOD);
+    if (st->memory && (st->idle || st->backend == BTSPY__BACKEND__BACKEND_PTRACE))
+        return invalid(why, why_len,
+                       "memory samples page faults: it needs the perf backend and "
+                       "not idle");
     if (st->no_python && (st->function || st->gil))
         return invalid(why, why_len, "%s needs Python frames, which no_python turns off",
                        st->function ? "function" : "gil");
@@ -287,6 +294,8 @@ void bts_protocol_start_from_opts(const struct bts_session_opts *o, Btspy__Start
     st->no_python = o->no_python;
     st->function = o->function;
     st->gil = o->gil;
+    st->memory = o->memory;
+    st->fault_period = o->fault_period;
 }
 
 void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *o)
@@ -303,6 +312,8 @@ void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_sess
     o->no_python = st->no_python;
     o->function = st->function;
     o->gil = st->gil;
+    o->memory = st->memory;
+    o->fault_period = st->fault_period;
 }
 
 _Static_assert((int)BTS_BACKEND_AUTO == BTSPY__BACKEND__BACKEND_AUTO &&

@@ -1159,7 +1159,8 @@ int bts_session_foreach_bucket(const struct bts_session *s, bts_session_bucket_f
 
     if (!s || !fn)
         return -EINVAL;
-    if (!s->buckets)
+    /* The children's buckets are theirs: a tree has no one set to visit. */
+    if (!s->buckets || s->opts.subprocesses)
         return -ENOTSUP;
     if (bucket_ns)
         *bucket_ns = s->bucket_ns;

@@ -30,6 +30,7 @@ enum bts_unwind {
 #define BTS_SESSION_MAX_STACK_SIZE     65528 /* perf_event: a sample stays below 64 KiB */
 /* --memory: every 32nd page fault (128 KiB with 4 KiB pages) */
 #define BTS_SESSION_DEFAULT_FAULT_PERIOD 32
+#define BTS_SESSION_MAX_FAULT_PERIOD     (1 << 20)
 
 struct bts_session_opts {
     pid_t pid;         /* attach to this process, or 0 to launch argv */
@@ -176,7 +177,8 @@ typedef int (*bts_session_bucket_fn)(void *ctx, const char *root,
 
 /* Visits every (stack, bucket) and sets *bucket_ns (may be NULL) to the
  * buckets' width (10 ms, doubled each time the count passed its cap).
- * -ENOTSUP without opts.memory, else 0 or the visitor's error. */
+ * -ENOTSUP without opts.memory or with --subprocesses (each child keeps its
+ * own; use bts_session_write_folded), else 0 or the visitor's error. */
 int bts_session_foreach_bucket(const struct bts_session *s, bts_session_bucket_fn fn, void *ctx,
                                uint64_t *bucket_ns);
 

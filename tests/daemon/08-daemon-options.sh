@@ -5,7 +5,8 @@
 # profile of the same shape (thread roots, process roots, file:line, how
 # often the unwinder reaches main, idle samples, the rate, the backend). A
 # daemon that dropped an option would give the default's shape instead.
-# The Python ones (--no-python, --function, --gil) on a Python workload.
+# The Python ones (--no-python, --function, --gil) on a Python workload;
+# --memory and --fault-period on tests/memory/grow.
 # (--stack-size has no shape of its own here; check-protocol round-trips
 # every field, that one included.)
 . "$BTS_SOURCE_DIR/tests/daemon/lib.sh"
@@ -133,6 +134,36 @@ if [ -x /usr/bin/python3 ]; then
         fail "record --connect does not name the Python it found"
 else
     echo "note: no /usr/bin/python3: the Python options were not compared"
+fi
+
+# --memory and --fault-period: page faults in bytes, charged to the functions
+# that touched the memory (CPU samples would find grow's work loop instead),
+# one sample per period x page size.
+GROW=$BTS_BUILD_DIR/tests/memory/grow
+if [ -x "$GROW" ]; then
+    page=$(getconf PAGESIZE)
+    # memshape FILE PERIOD: what a memory profile holds, whatever the counts.
+    memshape() {
+        [ -s "$1" ] || { echo "no profile"; return; }
+        awk -v unit=$(($2 * page)) '{ n = $NF; tot += n; if (n % unit) odd = 1
+               if ($0 ~ /;grow_a;/) a += n; if ($0 ~ /;grow_b;/) b += n }
+             END { printf "bytes in samples of %d: %s, grow_a over 2x grow_b: %s", unit,
+                          odd ? "no" : "yes", (a > 2 * b && b > 0) ? "yes" : "no" }' "$1"
+    }
+    record_both memory --memory -- "$GROW" 48 16 100
+    record_both fault-period --memory --fault-period 8 -- "$GROW" 48 16 100
+    compare memory "$(memshape "$WORK/memory.local.folded" 32)" \
+        "$(memshape "$WORK/memory.remote.folded" 32)"
+    compare fault-period "$(memshape "$WORK/fault-period.local.folded" 8)" \
+        "$(memshape "$WORK/fault-period.remote.folded" 8)"
+    memshape "$WORK/memory.local.folded" 32 | grep -q 'yes.*yes$' ||
+        fail "--memory did not give a profile in bytes led by grow_a: $(memshape "$WORK/memory.local.folded" 32)"
+    # A period of 8 makes samples of a quarter the size: some count is not
+    # a multiple of the default's 128 KiB.
+    memshape "$WORK/fault-period.remote.folded" 32 | grep -q 'samples of [0-9]*: no' ||
+        fail "--fault-period 8 did not reach the daemon"
+else
+    echo "note: no tests/memory/grow: --memory was not compared"
 fi
 
 # --backend: the flame graph's notes name the backend that ran.

@@ -617,6 +617,21 @@ START_TEST(test_validation_refuses_out_of_range_fields)
     st.gil = true;
     expect_invalid(&req, "gil needs Python frames");
     st.no_python = st.gil = false;
+    /* --memory samples page faults: perf (or auto) only, never idle; the
+     * fault period is checked and goes only with it. */
+    st.memory = true;
+    st.backend = BTSPY__BACKEND__BACKEND_PTRACE;
+    expect_invalid(&req, "needs the perf backend");
+    st.backend = BTSPY__BACKEND__BACKEND_AUTO;
+    st.idle = true;
+    expect_invalid(&req, "not idle");
+    st.idle = false;
+    st.fault_period = BTS_SESSION_MAX_FAULT_PERIOD + 1;
+    expect_invalid(&req, "invalid fault period");
+    st.memory = false;
+    st.fault_period = 8;
+    expect_invalid(&req, "only with memory");
+    st.fault_period = 0;
 
     Btspy__Stream sm = BTSPY__STREAM__INIT;
     sm.session_id = 1;
@@ -696,6 +711,18 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     ck_assert(got.no_python && !got.function && !got.gil);
     btspy__request__free_unpacked(out, NULL);
 
+    /* memory and its fault period, which idle and ptrace above exclude. */
+    struct bts_session_opts faults = {.pid = 42, .memory = true, .fault_period = 7};
+    Btspy__StartSession st4 = BTSPY__START_SESSION__INIT;
+    bts_protocol_start_from_opts(&faults, &st4);
+    req.start = &st4;
+    out = round_trip_request(&req);
+    memset(&got, 0, sizeof(got));
+    bts_protocol_opts_from_start(out->start, &got);
+    ck_assert(got.memory);
+    ck_assert_uint_eq(got.fault_period, 7);
+    btspy__request__free_unpacked(out, NULL);
+
     /* And each false/zero one stays so: no field is stuck at true. */
     struct bts_session_opts plain = {.pid = 77};
     Btspy__StartSession st2 = BTSPY__START_SESSION__INIT;
@@ -704,7 +731,8 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     bts_protocol_opts_from_start(&st2, &got);
     ck_assert_int_eq(got.pid, 77);
     ck_assert(!got.threads && !got.idle && !got.lines && !got.subprocesses);
-    ck_assert(!got.no_python && !got.function && !got.gil);
+    ck_assert(!got.no_python && !got.function && !got.gil && !got.memory);
+    ck_assert_uint_eq(got.fault_period, 0);
     ck_assert_uint_eq(got.rate_hz, 0);
     ck_assert_uint_eq(got.stack_size, 0);
 }

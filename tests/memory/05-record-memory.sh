@@ -107,6 +107,16 @@ done
 "$bt" record --memory -o "$tmp/mem.svg" -- "$grow" 32 16 100 > /dev/null 2>&1
 check "svg: a memory chart with its peak label" grep -qE 'peak [0-9.]+ MiB' "$tmp/mem.svg"
 check "svg: counts are bytes (tooltips in MiB)" grep -qF 'data-countname="bytes"' "$tmp/mem.svg"
+check "svg: the notes name the fault sampling, not a rate in Hz" \
+    bash -c 'grep -qF "page faults, one in 32 (128 KiB a sample)" "$1" && ! grep -q " Hz " "$1"' _ \
+    "$tmp/mem.svg"
+"$bt" record --memory --fault-period 256 -o "$tmp/mem256.svg" -- "$grow" 32 16 100 > /dev/null 2>&1
+check "svg: --fault-period 256 is one in 256 (1 MiB a sample)" \
+    has "$tmp/mem256.svg" "page faults, one in 256 (1 MiB a sample)"
+# The render options still apply to a memory profile's folded stacks.
+"$bt" record --memory -o "$tmp/mem.folded" -- "$grow" 8 8 10 > /dev/null 2>&1
+"$bt" render --countname KiB -o "$tmp/kib.svg" "$tmp/mem.folded" 2> /dev/null
+check "render --countname labels a memory profile" has "$tmp/kib.svg" 'data-countname="KiB"'
 "$bt" record --memory -o "$tmp/mem.speedscope.json" -- "$grow" 32 16 100 > /dev/null 2>&1
 check "speedscope: unit bytes and the timeline" python3 -c '
 import json, sys

@@ -40,6 +40,8 @@ START_TEST(test_statm_and_rollup_parse)
     ck_assert_uint_eq(rss, 250 * 4096);
     ck_assert_int_eq(bts_rss_parse_statm("garbage", 4096, &rss), -EBADMSG);
     ck_assert_int_eq(bts_rss_parse_statm("1", 4096, &rss), -EBADMSG);
+    /* An exiting process's statm is all zeros: gone, not an RSS of 0. */
+    ck_assert_int_eq(bts_rss_parse_statm("0 0 0 0 0 0 0\n", 4096, &rss), -ESRCH);
     ck_assert_int_eq(
         bts_rss_parse_rollup("55-77 ---p 0 00:00 0  [rollup]\nRss:   1648 kB\nPss:    223 kB\n"
                              "Pss_Anon:  112 kB\nSwap:   0 kB\nSwapPss: 9 kB\n",
@@ -49,6 +51,22 @@ START_TEST(test_statm_and_rollup_parse)
     ck_assert_uint_eq(swap, 0);
     ck_assert_int_eq(bts_rss_parse_rollup("Rss: 1 kB\n", &pss, &swap), -EBADMSG);
     ck_assert_uint_eq(pss, BTS_RSS_NONE);
+}
+END_TEST
+
+/* A slow smaps_rollup (a big target) is read less often: at most 1% of the
+ * time goes to it; a fast one keeps the every-N-intervals pace. */
+START_TEST(test_a_slow_rollup_is_read_less_often)
+{
+    struct bts_rss_timeline_opts o;
+
+    bts_rss_timeline_opts_init(&o);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 0), 100 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 1 * MS), 100 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 25 * MS), 2500 * MS);
+    o.rollup_every = 1;
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 50000), 10 * MS);
+    ck_assert_uint_eq(bts_rss_rollup_gap(&o, 200000), 20 * MS);
 }
 END_TEST
 
@@ -191,6 +209,35 @@ START_TEST(test_a_long_recording_stays_bounded_and_keeps_its_peak)
 }
 END_TEST
 
+/* top --memory shows the latest read, not the highest of a merged point. */
+START_TEST(test_the_last_read_is_not_merged_away)
+{
+    struct bts_rss_timeline_opts o;
+    struct bts_rss_timeline *tl;
+    const struct bts_rss_point *pts;
+    uint64_t t;
+    size_t n;
+
+    bts_rss_timeline_opts_init(&o);
+    o.max_points = 16;
+    tl = bts_rss_timeline_new(0, 0, &o);
+    ck_assert_ptr_nonnull(tl);
+    ck_assert_uint_eq(bts_rss_timeline_last(tl, &t), BTS_RSS_NONE);
+    for (uint64_t i = 0; i < 1001; i++) {
+        /* Falls from 1000 MiB to 0 MiB: every merged point holds its first. */
+        struct bts_rss_point p = {i * 10 * MS, (1000 - i) * MIB, BTS_RSS_NONE, BTS_RSS_NONE};
+        ck_assert_int_eq(bts_rss_timeline_add(tl, &p), 0);
+    }
+    pts = bts_rss_timeline_points(tl, &n);
+    ck_assert_uint_gt(bts_rss_timeline_stride(tl), 1);
+    ck_assert_uint_gt(pts[n - 1].rss, 0);
+    ck_assert_uint_eq(bts_rss_timeline_last(tl, &t), 0);
+    ck_assert_uint_eq(t, 1000 * 10 * MS);
+    ck_assert_uint_eq(bts_rss_timeline_last(tl, NULL), 0);
+    bts_rss_timeline_free(tl);
+}
+END_TEST
+
 START_TEST(test_bad_options_and_backwards_time_are_refused)
 {
     struct bts_rss_timeline_opts o;
@@ -321,11 +368,13 @@ static Suite *bts_rss_timeline_suite(void)
     TCase *live = tcase_create("live");
 
     tcase_add_test(parse, test_statm_and_rollup_parse);
+    tcase_add_test(parse, test_a_slow_rollup_is_read_less_often);
     tcase_add_test(model, test_two_rises_with_a_pause_are_two_jumps);
     tcase_add_test(model, test_a_rise_still_going_at_the_end_is_a_jump);
     tcase_add_test(model, test_noise_and_small_rises_are_not_jumps);
     tcase_add_test(model, test_only_the_biggest_jumps_are_kept);
     tcase_add_test(model, test_a_long_recording_stays_bounded_and_keeps_its_peak);
+    tcase_add_test(model, test_the_last_read_is_not_merged_away);
     tcase_add_test(model, test_bad_options_and_backwards_time_are_refused);
     tcase_add_test(live, test_reads_a_live_process_and_notices_its_exit);
     tcase_add_test(live, test_sees_a_jump_while_it_happens);
