@@ -26,8 +26,8 @@
     .gil_last_holder = 8, .frame_kind = PY_FRAME_OBJECT, .frame_previous = 24, .frame_code = 32,   \
     .frame_owner = PY_NONE, .frame_is_entry = PY_NONE, .owner_cstack = -1, .owner_generator = -1,  \
     .code_filename = 104, .code_name = 112, .code_qualname = PY_NONE, .code_firstlineno = 40,      \
-    .code_linetable = 120, .code_adaptive = PY_NONE, .code_code = 48, .unicode_ascii_size = 48,    \
-    .unicode_compact_size = 72, OBJECT_FIELDS
+    .code_linetable = 120, .code_adaptive = PY_NONE, .code_code = 48, .code_flags = 36,            \
+    .unicode_ascii_size = 48, .unicode_compact_size = 72, OBJECT_FIELDS
 
 static const struct py_layout layouts[] = {
     {
@@ -89,6 +89,7 @@ static const struct py_layout layouts[] = {
         .code_linetable = 136,
         .code_adaptive = 184,
         .code_code = PY_NONE,
+        .code_flags = PY_NONE,
         .unicode_ascii_size = 48,
         .unicode_compact_size = 72,
         OBJECT_FIELDS,
@@ -125,6 +126,7 @@ static const struct py_layout layouts[] = {
         .code_linetable = 136,
         .code_adaptive = 192,
         .code_code = PY_NONE,
+        .code_flags = PY_NONE,
         .unicode_ascii_size = 40,
         .unicode_compact_size = 56,
         OBJECT_FIELDS,
@@ -265,6 +267,7 @@ int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, si
     l.owner_generator = 1;
     l.lines_kind = PY_LINES_LOCATIONS;
     l.code_code = PY_NONE;
+    l.code_flags = PY_NONE;
     /* The block has no compact-object size; from 3.12 on it is the ASCII
      * header plus utf8_length and utf8. */
     l.unicode_compact_size = l.unicode_ascii_size + 16;

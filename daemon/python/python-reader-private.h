@@ -69,6 +69,7 @@ struct py_layout {
     uint32_t code_linetable; /* co_lnotab (3.8, 3.9) or co_linetable */
     uint32_t code_adaptive;  /* co_code_adaptive: first code unit (3.11+) */
     uint32_t code_code;      /* co_code, a bytes object (3.8-3.10) */
+    uint32_t code_flags;     /* int co_flags (3.8-3.10; later the frame owner tells) */
 
     uint32_t object_type;
     uint32_t bytes_size;
