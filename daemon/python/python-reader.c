@@ -444,22 +444,41 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     return e;
 }
 
+/* The line of the instruction at byte `offset`, by the version's table; -1
+ * when the table gives it none. */
+static int table_line(const struct py_layout *l, const struct code_entry *e, int64_t offset)
+{
+    switch (l->lines_kind) {
+    case PY_LINES_LNOTAB:
+        return bts_python_lnotab_line(e->table, e->table_len, e->first_line, offset);
+    case PY_LINES_310:
+        return bts_python_linetable_line(e->table, e->table_len, e->first_line, offset);
+    case PY_LINES_LOCATIONS:
+        return bts_python_locations_line(e->table, e->table_len, e->first_line, offset);
+    }
+    return -1;
+}
+
+/* Code units looked back from an instruction without a line. */
+#define MAX_LINE_LOOKBACK 64
+
+/* The line a frame at byte `offset` is on; 0 when unknown. Some
+ * instructions have no line in CPython's tables: a loop's backward jump
+ * (3.10's JUMP_ABSOLUTE, 3.11's JUMP_BACKWARD, where a thread checks for
+ * signals and GIL requests and so is often sampled), the set-up of an
+ * exception handler. Such a frame is on the line whose code ran just
+ * before it, the nearest earlier instruction with a line. */
 static int code_line(const struct py_layout *l, const struct code_entry *e, int64_t offset)
 {
     int line = -1;
 
-    if (!e->table_ok)
+    /* past the bytecode: a torn read, not an instruction */
+    if (!e->table_ok || (e->bytecode_end > e->bytecode_start &&
+                         offset >= (int64_t)(e->bytecode_end - e->bytecode_start)))
         return 0;
-    switch (l->lines_kind) {
-    case PY_LINES_LNOTAB:
-        line = bts_python_lnotab_line(e->table, e->table_len, e->first_line, offset);
-        break;
-    case PY_LINES_310:
-        line = bts_python_linetable_line(e->table, e->table_len, e->first_line, offset);
-        break;
-    case PY_LINES_LOCATIONS:
-        line = bts_python_locations_line(e->table, e->table_len, e->first_line, offset);
-        break;
+    for (unsigned back = 0; line < 0 && back <= MAX_LINE_LOOKBACK && offset >= 0; back++) {
+        line = table_line(l, e, offset);
+        offset -= 2;
     }
     return line < 0 ? 0 : line;
 }
