@@ -40,6 +40,11 @@
     .keys_log2_size = 8, .keys_log2_index_bytes = 9, .keys_kind = 10, .keys_nentries = 24,         \
     .keys_indices = 32
 
+/* 3.12 and 3.13: ints tagged with their sign and digit count. */
+#define TAGGED_LONG_LOCALS                                                                         \
+    .code_argcount = 52, .heaptype_cached_keys = 880, .long_kind = PY_LONG_TAG,                    \
+    INTERP_FRAME_LOCALS, COMMON_OBJECT_FIELDS
+
 static const struct py_object_layout object_layouts[] = {
     {.version = 0x03080000,
      .frame_localsplus = 360,
@@ -69,86 +74,43 @@ static const struct py_object_layout object_layouts[] = {
      INTERP_FRAME_LOCALS,
      COMMON_OBJECT_FIELDS},
     {.version = 0x030c0000,
-     .code_argcount = 52,
      .interp_modules = 944,
-     .heaptype_cached_keys = 880,
-     .long_kind = PY_LONG_TAG,
      .instance_kind = PY_INSTANCE_TAGGED,
      .values_items = 0,
-     INTERP_FRAME_LOCALS,
-     COMMON_OBJECT_FIELDS},
+     TAGGED_LONG_LOCALS},
     /* 3.13: the fields its _Py_DebugOffsets lacks; the rest are
      * overwritten from the block (from_debug_offsets below). */
     {.version = 0x030d0000,
-     .code_argcount = 52,
      .interp_modules = 7656,
-     .heaptype_cached_keys = 880,
-     .long_kind = PY_LONG_TAG,
      .instance_kind = PY_INSTANCE_INLINE,
      .values_items = 8,
-     INTERP_FRAME_LOCALS,
-     COMMON_OBJECT_FIELDS},
+     TAGGED_LONG_LOCALS},
 };
-
-/* Positions in 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h,
- * checked with offsetof) of the fields read here; the cookie, version and
- * free-threading checks are python-layouts.c's. */
-enum {
-    DO_INTERP_IMPORTS_MODULES = 88,
-    DO_FRAME_LOCALSPLUS = 256,
-    DO_CODE_ARGCOUNT = 320,
-    DO_CODE_LOCALSPLUSNAMES = 328,
-    DO_CODE_LOCALSPLUSKINDS = 336,
-    DO_TYPE_NAME = 376,
-    DO_TYPE_FLAGS = 392,
-    DO_TUPLE_ITEMS = 408,
-    DO_TUPLE_SIZE = 416,
-    DO_LIST_SIZE = 440,
-    DO_DICT_KEYS = 456,
-    DO_DICT_VALUES = 464,
-    DO_FLOAT_VALUE = 480,
-    DO_LONG_TAG = 496,
-    DO_LONG_DIGITS = 504,
-    DO_FIELDS_END = 512,
-};
-
-_Static_assert(DO_FIELDS_END <= PY_DEBUG_OFFSETS_LEN, "fields lie in the block the reader reads");
 
 static int from_debug_offsets(struct py_object_layout *ol, const uint8_t *block)
 {
-    static const struct {
-        unsigned at;
-        size_t field;
-    } fields[] = {
-        {DO_INTERP_IMPORTS_MODULES, offsetof(struct py_object_layout, interp_modules)},
-        {DO_FRAME_LOCALSPLUS, offsetof(struct py_object_layout, frame_localsplus)},
-        {DO_CODE_ARGCOUNT, offsetof(struct py_object_layout, code_argcount)},
-        {DO_CODE_LOCALSPLUSNAMES, offsetof(struct py_object_layout, code_localsplusnames)},
-        {DO_CODE_LOCALSPLUSKINDS, offsetof(struct py_object_layout, code_localspluskinds)},
-        {DO_TYPE_NAME, offsetof(struct py_object_layout, type_name)},
-        {DO_TYPE_FLAGS, offsetof(struct py_object_layout, type_flags)},
-        {DO_TUPLE_ITEMS, offsetof(struct py_object_layout, tuple_items)},
-        {DO_TUPLE_SIZE, offsetof(struct py_object_layout, tuple_size)},
-        {DO_LIST_SIZE, offsetof(struct py_object_layout, list_size)},
-        {DO_DICT_KEYS, offsetof(struct py_object_layout, dict_keys)},
-        {DO_DICT_VALUES, offsetof(struct py_object_layout, dict_values)},
-        {DO_FLOAT_VALUE, offsetof(struct py_object_layout, float_value)},
-        {DO_LONG_TAG, offsetof(struct py_object_layout, long_size)},
-        {DO_LONG_DIGITS, offsetof(struct py_object_layout, long_digits)},
+    static const struct py_debug_field fields[] = {
+        PY_DEBUG_FIELD(DO_INTERP_IMPORTS_MODULES, struct py_object_layout, interp_modules),
+        PY_DEBUG_FIELD(DO_FRAME_LOCALSPLUS, struct py_object_layout, frame_localsplus),
+        PY_DEBUG_FIELD(DO_CODE_ARGCOUNT, struct py_object_layout, code_argcount),
+        PY_DEBUG_FIELD(DO_CODE_LOCALSPLUSNAMES, struct py_object_layout, code_localsplusnames),
+        PY_DEBUG_FIELD(DO_CODE_LOCALSPLUSKINDS, struct py_object_layout, code_localspluskinds),
+        PY_DEBUG_FIELD(DO_TYPE_NAME, struct py_object_layout, type_name),
+        PY_DEBUG_FIELD(DO_TYPE_FLAGS, struct py_object_layout, type_flags),
+        PY_DEBUG_FIELD(DO_TUPLE_ITEMS, struct py_object_layout, tuple_items),
+        PY_DEBUG_FIELD(DO_TUPLE_SIZE, struct py_object_layout, tuple_size),
+        PY_DEBUG_FIELD(DO_LIST_SIZE, struct py_object_layout, list_size),
+        PY_DEBUG_FIELD(DO_DICT_KEYS, struct py_object_layout, dict_keys),
+        PY_DEBUG_FIELD(DO_DICT_VALUES, struct py_object_layout, dict_values),
+        PY_DEBUG_FIELD(DO_FLOAT_VALUE, struct py_object_layout, float_value),
+        PY_DEBUG_FIELD(DO_LONG_TAG, struct py_object_layout, long_size),
+        PY_DEBUG_FIELD(DO_LONG_DIGITS, struct py_object_layout, long_digits),
     };
 
     if (memcmp(block, "xdebugpy", 8) != 0)
         return -ENOTSUP;
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        uint64_t v;
-
-        memcpy(&v, block + fields[i].at, sizeof(v));
-        /* no struct read here is anywhere near 64 KiB */
-        if (v >= (1u << 16))
-            return -ENOTSUP;
-        memcpy((char *)ol + fields[i].field, &(uint32_t){(uint32_t)v}, sizeof(uint32_t));
-    }
-    return 0;
+    /* no struct read here is anywhere near 64 KiB */
+    return py_debug_fields_fill(ol, block, fields, sizeof(fields) / sizeof(fields[0]), 1u << 16);
 }
 
 /* A reader bound to one call: the reader, its layouts, its memory. */

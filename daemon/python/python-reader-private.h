@@ -69,6 +69,7 @@ struct py_layout {
     uint32_t code_linetable; /* co_lnotab (3.8, 3.9) or co_linetable */
     uint32_t code_adaptive;  /* co_code_adaptive: first code unit (3.11+) */
     uint32_t code_code;      /* co_code, a bytes object (3.8-3.10) */
+    uint32_t code_flags;     /* int co_flags (3.8-3.10; later the frame owner tells) */
 
     uint32_t object_type;
     uint32_t bytes_size;
@@ -91,6 +92,80 @@ int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, si
 
 /* Bytes of _Py_DebugOffsets the parser needs. */
 #define PY_DEBUG_OFFSETS_LEN 640
+
+/* _Py_DebugOffsets (3.13): an 8-byte cookie, then 64-bit fields. These are
+ * the positions of the ones we use (python-layouts.c the reader's,
+ * python-locals.c the object reader's) in that block, from its declaration
+ * in 3.13's Include/internal/pycore_runtime.h (checked with offsetof). */
+enum {
+    DO_VERSION = 8,
+    DO_FREE_THREADED = 16,
+    DO_RUNTIME_INTERPRETERS_HEAD = 40,
+    DO_INTERP_NEXT = 64,
+    DO_INTERP_THREADS_HEAD = 72,
+    DO_INTERP_IMPORTS_MODULES = 88,
+    DO_INTERP_CEVAL_GIL = 112,
+    DO_INTERP_GIL_STATE = 120,
+    DO_INTERP_GIL_LOCKED = 136,
+    DO_INTERP_GIL_HOLDER = 144,
+    DO_TSTATE_NEXT = 168,
+    DO_TSTATE_INTERP = 176,
+    DO_TSTATE_CURRENT_FRAME = 184,
+    DO_TSTATE_THREAD_ID = 192,
+    DO_TSTATE_NATIVE_THREAD_ID = 200,
+    DO_FRAME_PREVIOUS = 232,
+    DO_FRAME_EXECUTABLE = 240,
+    DO_FRAME_INSTR_PTR = 248,
+    DO_FRAME_LOCALSPLUS = 256,
+    DO_FRAME_OWNER = 264,
+    DO_CODE_FILENAME = 280,
+    DO_CODE_NAME = 288,
+    DO_CODE_QUALNAME = 296,
+    DO_CODE_LINETABLE = 304,
+    DO_CODE_FIRSTLINENO = 312,
+    DO_CODE_ARGCOUNT = 320,
+    DO_CODE_LOCALSPLUSNAMES = 328,
+    DO_CODE_LOCALSPLUSKINDS = 336,
+    DO_CODE_ADAPTIVE = 344,
+    DO_OBJECT_TYPE = 360,
+    DO_TYPE_NAME = 376,
+    DO_TYPE_FLAGS = 392,
+    DO_TUPLE_ITEMS = 408,
+    DO_TUPLE_SIZE = 416,
+    DO_LIST_SIZE = 440,
+    DO_DICT_KEYS = 456,
+    DO_DICT_VALUES = 464,
+    DO_FLOAT_VALUE = 480,
+    DO_LONG_TAG = 496,
+    DO_LONG_DIGITS = 504,
+    DO_BYTES_SIZE = 520,
+    DO_BYTES_DATA = 528,
+    DO_UNICODE_STATE = 544,
+    DO_UNICODE_LENGTH = 552,
+    DO_UNICODE_ASCII_SIZE = 560,
+    DO_END = 584,
+};
+
+_Static_assert(DO_END <= PY_DEBUG_OFFSETS_LEN, "debug offsets block is read whole");
+
+/* One field taken from a _Py_DebugOffsets block: the position of its
+ * 64-bit value in the block and the offset of the uint32_t member of a
+ * layout struct it fills. */
+struct py_debug_field {
+    uint16_t at;
+    uint16_t member;
+};
+
+#define PY_DEBUG_FIELD(at_, type, m)                                                               \
+    {                                                                                              \
+        .at = (at_), .member = offsetof(type, m)                                                   \
+    }
+
+/* Fills each field's member of `out` from `block` (PY_DEBUG_OFFSETS_LEN
+ * bytes). 0, or -ENOTSUP when a value is `limit` or more: no struct we read
+ * is anywhere near that large, so the block is not what we think it is. */
+int py_debug_fields_fill(void *out, const uint8_t *block, const struct py_debug_field *fields,
+                         size_t n, uint64_t limit);
 
 /* A small per-sample page cache over the read callback: pages read once
  * per generation, failures remembered too so a bad pointer costs one

@@ -21,14 +21,6 @@ py_pick --no-oldest
 # The oldest interpreter is left out too: on 3.8 this backtest's short
 # phase_indicators calls are under-read (0-0.5% against 2.25% of its own
 # time; tests/python/14 says the same), an open defect.
-# Debian's static 3.11.2 is left out here for now: on this backtest about
-# 0.5% of its frames read a wrong line (stdlib) and with pandas about 12% of
-# samples keep only pandas' inner frames, both open defects of the reader
-# (test 10 still covers every interpreter, Debian's included).
-keep=()
-for py in "${PICKED[@]}"; do [ "$py" = /usr/bin/python3 ] || keep+=("$py"); done
-[ ${#keep[@]} -gt 0 ] || skip "only Debian's python3 here, whose backtest profile has open defects (see above)"
-PICKED=("${keep[@]}")
 
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
 small=(--symbols 2 --bars 1500)

@@ -19,14 +19,6 @@ py_init
 py_gate_record
 
 py_pick --no-oldest
-# Debian's static 3.11.2 is left out here for now: on this backtest about
-# 0.5% of its frames read a wrong line (stdlib) and with pandas about 12% of
-# samples keep only pandas' inner frames, both open defects of the reader
-# (test 10 still covers every interpreter, Debian's included).
-keep=()
-for py in "${PICKED[@]}"; do [ "$py" = /usr/bin/python3 ] || keep+=("$py"); done
-[ ${#keep[@]} -gt 0 ] || skip "only Debian's python3 here, whose backtest profile has open defects (see above)"
-PICKED=("${keep[@]}")
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
 phases=(--phase history=phase_history --phase indicators=phase_indicators
     --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)

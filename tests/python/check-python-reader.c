@@ -321,6 +321,58 @@ START_TEST(test_reader_cuts_a_frame_loop)
 }
 END_TEST
 
+/* Makes the outermost frame (<module>) a generator's with no caller, as
+ * a generator looks once it has yielded. */
+static void make_outer_a_suspended_generator(struct fake *f)
+{
+    const struct py_layout *l = &f->l;
+
+    put64(f, f->frames[2] + l->frame_previous, 0);
+    if (l->frame_kind == PY_FRAME_OBJECT)
+        put32(f, f->codes[2] + l->code_flags, 0x20); /* CO_GENERATOR */
+    else
+        put8(f, f->frames[2] + l->frame_owner, (uint8_t)l->owner_generator);
+}
+
+START_TEST(test_reader_calls_a_chain_ending_at_a_generator_torn)
+{
+    struct fake *f = fake_new(table_versions[_i]);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+
+    make_outer_a_suspended_generator(f);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(s.threads[0].truncated);
+    ck_assert_uint_ge(s.errors, 1);
+    /* the frames read are kept */
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
+/* 3.10+: the leaf's code units [6, 10) have no line in its table (a
+ * loop's backward jump); the frame is at byte 8. */
+START_TEST(test_reader_gives_an_instruction_without_a_line_the_line_before)
+{
+    static const uint8_t no_line_310[] = {6, 1, 4, 0x80};
+    static const uint8_t no_line_locations[] = {0x80 | (13 << 3) | 2, 2, 0x80 | (15 << 3) | 1};
+    struct fake *f = fake_new(table_versions[_i]);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+    bool v310 = f->l.lines_kind == PY_LINES_310;
+
+    put64(f, f->codes[0] + f->l.code_linetable,
+          v310 ? make_bytes(f, no_line_310, sizeof(no_line_310))
+               : make_bytes(f, no_line_locations, sizeof(no_line_locations)));
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert_int_eq(s.threads[0].frames[0].line, FIRST + 1);
+    ck_assert_int_eq(s.threads[0].frames[1].line, FIRST + 2);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
 START_TEST(test_reader_caps_deep_stacks)
 {
     struct fake *f = fake_new(table_versions[_i]);
@@ -755,10 +807,13 @@ Suite *bts_python_reader_suite(void)
     tcase_add_test(tc, test_reader_gives_no_threads_before_the_runtime_is_initialised);
     tcase_add_test(tc, test_reader_fails_when_the_runtime_is_unreadable);
     tcase_add_test(tc, test_new_reader_refuses_unknown_versions);
+    /* 3.8 and 3.9's lnotab gives every instruction a line */
+    tcase_add_loop_test(tc, test_reader_gives_an_instruction_without_a_line_the_line_before, 2, n);
     suite_add_tcase(s, tc);
     tc = tcase_create("broken_memory");
     tcase_add_loop_test(tc, test_reader_cuts_a_frame_loop, 0, n);
     tcase_add_loop_test(tc, test_reader_caps_deep_stacks, 0, n);
+    tcase_add_loop_test(tc, test_reader_calls_a_chain_ending_at_a_generator_torn, 0, n);
     tcase_add_loop_test(tc, test_reader_keeps_frames_before_an_unmapped_pointer, 0, n);
     tcase_add_loop_test(tc, test_reader_cuts_the_chain_at_an_object_that_is_not_code, 0, n);
     tcase_add_loop_test(tc, test_reader_cuts_the_chain_at_a_freed_code_object, 0, n);
