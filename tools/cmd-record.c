@@ -322,20 +322,24 @@ static const char *native_note(const struct bts_profiler *s, const struct record
 }
 
 /* After a --native profile: how many Python samples were merged and how
- * many torn (shown native under "[python frames torn]"), with the causes;
- * with ptrace, what reading the Python stack added to each stop. */
+ * many torn (shown native under "[python frames torn]", or left out when
+ * read late), with the causes; with ptrace, what reading the Python stack
+ * added to each stop. */
 static void print_native_summary(const struct bts_session_stats *st)
 {
-    uint64_t all = st->native_merged + st->native_torn;
+    uint64_t torn = st->native_torn + st->native_torn_late;
+    uint64_t all = st->native_merged + torn;
 
     if (!all)
         return;
     fprintf(stderr,
-            "bt-spy: python --native: %llu merged, %llu torn (%.2f%%; activation count %llu, "
-            "frame moved %llu, code changed %llu, still learning %llu, nothing to anchor "
-            "%llu)\n",
-            (unsigned long long)st->native_merged, (unsigned long long)st->native_torn,
-            100.0 * (double)st->native_torn / (double)all,
+            "bt-spy: python --native: %llu merged (%llu with the innermost frame unknown), %llu "
+            "torn (%.2f%%): %llu kept under [python frames torn], %llu read late and left out; "
+            "by cause: activation count %llu, frame moved %llu, code changed %llu, still "
+            "learning %llu, nothing to anchor %llu\n",
+            (unsigned long long)st->native_merged, (unsigned long long)st->native_unknown,
+            (unsigned long long)torn, 100.0 * (double)torn / (double)all,
+            (unsigned long long)st->native_torn, (unsigned long long)st->native_torn_late,
             (unsigned long long)st->native_torn_count, (unsigned long long)st->native_torn_frame,
             (unsigned long long)st->native_torn_code, (unsigned long long)st->native_torn_learning,
             (unsigned long long)st->native_torn_stack);

@@ -48,8 +48,8 @@ struct bts_python_native {
     uint8_t kinds[BTS_MAX_FRAMES];
     struct bts_merge_frame out[BTS_MAX_FRAMES + BTS_PYTHON_MAX_FRAMES];
     struct kept kept;
-    bool lines;
-    uint64_t trusted, torn, stop_ns;
+    bool lines, keep_internal;
+    uint64_t trusted, torn, torn_late, stop_ns;
 };
 
 struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
@@ -59,6 +59,7 @@ struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
     if (!pn)
         goto fail;
     pn->lines = lines;
+    pn->keep_internal = keep_internal;
     pn->merge = bts_python_merge_new(&mo);
     pn->kinds_cache = calloc(KIND_SLOTS, sizeof(*pn->kinds_cache));
     if (!pn->merge || !pn->kinds_cache)
@@ -102,6 +103,25 @@ static uint8_t kind_of(struct bts_python_native *pn, const char *name)
         }
     }
     return (uint8_t)bts_python_merge_classify(name);
+}
+
+/* Each unwound frame's kind. A nameless frame may be a stripped part of
+ * the interpreter (its loop's .cold code), but not when it lies in another
+ * module than the loop: there it is an extension's or a library's code. */
+static void classify(struct bts_python_native *pn, struct bts_symbolizer *sym, int n)
+{
+    const char *loop_module = NULL;
+
+    for (int i = 0; i < n; i++) {
+        pn->kinds[i] = kind_of(pn, bts_symbolizer_name(sym, pn->frames[i].pc, i > 0));
+        if (!loop_module && pn->kinds[i] == BTS_MERGE_EVAL)
+            loop_module = bts_symbolizer_module(sym, pn->frames[i].pc);
+    }
+    for (int i = 0; loop_module && i < n; i++) {
+        if (pn->kinds[i] == BTS_MERGE_UNKNOWN &&
+            strcmp(bts_symbolizer_module(sym, pn->frames[i].pc), loop_module) != 0)
+            pn->kinds[i] = BTS_MERGE_NATIVE;
+    }
 }
 
 /* --- stacks read while stopped ------------------------------------------- */
@@ -176,7 +196,7 @@ static int code_at(void *reader, uint64_t addr, uint64_t instr, struct bts_pytho
 
 int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u,
                             struct bts_symbolizer *sym, struct bts_python_frames *pf,
-                            const struct bts_raw_sample *raw, uint64_t *pcs, size_t max,
+                            const struct bts_raw_sample *raw, bool late, uint64_t *pcs, size_t max,
                             const char **thread_name, int *gil_held)
 {
     struct bts_python_frames_read pr;
@@ -216,8 +236,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
                                    pn->frames, BTS_MAX_FRAMES);
     if (n <= 0)
         return -1;
-    for (int i = 0; i < n; i++)
-        pn->kinds[i] = kind_of(pn, bts_symbolizer_name(sym, pn->frames[i].pc, i > 0));
+    classify(pn, sym, n);
 
     struct bts_merge_input in = {
         .native = pn->frames,
@@ -240,8 +259,9 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
         pn->trusted += trusted;
         for (size_t i = 0; i < merged && n_out < max; i++) {
             const struct bts_merge_frame *f = &pn->out[i];
-            uint64_t v = f->python ? bts_python_frames_tag(pf, f->python, f->line)
-                                   : native_value(pn, sym, f->native);
+            uint64_t v = f->unknown  ? bts_python_frames_tag_text(pf, "[python frame unknown]")
+                         : f->python ? bts_python_frames_tag(pf, f->python, f->line)
+                                     : native_value(pn, sym, f->native);
             if (!v)
                 return -1;
             pcs[n_out++] = v;
@@ -250,10 +270,19 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     }
     if (r == BTS_MERGE_NO_PYTHON)
         return 0;
-    /* Torn: the native stack as unwound, under a root that says so. */
+    if (late) {
+        pn->torn_late++;
+        return BTS_PYTHON_NATIVE_LATE;
+    }
+    /* Torn: the native stack as unwound, without the interpreter's own
+     * frames unless asked for, under a root that says so. */
     pn->torn++;
-    for (int i = 0; i < n && n_out + 1 < max; i++)
+    for (int i = 0; i < n && n_out + 1 < max; i++) {
+        if (!pn->keep_internal && pn->kinds[i] != BTS_MERGE_NATIVE &&
+            pn->kinds[i] != BTS_MERGE_UNKNOWN)
+            continue;
         pcs[n_out++] = native_value(pn, sym, (size_t)i);
+    }
     uint64_t root = bts_python_frames_tag_text(pf, "[python frames torn]");
     if (!root)
         return -1;
@@ -270,5 +299,6 @@ void bts_python_native_stats(const struct bts_python_native *pn,
     bts_python_merge_stats(pn->merge, &out->merge);
     out->trusted = pn->trusted;
     out->torn = pn->torn;
+    out->torn_late = pn->torn_late;
     out->stop_ns = pn->stop_ns;
 }

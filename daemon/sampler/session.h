@@ -114,10 +114,12 @@ struct bts_session_stats {
     unsigned python_notes;
     char python_note[192];
     /* --native, summed over the followed processes. */
-    uint64_t native_merged;  /* samples shown as merged Python + native stacks */
-    uint64_t native_torn;    /* Python samples shown native under "[python frames torn]" */
-    uint64_t native_stopped; /* merged from Python stacks read while the thread was stopped */
-    uint64_t native_stop_ns; /* time those reads kept the thread stopped (ptrace) */
+    uint64_t native_merged;    /* samples shown as merged Python + native stacks */
+    uint64_t native_torn;      /* Python samples shown native under "[python frames torn]" */
+    uint64_t native_torn_late; /* torn and read late: left out (also in python_late) */
+    uint64_t native_unknown;   /* merged, the innermost frame "[python frame unknown]" */
+    uint64_t native_stopped;   /* merged from Python stacks read while the thread was stopped */
+    uint64_t native_stop_ns;   /* time those reads kept the thread stopped (ptrace) */
     /* the torn ones by cause: activations != runs of Python frames, an
      * activation's frame or code not the one read, the anchors not
      * learned yet, no activation in the copied stack */
