@@ -79,6 +79,9 @@ static void usage(FILE *out)
           "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
+          "      --native           one stack per sample: Python frames where the eval loop\n"
+          "                         ran them, among native frames (extensions, libc, BLAS)\n"
+          "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
           "      --stack-size BYTES user stack copied per sample (default 8192, 2048\n"
           "                         with --memory)\n"
@@ -213,6 +216,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         return bts_cli_usage_error("record", "--fault-period and --timeline-csv need --memory");
     if (o->session.memory && bts_memory_refusal(&o->session))
         return bts_cli_usage_error("record", "%s", bts_memory_refusal(&o->session));
+    if (o->session.memory && o->session.native)
+        return bts_cli_usage_error("record", "--memory and --native do not go together");
     bts_memory_defaults(&o->session);
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
@@ -288,6 +293,48 @@ static const char *python_notes(const struct bts_session_stats *st, char *buf, s
         snprintf(buf, len, " | python %s frames%s", st->python_version,
                  st->python_found > 1 ? " (several processes)" : "");
     return buf;
+}
+
+/* What the profile's metadata says about --native's merge: how the Python
+ * frames were tied to the sample ("perf_event anchored": read after it and
+ * checked against its registers and stack; "ptrace stopped": read while
+ * the thread was stopped at it). "" without --native. */
+static const char *native_note(const struct bts_profiler *s, const struct record_opts *o)
+{
+    if (!o->session.native)
+        return "";
+    return strcmp(bts_profiler_backend(s), "ptrace") == 0 ? "native merge: ptrace stopped"
+                                                          : "native merge: perf_event anchored";
+}
+
+/* After a --native profile: how many Python samples were merged and how
+ * many torn (shown native under "[python frames torn]", or left out when
+ * read late), with the causes; with ptrace, what reading the Python stack
+ * added to each stop. */
+static void print_native_summary(const struct bts_session_stats *st)
+{
+    uint64_t torn = st->native_torn + st->native_torn_late;
+    uint64_t all = st->native_merged + torn;
+
+    if (!all)
+        return;
+    fprintf(stderr,
+            "bt-spy: python --native: %llu merged (%llu with the innermost frame unknown), %llu "
+            "torn (%.2f%%): %llu kept under [python frames torn], %llu read late and left out; "
+            "by cause: activation count %llu, frame moved %llu, code changed %llu, still "
+            "learning %llu, nothing to anchor %llu\n",
+            (unsigned long long)st->native_merged, (unsigned long long)st->native_unknown,
+            (unsigned long long)torn, 100.0 * (double)torn / (double)all,
+            (unsigned long long)st->native_torn, (unsigned long long)st->native_torn_late,
+            (unsigned long long)st->native_torn_count, (unsigned long long)st->native_torn_frame,
+            (unsigned long long)st->native_torn_code, (unsigned long long)st->native_torn_learning,
+            (unsigned long long)st->native_torn_stack);
+    if (st->native_stopped)
+        fprintf(stderr,
+                "bt-spy: python --native: %llu merged from stacks read while stopped; %.1f µs "
+                "of stop per sample for the Python read\n",
+                (unsigned long long)st->native_stopped,
+                (double)st->native_stop_ns / 1e3 / (double)st->native_stopped);
 }
 
 /* After the profile: how many samples were Python stacks and what one
@@ -436,8 +483,9 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     /* pprof's comment is the command (diff and report --compare name a side
      * by it); a profile of Python frames says so there, with the version. */
     if (format == BTS_FORMAT_PPROF && st.python_found &&
-        asprintf(&comment, "%s (python %s frames%s)", target ? target : "?", st.python_version,
-                 o->session.gil ? ", GIL holder only" : "") < 0)
+        asprintf(&comment, "%s (python %s frames%s%s%s)", target ? target : "?", st.python_version,
+                 o->session.gil ? ", GIL holder only" : "", o->session.native ? ", " : "",
+                 native_note(s, o)) < 0)
         return -ENOMEM;
     if (format == BTS_FORMAT_PPROF) {
         struct bts_pprof_opts po = {
@@ -539,9 +587,10 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
                  (unsigned long long)st.lost, bts_profiler_backend(s),
                  o->session.idle ? "wall-clock" : "on-CPU");
     }
-    if (asprintf(&notes, "%s | pid %d | %s%s%s%s | %s", target ? target : "?", (int)pid, what,
+    if (asprintf(&notes, "%s | pid %d | %s%s%s%s%s%s | %s", target ? target : "?", (int)pid, what,
                  python_notes(&st, pynote, sizeof(pynote)),
-                 o->session.gil ? " | GIL holder only" : "",
+                 o->session.gil ? " | GIL holder only" : "", o->session.native ? " | " : "",
+                 native_note(s, o),
                  st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
@@ -824,6 +873,7 @@ static int record_write(struct record_run *r)
                 (int)bts_profiler_pid(r->s));
         bts_cli_hint("add --subprocesses to charge each child's faults under its process");
     }
+    print_native_summary(&st);
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
     if (r->o.session.argv && !bts_cli_connect_path && !st.target_exited && !r->stopped_by_user) {

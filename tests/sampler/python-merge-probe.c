@@ -11,6 +11,7 @@
 
 #include "elf-image.h"
 #include "proc-maps.h"
+#include "python-merge-compare.h"
 #include "python-merge-private.h"
 #include "python-reader.h"
 #include "symbolizer.h"
@@ -181,31 +182,11 @@ static void record_sample(struct probe *p, const uint64_t *regs, uint64_t stack_
 
 /* The two merges agree: the same frames in the same order (Python frames
  * by address and code object). Lines are compared apart. */
-static bool same_stack(const struct bts_merge_frame *t, size_t nt, const struct bts_merge_frame *l,
-                       size_t nl, bool *lines_differ)
-{
-    *lines_differ = false;
-    if (nt != nl)
-        return false;
-    for (size_t i = 0; i < nt; i++) {
-        if (!t[i].python != !l[i].python)
-            return false;
-        if (!t[i].python) {
-            if (t[i].native != l[i].native)
-                return false;
-            continue;
-        }
-        if (t[i].python->frame != l[i].python->frame || t[i].python->code != l[i].python->code)
-            return false;
-        if (t[i].line != l[i].line)
-            *lines_differ = true;
-    }
-    return true;
-}
-
 static const char *frame_name(struct probe *p, const struct bts_merge_frame *f)
 {
-    return f->python ? f->python->name : bts_symbolizer_name(p->sym, p->native[f->native].pc, true);
+    return f->unknown  ? "[python frame unknown]"
+           : f->python ? f->python->name
+                       : bts_symbolizer_name(p->sym, p->native[f->native].pc, true);
 }
 
 static void print_wrong(struct probe *p, const struct bts_merge_frame *t, size_t nt,
@@ -290,7 +271,7 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
         return 0;
     p->published++;
     bool lines_differ;
-    if (!same_stack(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
+    if (!same_merge(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
         p->wrong++;
         print_wrong(p, p->truth_out, nt, p->late_out, nl);
         fprintf(stderr, "  truth chain:");
