@@ -1337,6 +1337,9 @@ static void tick_sessions(struct bts_server *srv)
                 stop_session(srv, ss, "duration reached");
         }
     }
+    /* Threads a ptrace stop could not let go in time are let go here, at
+     * their stop, even once no session runs. */
+    bts_session_release_stragglers();
     size_t k = 0;
     for (size_t i = 0; i < srv->norphans; i++) {
         int status;
