@@ -762,7 +762,7 @@ START_TEST(test_dump_waits_for_threads_slow_to_get_a_cpu)
 END_TEST
 
 /* A thread in uninterruptible sleep cannot stop for its tracer: here
- * "epsilon" waits in vfork() for children that live 2.5 s each. stop()
+ * "epsilon" waits in vfork() for children that live 4 s each. stop()
  * gives up on it after its bound and lets the others go at once; epsilon,
  * with the interrupt pending, stops when its child exits, and must then be
  * let go by the tracer's next calls, not left in that stop for as long as
@@ -771,7 +771,7 @@ START_TEST(test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop)
 {
     struct fixture f;
     struct sampler s;
-    fixture_start(&f, "--vfork-thread", "2500");
+    fixture_start(&f, "--vfork-thread", "4000");
     pid_t alpha = tid_named(f.pid, "alpha");
     pid_t epsilon = 0;
     for (int i = 0; i < 200 && !epsilon; i++, sleep_ms(5))
@@ -783,6 +783,8 @@ START_TEST(test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop)
     sampler_end(&s);
     ck_assert_int_eq(tracer_of(alpha), 0);
     ck_assert_int_eq(tracer_of(f.pid), 0);
+    /* Its child has run about 1.5 s of its 4: epsilon could not stop. */
+    ck_assert_int_eq(tracer_of(epsilon), getpid());
     int64_t end = now_ms() + 10000;
     while (now_ms() < end && tracer_of(epsilon) != 0) {
         bts_ptrace_release_stragglers();
@@ -1024,6 +1026,7 @@ Suite *bts_ptrace_backend_suite(void)
     tcase_add_test(tc, test_dump_waits_for_threads_slow_to_get_a_cpu);
     suite_add_tcase(s, tc);
     tc = tcase_create("stragglers");
+    tcase_set_timeout(tc, 30); /* waits out a 4 s child, beyond Check's default 4 s */
     tcase_add_test(tc, test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop);
     suite_add_tcase(s, tc);
     tc = tcase_create("check");
