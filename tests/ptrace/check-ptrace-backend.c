@@ -551,26 +551,42 @@ START_TEST(test_target_exit_ends_polling_and_its_parent_still_reaps_it)
 }
 END_TEST
 
-START_TEST(test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status)
+/* A child of ours that execs the fixture (stdout to /dev/null) once `go`
+ * is called, as a session launches a command. */
+static pid_t launch_pending(int *go, const char *arg1, const char *arg2)
 {
-    int go[2], status;
-    struct sampler s;
-    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
     pid_t child = fork();
+    ck_assert_int_ge(child, 0);
     if (child == 0) {
         char c;
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        if (read(go[0], &c, 1) != 1)
+        if (read(p[0], &c, 1) != 1)
             _exit(127);
-        /* Long enough for 10 on-CPU samples of alpha on a loaded machine. */
-        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", "--exit-now", "3", (char *)NULL);
+        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", arg1, arg2, (char *)NULL);
         _exit(127);
     }
-    close(go[0]);
+    close(p[0]);
+    *go = p[1];
+    return child;
+}
+
+static void go(int fd)
+{
+    ck_assert_int_eq(write(fd, "g", 1), 1);
+    close(fd);
+}
+
+START_TEST(test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status)
+{
+    int start, status;
+    struct sampler s;
+    /* Long enough for 10 on-CPU samples of alpha on a loaded machine. */
+    pid_t child = launch_pending(&start, "--exit-now", "3");
     sampler_start(&s, child, false, 200, true);
-    ck_assert_int_eq(write(go[1], "g", 1), 1);
-    close(go[1]);
+    go(start);
     ck_assert_int_eq(sampler_run(&s, 10000), 1);
     ck_assert_uint_ge(function_counter_count(s.fc, "spin_alpha"), 10);
     ck_assert_uint_ge(function_counter_count(s.fc, "start_thread"),
@@ -812,6 +828,8 @@ struct checked_sink {
     bool refuse_exec; /* say `answer` once the target runs ptrace-fixture */
     bool gone;        /* say `answer` from now on */
     unsigned calls;
+    bool kill_in_stop;       /* SIGKILL the target from stopped(), once, after 5 samples */
+    pid_t killed_in_stop;    /* the thread that was in its stop then */
     char state_at_refusal;   /* the tracee's state when it was refused */
     bool printed_at_refusal; /* the new image had written something by then */
 };
@@ -863,14 +881,65 @@ static int checked_check(void *ctx, pid_t tid)
     return 0;
 }
 
+/* The thread is in its interrupt stop: resuming it fails once it is
+ * killed now. */
+static void checked_stopped(void *ctx, pid_t tid)
+{
+    struct checked_sink *c = ctx;
+    if (!c->kill_in_stop || c->killed_in_stop || function_counter_samples(c->inner.ctx) < 5)
+        return;
+    c->killed_in_stop = tid;
+    kill(c->pid, SIGKILL);
+}
+
 static struct bts_backend_sink checked_sink_of(struct checked_sink *c)
 {
     return (struct bts_backend_sink){.ctx = c,
                                      .sample = checked_sample,
                                      .lost = checked_lost,
                                      .maps_changed = checked_maps_changed,
-                                     .check = checked_check};
+                                     .check = checked_check,
+                                     .stopped = checked_stopped};
 }
+
+/* A thread SIGKILLed while in a ptrace-stop cannot be resumed (ESRCH), and
+ * still becomes a zombie only its tracer can collect; until it does, the
+ * process cannot be reaped. The backend used to forget such a thread, and
+ * the session's blocking waitpid on a launched command would then never
+ * return. Once poll says the command exited, it must be reapable. */
+START_TEST(test_thread_killed_in_its_stop_is_still_collected)
+{
+    int start, status = 0;
+    pid_t child = launch_pending(&start, "--seconds", "20");
+    struct function_counter *fc = function_counter_new(child);
+    struct checked_sink k = {.pid = child, .out = -1, .kill_in_stop = true};
+    k.inner = function_counter_sink(fc);
+    struct bts_backend_sink sink = checked_sink_of(&k);
+    struct bts_backend_config cfg = {
+        .pid = child, .launched = true, .rate_hz = 200, .stack_size = 8192};
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), 0);
+    go(start);
+    int r = 0;
+    for (int64_t end = now_ms() + 15000; r == 0 && now_ms() < end;)
+        r = b->ops->poll(b, 50);
+    ck_assert_int_eq(r, 1);
+    ck_assert_int_gt(k.killed_in_stop, 0);
+    ck_assert_int_ne(k.killed_in_stop, child);
+    pid_t reaped = 0;
+    for (int i = 0; i < 100 && reaped == 0; i++) {
+        reaped = waitpid(child, &status, WNOHANG);
+        if (reaped == 0)
+            sleep_ms(10);
+    }
+    /* On failure the zombie stays ours until this test's process exits. */
+    ck_assert_msg(reaped == child, "poll said the command exited, but it cannot be reaped");
+    b->ops->free(b);
+    function_counter_free(fc);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+}
+END_TEST
 
 /* Written by the spinner so its loop is not optimised away. */
 static volatile unsigned long spin_sink;
@@ -1025,9 +1094,10 @@ Suite *bts_ptrace_backend_suite(void)
     tcase_add_test(tc, test_dump_of_a_stopped_process_leaves_it_stopped);
     tcase_add_test(tc, test_dump_waits_for_threads_slow_to_get_a_cpu);
     suite_add_tcase(s, tc);
-    tc = tcase_create("stragglers");
+    tc = tcase_create("slow threads");
     tcase_set_timeout(tc, 30); /* waits out a 4 s child, beyond Check's default 4 s */
     tcase_add_test(tc, test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop);
+    tcase_add_test(tc, test_thread_killed_in_its_stop_is_still_collected);
     suite_add_tcase(s, tc);
     tc = tcase_create("check");
     tcase_add_test(tc, test_refused_exec_is_let_go_before_its_first_instruction);
