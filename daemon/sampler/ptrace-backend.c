@@ -26,7 +26,11 @@
  *   loop for long: a thread that has not stopped by then (waiting for a CPU
  *   on a loaded machine, or in uninterruptible sleep) keeps its interrupt
  *   pending, and the sweep, tick or detach that collects its stop takes the
- *   sample then. A stop is never waited for twice, and never given up on.
+ *   sample then. A stop is never waited for twice, and never given up on:
+ *   a thread stop() could not detach in time is a straggler, let go at its
+ *   stop by the tracer's next call into this backend.
+ * - A thread is forgotten only once its exit is collected, or once it is
+ *   not our tracee: a traced zombie keeps its process from being reaped.
  * - The sink's check() is asked before a thread found after start is seized
  *   and again after, on every rescan, and at every exec stop, before the new
  *   image runs a single instruction. A no at the exec stop detaches there:
@@ -201,13 +205,14 @@ static char read_state(struct ptrace_thread *t, uint64_t *cpu_ns)
     return state;
 }
 
-/* waitpid for one thread. A launched command's main thread is our child as
- * well as our tracee: its exit is only peeked at (WNOWAIT), so the session
- * still reaps it and gets its exit status. Returns as waitpid does. */
-static pid_t wait_thread(struct ptrace_backend *pt, pid_t tid, int *status, bool block)
+/* waitpid for one thread, without waiting. A launched command's main
+ * thread (`child`) is our child as well as our tracee: its exit is only
+ * peeked at (WNOWAIT), so the session still reaps it and gets its exit
+ * status. Returns as waitpid does. */
+static pid_t wait_tracee(pid_t tid, bool child, int *status)
 {
-    int flags = __WALL | (block ? 0 : WNOHANG);
-    if (pt->cfg.launched && tid == pt->cfg.pid) {
+    int flags = __WALL | WNOHANG;
+    if (child) {
         siginfo_t si;
         memset(&si, 0, sizeof(si));
         if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | WNOWAIT | flags) < 0)
@@ -220,6 +225,11 @@ static pid_t wait_thread(struct ptrace_backend *pt, pid_t tid, int *status, bool
         }
     }
     return waitpid(tid, status, flags);
+}
+
+static bool is_child(const struct ptrace_backend *pt, pid_t tid)
+{
+    return pt->cfg.launched && tid == pt->cfg.pid;
 }
 
 static void regs_from_user(const struct user_regs_struct *u, uint64_t *r)
@@ -388,6 +398,26 @@ static void finish_sample(struct ptrace_backend *pt, struct ptrace_thread *t,
         pt->sink.lost(pt->sink.ctx, 1);
 }
 
+/* Detaches a tracee at the stop `status` reported, passing on a signal
+ * that was about to be delivered. False when that fails: SIGKILL woke it,
+ * and its exit is still ours to collect. */
+static bool detach_at_stop(pid_t tid, int status)
+{
+    int event = (int)((unsigned)status >> 16);
+    int sig = event ? 0 : WSTOPSIG(status);
+    return ptrace(PTRACE_DETACH, tid, NULL, (void *)(uintptr_t)sig) == 0;
+}
+
+/* Resumes `t` from the stop just collected, delivering `sig`. This fails
+ * only when SIGKILL (a kill, another thread's exit_group) has woken it: it
+ * is not gone yet, and its exit is ours to collect, because until the
+ * tracer collects every thread's exit, the process's parent cannot reap
+ * it. */
+static void resume(struct ptrace_thread *t, int sig)
+{
+    ptrace(PTRACE_CONT, t->tid, NULL, (void *)(uintptr_t)sig);
+}
+
 /* Acts on one wait status of `t` and leaves the thread running, or parked in
  * its group-stop. At the interrupt stop of a thread being sampled, captures
  * it into `cap` first. */
@@ -412,8 +442,7 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
             t->listening = true;
         } else {
             t->listening = false;
-            if (ptrace(PTRACE_CONT, t->tid, NULL, NULL) < 0 && errno == ESRCH)
-                t->gone = true;
+            resume(t, 0);
         }
         return STATUS_TRAPPED;
     }
@@ -421,8 +450,7 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
         /* The new image is in place and has not run yet: vet it here. A no
          * detaches from this stop, so the image runs as it would untraced. */
         if (vet(pt, t->tid) < 0) {
-            ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
-            t->gone = true;
+            t->gone = detach_at_stop(t->tid, status);
             return STATUS_EXEC;
         }
         pt->exec_seen = true;
@@ -437,15 +465,12 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
         if (pt->sink.exec)
             pt->sink.exec(pt->sink.ctx);
         pt->sink.maps_changed(pt->sink.ctx);
-        if (ptrace(PTRACE_CONT, t->tid, NULL, NULL) < 0 && errno == ESRCH)
-            t->gone = true;
+        resume(t, 0);
         return STATUS_EXEC;
     }
     /* Signal-delivery-stop: hand the signal back so the target gets it. */
     t->listening = false;
-    if (ptrace(PTRACE_CONT, t->tid, NULL, (void *)(uintptr_t)(event ? 0 : sig)) < 0 &&
-        errno == ESRCH)
-        t->gone = true;
+    resume(t, event ? 0 : sig);
     return STATUS_SIGNAL;
 }
 
@@ -455,7 +480,7 @@ static void sweep_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
     struct capture cap = {.taken = false};
     int status;
     while (!t->gone) {
-        pid_t r = wait_thread(pt, t->tid, &status, false);
+        pid_t r = wait_tracee(t->tid, is_child(pt, t->tid), &status);
         if (r == 0)
             break;
         if (r < 0) {
@@ -687,7 +712,7 @@ static size_t collect_stops(struct ptrace_backend *pt)
             int status;
             if (!t->sampling)
                 continue;
-            pid_t r = wait_thread(pt, t->tid, &status, false);
+            pid_t r = wait_tracee(t->tid, is_child(pt, t->tid), &status);
             if (r == 0 || (r < 0 && errno == EINTR))
                 continue;
             progress = true;
@@ -743,6 +768,7 @@ static int ptrace_start(struct bts_sampler_backend *b, const struct bts_backend_
         ret = -EINVAL;
         goto out;
     }
+    bts_ptrace_release_stragglers(); /* one may be the thread seized next */
     pt->cfg = *cfg;
     pt->sink = *sink;
     if (!pt->cfg.rate_hz)
@@ -778,14 +804,17 @@ out:
 }
 
 /* The target exited: collect the exits of its other threads, so its main
- * thread's exit reaches its parent (who may be waiting for it right now). */
-static void reap_exited(struct ptrace_backend *pt)
+ * thread's exit reaches its parent (who may be waiting for it right now).
+ * False while a launched command still has threads to collect: its
+ * session reaps it next, and blocks until those are collected. */
+static bool reap_exited(struct ptrace_backend *pt)
 {
     unsigned sleeps = 0;
     int64_t start = bts_proc_now_ns();
+    bool others;
     for (;;) {
         sweep(pt);
-        bool others = false;
+        others = false;
         for (size_t i = 0; i < pt->nthreads; i++)
             others |= pt->threads[i].tid != pt->cfg.pid;
         if (!others || bts_proc_now_ns() - start > STOP_WAIT_NS)
@@ -797,7 +826,7 @@ static void reap_exited(struct ptrace_backend *pt)
      * waiting for this process would otherwise wait for as long as we run.
      * A command we launched is our own child; the session collects it. */
     if (pt->cfg.launched)
-        return;
+        return !others;
     start = bts_proc_now_ns();
     sleeps = 0;
     for (;;) {
@@ -812,6 +841,7 @@ static void reap_exited(struct ptrace_backend *pt)
         if (r == 0)
             wait_step(start, &sleeps);
     }
+    return true; /* what is left, stop() collects or lets go */
 }
 
 static void ptrace_stop(struct bts_sampler_backend *b);
@@ -826,6 +856,7 @@ static int refuse(struct ptrace_backend *pt)
 static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)
 {
     struct ptrace_backend *pt = (struct ptrace_backend *)b;
+    bts_ptrace_release_stragglers();
     if (pt->verdict)
         return refuse(pt);
     if (pt->stopped || !pt->started)
@@ -841,10 +872,8 @@ static int ptrace_poll(struct bts_sampler_backend *b, int timeout_ms)
             rescan(pt);
             if (pt->verdict)
                 return refuse(pt);
-            if (pt->exited) {
-                reap_exited(pt);
-                return 1;
-            }
+            if (pt->exited)
+                return reap_exited(pt) ? 1 : 0;
         }
         if (!pt->exec_seen) {
             pt->next_tick_ns = bts_proc_now_ns(); /* a launched command starts at exec */
@@ -881,10 +910,58 @@ static void ptrace_threads(const struct bts_sampler_backend *b, struct bts_backe
     out->seen = pt->threads_seen;
 }
 
-/* Takes `t` to a ptrace-stop and detaches there, passing on a signal that
- * was about to be delivered. A thread that does not stop within the bound
- * (zombie, long uninterruptible sleep) stays attached until we exit, when
- * the kernel detaches it. */
+/* Threads stop() could not let go within DETACH_WAIT_NS: starved of a CPU
+ * on a loaded machine, or in a long uninterruptible sleep (a vfork, a
+ * hung filesystem). Each is still traced with an interrupt pending, so it
+ * would enter a ptrace-stop at its next return to user space and sit there
+ * until its tracer exits, which for bt-spyd is not soon. Its tracer (this
+ * thread: ptrace requests come from the thread that attached) keeps them
+ * here and lets each go at that stop, from every later call into this
+ * backend and from bts_ptrace_release_stragglers(). */
+struct straggler {
+    pid_t tid;
+    bool child; /* a launched command's main thread: the session reaps it */
+};
+static _Thread_local struct straggler *stragglers;
+static _Thread_local size_t nstragglers, cap_stragglers;
+
+static void add_straggler(pid_t tid, bool child)
+{
+    if (nstragglers == cap_stragglers) {
+        size_t ncap = cap_stragglers ? cap_stragglers * 2 : 8;
+        struct straggler *n = realloc(stragglers, ncap * sizeof(*n));
+        if (!n)
+            return; /* it stays traced until we exit, as it would have */
+        stragglers = n;
+        cap_stragglers = ncap;
+    }
+    stragglers[nstragglers++] = (struct straggler){.tid = tid, .child = child};
+}
+
+size_t bts_ptrace_release_stragglers(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nstragglers; i++) {
+        struct straggler *st = &stragglers[i];
+        int status;
+        pid_t r = wait_tracee(st->tid, st->child, &status);
+        bool done = r < 0 ? errno != EINTR /* ECHILD: no longer ours */
+                          : r > 0 && (!WIFSTOPPED(status) || detach_at_stop(st->tid, status));
+        if (!done)
+            stragglers[k++] = *st;
+    }
+    nstragglers = k;
+    if (!k) {
+        free(stragglers);
+        stragglers = NULL;
+        cap_stragglers = 0;
+    }
+    return k;
+}
+
+/* Takes `t` to a ptrace-stop and detaches there. An exit is collected
+ * (a zombie we trace keeps its process from being reaped). A thread that
+ * has not stopped within DETACH_WAIT_NS becomes a straggler. */
 static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
 {
     struct capture cap = {.taken = false};
@@ -893,7 +970,7 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
     bool sent = false; /* one more interrupt is harmless if one is due: they merge */
     int64_t start = bts_proc_now_ns();
     while (!t->gone) {
-        pid_t r = wait_thread(pt, t->tid, &status, false);
+        pid_t r = wait_tracee(t->tid, is_child(pt, t->tid), &status);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -902,25 +979,22 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
         if (r > 0) {
             if (WIFEXITED(status) || WIFSIGNALED(status))
                 break;
-            int event = (int)((unsigned)status >> 16);
-            int sig = event ? 0 : WSTOPSIG(status);
             /* The stop of an interrupt sent to sample it: still a sample. */
-            if (event == PTRACE_EVENT_STOP && wants_capture(pt, t, WSTOPSIG(status)))
+            if ((status >> 16) == PTRACE_EVENT_STOP && wants_capture(pt, t, WSTOPSIG(status)))
                 capture_thread(pt, t, &cap);
-            if (ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(uintptr_t)sig) == 0 || errno == ESRCH)
+            if (detach_at_stop(t->tid, status))
                 break;
             continue;
         }
         if (!sent) {
-            char state = read_state(t, NULL);
-            if (state == 'Z' || state == 'X')
-                break;
             if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
-                break;
+                break; /* ESRCH: not our tracee any more */
             sent = true;
         }
-        if (bts_proc_now_ns() - start > DETACH_WAIT_NS)
+        if (bts_proc_now_ns() - start > DETACH_WAIT_NS) {
+            add_straggler(t->tid, is_child(pt, t->tid));
             break;
+        }
         wait_step(start, &sleeps);
     }
     t->gone = true;
@@ -931,6 +1005,7 @@ static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
 static void ptrace_stop(struct bts_sampler_backend *b)
 {
     struct ptrace_backend *pt = (struct ptrace_backend *)b;
+    bts_ptrace_release_stragglers();
     if (pt->stopped)
         return;
     /* The main thread last: once the process is exiting, its exit is only

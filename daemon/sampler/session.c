@@ -1328,3 +1328,8 @@ void bts_session_free(struct bts_session *s)
     }
     free(s);
 }
+
+size_t bts_session_release_stragglers(void)
+{
+    return bts_ptrace_release_stragglers();
+}

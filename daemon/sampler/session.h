@@ -206,3 +206,9 @@ int bts_session_foreach_bucket(const struct bts_session *s, bts_session_bucket_f
                                uint64_t *bucket_ns);
 
 void bts_session_free(struct bts_session *s);
+
+/* Lets go of the threads a ptrace session's stop could not detach in time
+ * (each is let go at its next stop; see ptrace-backend.c). Sessions do
+ * this as they run; a long-lived tracer (bt-spyd) also calls it while no
+ * session runs. Returns how many threads are still waited for. */
+size_t bts_session_release_stragglers(void);

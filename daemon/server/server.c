@@ -27,12 +27,12 @@
 
 #include "authz.h"
 #include "protocol.h"
+#include "request-budget.h"
 #include "session.h"
 #include "thread-dump.h"
 #include "spool.h"
 #include "watch.h"
 
-#define MAX_OUTPUT   (64u * 1024 * 1024) /* queued replies before a slow client is dropped */
 #define TICK_BUSY_MS 10
 #define TICK_IDLE_MS 50
 
@@ -101,7 +101,8 @@ struct bts_server {
     size_t cap_pfds;
     int64_t refusal_log_ns; /* refusals are logged at most once a second */
     unsigned refusals_unlogged;
-    int64_t accept_paused_ns; /* out of descriptors: accept again after this */
+    int64_t accept_paused_ns;          /* out of descriptors: accept again after this */
+    struct bts_request_budget *budget; /* expensive requests, per uid */
 };
 
 #define LOG(srv, level, ...) bts_log_printf(&(srv)->opts.log, level, __VA_ARGS__)
@@ -193,6 +194,9 @@ struct bts_server *bts_server_new(const struct bts_server_opts *o, char *why, si
         srv->opts.hello_ms = BTS_SERVER_HELLO_MS;
     srv->listen_fd = -1;
     srv->next_id = 1;
+    if (!(srv->budget =
+              bts_request_budget_new(BTS_SERVER_WORK_UNITS_PER_S, BTS_SERVER_WORK_UNITS_BURST)))
+        goto out;
     srv->start_ns = bts_proc_now_ns();
     srv->path = strdup(o->socket_path ? o->socket_path : "");
     if (!srv->path)
@@ -229,13 +233,35 @@ void bts_server_set_watch(struct bts_server *srv, struct bts_watch *w)
 
 /* Output queue. */
 
+static size_t unsent(const struct client *c)
+{
+    return c->out_len - c->out_off;
+}
+
+/* Reply bytes queued and not yet read by all of uid's connections. */
+static size_t uid_unsent(const struct bts_server *srv, uid_t uid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < srv->nclients; i++)
+        n += srv->clients[i]->peer.uid == uid ? unsent(srv->clients[i]) : 0;
+    return n;
+}
+
+/* A client that has not read what it was sent gets no more: its
+ * connection is dropped rather than the daemon buffering for it. One
+ * reply is always queued on top of what is within budget, so a snapshot
+ * larger than the budget still goes to a client that reads. */
 static void queue_bytes(struct bts_server *srv, struct client *c, const uint8_t *buf, size_t len)
 {
     if (c->dead)
         return;
-    if (c->out_len - c->out_off + len > MAX_OUTPUT) {
-        LOG(srv, BTS_LOG_WARN, "client %llu (uid %u) reads too slowly: disconnected",
-            (unsigned long long)c->serial, (unsigned)c->peer.uid);
+    size_t mine = unsent(c), uid_total = c->peer.uid ? uid_unsent(srv, c->peer.uid) : 0;
+    if (mine > BTS_SERVER_UNSENT_PER_CLIENT || uid_total > BTS_SERVER_UNSENT_PER_UID) {
+        LOG(srv, BTS_LOG_WARN,
+            "client %llu (uid %u) reads too slowly: %zu bytes unread on this connection, %zu "
+            "on the user's (at most %u and %u): disconnected",
+            (unsigned long long)c->serial, (unsigned)c->peer.uid, mine, uid_total,
+            BTS_SERVER_UNSENT_PER_CLIENT, BTS_SERVER_UNSENT_PER_UID);
         c->dead = true;
         return;
     }
@@ -961,6 +987,29 @@ out:
     bts_authz_target_release(&target);
 }
 
+/* Spends `cost` units of the client's uid's budget for expensive work
+ * (root has no budget). False when it has not that much left: the request
+ * is refused with how long to wait. */
+static bool spend(struct bts_server *srv, struct client *c, unsigned cost)
+{
+    int64_t wait_ns;
+    char why[256], hint[128];
+    if (c->peer.uid == 0 || bts_request_budget_take(srv->budget, c->peer.uid, cost,
+                                                    bts_proc_now_ns(), &wait_ns) != -EAGAIN)
+        return true;
+    snprintf(why, sizeof(why),
+             "uid %u asks for more than bt-spyd does for one user: %u units a second, a thread "
+             "dump costs %u, a snapshot or a stream update with stacks %u",
+             (unsigned)c->peer.uid, BTS_SERVER_WORK_UNITS_PER_S, BTS_SERVER_DUMP_COST,
+             BTS_SERVER_SNAPSHOT_COST);
+    snprintf(hint, sizeof(hint), "try again in %.1f s, or ask less often",
+             (double)wait_ns / 1e9 + 0.05);
+    LOG(srv, BTS_LOG_DEBUG, "client %llu (uid %u): refused: over its budget",
+        (unsigned long long)c->serial, (unsigned)c->peer.uid);
+    send_error(srv, c, -EAGAIN, why, hint);
+    return false;
+}
+
 static void handle_hello(struct bts_server *srv, struct client *c, const Btspy__Hello *h)
 {
     char why[160];
@@ -1010,7 +1059,8 @@ static void handle_request(struct bts_server *srv, struct client *c, const Btspy
         break;
     }
     case BTSPY__REQUEST__BODY_SNAPSHOT:
-        handle_snapshot(srv, c, req->snapshot->session_id);
+        if (spend(srv, c, BTS_SERVER_SNAPSHOT_COST))
+            handle_snapshot(srv, c, req->snapshot->session_id);
         break;
     case BTSPY__REQUEST__BODY_STREAM: {
         struct served_session *ss = session_for(srv, c, req->stream->session_id);
@@ -1031,7 +1081,8 @@ static void handle_request(struct bts_server *srv, struct client *c, const Btspy
         handle_status(srv, c);
         break;
     case BTSPY__REQUEST__BODY_DUMP:
-        handle_dump(srv, c, req->dump);
+        if (spend(srv, c, BTS_SERVER_DUMP_COST))
+            handle_dump(srv, c, req->dump);
         break;
     default:
         break; /* validation rejected it already */
@@ -1337,6 +1388,9 @@ static void tick_sessions(struct bts_server *srv)
                 stop_session(srv, ss, "duration reached");
         }
     }
+    /* Threads a ptrace stop could not let go in time are let go here, at
+     * their stop, even once no session runs. */
+    bts_session_release_stragglers();
     size_t k = 0;
     for (size_t i = 0; i < srv->norphans; i++) {
         int status;
@@ -1359,8 +1413,20 @@ static void push_streams(struct bts_server *srv)
             c->stream_session = 0;
             continue;
         }
-        push_update(srv, c, ss);
         c->stream_next_ns = t + (int64_t)c->stream_ms * 1000000LL;
+        /* An update waits while the last one is unread (a newer one
+         * replaces it), and one with stacks is paid for from the uid's
+         * budget: a slow or greedy reader gets fewer, nobody gets a queue. */
+        int64_t wait_ns = 0;
+        if (ss->running && (unsent(c) || (c->stream_folded && c->peer.uid != 0 &&
+                                          bts_request_budget_take(srv->budget, c->peer.uid,
+                                                                  BTS_SERVER_SNAPSHOT_COST, t,
+                                                                  &wait_ns) == -EAGAIN))) {
+            if (wait_ns > (int64_t)c->stream_ms * 1000000LL)
+                c->stream_next_ns = t + wait_ns;
+            continue;
+        }
+        push_update(srv, c, ss);
         /* A finished session's final update is the last one. */
         if (!ss->running)
             c->stream_session = 0;
@@ -1471,6 +1537,7 @@ void bts_server_free(struct bts_server *srv)
     free(srv->sessions);
     free(srv->orphans);
     free(srv->pfds);
+    bts_request_budget_free(srv->budget);
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     if (srv->bound)

@@ -21,6 +21,22 @@
 #define BTS_SERVER_MESSAGE_MS               2000 /* from a message's first byte to its last */
 #define BTS_SERVER_HELLO_MS                 5000 /* from accept to a Hello */
 
+/* Expensive work each uid may ask for (root is exempt): a budget of units
+ * a second, of which up to a burst may be spent at once. A thread dump
+ * stops every thread of its target; a snapshot or a stream update with
+ * stacks writes the whole profile out. */
+#define BTS_SERVER_WORK_UNITS_PER_S 20
+#define BTS_SERVER_WORK_UNITS_BURST 20
+#define BTS_SERVER_DUMP_COST        5
+#define BTS_SERVER_SNAPSHOT_COST    1 /* also a stream update with stacks */
+
+/* Reply bytes a client may leave unread before it gets no more: past this
+ * its connection is dropped (a stream update just waits for the last one
+ * to be read). A reply larger than the budget still goes to a client with
+ * nothing unread. Root is exempt from the per-uid figure only. */
+#define BTS_SERVER_UNSENT_PER_CLIENT (1u << 20)
+#define BTS_SERVER_UNSENT_PER_UID    (32u << 20)
+
 struct bts_server_opts {
     const char *socket_path;     /* bound unless listen_fd >= 0 */
     int listen_fd;               /* an inherited listening socket (systemd), or -1 */

@@ -127,13 +127,56 @@ static int fixture_status(struct fixture *f, int timeout_ms)
     return status;
 }
 
+/* State and tracer of every thread of pid, for a failure message. */
+static void describe_threads(pid_t pid, char *out, size_t len)
+{
+    char path[320], line[256];
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+        FILE *f = fopen(path, "re");
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, " [%s", de->d_name);
+        while (f && fgets(line, sizeof(line), f)) {
+            if (!strncmp(line, "State:", 6) || !strncmp(line, "TracerPid:", 10)) {
+                line[strcspn(line, "\n")] = '\0';
+                used = strlen(out);
+                snprintf(out + used, len - used, " %s", line);
+            }
+        }
+        used = strlen(out);
+        snprintf(out + used, len - used, "]");
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Ends the fixture. Its parent can reap it only once no tracer holds its
+ * threads: a thread we failed to let go would block that forever, so the
+ * wait is bounded and says which thread it was. */
 static void fixture_end(struct fixture *f)
 {
+    char threads[1024];
+    describe_threads(f->pid, threads, sizeof(threads));
     kill(f->pid, SIGKILL);
     kill(f->pid, SIGCONT);
-    waitpid(f->parent, NULL, 0);
+    pid_t r = 0;
+    for (int i = 0; i < 1000 && r == 0; i++) {
+        r = waitpid(f->parent, NULL, WNOHANG);
+        if (r == 0)
+            sleep_ms(10);
+    }
     close(f->out);
     close(f->ctl);
+    ck_assert_msg(r == f->parent, "the fixture's parent could not reap it in 10 s; its threads:%s",
+                  threads);
 }
 
 static pid_t tid_named(pid_t pid, const char *name)
@@ -266,13 +309,15 @@ static int sampler_run(struct sampler *s, int ms)
     return 0;
 }
 
-/* Polls until `name` is in `want` samples or `ms` pass. On-CPU samples
- * follow the CPU time a thread gets, and a loaded machine gives it less:
- * tests wait for progress, not for a wall-clock share. */
+/* Polls until `name` (NULL: any function) is in `want` samples or `ms`
+ * pass. On-CPU samples follow the CPU time a thread gets, and a loaded
+ * machine gives it less: tests wait for progress, not for a wall-clock
+ * share. */
 static void sampler_run_until(struct sampler *s, const char *name, uint64_t want, int ms)
 {
     int64_t end = now_ms() + ms;
-    while (now_ms() < end && function_counter_count(s->fc, name) < want)
+    while (now_ms() < end &&
+           (name ? function_counter_count(s->fc, name) : function_counter_samples(s->fc)) < want)
         ck_assert_int_eq(s->b->ops->poll(s->b, 20), 0);
 }
 
@@ -304,6 +349,7 @@ START_TEST(test_on_cpu_samples_spinning_threads_and_not_the_sleeping_one)
     fixture_start(&f, NULL, NULL);
     sampler_start(&s, f.pid, false, 200, false);
     ck_assert_int_eq(sampler_run(&s, 1000), 0);
+    sampler_run_until(&s, NULL, 20, 10000);
     print_shares("on-cpu", s.fc);
     ck_assert_uint_ge(function_counter_samples(s.fc), 20); /* CPU time varies with load */
     /* Both spinners, about half each; the split follows how the scheduler
@@ -353,6 +399,8 @@ START_TEST(test_frame_pointer_mode_gives_leaf_pcs)
     struct bts_backend_sink sink = function_counter_sink(s.fc);
     ck_assert_int_eq(s.b->ops->start(s.b, &cfg, &sink), 0);
     sampler_run(&s, 500);
+    sampler_run_until(&s, NULL, 20, 10000);
+    ck_assert_uint_ge(function_counter_samples(s.fc), 20);
     /* No frame pointers in the fixture: the leaf is right, the rest may not be. */
     ck_assert_uint_ge(function_counter_count(s.fc, "spin_leaf") +
                           function_counter_count(s.fc, "spin_alpha") +
@@ -392,6 +440,7 @@ START_TEST(test_signals_sent_while_sampling_all_arrive)
     ck_assert_msg(got, "fixture did not get all signals: last report '%s'", line);
     ck_assert_str_eq(line, "signals 300");
     sampler_end(&s);
+    assert_released(f.pid, "tT", 0);
     fixture_end(&f);
 }
 END_TEST
@@ -407,7 +456,11 @@ START_TEST(test_sigstop_while_sampling_keeps_the_process_stopped)
     sampler_start(&s, f.pid, false, 200, false);
     sampler_run(&s, 200);
     kill(f.pid, SIGSTOP);
-    sampler_run(&s, 100);
+    /* alpha enters its group-stop once it gets a CPU, which a loaded
+     * machine may take a while to give: poll until it is there. */
+    for (int64_t end = now_ms() + 5000; now_ms() < end && thread_stat(f.pid, alpha, NULL) != 't';)
+        sampler_run(&s, 20);
+    sampler_run(&s, 20);
     thread_stat(f.pid, alpha, &before);
     sampler_run(&s, 400);
     thread_stat(f.pid, alpha, &after);
@@ -498,27 +551,43 @@ START_TEST(test_target_exit_ends_polling_and_its_parent_still_reaps_it)
 }
 END_TEST
 
-START_TEST(test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status)
+/* A child of ours that execs the fixture (stdout to /dev/null) once `go`
+ * is called, as a session launches a command. */
+static pid_t launch_pending(int *go, const char *arg1, const char *arg2)
 {
-    int go[2], status;
-    struct sampler s;
-    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
     pid_t child = fork();
+    ck_assert_int_ge(child, 0);
     if (child == 0) {
         char c;
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        if (read(go[0], &c, 1) != 1)
+        if (read(p[0], &c, 1) != 1)
             _exit(127);
-        /* Long enough for 10 on-CPU samples of alpha on a loaded machine. */
-        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", "--exit-now", "1.5", (char *)NULL);
+        execl(BTS_PTRACE_FIXTURE, "ptrace-fixture", arg1, arg2, (char *)NULL);
         _exit(127);
     }
-    close(go[0]);
+    close(p[0]);
+    *go = p[1];
+    return child;
+}
+
+static void go(int fd)
+{
+    ck_assert_int_eq(write(fd, "g", 1), 1);
+    close(fd);
+}
+
+START_TEST(test_launched_command_is_sampled_from_exec_and_keeps_its_exit_status)
+{
+    int start, status;
+    struct sampler s;
+    /* Long enough for 10 on-CPU samples of alpha on a loaded machine. */
+    pid_t child = launch_pending(&start, "--exit-now", "3");
     sampler_start(&s, child, false, 200, true);
-    ck_assert_int_eq(write(go[1], "g", 1), 1);
-    close(go[1]);
-    ck_assert_int_eq(sampler_run(&s, 5000), 1);
+    go(start);
+    ck_assert_int_eq(sampler_run(&s, 10000), 1);
     ck_assert_uint_ge(function_counter_count(s.fc, "spin_alpha"), 10);
     ck_assert_uint_ge(function_counter_count(s.fc, "start_thread"),
                       function_counter_samples(s.fc) * 9 / 10);
@@ -708,6 +777,45 @@ START_TEST(test_dump_waits_for_threads_slow_to_get_a_cpu)
 }
 END_TEST
 
+/* A thread in uninterruptible sleep cannot stop for its tracer: here
+ * "epsilon" waits in vfork() for children that live 4 s each. stop()
+ * gives up on it after its bound and lets the others go at once; epsilon,
+ * with the interrupt pending, stops when its child exits, and must then be
+ * let go by the tracer's next calls, not left in that stop for as long as
+ * the tracer (bt-spyd) runs. */
+START_TEST(test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop)
+{
+    struct fixture f;
+    struct sampler s;
+    fixture_start(&f, "--vfork-thread", "4000");
+    pid_t alpha = tid_named(f.pid, "alpha");
+    pid_t epsilon = 0;
+    for (int i = 0; i < 200 && !epsilon; i++, sleep_ms(5))
+        epsilon = tid_named(f.pid, "epsilon");
+    ck_assert_int_gt(epsilon, 0);
+    ck_assert_int_eq(settled_state(f.pid, epsilon, 'D', NULL), 'D');
+    sampler_start(&s, f.pid, false, 200, false);
+    sampler_run(&s, 200);
+    sampler_end(&s);
+    ck_assert_int_eq(tracer_of(alpha), 0);
+    ck_assert_int_eq(tracer_of(f.pid), 0);
+    /* Its child has run about 1.5 s of its 4: epsilon could not stop. */
+    ck_assert_int_eq(tracer_of(epsilon), getpid());
+    int64_t end = now_ms() + 10000;
+    while (now_ms() < end && tracer_of(epsilon) != 0) {
+        bts_ptrace_release_stragglers();
+        sleep_ms(10);
+    }
+    ck_assert_int_eq(tracer_of(epsilon), 0);
+    ck_assert_uint_eq(bts_ptrace_release_stragglers(), 0);
+    /* Let go, it runs on: it vforks its next child instead of sitting in
+     * a stop. */
+    char state = thread_stat(f.pid, epsilon, NULL);
+    ck_assert_msg(state != 't' && state != 'T', "epsilon left in state %c", state);
+    fixture_end(&f);
+}
+END_TEST
+
 /* ---- the sink's check() ---- */
 
 /* A sink that counts like function_counter's and answers check() as a
@@ -720,6 +828,8 @@ struct checked_sink {
     bool refuse_exec; /* say `answer` once the target runs ptrace-fixture */
     bool gone;        /* say `answer` from now on */
     unsigned calls;
+    bool kill_in_stop;       /* SIGKILL the target from stopped(), once, after 5 samples */
+    pid_t killed_in_stop;    /* the thread that was in its stop then */
     char state_at_refusal;   /* the tracee's state when it was refused */
     bool printed_at_refusal; /* the new image had written something by then */
 };
@@ -771,14 +881,65 @@ static int checked_check(void *ctx, pid_t tid)
     return 0;
 }
 
+/* The thread is in its interrupt stop: resuming it fails once it is
+ * killed now. */
+static void checked_stopped(void *ctx, pid_t tid)
+{
+    struct checked_sink *c = ctx;
+    if (!c->kill_in_stop || c->killed_in_stop || function_counter_samples(c->inner.ctx) < 5)
+        return;
+    c->killed_in_stop = tid;
+    kill(c->pid, SIGKILL);
+}
+
 static struct bts_backend_sink checked_sink_of(struct checked_sink *c)
 {
     return (struct bts_backend_sink){.ctx = c,
                                      .sample = checked_sample,
                                      .lost = checked_lost,
                                      .maps_changed = checked_maps_changed,
-                                     .check = checked_check};
+                                     .check = checked_check,
+                                     .stopped = checked_stopped};
 }
+
+/* A thread SIGKILLed while in a ptrace-stop cannot be resumed (ESRCH), and
+ * still becomes a zombie only its tracer can collect; until it does, the
+ * process cannot be reaped. The backend used to forget such a thread, and
+ * the session's blocking waitpid on a launched command would then never
+ * return. Once poll says the command exited, it must be reapable. */
+START_TEST(test_thread_killed_in_its_stop_is_still_collected)
+{
+    int start, status = 0;
+    pid_t child = launch_pending(&start, "--seconds", "20");
+    struct function_counter *fc = function_counter_new(child);
+    struct checked_sink k = {.pid = child, .out = -1, .kill_in_stop = true};
+    k.inner = function_counter_sink(fc);
+    struct bts_backend_sink sink = checked_sink_of(&k);
+    struct bts_backend_config cfg = {
+        .pid = child, .launched = true, .rate_hz = 200, .stack_size = 8192};
+    struct bts_sampler_backend *b = bts_ptrace_backend_new();
+    ck_assert_int_eq(b->ops->start(b, &cfg, &sink), 0);
+    go(start);
+    int r = 0;
+    for (int64_t end = now_ms() + 15000; r == 0 && now_ms() < end;)
+        r = b->ops->poll(b, 50);
+    ck_assert_int_eq(r, 1);
+    ck_assert_int_gt(k.killed_in_stop, 0);
+    ck_assert_int_ne(k.killed_in_stop, child);
+    pid_t reaped = 0;
+    for (int i = 0; i < 100 && reaped == 0; i++) {
+        reaped = waitpid(child, &status, WNOHANG);
+        if (reaped == 0)
+            sleep_ms(10);
+    }
+    /* On failure the zombie stays ours until this test's process exits. */
+    ck_assert_msg(reaped == child, "poll said the command exited, but it cannot be reaped");
+    b->ops->free(b);
+    function_counter_free(fc);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+}
+END_TEST
 
 /* Written by the spinner so its loop is not optimised away. */
 static volatile unsigned long spin_sink;
@@ -932,6 +1093,11 @@ Suite *bts_ptrace_backend_suite(void)
     tcase_add_test(tc, test_dump_with_lines_names_the_source_file);
     tcase_add_test(tc, test_dump_of_a_stopped_process_leaves_it_stopped);
     tcase_add_test(tc, test_dump_waits_for_threads_slow_to_get_a_cpu);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("slow threads");
+    tcase_set_timeout(tc, 30); /* waits out a 4 s child, beyond Check's default 4 s */
+    tcase_add_test(tc, test_thread_that_cannot_stop_in_time_is_let_go_at_its_stop);
+    tcase_add_test(tc, test_thread_killed_in_its_stop_is_still_collected);
     suite_add_tcase(s, tc);
     tc = tcase_create("check");
     tcase_add_test(tc, test_refused_exec_is_let_go_before_its_first_instruction);

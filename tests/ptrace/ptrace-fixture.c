@@ -8,6 +8,8 @@
  *   --seconds S       make every thread return after S seconds; exit 3
  *   --exit-now S      exit(4) after S seconds with every thread still busy
  *   --gamma-name NAME name "gamma" NAME instead (tests escaping of names)
+ *   --vfork-thread MS start "epsilon", which vforks children that live MS ms
+ *                     each, so it spends its time in uninterruptible sleep
  * SIGRTMIN is counted; SIGUSR1 prints "signals N" and keeps running. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 volatile unsigned long fixture_sink;
@@ -113,6 +116,34 @@ static void *run_delta(void *arg)
     return NULL;
 }
 
+static long vfork_ms;
+
+/* Blocked in vfork (state D) while each child lives: a thread that cannot
+ * stop for a tracer until its child exits. */
+__attribute__((noinline)) void vfork_epsilon(void)
+{
+    while (!stop_all) {
+        struct timespec ts = {vfork_ms / 1000, (vfork_ms % 1000) * 1000000L};
+        pid_t child = vfork();
+        if (child == 0) {
+            nanosleep(&ts, NULL);
+            _exit(0);
+        }
+        if (child < 0)
+            nanosleep(&ts, NULL);
+        else
+            waitpid(child, NULL, 0);
+    }
+    __asm__ volatile("" ::: "memory");
+}
+
+static void *run_epsilon(void *arg)
+{
+    (void)arg;
+    vfork_epsilon();
+    return NULL;
+}
+
 __attribute__((noinline)) void wait_for_workers(double seconds, double exit_now, long late_ms)
 {
     double start = now_s();
@@ -153,6 +184,8 @@ int main(int argc, char **argv)
             late_ms = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--gamma-name"))
             names[2] = argv[i + 1];
+        else if (!strcmp(argv[i], "--vfork-thread"))
+            vfork_ms = atol(argv[i + 1]);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -169,6 +202,9 @@ int main(int argc, char **argv)
             return 1;
         pthread_setname_np(th[i], names[i]);
     }
+    pthread_t epsilon;
+    if (vfork_ms > 0 && pthread_create(&epsilon, NULL, run_epsilon, NULL) == 0)
+        pthread_setname_np(epsilon, "epsilon");
     while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < 3)
         sched_yield();
     printf("ready\n");

@@ -9,7 +9,11 @@
  *   sec-client flood SOCK N SECONDS        N half-open connections: a length
  *                                          prefix, then 1 byte every 2 s
  *   sec-client mute SOCK SECONDS           a server that accepts and never
- *                                          answers */
+ *                                          answers
+ *   sec-client dumps SOCK PID N            N thread dumps of PID sent at once,
+ *                                          then their answers counted
+ *   sec-client unread SOCK N               N ListSessions requests, whose
+ *                                          answers are never read */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -101,6 +105,18 @@ static int send_status(int fd)
 {
     struct buf req = {.n = 0};
     put_bytes(&req, 7, "", 0);
+    return send_frame(fd, &req);
+}
+
+/* Request{dump: Dump{pid, no_python: true}} */
+static int send_dump(int fd, long pid)
+{
+    struct buf dm = {.n = 0}, req = {.n = 0};
+    put_tag(&dm, 1, 0);
+    put_varint(&dm, (uint64_t)pid);
+    put_tag(&dm, 3, 0);
+    put_varint(&dm, 1);
+    put_bytes(&req, 8, dm.b, dm.n);
     return send_frame(fd, &req);
 }
 
@@ -369,6 +385,81 @@ static int cmd_mute(const char *sock, double seconds)
     return 0;
 }
 
+static int cmd_dumps(const char *sock, long pid, int n)
+{
+    int served = 0, refused = 0;
+    char reason[1024] = "";
+    int fd = connect_hello(sock);
+    if (fd < 0) {
+        fprintf(stderr, "sec-client: cannot connect to '%s'\n", sock);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (send_dump(fd, pid) < 0)
+            return 1;
+    for (int i = 0; i < n; i++) {
+        struct reply r;
+        if (read_reply(fd, &r, 10000) < 0)
+            break;
+        if (r.error == 0) {
+            served++;
+        } else {
+            refused++;
+            if (!reason[0])
+                snprintf(reason, sizeof(reason), "%s", r.reason);
+        }
+    }
+    printf("dumps %d served %d refused %d\n", n, served, refused);
+    if (reason[0])
+        printf("reason: %s\n", reason);
+    close(fd);
+    return 0;
+}
+
+/* Sends n ListSessions requests in large writes and reads nothing back.
+ * Prints whether the daemon closed the connection (a send fails) or it is
+ * still open 3 s after the last request. */
+static int cmd_unread(const char *sock, int n)
+{
+    static const uint8_t list[6] = {0, 0, 0, 2, 0x32, 0}; /* Request{list: {}} */
+    uint8_t chunk[6 * 1024];
+    int fd = connect_hello(sock), sent = 0;
+    if (fd < 0) {
+        fprintf(stderr, "sec-client: cannot connect to '%s'\n", sock);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(chunk); i += sizeof(list))
+        memcpy(chunk + i, list, sizeof(list));
+    double end = now_s() + 60;
+    while (sent < n && now_s() < end) {
+        int k = n - sent < 1024 ? n - sent : 1024;
+        size_t off = 0, len = (size_t)k * sizeof(list);
+        while (off < len && now_s() < end) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            poll(&p, 1, 100);
+            ssize_t w = send(fd, chunk + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (w <= 0) {
+                printf("closed by the daemon after %d of %d requests\n", sent, n);
+                return 0;
+            }
+            off += (size_t)w;
+        }
+        sent += k;
+    }
+    for (int i = 0; i < 30; i++) {
+        usleep(100000);
+        if (send(fd, list, sizeof(list), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
+            printf("closed by the daemon after %d of %d requests\n", sent, n);
+            return 0;
+        }
+    }
+    printf("still open after %d of %d requests\n", sent, n);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sigaction sa = {.sa_handler = on_signal};
@@ -385,9 +476,13 @@ int main(int argc, char **argv)
         return cmd_flood(argv[2], atoi(argv[3]), atof(argv[4]));
     if (argc >= 4 && !strcmp(argv[1], "mute"))
         return cmd_mute(argv[2], atof(argv[3]));
+    if (argc >= 5 && !strcmp(argv[1], "dumps"))
+        return cmd_dumps(argv[2], atol(argv[3]), atoi(argv[4]));
+    if (argc >= 4 && !strcmp(argv[1], "unread"))
+        return cmd_unread(argv[2], atoi(argv[3]));
     fputs("usage: sec-client status SOCK | start SOCK PID RATE |\n"
           "       sessions SOCK CONNS PER PID SECONDS | flood SOCK N SECONDS |\n"
-          "       mute SOCK SECONDS\n",
+          "       mute SOCK SECONDS | dumps SOCK PID N | unread SOCK N\n",
           stderr);
     return 2;
 }
