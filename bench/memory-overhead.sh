@@ -8,6 +8,8 @@
 # never fails on them. CONFIGS compares record option sets in the same
 # rounds, separated by ';' (default: the defaults alone), e.g.
 #   CONFIGS='--stack-size 8192;;--fault-period 128' bench/memory-overhead.sh build
+# A set that starts with @PATH runs the bt-spy at PATH (an older build):
+#   CONFIGS='@old/tools/bt-spy;' bench/memory-overhead.sh build
 # Run it on a quiet machine: the load average is printed before and after.
 # usage: bench/memory-overhead.sh [BUILD_DIR]   (env: ROUNDS=5, CONFIGS=..., PYTHON=python3)
 set -euo pipefail
@@ -26,13 +28,6 @@ if [ ! -x "$bts" ] || [ ! -x "$engine" ]; then
     echo "memory-overhead: build $build first (ninja -C $build)" >&2
     exit 1
 fi
-# record --memory comes with the sampler's page-fault event (issue 17).
-# Until then there is nothing to measure: say so and succeed.
-if ! "$bts" record --help 2>/dev/null | grep -q -- '--memory'; then
-    echo "memory-overhead: bt-spy record has no --memory yet (the sampler's page-fault"
-    echo "event, issue 17); nothing measured"
-    exit 0
-fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -47,8 +42,13 @@ run() { # target config-index|base -> the target's own elapsed seconds
         "${cmd[@]}" > "$out"
     else
         local -a extra
+        local bin=$bts
         read -r -a extra <<< "${configs[$m]}"
-        "$bts" record --memory "${extra[@]}" -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" \
+        if [[ ${extra[0]:-} == @* ]]; then
+            bin=${extra[0]#@}
+            extra=("${extra[@]:1}")
+        fi
+        "$bin" record --memory ${extra[@]+"${extra[@]}"} -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" \
             > "$out" 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
         awk '/^bt-spy: wrote/ { print $4, $6 }' "$tmp/err" | tr -d , >> "$tmp/$t.$m.samples"
     fi
