@@ -39,7 +39,7 @@ run() { # target config-index|base -> the target's own elapsed seconds
     local t=$1 m=$2 out="$tmp/out" cmd
     if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
     if [ "$m" = base ]; then
-        "${cmd[@]}" > "$out"
+        /usr/bin/time -f "%U %S" -o "$tmp/cpu" "${cmd[@]}" > "$out"
     else
         local -a extra
         local bin=$bts
@@ -48,10 +48,12 @@ run() { # target config-index|base -> the target's own elapsed seconds
             bin=${extra[0]#@}
             extra=("${extra[@]:1}")
         fi
-        "$bin" record --memory ${extra[@]+"${extra[@]}"} -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" \
-            > "$out" 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+        /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$bin" record --memory ${extra[@]+"${extra[@]}"} \
+            -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" > "$out" 2> "$tmp/err" ||
+            { cat "$tmp/err" >&2; return 1; }
         awk '/^bt-spy: wrote/ { print $4, $6 }' "$tmp/err" | tr -d , >> "$tmp/$t.$m.samples"
     fi
+    awk '{ print $1 + $2 }' "$tmp/cpu" >> "$tmp/$t.$m.cpu"
     awk '/^elapsed:/ { print $2 }' "$out"
 }
 
@@ -71,13 +73,18 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 echo "after:  $(uptime)"
-printf "%-8s %-32s %10s %12s %10s %14s\n" target "record --memory options" unprofiled profiled overhead "samples/lost"
+# overhead: the target's elapsed time (its own clock); cpu: the CPU seconds
+# of bt-spy and the target together over the target's alone, which a busy
+# machine disturbs less than elapsed time.
+printf "%-8s %-30s %10s %10s %9s %8s %8s %12s\n" target "record --memory options" unprofiled \
+    profiled overhead "cpu" "cpu +" "samples/lost"
 for t in "${targets[@]}"; do
-    b=$(median < "$tmp/$t.base")
+    b=$(median < "$tmp/$t.base") bc=$(median < "$tmp/$t.base.cpu")
     for i in "${!configs[@]}"; do
-        p=$(median < "$tmp/$t.$i")
+        p=$(median < "$tmp/$t.$i") pc=$(median < "$tmp/$t.$i.cpu")
         sl=$(awk '{ s += $1; l += $2 } END { printf "%d/%d", s / NR, l / NR }' "$tmp/$t.$i.samples")
         awk -v t="$t" -v c="${configs[$i]:-(defaults)}" -v b="$b" -v p="$p" -v sl="$sl" \
-            'BEGIN { printf "%-8s %-32s %8.3f s %10.3f s %+9.1f%% %14s\n", t, c, b, p, 100 * (p / b - 1), sl }'
+            -v bc="$bc" -v pc="$pc" 'BEGIN { printf "%-8s %-30s %8.3f s %8.3f s %+8.1f%% %6.2f s %+7.0f%% %12s\n",
+                t, substr(c, 1, 30), b, p, 100 * (p / b - 1), pc, 100 * (pc / bc - 1), sl }'
     done
 done
