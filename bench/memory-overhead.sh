@@ -57,6 +57,32 @@ run() { # target config-index|base -> the target's own elapsed seconds
     awk '/^elapsed:/ { print $2 }' "$out"
 }
 
+# run_target_cpu target config-index|base: the target's own CPU seconds
+# (user + system), from a shell that runs it and prints its children's
+# times; profiled with --subprocesses so the target is that shell's child.
+# What the kernel does in the target per sampled fault shows here, and a
+# busy machine does not.
+run_target_cpu() {
+    local t=$1 m=$2 cmd wrap
+    if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
+    wrap=(bash -c '"$@" > /dev/null; times' _ "${cmd[@]}")
+    if [ "$m" = base ]; then
+        "${wrap[@]}" > "$tmp/times"
+    else
+        local -a extra
+        local bin=$bts
+        read -r -a extra <<< "${configs[$m]}"
+        if [[ ${extra[0]:-} == @* ]]; then
+            bin=${extra[0]#@}
+            extra=("${extra[@]:1}")
+        fi
+        "$bin" record --memory --subprocesses ${extra[@]+"${extra[@]}"} -o "$tmp/sub.folded" \
+            --no-status -- "${wrap[@]}" > "$tmp/times" 2> "$tmp/err" || return 0 # an older build
+    fi
+    awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
+        "$tmp/times" >> "$tmp/$t.$m.tcpu"
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "memory-overhead: $rounds rounds; $(nproc) cpus; $(uname -r)"
@@ -69,22 +95,29 @@ for ((r = 1; r <= rounds; r++)); do
     for t in "${targets[@]}"; do
         for m in "${modes[@]}"; do
             run "$t" "$m" >> "$tmp/$t.$m"
+            run_target_cpu "$t" "$m"
         done
     done
 done
 echo "after:  $(uptime)"
-# overhead: the target's elapsed time (its own clock); cpu: the CPU seconds
-# of bt-spy and the target together over the target's alone, which a busy
-# machine disturbs less than elapsed time.
-printf "%-8s %-30s %10s %10s %9s %8s %8s %12s\n" target "record --memory options" unprofiled \
-    profiled overhead "cpu" "cpu +" "samples/lost"
+# elapsed: the target's own clock, profiled over unprofiled; all cpu: the
+# CPU seconds of bt-spy and the target together over the target's alone;
+# target cpu: the target's own CPU seconds (run_target_cpu). A loaded
+# machine distorts elapsed time most, the target's own CPU time least.
+printf "%-8s %-26s %8s %8s %8s %9s %10s %12s\n" target "record --memory options" unprof \
+    elapsed "all cpu" "target" "target cpu" "samples/lost"
 for t in "${targets[@]}"; do
-    b=$(median < "$tmp/$t.base") bc=$(median < "$tmp/$t.base.cpu")
+    b=$(median < "$tmp/$t.base") bc=$(median < "$tmp/$t.base.cpu") bt=$(median < "$tmp/$t.base.tcpu")
     for i in "${!configs[@]}"; do
         p=$(median < "$tmp/$t.$i") pc=$(median < "$tmp/$t.$i.cpu")
+        pt=$(median < "$tmp/$t.$i.tcpu" 2> /dev/null || true)
         sl=$(awk '{ s += $1; l += $2 } END { printf "%d/%d", s / NR, l / NR }' "$tmp/$t.$i.samples")
         awk -v t="$t" -v c="${configs[$i]:-(defaults)}" -v b="$b" -v p="$p" -v sl="$sl" \
-            -v bc="$bc" -v pc="$pc" 'BEGIN { printf "%-8s %-30s %8.3f s %8.3f s %+8.1f%% %6.2f s %+7.0f%% %12s\n",
-                t, substr(c, 1, 30), b, p, 100 * (p / b - 1), pc, 100 * (pc / bc - 1), sl }'
+            -v bc="$bc" -v pc="$pc" -v bt="$bt" -v pt="$pt" \
+            'BEGIN { printf "%-8s %-26s %6.3f s %+7.1f%% %+7.1f%% ", t, substr(c, 1, 26), b,
+                100 * (p / b - 1), 100 * (pc / bc - 1)
+                if (pt == "") printf "%9s %10s", "n/a", "n/a"
+                else printf "%7.3f s %+9.1f%%", pt, 100 * (pt / bt - 1)
+                printf " %12s\n", sl }'
     done
 done
