@@ -8,6 +8,8 @@
 # never fails on them. CONFIGS compares record option sets in the same
 # rounds, separated by ';' (default: the defaults alone), e.g.
 #   CONFIGS='--stack-size 8192;;--fault-period 128' bench/memory-overhead.sh build
+# A set that starts with @PATH runs the bt-spy at PATH (an older build):
+#   CONFIGS='@old/tools/bt-spy;' bench/memory-overhead.sh build
 # Run it on a quiet machine: the load average is printed before and after.
 # usage: bench/memory-overhead.sh [BUILD_DIR]   (env: ROUNDS=5, CONFIGS=..., PYTHON=python3)
 set -euo pipefail
@@ -26,13 +28,6 @@ if [ ! -x "$bts" ] || [ ! -x "$engine" ]; then
     echo "memory-overhead: build $build first (ninja -C $build)" >&2
     exit 1
 fi
-# record --memory comes with the sampler's page-fault event (issue 17).
-# Until then there is nothing to measure: say so and succeed.
-if ! "$bts" record --help 2>/dev/null | grep -q -- '--memory'; then
-    echo "memory-overhead: bt-spy record has no --memory yet (the sampler's page-fault"
-    echo "event, issue 17); nothing measured"
-    exit 0
-fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -44,15 +39,48 @@ run() { # target config-index|base -> the target's own elapsed seconds
     local t=$1 m=$2 out="$tmp/out" cmd
     if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
     if [ "$m" = base ]; then
-        "${cmd[@]}" > "$out"
+        /usr/bin/time -f "%U %S" -o "$tmp/cpu" "${cmd[@]}" > "$out"
     else
         local -a extra
+        local bin=$bts
         read -r -a extra <<< "${configs[$m]}"
-        "$bts" record --memory "${extra[@]}" -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" \
-            > "$out" 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+        if [[ ${extra[0]:-} == @* ]]; then
+            bin=${extra[0]#@}
+            extra=("${extra[@]:1}")
+        fi
+        /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$bin" record --memory ${extra[@]+"${extra[@]}"} \
+            -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" > "$out" 2> "$tmp/err" ||
+            { cat "$tmp/err" >&2; return 1; }
         awk '/^bt-spy: wrote/ { print $4, $6 }' "$tmp/err" | tr -d , >> "$tmp/$t.$m.samples"
     fi
+    awk '{ print $1 + $2 }' "$tmp/cpu" >> "$tmp/$t.$m.cpu"
     awk '/^elapsed:/ { print $2 }' "$out"
+}
+
+# run_target_cpu target config-index|base: the target's own CPU seconds
+# (user + system), from a shell that runs it and prints its children's
+# times; profiled with --subprocesses so the target is that shell's child.
+# What the kernel does in the target per sampled fault shows here, and a
+# busy machine does not.
+run_target_cpu() {
+    local t=$1 m=$2 cmd wrap
+    if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
+    wrap=(bash -c '"$@" > /dev/null; times' _ "${cmd[@]}")
+    if [ "$m" = base ]; then
+        "${wrap[@]}" > "$tmp/times"
+    else
+        local -a extra
+        local bin=$bts
+        read -r -a extra <<< "${configs[$m]}"
+        if [[ ${extra[0]:-} == @* ]]; then
+            bin=${extra[0]#@}
+            extra=("${extra[@]:1}")
+        fi
+        "$bin" record --memory --subprocesses ${extra[@]+"${extra[@]}"} -o "$tmp/sub.folded" \
+            --no-status -- "${wrap[@]}" > "$tmp/times" 2> "$tmp/err" || return 0 # an older build
+    fi
+    awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
+        "$tmp/times" >> "$tmp/$t.$m.tcpu"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -67,17 +95,29 @@ for ((r = 1; r <= rounds; r++)); do
     for t in "${targets[@]}"; do
         for m in "${modes[@]}"; do
             run "$t" "$m" >> "$tmp/$t.$m"
+            run_target_cpu "$t" "$m"
         done
     done
 done
 echo "after:  $(uptime)"
-printf "%-8s %-32s %10s %12s %10s %14s\n" target "record --memory options" unprofiled profiled overhead "samples/lost"
+# elapsed: the target's own clock, profiled over unprofiled; all cpu: the
+# CPU seconds of bt-spy and the target together over the target's alone;
+# target cpu: the target's own CPU seconds (run_target_cpu). A loaded
+# machine distorts elapsed time most, the target's own CPU time least.
+printf "%-8s %-26s %8s %8s %8s %9s %10s %12s\n" target "record --memory options" unprof \
+    elapsed "all cpu" "target" "target cpu" "samples/lost"
 for t in "${targets[@]}"; do
-    b=$(median < "$tmp/$t.base")
+    b=$(median < "$tmp/$t.base") bc=$(median < "$tmp/$t.base.cpu") bt=$(median < "$tmp/$t.base.tcpu")
     for i in "${!configs[@]}"; do
-        p=$(median < "$tmp/$t.$i")
+        p=$(median < "$tmp/$t.$i") pc=$(median < "$tmp/$t.$i.cpu")
+        pt=$(median < "$tmp/$t.$i.tcpu" 2> /dev/null || true)
         sl=$(awk '{ s += $1; l += $2 } END { printf "%d/%d", s / NR, l / NR }' "$tmp/$t.$i.samples")
         awk -v t="$t" -v c="${configs[$i]:-(defaults)}" -v b="$b" -v p="$p" -v sl="$sl" \
-            'BEGIN { printf "%-8s %-32s %8.3f s %10.3f s %+9.1f%% %14s\n", t, c, b, p, 100 * (p / b - 1), sl }'
+            -v bc="$bc" -v pc="$pc" -v bt="$bt" -v pt="$pt" \
+            'BEGIN { printf "%-8s %-26s %6.3f s %+7.1f%% %+7.1f%% ", t, substr(c, 1, 26), b,
+                100 * (p / b - 1), 100 * (pc / bc - 1)
+                if (pt == "") printf "%9s %10s", "n/a", "n/a"
+                else printf "%7.3f s %+9.1f%%", pt, 100 * (pt / bt - 1)
+                printf " %12s\n", sl }'
     done
 done

@@ -24,7 +24,8 @@ struct bts_client {
     int fd; /* non-blocking: every wait is a poll() with a deadline */
     struct bts_frame_reader *rd;
     const volatile sig_atomic_t *interrupt;
-    int broken; /* -errno once a call failed: replies no longer pair with requests */
+    int broken;     /* -errno once a call failed: replies no longer pair with requests */
+    uint32_t minor; /* the daemon's protocol minor version */
 };
 
 static int64_t deadline_in(int ms)
@@ -327,6 +328,7 @@ int bts_client_connect(const char *socket_path, const char *client_name,
             BTS_PROTOCOL_VERSION_MAJOR);
         goto out;
     }
+    c->minor = reply->hello->version_minor;
     *out = c;
     c = NULL;
     goto out;
@@ -593,6 +595,15 @@ int bts_client_session_start(struct bts_client_session *r)
                              r->hint, sizeof(r->hint));
     if (ret < 0)
         goto out;
+    /* An older daemon would ignore memory and sample CPU time instead. */
+    if (r->opts.memory && r->c->minor < BTS_PROTOCOL_MINOR_MEMORY) {
+        snprintf(r->why, sizeof(r->why),
+                 "bt-spyd at '%s' predates --memory (protocol 1.%u): it cannot sample page faults",
+                 r->path, r->c->minor);
+        snprintf(r->hint, sizeof(r->hint), "update bt-spyd, or run without --connect");
+        ret = -EPROTONOSUPPORT;
+        goto out;
+    }
     if ((ret = send_start(r)) < 0)
         goto out;
 

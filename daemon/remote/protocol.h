@@ -12,7 +12,11 @@
 #include "session.h"
 
 #define BTS_PROTOCOL_VERSION_MAJOR 1
-#define BTS_PROTOCOL_VERSION_MINOR 0
+/* Minor versions add fields a daemon that predates them ignores; a client
+ * that needs one checks the daemon's minor first. 1: StartSession.memory
+ * and fault_period. */
+#define BTS_PROTOCOL_VERSION_MINOR 1
+#define BTS_PROTOCOL_MINOR_MEMORY  1
 
 #define BTS_PROTOCOL_MAX_REQUEST (64u * 1024)        /* client -> daemon */
 #define BTS_PROTOCOL_MAX_REPLY   (16u * 1024 * 1024) /* daemon -> client */

@@ -3,7 +3,8 @@
 # bt-spy top in a real terminal (a private tmux server, 120x40): the history
 # phase leads the engine's phases by %Total, keys 2 and 1 re-sort the table,
 # a 40-column terminal truncates names with "..", and q terminates the
-# launched engine and gives back a sane shell (exit 0, icanon and echo on).
+# launched engine and gives back a sane shell (exit 0, icanon and echo on);
+# top --memory shows MiB under the RSS and key 4 sorts by TotalMiB.
 set -u
 BTS="$BTS_BUILD_DIR/tools/bt-spy"
 ENGINE="$BTS_BUILD_DIR/engine/bt-engine"
@@ -127,3 +128,27 @@ for i in $(seq 50); do kill -0 "$EPID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$EPID" 2>/dev/null && fail "the launched engine still runs after q"
 EPID=""
 echo "ok: q exits 0, terminates the engine and restores the terminal"
+
+# --memory: the same view in MiB under the RSS; key 4 sorts by TotalMiB.
+GROW="$BTS_BUILD_DIR/tests/memory/grow"
+[ -x "$GROW" ] || { echo "note: no tests/memory/grow: top --memory not driven"; exit 0; }
+tm send-keys -t top "clear; '$BTS' top --memory -- '$GROW' 64 64 1500" Enter
+mem_table() {
+    printf '%s\n' "$SCREEN" | grep -q '^ *%Own *%Total *OwnMiB *TotalMiB *Function$' &&
+        printf '%s\n' "$SCREEN" | grep -q '^RSS [0-9.]* MiB ' &&
+        printf '%s\n' "$SCREEN" | grep -q 'page faults, one in 32'
+}
+wait_for 20 mem_table || fail "no top --memory table with the RSS within 20 s"
+tm send-keys -t top 4
+by_total_mib() {
+    printf '%s\n' "$SCREEN" | grep -q 'sort TotalMiB ' &&
+        printf '%s\n' "$SCREEN" | awk '/^ +%Own/ { on = 1; next }
+            on && $1 ~ /%$/ { if (n++ && $4 > prev + 0.05) bad = 1; prev = $4 }
+            END { exit bad || n < 2 }'
+}
+wait_for 20 by_total_mib || fail "key 4 did not sort by TotalMiB"
+grown() { printf '%s\n' "$SCREEN" | awk '$NF == "grow_a" && $4 >= 50 { ok = 1 } END { exit !ok }'; }
+wait_for 20 grown || fail "grow_a's 64 MiB never showed"
+echo "ok: top --memory shows the RSS and MiB, key 4 sorts by TotalMiB, grow_a has its MiB"
+tm send-keys -t top q
+wait_for 15 prompt_ready || fail "no prompt after q in top --memory"
