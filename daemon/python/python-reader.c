@@ -795,10 +795,9 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
                                       : BTS_PYTHON_GIL_NOT_HELD;
         walk = walk_thread(py, tstate);
         while (walk == WALK_BROKEN && py->retries > 0) {
-            /* The stack moved while we read it (frames freed under us):
-             * read this thread again from fresh memory, while the sample's
-             * retries last (a leaf frame that returned as we read it tears
-             * 5% of a 3.8 backtest's reads once, 0.5% twice). */
+            /* The stack moved while we read it (frames freed under us, a
+             * chain ending at a suspended generator): read this thread
+             * again from fresh memory, while the sample's retries last. */
             py->retries--;
             py->n_frames = first;
             py_memory_forget(&py->mem);
