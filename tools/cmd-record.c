@@ -356,6 +356,24 @@ static void print_python_summary(const struct bts_session_stats *st, bool gil)
                 (unsigned long long)st->gil_dropped);
 }
 
+/* With --gil or --threads: each Python thread's samples by the GIL. */
+static void print_gil_threads(const struct bts_profiler *s)
+{
+    struct bts_session_gil_thread t[64];
+    size_t n = bts_profiler_gil_threads(s, t, sizeof(t) / sizeof(t[0]));
+
+    for (size_t i = 0; i < n; i++) {
+        double all = (double)(t[i].held + t[i].not_held + t[i].unknown);
+
+        fprintf(stderr,
+                "bt-spy: python thread %d (pid %d): %.1f%% of its %llu samples hold the GIL, "
+                "%.1f%% do not, %.1f%% unknown\n",
+                (int)t[i].tid, (int)t[i].pid, 100.0 * (double)t[i].held / all,
+                (unsigned long long)all, 100.0 * (double)t[i].not_held / all,
+                100.0 * (double)t[i].unknown / all);
+    }
+}
+
 static void print_status(const struct bts_session_stats *st)
 {
     fprintf(stderr, "\r\033[Ksamples %llu  lost %llu  threads %u  elapsed %.1fs",
@@ -874,6 +892,8 @@ static int record_write(struct record_run *r)
         bts_cli_hint("add --subprocesses to charge each child's faults under its process");
     }
     print_native_summary(&st);
+    if (r->o.session.gil || r->o.session.threads)
+        print_gil_threads(r->s);
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
     if (r->o.session.argv && !bts_cli_connect_path && !st.target_exited && !r->stopped_by_user) {

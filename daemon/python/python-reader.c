@@ -647,9 +647,18 @@ static enum walk walk_frames(struct bts_python *py, uint64_t frame)
             const struct code_entry *e;
             int32_t lasti;
 
-            /* a frame object freed while we read keeps its fields but
-             * not its count */
-            if (!object_live(py, frame) ||
+            /* A frame object freed while we read keeps its fields but
+             * not its count: past it nothing can be trusted. The innermost
+             * frame is the exception. It is freed when its call returns,
+             * after the thread state has moved to the caller; so a dead
+             * innermost frame returned between our copy of the thread
+             * state and our copy of it. It was running a moment ago, and
+             * its fields (f_back too, which CPython leaves set; a frame on
+             * the free list links to another dead frame there) still tell
+             * which call: kept, as 3.11+ keeps a returned frame's copy.
+             * Reading the thread again instead gave the sample to whatever
+             * ran later, and short calls lost most of theirs. */
+            if ((py->n_frames > first && !object_live(py, frame)) ||
                 py_memory_read(&py->mem, frame + l->frame_instr, &lasti, sizeof(lasti)))
                 return WALK_BROKEN;
             e = emit_frame(py, frame, code, (int64_t)lasti * l->lasti_scale, true);
@@ -786,10 +795,9 @@ static size_t read_interpreter(struct bts_python *py, uint64_t interp, size_t n_
                                       : BTS_PYTHON_GIL_NOT_HELD;
         walk = walk_thread(py, tstate);
         while (walk == WALK_BROKEN && py->retries > 0) {
-            /* The stack moved while we read it (frames freed under us):
-             * read this thread again from fresh memory, while the sample's
-             * retries last (a leaf frame that returned as we read it tears
-             * 5% of a 3.8 backtest's reads once, 0.5% twice). */
+            /* The stack moved while we read it (frames freed under us, a
+             * chain ending at a suspended generator): read this thread
+             * again from fresh memory, while the sample's retries last. */
             py->retries--;
             py->n_frames = first;
             py_memory_forget(&py->mem);

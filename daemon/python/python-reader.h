@@ -25,8 +25,10 @@ typedef int (*bts_python_read_many_fn)(void *ctx, const uint64_t *addrs, void *c
 struct bts_python_frame {
     const char *name;     /* co_qualname from 3.11, co_name before; "?" if unreadable */
     const char *filename; /* co_filename; "?" if unreadable */
-    int line;             /* the executing line; 0 when unknown */
-    int first_line;       /* co_firstlineno */
+    /* The executing line; 0 when unknown. An instruction CPython's table
+     * gives no line (a loop's backward jump) takes the line before it. */
+    int line;
+    int first_line; /* co_firstlineno */
     /* The first frame run by one C-level call into the evaluation loop:
      * the native frames of that call sit between this frame and the next
      * (outer) one. Every frame is one before 3.11. */

@@ -82,6 +82,12 @@ void bts_profiler_stats(const struct bts_profiler *p, struct bts_session_stats *
         bts_session_stats(p->local, out);
 }
 
+size_t bts_profiler_gil_threads(const struct bts_profiler *p, struct bts_session_gil_thread *out,
+                                size_t max)
+{
+    return p->remote ? 0 : bts_session_gil_threads(p->local, out, max);
+}
+
 pid_t bts_profiler_pid(const struct bts_profiler *p)
 {
     return p->remote ? bts_client_session_pid(p->remote) : bts_session_pid(p->local);

@@ -35,6 +35,10 @@ const char *bts_profiler_backend(const struct bts_profiler *p);
 int bts_profiler_poll(struct bts_profiler *p, int timeout_ms);
 void bts_profiler_stop(struct bts_profiler *p);
 void bts_profiler_stats(const struct bts_profiler *p, struct bts_session_stats *out);
+/* bts_session_gil_threads(); 0 through --connect (the protocol does not
+ * carry them). */
+size_t bts_profiler_gil_threads(const struct bts_profiler *p, struct bts_session_gil_thread *out,
+                                size_t max);
 pid_t bts_profiler_pid(const struct bts_profiler *p);
 int bts_profiler_write_folded(const struct bts_profiler *p, FILE *out);
 /* -ENOTSUP for remote sessions and --subprocesses. */

@@ -87,6 +87,9 @@ struct bts_session {
     bool prompt;                      /* asked the backend for a sample at a time */
     bool polling;                     /* in a poll that waits (timeout > 0) */
     uint64_t python_samples, python_late, gil_dropped;
+    /* samples of each Python thread by the GIL (bts_session_gil_threads) */
+    struct bts_session_gil_thread *gil_threads;
+    size_t n_gil_threads;
     unsigned python_notes;
     char python_note[192];
     /* --threads: the root label each thread's stacks carry, by tid. */
@@ -296,6 +299,33 @@ static bool read_late(const struct bts_session *s, const struct bts_raw_sample *
            bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
 }
 
+/* Threads whose GIL shares are kept; later ones are not counted. */
+#define GIL_THREADS_MAX 256
+
+static void count_gil(struct bts_session *s, pid_t tid, enum bts_python_frames_gil gil)
+{
+    struct bts_session_gil_thread *t = NULL;
+
+    for (size_t i = 0; i < s->n_gil_threads && !t; i++)
+        if (s->gil_threads[i].tid == tid)
+            t = &s->gil_threads[i];
+    if (!t) {
+        if (!s->gil_threads)
+            s->gil_threads = calloc(GIL_THREADS_MAX, sizeof(*s->gil_threads));
+        if (!s->gil_threads || s->n_gil_threads == GIL_THREADS_MAX)
+            return;
+        t = &s->gil_threads[s->n_gil_threads++];
+        t->pid = s->pid;
+        t->tid = tid;
+    }
+    if (gil == BTS_PYTHON_FRAMES_GIL_HELD)
+        t->held++;
+    else if (gil == BTS_PYTHON_FRAMES_GIL_NOT_HELD)
+        t->not_held++;
+    else
+        t->unknown++;
+}
+
 /* --native: the sample's merged stack into s->pcs (leaf first, native
  * frames by function unless --lines): the number of values, 0 for a thread
  * that runs no Python (unwound as a native one), -1 when there is no stack
@@ -320,6 +350,11 @@ static int native_stack(struct bts_session *s, const struct bts_raw_sample *raw,
         *drop = true;
         return 0;
     }
+    if (n > 0)
+        count_gil(s, raw->tid,
+                  gil == 1   ? BTS_PYTHON_FRAMES_GIL_HELD
+                  : gil == 0 ? BTS_PYTHON_FRAMES_GIL_NOT_HELD
+                             : BTS_PYTHON_FRAMES_GIL_UNKNOWN);
     if (s->opts.gil && gil != 1) {
         s->gil_dropped++;
         *drop = true;
@@ -352,6 +387,8 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
         s->python_late++;
         return -1;
     }
+    if (n)
+        count_gil(s, raw->tid, pr.gil);
     if (s->opts.gil && pr.gil != BTS_PYTHON_FRAMES_GIL_HELD) {
         s->gil_dropped++;
         return -1;
@@ -1086,6 +1123,20 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
     }
 }
 
+size_t bts_session_gil_threads(const struct bts_session *s, struct bts_session_gil_thread *out,
+                               size_t max)
+{
+    size_t n = 0;
+
+    if (!s)
+        return 0;
+    for (size_t i = 0; i < s->n_gil_threads && n < max; i++)
+        out[n++] = s->gil_threads[i];
+    for (size_t i = 0; i < s->nchildren && n < max; i++)
+        n += bts_session_gil_threads(s->children[i], out + n, max - n);
+    return n;
+}
+
 pid_t bts_session_pid(const struct bts_session *s)
 {
     return s ? s->pid : 0;
@@ -1308,6 +1359,7 @@ void bts_session_free(struct bts_session *s)
     for (size_t i = 0; i < s->nchildren; i++)
         bts_session_free(s->children[i]);
     free(s->children);
+    free(s->gil_threads);
     if (s->backend)
         s->backend->ops->free(s->backend);
     bts_unwinder_free(s->unwinder);

@@ -162,6 +162,19 @@ void bts_session_stop(struct bts_session *s);
 
 void bts_session_stats(const struct bts_session *s, struct bts_session_stats *out);
 
+/* One Python thread's samples by the GIL, as its stack reads found it. A
+ * thread sampled on its CPU without the GIL runs code that released it
+ * (or spins to take it back: telling those apart takes its native stack). */
+struct bts_session_gil_thread {
+    pid_t pid, tid;
+    uint64_t held, not_held, unknown;
+};
+
+/* The Python threads of the session and its children, up to max of them,
+ * in the order they were first sampled. Returns how many were copied. */
+size_t bts_session_gil_threads(const struct bts_session *s, struct bts_session_gil_thread *out,
+                               size_t max);
+
 /* pid of the target (the launched child once started). */
 pid_t bts_session_pid(const struct bts_session *s);
 

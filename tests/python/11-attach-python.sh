@@ -17,10 +17,7 @@
 py_init
 py_gate_record
 
-py_pick --no-oldest
-# The oldest interpreter is left out too: on 3.8 this backtest's short
-# phase_indicators calls are under-read (0-0.5% against 2.25% of its own
-# time; tests/python/14 says the same), an open defect.
+py_pick
 
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
 small=(--symbols 2 --bars 1500)

@@ -6,9 +6,12 @@
 # and every btpy frame has its version's name and a line inside it; on
 # Debian's python3 (pandas when installed) and the newest pyenv interpreter
 # (stdlib). Every version's accuracy is test 10's; on this backtest 3.8
-# reads phase_history 1-3 pp high (indicators low), which is not explained
-# yet, so the oldest interpreter is left out here rather than let a known
-# bias decide the run. Then, on Debian's: record --function of naive and
+# reads phase_history 1.5-5 pp high (execution low) on a loaded machine
+# (load 7-8), not explained yet: the reader itself is right there (reads at
+# random moments agree with --phase-times within 0.6 pp) and so are the
+# ptrace backend's (record --idle: 0.44 pp), so it is the moment the perf
+# path reads; the oldest interpreter is left out here rather than let a
+# known bias decide the run. Then, on Debian's: record --function of naive and
 # fast history (3 s each); report --compare lists phase_history among its
 # first three rows, significant, shrunk at least fivefold, and diff draws
 # a well-formed picture of the two.

@@ -9,6 +9,10 @@
 #  - with --idle it has at least half as many as the main thread, its
 #    innermost Python frame is nap() on the time.sleep line in >= 90% of
 #    them;
+#  - record prints each Python thread's GIL share: without --idle each
+#    spinner holds it in >= 80% of its samples (the one on a CPU holds it,
+#    the other waits off it); with --idle the sleeper holds it in <= 10%
+#    of its samples and each spinner in 20-80%;
 #  - --gil --idle keeps only the GIL holder's samples: the sleeper (which
 #    holds the GIL microseconds per wake-up) has at most 2% of them, and they
 #    are at most 60% of the --idle recording's samples (one thread of three).
@@ -74,6 +78,26 @@ print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/
         '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
         "$WORK/idle.threads" ||
         py_fail "$tag: with --idle the sleeper is not in nap() at line $sleep_line in >= 90% of its samples"
+    # gil_share NAME THREAD: the share of THREAD's samples holding the GIL,
+    # in whole percent, from record's summary line.
+    gil_share() {
+        local tid
+        tid=$("$PYTOOL" -c 'import json, sys
+print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/$1.ids" "$2")
+        sed -n "s/^bt-spy: python thread $tid (pid [0-9]*): \([0-9]*\)\.[0-9]% of its .*/\1/p" \
+            "$WORK/$1.err"
+    }
+    for t in MainThread py-spinner; do
+        share=$(gil_share cpu "$t")
+        [ -n "$share" ] && [ "$share" -ge 80 ] ||
+            py_fail "$tag: without --idle $t holds the GIL in '$share'% of its samples (want >= 80)"
+        share=$(gil_share idle "$t")
+        [ -n "$share" ] && [ "$share" -ge 20 ] && [ "$share" -le 80 ] ||
+            py_fail "$tag: with --idle $t holds the GIL in '$share'% of its samples (want 20-80)"
+    done
+    share=$(gil_share idle py-sleeper)
+    [ -n "$share" ] && [ "$share" -le 10 ] ||
+        py_fail "$tag: with --idle the sleeper holds the GIL in '$share'% of its samples (want <= 10)"
     # The sleeper takes the GIL for some microseconds per wake-up, every 0.25 s.
     [ $(($(samples gil py-sleeper) * 50)) -le "$(total gil)" ] ||
         py_fail "$tag: --gil kept $(samples gil py-sleeper) samples of the sleeper"

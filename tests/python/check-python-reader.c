@@ -467,6 +467,24 @@ START_TEST(test_reader_cuts_the_chain_at_a_freed_frame_object)
 }
 END_TEST
 
+/* 3.8-3.10: the innermost frame object returned (zero count) while its
+ * caller's chain still reads right: it is kept, not read again later. */
+START_TEST(test_reader_keeps_an_innermost_frame_that_just_returned)
+{
+    struct fake *f = fake_new(table_versions[_i]);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_sample s;
+
+    put64(f, f->frames[0], 0);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(!s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    ck_assert_str_eq(s.threads[0].frames[0].name, "leaf");
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
 START_TEST(test_reader_reads_a_chain_that_moved_under_it_again)
 {
     struct fake *f = fake_new(0x030a0df0);
@@ -819,6 +837,8 @@ Suite *bts_python_reader_suite(void)
     tcase_add_loop_test(tc, test_reader_cuts_the_chain_at_a_freed_code_object, 0, n);
     tcase_add_test(tc, test_reader_cuts_the_chain_at_a_freed_frame_object);
     tcase_add_test(tc, test_reader_reads_a_chain_that_moved_under_it_again);
+    /* the frame-object versions, 3.8-3.10 */
+    tcase_add_loop_test(tc, test_reader_keeps_an_innermost_frame_that_just_returned, 0, 3);
     tcase_add_loop_test(tc, test_reader_drops_a_thread_state_of_another_interpreter, 0, n);
     tcase_add_test(tc, test_reader_cuts_a_thread_list_loop);
     tcase_add_loop_test(tc, test_reader_names_a_non_string_question_mark, 0, n);
