@@ -82,7 +82,8 @@ static void usage(FILE *out)
           "                         ran them, among native frames (extensions, libc, BLAS)\n"
           "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
-          "      --stack-size BYTES user stack copied per sample (default 8192)\n"
+          "      --stack-size BYTES user stack copied per sample (default 8192; 32768 with\n"
+          "                         --native)\n"
           "      --lines            add file:line to frames (needs debug info)\n"
           "      --title TEXT       flame graph title\n"
           "      --subtitle TEXT    flame graph subtitle\n"
@@ -231,8 +232,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         return bts_cli_usage_error("record", "--memory and --idle do not go together");
     if (o->session.memory && o->session.subprocesses)
         return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
-    if (o->session.memory && o->session.native)
-        return bts_cli_usage_error("record", "--memory and --native do not go together");
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
@@ -873,9 +872,7 @@ static int record_write(struct record_run *r)
 int bts_cmd_record(int argc, char **argv)
 {
     struct record_run r = {
-        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                          .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
-              .status = true},
+        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ}, .status = true},
     };
     struct bts_session_stats st;
     int ret, rc = BTS_EXIT_FAILURE;

@@ -150,14 +150,15 @@ static bool name_matches(const char *pattern, const char *name)
     return strcmp(pattern, name) == 0;
 }
 
-/* The name without a GCC clone suffix (".cold", ".isra.0", ...), in buf. */
+/* The name without a GCC clone suffix (".cold", ".isra.0", ...) or the
+ * symbolizer's " (file:line)", in buf. */
 static const char *base_name(const char *name, char *buf, size_t len)
 {
-    const char *dot = strchr(name, '.');
-    if (!dot || (size_t)(dot - name) >= len)
+    size_t n = strcspn(name, ". ");
+    if (!name[n] || n >= len)
         return name;
-    memcpy(buf, name, (size_t)(dot - name));
-    buf[dot - name] = '\0';
+    memcpy(buf, name, n);
+    buf[n] = '\0';
     return buf;
 }
 
