@@ -20,7 +20,7 @@
  * other; elections are held again
  * every REELECT_EVERY observations, and counts halve at DECAY_AT so the
  * election follows what the process does now. */
-#define LEARN_MIN     8
+#define LEARN_MIN     4
 #define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
