@@ -594,6 +594,20 @@ static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_in
     return false;
 }
 
+/* Whether a nameless frame of the interpreter lies between activation
+ * `native_index` and the first named native function under it (or the
+ * leaf): one that could be pushing or popping the activation's frame. */
+static bool nameless_below(const struct bts_merge_input *in, size_t native_index)
+{
+    for (size_t i = native_index; i-- > 0;) {
+        if (in->kinds[i] == BTS_MERGE_UNKNOWN)
+            return true;
+        if (in->kinds[i] == BTS_MERGE_NATIVE || in->kinds[i] == BTS_MERGE_EVAL)
+            return false;
+    }
+    return false;
+}
+
 /* Whether only the interpreter's plumbing (named as such) lies between
  * activation `native_index` and the leaf: it is starting or ending, or
  * calls no code of its own. */
@@ -624,8 +638,11 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
     /* Running in the loop itself, its pointers may be between two frames
      * (one set, the other not yet): only a frame that agrees with the
      * chain read is taken, none is rebuilt. At a call the loop has
-     * settled on its frame. */
-    bool settled = native_index > 0;
+     * settled on its frame, unless what it calls could be a frame push or
+     * pop with no name (a stripped interpreter's static functions): there
+     * its frame and code pointers were seen to name a frame and the callee
+     * it had just popped (pandas under Debian's 3.11). */
+    bool settled = native_index > 0 && !nameless_below(in, native_index);
     if (popped) {
         /* The whole run returned since: only its entry frame can be told
          * apart from the rest, so that is all it may have held. */
