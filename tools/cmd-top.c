@@ -129,6 +129,8 @@ static void usage(FILE *out)
           "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
+          "      --native           Python frames where they ran, among native frames\n"
+          "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --delay SEC        seconds between refreshes (default 1)\n"
           "      --once             print one table after --delay and exit\n"
           "      --no-tty           print plain tables even on a terminal\n"

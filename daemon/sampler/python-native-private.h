@@ -18,6 +18,13 @@ struct bts_python_frames;
 
 struct bts_python_native;
 
+/* The merge's kind (enum bts_merge_kind) of each of frames[0..n), leaf
+ * first, by its symbol's name. A nameless frame may be a stripped part of
+ * the interpreter (its loop's .cold code), but not when it lies in another
+ * module than the loop: there it is an extension's or a library's code. */
+void bts_python_native_classify(struct bts_symbolizer *sym, const struct bts_unwind_frame *frames,
+                                size_t n, uint8_t *kinds);
+
 /* keep_internal: keep the interpreter's call plumbing. lines: keep the
  * native frames' exact pcs (else each becomes its function's entry + 1,
  * as the session interns native stacks). NULL + errno. */

@@ -21,8 +21,8 @@
 
 #define KIND_SLOTS 4096u
 
-/* The kind of each function name the symbolizer handed out (its names are
- * stable pointers, one per function). */
+/* The kind of each name the symbolizer handed out, by pointer (its names
+ * are stable, and the same pointer comes back for a pc looked up again). */
 struct kind_entry {
     const char *name;
     uint8_t kind;
@@ -91,6 +91,8 @@ void bts_python_native_reset(struct bts_python_native *pn)
 
 static uint8_t kind_of(struct bts_python_native *pn, const char *name)
 {
+    if (!pn)
+        return (uint8_t)bts_python_merge_classify(name);
     size_t h = ((uintptr_t)name >> 3) * 0x9e3779b97f4a7c15ull >> 52;
     for (size_t probe = 0; probe < 8; probe++) {
         struct kind_entry *e = &pn->kinds_cache[(h + probe) & (KIND_SLOTS - 1)];
@@ -105,23 +107,28 @@ static uint8_t kind_of(struct bts_python_native *pn, const char *name)
     return (uint8_t)bts_python_merge_classify(name);
 }
 
-/* Each unwound frame's kind. A nameless frame may be a stripped part of
- * the interpreter (its loop's .cold code), but not when it lies in another
- * module than the loop: there it is an extension's or a library's code. */
-static void classify(struct bts_python_native *pn, struct bts_symbolizer *sym, int n)
+/* With pn, its cache of each name's kind is used. */
+static void classify(struct bts_python_native *pn, struct bts_symbolizer *sym,
+                     const struct bts_unwind_frame *frames, size_t n, uint8_t *kinds)
 {
     const char *loop_module = NULL;
 
-    for (int i = 0; i < n; i++) {
-        pn->kinds[i] = kind_of(pn, bts_symbolizer_name(sym, pn->frames[i].pc, i > 0));
-        if (!loop_module && pn->kinds[i] == BTS_MERGE_EVAL)
-            loop_module = bts_symbolizer_module(sym, pn->frames[i].pc);
+    for (size_t i = 0; i < n; i++) {
+        kinds[i] = kind_of(pn, bts_symbolizer_name(sym, frames[i].pc, i > 0));
+        if (!loop_module && kinds[i] == BTS_MERGE_EVAL)
+            loop_module = bts_symbolizer_module(sym, frames[i].pc);
     }
-    for (int i = 0; loop_module && i < n; i++) {
-        if (pn->kinds[i] == BTS_MERGE_UNKNOWN &&
-            strcmp(bts_symbolizer_module(sym, pn->frames[i].pc), loop_module) != 0)
-            pn->kinds[i] = BTS_MERGE_NATIVE;
+    for (size_t i = 0; loop_module && i < n; i++) {
+        if (kinds[i] == BTS_MERGE_UNKNOWN &&
+            strcmp(bts_symbolizer_module(sym, frames[i].pc), loop_module) != 0)
+            kinds[i] = BTS_MERGE_NATIVE;
     }
+}
+
+void bts_python_native_classify(struct bts_symbolizer *sym, const struct bts_unwind_frame *frames,
+                                size_t n, uint8_t *kinds)
+{
+    classify(NULL, sym, frames, n, kinds);
 }
 
 /* --- stacks read while stopped ------------------------------------------- */
@@ -236,7 +243,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
                                    pn->frames, BTS_MAX_FRAMES);
     if (n <= 0)
         return -1;
-    classify(pn, sym, n);
+    classify(pn, sym, pn->frames, (size_t)n, pn->kinds);
 
     struct bts_merge_input in = {
         .native = pn->frames,

@@ -196,7 +196,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
     if (!s->opts.rate_hz)
         s->opts.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ;
     if (!s->opts.stack_size)
-        s->opts.stack_size = BTS_SESSION_DEFAULT_STACK_SIZE;
+        s->opts.stack_size =
+            opts->native ? BTS_SESSION_NATIVE_STACK_SIZE : BTS_SESSION_DEFAULT_STACK_SIZE;
     if (!s->opts.fault_period)
         s->opts.fault_period = BTS_SESSION_DEFAULT_FAULT_PERIOD;
     if (opts->argv) {

@@ -133,6 +133,8 @@ START_TEST(test_classify_names_the_loop_its_cold_part_and_the_plumbing)
 {
     ck_assert_int_eq(bts_python_merge_classify("_PyEval_EvalFrameDefault"), BTS_MERGE_EVAL);
     ck_assert_int_eq(bts_python_merge_classify("_PyEval_EvalFrameDefault.cold"), BTS_MERGE_EVAL);
+    ck_assert_int_eq(bts_python_merge_classify("_PyEval_EvalFrameDefault (ceval.c:5120)"),
+                     BTS_MERGE_EVAL);
     ck_assert_int_eq(bts_python_merge_classify("_PyEval_Vector"), BTS_MERGE_INTERNAL);
     ck_assert_int_eq(bts_python_merge_classify("method_vectorcall_FASTCALL_KEYWORDS"),
                      BTS_MERGE_INTERNAL);
@@ -532,7 +534,7 @@ START_TEST(test_merge_leaves_out_calls_made_since_unless_a_nameless_frame_hides_
 }
 END_TEST
 
-START_TEST(test_merge_is_torn_while_a_frame_is_pushed_or_popped)
+START_TEST(test_merge_is_torn_while_its_loop_pushes_or_pops_a_frame_not_a_later_one)
 {
     struct bts_python_merge *m = bts_python_merge_new(NULL);
     struct bts_merge_frame out[MAX_OUT];
@@ -545,22 +547,10 @@ START_TEST(test_merge_is_torn_while_a_frame_is_pushed_or_popped)
     f.kinds[1] = BTS_MERGE_FRAME_OP;
     struct bts_merge_input in = fake_input(&f, false);
     ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_FRAME);
-    bts_python_merge_free(m);
-}
-END_TEST
-
-START_TEST(test_merge_takes_a_frame_pushed_for_a_call_back_from_native_code)
-{
-    struct bts_python_merge *m = bts_python_merge_new(NULL);
-    struct bts_merge_frame out[MAX_OUT];
-    struct fake f;
-    size_t n;
-    teach(m);
     /* list.sort pushes its key function's frame: a later activation's,
      * not the one under it, whose frame the sample still vouches for */
-    fake_two_frames(&f, 0x40);
+    f.kinds[1] = BTS_MERGE_NATIVE;
     f.kinds[0] = BTS_MERGE_FRAME_OP;
-    struct bts_merge_input in = fake_input(&f, false);
     ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
     ck_assert(out[n - 2].python == &f.frames[0]);
     bts_python_merge_free(m);
@@ -599,6 +589,41 @@ START_TEST(test_merge_shows_an_innermost_activation_at_its_start_as_unknown)
         ck_assert(out[2].python == &f.frames[0]);
         ck_assert(out[3].python == &f.frames[1]);
     }
+    bts_python_merge_free(m);
+}
+END_TEST
+
+START_TEST(test_merge_read_while_stopped_leaves_out_a_call_not_started_and_marks_one_ending)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    size_t n;
+    /* list.sort pushed its key function's frame e; e's loop has not
+     * started: e has not run */
+    memset(&f, 0, sizeof(f));
+    fake_native(&f, BTS_MERGE_FRAME_OP, 0, 0);                      /* push */
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);                      /* vectorcall */
+    fake_native(&f, BTS_MERGE_NATIVE, 0, 0);                        /* list_sort */
+    fake_native(&f, BTS_MERGE_EVAL, 0xb000, 0xbc00 + 0x100 + 0x40); /* b's loop */
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);                      /* Py_RunMain */
+    fake_python(&f, 0xe000, 0xec00, 0, true);
+    fake_python(&f, 0xb000, 0xbc00, 0x40, false);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    struct bts_merge_input in = fake_input(&f, true);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(!out[0].python && out[0].native == 2);
+    ck_assert(out[1].python == &f.frames[1]);
+    /* e's loop is ending, its frame gone from the chain already */
+    f.kinds[0] = BTS_MERGE_EVAL;
+    f.frames[0] = f.frames[1];
+    f.frames[1] = f.frames[2];
+    f.thread.n_frames = 2;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert(out[0].unknown);
+    ck_assert(!out[1].python && out[1].native == 2);
+    ck_assert(out[2].python == &f.frames[0]);
     bts_python_merge_free(m);
 }
 END_TEST
@@ -935,9 +960,10 @@ static Suite *bts_python_merge_suite(void)
     tcase_add_test(tc, test_merge_rebuilds_a_frame_another_call_replaced);
     tcase_add_test(tc, test_merge_leaves_out_frames_pushed_since);
     tcase_add_test(tc, test_merge_leaves_out_calls_made_since_unless_a_nameless_frame_hides_one);
-    tcase_add_test(tc, test_merge_is_torn_while_a_frame_is_pushed_or_popped);
-    tcase_add_test(tc, test_merge_takes_a_frame_pushed_for_a_call_back_from_native_code);
+    tcase_add_test(tc, test_merge_is_torn_while_its_loop_pushes_or_pops_a_frame_not_a_later_one);
     tcase_add_test(tc, test_merge_shows_an_innermost_activation_at_its_start_as_unknown);
+    tcase_add_test(
+        tc, test_merge_read_while_stopped_leaves_out_a_call_not_started_and_marks_one_ending);
     tcase_add_test(tc, test_merge_is_torn_when_copies_of_the_frame_disagree);
     suite_add_tcase(s, tc);
     tc = tcase_create("recorded");

@@ -13,6 +13,7 @@
 #include "proc-maps.h"
 #include "python-merge-compare.h"
 #include "python-merge-private.h"
+#include "python-native-private.h"
 #include "python-reader.h"
 #include "symbolizer.h"
 #include "unwinder-private.h"
@@ -234,9 +235,7 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
                                        BTS_MAX_FRAMES);
     if (n <= 0)
         return 0;
-    for (int i = 0; i < n; i++)
-        p->kinds[i] =
-            (uint8_t)bts_python_merge_classify(bts_symbolizer_name(p->sym, p->native[i].pc, i > 0));
+    bts_python_native_classify(p->sym, p->native, (size_t)n, p->kinds);
     p->taken++;
     const struct bts_python_thread *tt = &truth.threads[0];
     const struct bts_python_thread *lt = late.n_threads == 1 ? &late.threads[0] : NULL;
@@ -337,7 +336,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct probe_opts o = {.samples = 400, .delay_us = 100, .stack_size = 8192, .max_torn = -1};
+    struct probe_opts o = {.samples = 400, .delay_us = 100, .stack_size = 32768, .max_torn = -1};
     static struct probe p;
     int c, ret = 1;
 
