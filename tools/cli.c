@@ -195,6 +195,12 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
     case BTS_CLI_OPT_GIL:
         o->gil = true;
         return 1;
+    case BTS_CLI_OPT_NATIVE:
+        o->native = true;
+        return 1;
+    case BTS_CLI_OPT_NATIVE_INTERNAL:
+        o->native = o->native_internal = true;
+        return 1;
     default:
         return 0;
     }
@@ -212,6 +218,17 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
     if (o->no_python && (o->function || o->gil))
         return bts_cli_usage_error(cmd, "--%s needs Python frames: drop --no-python",
                                    o->function ? "function" : "gil");
+    if (o->no_python && o->native)
+        return bts_cli_usage_error(cmd, "--native merges Python frames with native ones: drop "
+                                        "--no-python");
+    if (o->native && o->unwind == BTS_UNWIND_FP)
+        return bts_cli_usage_error(cmd, "--native needs --unwind dwarf: the merge anchors "
+                                        "Python frames on DWARF-unwound native frames");
+    if (o->native && bts_cli_connect_path) {
+        bts_cli_error("--native is not available through bt-spyd yet");
+        bts_cli_hint("run bt-spy %s --native without --connect", cmd);
+        return BTS_EXIT_USAGE;
+    }
     return 0;
 }
 

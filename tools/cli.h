@@ -60,7 +60,8 @@ const char *bts_cli_strerror(int err);
 bool bts_cli_stderr_is_tty(void);
 
 /* Options every sampling command (record, top) shares: -p/--pid, -r/--rate,
- * --idle, --backend and the Python ones (--no-python, --function, --gil).
+ * --idle, --backend and the Python ones (--no-python, --function, --gil,
+ * --native, --native-internal).
  * Put BTS_CLI_SESSION_LONGOPTS in the getopt_long table and
  * BTS_CLI_SESSION_SHORTOPTS in the short-option string. */
 enum {
@@ -69,6 +70,8 @@ enum {
     BTS_CLI_OPT_NO_PYTHON,
     BTS_CLI_OPT_FUNCTION,
     BTS_CLI_OPT_GIL,
+    BTS_CLI_OPT_NATIVE,
+    BTS_CLI_OPT_NATIVE_INTERNAL,
 };
 #define BTS_CLI_SESSION_SHORTOPTS "p:r:"
 #define BTS_CLI_SESSION_LONGOPTS                                                                   \
@@ -77,8 +80,10 @@ enum {
         {"backend", required_argument, NULL, BTS_CLI_OPT_BACKEND},                                 \
         {"no-python", no_argument, NULL, BTS_CLI_OPT_NO_PYTHON},                                   \
         {"function", no_argument, NULL, BTS_CLI_OPT_FUNCTION},                                     \
+        {"gil", no_argument, NULL, BTS_CLI_OPT_GIL},                                               \
+        {"native", no_argument, NULL, BTS_CLI_OPT_NATIVE},                                         \
     {                                                                                              \
-        "gil", no_argument, NULL, BTS_CLI_OPT_GIL                                                  \
+        "native-internal", no_argument, NULL, BTS_CLI_OPT_NATIVE_INTERNAL                          \
     }
 /* Handles getopt result `c` if it is a session option: returns 1 when
  * handled, 0 when `c` is not one, BTS_EXIT_USAGE after printing an error. */

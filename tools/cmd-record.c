@@ -78,6 +78,9 @@ static void usage(FILE *out)
           "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
+          "      --native           one stack per sample: Python frames where the eval loop\n"
+          "                         ran them, among native frames (extensions, libc, BLAS)\n"
+          "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
           "      --stack-size BYTES user stack copied per sample (default 8192)\n"
           "      --lines            add file:line to frames (needs debug info)\n"
@@ -228,6 +231,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         return bts_cli_usage_error("record", "--memory and --idle do not go together");
     if (o->session.memory && o->session.subprocesses)
         return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
+    if (o->session.memory && o->session.native)
+        return bts_cli_usage_error("record", "--memory and --native do not go together");
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
@@ -302,6 +307,44 @@ static const char *python_notes(const struct bts_session_stats *st, char *buf, s
         snprintf(buf, len, " | python %s frames%s", st->python_version,
                  st->python_found > 1 ? " (several processes)" : "");
     return buf;
+}
+
+/* What the profile's metadata says about --native's merge: how the Python
+ * frames were tied to the sample ("perf_event anchored": read after it and
+ * checked against its registers and stack; "ptrace stopped": read while
+ * the thread was stopped at it). "" without --native. */
+static const char *native_note(const struct bts_profiler *s, const struct record_opts *o)
+{
+    if (!o->session.native)
+        return "";
+    return strcmp(bts_profiler_backend(s), "ptrace") == 0 ? "native merge: ptrace stopped"
+                                                          : "native merge: perf_event anchored";
+}
+
+/* After a --native profile: how many Python samples were merged and how
+ * many torn (shown native under "[python frames torn]"), with the causes;
+ * with ptrace, what reading the Python stack added to each stop. */
+static void print_native_summary(const struct bts_session_stats *st)
+{
+    uint64_t all = st->native_merged + st->native_torn;
+
+    if (!all)
+        return;
+    fprintf(stderr,
+            "bt-spy: python --native: %llu merged, %llu torn (%.2f%%; activation count %llu, "
+            "frame moved %llu, code changed %llu, still learning %llu, nothing to anchor "
+            "%llu)\n",
+            (unsigned long long)st->native_merged, (unsigned long long)st->native_torn,
+            100.0 * (double)st->native_torn / (double)all,
+            (unsigned long long)st->native_torn_count, (unsigned long long)st->native_torn_frame,
+            (unsigned long long)st->native_torn_code, (unsigned long long)st->native_torn_learning,
+            (unsigned long long)st->native_torn_stack);
+    if (st->native_stopped)
+        fprintf(stderr,
+                "bt-spy: python --native: %llu merged from stacks read while stopped; %.1f µs "
+                "of stop per sample for the Python read\n",
+                (unsigned long long)st->native_stopped,
+                (double)st->native_stop_ns / 1e3 / (double)st->native_stopped);
 }
 
 /* After the profile: how many samples were Python stacks and what one
@@ -450,8 +493,9 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     /* pprof's comment is the command (diff and report --compare name a side
      * by it); a profile of Python frames says so there, with the version. */
     if (format == BTS_FORMAT_PPROF && st.python_found &&
-        asprintf(&comment, "%s (python %s frames%s)", target ? target : "?", st.python_version,
-                 o->session.gil ? ", GIL holder only" : "") < 0)
+        asprintf(&comment, "%s (python %s frames%s%s%s)", target ? target : "?", st.python_version,
+                 o->session.gil ? ", GIL holder only" : "", o->session.native ? ", " : "",
+                 native_note(s, o)) < 0)
         return -ENOMEM;
     if (format == BTS_FORMAT_PPROF) {
         struct bts_pprof_opts po = {
@@ -537,13 +581,15 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
     if (asprintf(
             &notes,
-            "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s%s%s | %s",
+            "%s | pid %d | %.1f s at %u Hz | %llu samples, %llu lost | backend %s | %s%s%s%s%s%s | "
+            "%s",
             target ? target : "?", (int)pid, st.elapsed_s, o->session.rate_hz,
             (unsigned long long)st.samples, (unsigned long long)st.lost, bts_profiler_backend(s),
             mr                ? "page faults, in bytes"
             : o->session.idle ? "wall-clock"
                               : "on-CPU",
             python_notes(&st, pynote, sizeof(pynote)), o->session.gil ? " | GIL holder only" : "",
+            o->session.native ? " | " : "", native_note(s, o),
             st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;
@@ -806,6 +852,7 @@ static int record_write(struct record_run *r)
             : st.target_exited && r->o.session.pid ? " (partial: target exited)"
                                                    : "");
     print_python_summary(&st, r->o.session.gil);
+    print_native_summary(&st);
     /* A launched command runs to completion as if unprofiled: sampling
      * stopped early (duration, SIGTERM) leaves it running and we wait. */
     if (r->o.session.argv && !bts_cli_connect_path && !st.target_exited && !r->stopped_by_user) {

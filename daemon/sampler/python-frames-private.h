@@ -63,6 +63,26 @@ void bts_python_frames_maps_changed(struct bts_python_frames *p);
 size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *pcs, size_t max,
                               struct bts_python_frames_read *out);
 
+struct bts_python;
+struct bts_python_frame;
+struct bts_python_thread;
+
+/* The same read, its frames as the reader gives them (for --native's
+ * merge): NULL when the thread runs no Python or no interpreter is known.
+ * Valid until the next read of this process; out->n is its frame count. */
+const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frames *p, pid_t tid,
+                                                         struct bts_python_frames_read *out);
+
+/* The tagged value of frame `f` shown at `line` (0: unknown), or of a
+ * plain text frame ("[python frames torn]"). 0 when out of memory. */
+uint64_t bts_python_frames_tag(struct bts_python_frames *p, const struct bts_python_frame *f,
+                               int line);
+uint64_t bts_python_frames_tag_text(struct bts_python_frames *p, const char *text);
+
+/* The reader of the interpreter found, or NULL: for frames read again
+ * after a sample (python-merge's rebuilt frames). Owned by p. */
+struct bts_python *bts_python_frames_reader(struct bts_python_frames *p);
+
 /* The name of a tagged value: "qualname (path:line)", or "qualname (path)"
  * by function. NULL when the value is not one of ours. */
 const char *bts_python_frames_name(const struct bts_python_frames *p, uint64_t tagged);

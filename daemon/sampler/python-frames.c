@@ -38,6 +38,7 @@ struct thread_name {
 struct frame_entry {
     uint64_t code;
     int line;
+    bool plain; /* name is the whole text */
     uint64_t hash;
     char *name;
     char *file;
@@ -212,19 +213,25 @@ static int grow_slots(struct bts_python_frames *p)
 
 /* The index of the frame (code, line) named `name` in `file`; the name and
  * file are compared too, since a freed code object's address can come back
- * as another function's. UINT32_MAX when out of memory. */
+ * as another function's. A NULL `file` interns `name` as the frame's whole
+ * text (a marker such as "[python frames torn]"). UINT32_MAX when out of
+ * memory. */
 static uint32_t intern(struct bts_python_frames *p, uint64_t code, int line, const char *name,
                        const char *file)
 {
     uint64_t h = mix64(code ^ mix64((uint64_t)(int64_t)line));
+    bool plain = !file;
     struct frame_entry *e;
     size_t j;
+
+    if (plain)
+        file = "";
 
     if (p->n_slots) {
         for (j = h & (p->n_slots - 1); p->slots[j]; j = (j + 1) & (p->n_slots - 1)) {
             e = &p->entries[p->slots[j] - 1];
-            if (e->hash == h && e->code == code && e->line == line && strcmp(e->name, name) == 0 &&
-                strcmp(e->file, file) == 0)
+            if (e->hash == h && e->code == code && e->line == line && e->plain == plain &&
+                strcmp(e->name, name) == 0 && strcmp(e->file, file) == 0)
                 return p->slots[j] - 1;
         }
     }
@@ -246,11 +253,13 @@ static uint32_t intern(struct bts_python_frames *p, uint64_t code, int line, con
     e->code = code;
     e->line = line;
     e->hash = h;
+    e->plain = plain;
     e->name = strdup(name);
     e->file = strdup(file);
     if (e->name && e->file) {
-        int r = p->function ? asprintf(&e->text, "%s (%s)", name, file)
-                            : asprintf(&e->text, "%s (%s:%d)", name, file, line);
+        int r = plain         ? asprintf(&e->text, "%s", name)
+                : p->function ? asprintf(&e->text, "%s (%s)", name, file)
+                              : asprintf(&e->text, "%s (%s:%d)", name, file, line);
         if (r < 0)
             e->text = NULL;
     }
@@ -300,18 +309,17 @@ static const char *thread_name(struct bts_python_frames *p, uint64_t thread_id)
     return NULL;
 }
 
-size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *pcs, size_t max,
-                              struct bts_python_frames_read *out)
+const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frames *p, pid_t tid,
+                                                         struct bts_python_frames_read *out)
 {
     struct bts_python_sample sample;
     const struct bts_python_thread *t;
     int64_t t0, t1;
-    size_t n = 0;
     int err;
 
     memset(out, 0, sizeof(*out));
     if (!p)
-        return 0;
+        return NULL;
     if (!p->py && p->searching) {
         int64_t now = bts_proc_now_ns();
 
@@ -323,7 +331,7 @@ size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *
             search(p, now);
     }
     if (!p->py)
-        return 0;
+        return NULL;
 
     t0 = bts_proc_now_ns();
     err = bts_python_sample_thread(p->py, tid, &sample);
@@ -332,24 +340,53 @@ size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *
     p->stats.read_ns += (uint64_t)(t1 - t0);
     if (err) {
         p->stats.errors++;
-        return 0;
+        return NULL;
     }
     p->stats.errors += sample.errors;
     if (sample.n_threads == 0)
-        return 0;
+        return NULL;
     t = &sample.threads[0];
     out->gil = t->gil == BTS_PYTHON_GIL_HELD       ? BTS_PYTHON_FRAMES_GIL_HELD
                : t->gil == BTS_PYTHON_GIL_NOT_HELD ? BTS_PYTHON_FRAMES_GIL_NOT_HELD
                                                    : BTS_PYTHON_FRAMES_GIL_UNKNOWN;
     out->thread_name = t->thread_id ? thread_name(p, t->thread_id) : NULL;
-    for (size_t i = 0; i < t->n_frames && n < max; i++) {
-        const struct bts_python_frame *f = &t->frames[i];
-        uint32_t id = intern(p, f->code, p->function ? 0 : f->line, f->name ? f->name : "?",
-                             f->filename ? f->filename : "?");
+    out->n = t->n_frames;
+    return t;
+}
 
-        if (id == UINT32_MAX)
+uint64_t bts_python_frames_tag(struct bts_python_frames *p, const struct bts_python_frame *f,
+                               int line)
+{
+    uint32_t id = intern(p, f->code, p->function ? 0 : line, f->name ? f->name : "?",
+                         f->filename ? f->filename : "?");
+
+    return id == UINT32_MAX ? 0 : BTS_PYTHON_FRAME_TAG | id;
+}
+
+uint64_t bts_python_frames_tag_text(struct bts_python_frames *p, const char *text)
+{
+    uint32_t id = intern(p, 0, 0, text, NULL);
+
+    return id == UINT32_MAX ? 0 : BTS_PYTHON_FRAME_TAG | id;
+}
+
+struct bts_python *bts_python_frames_reader(struct bts_python_frames *p)
+{
+    return p ? p->py : NULL;
+}
+
+size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *pcs, size_t max,
+                              struct bts_python_frames_read *out)
+{
+    const struct bts_python_thread *t = bts_python_frames_thread(p, tid, out);
+    size_t n = 0;
+
+    for (size_t i = 0; t && i < t->n_frames && n < max; i++) {
+        uint64_t v = bts_python_frames_tag(p, &t->frames[i], t->frames[i].line);
+
+        if (!v)
             break;
-        pcs[n++] = BTS_PYTHON_FRAME_TAG | id;
+        pcs[n++] = v;
     }
     out->n = n;
     return n;

@@ -20,6 +20,7 @@
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
 #include "python-frames-private.h"
+#include "python-native-private.h"
 #include "stack-table.h"
 #include "symbolizer.h"
 #include "target-guard.h"
@@ -79,6 +80,9 @@ struct bts_session {
      * with no_python). Notes about interpreters go to the root session,
      * which the CLI reads through the stats. */
     struct bts_python_frames *python;
+    /* --native: the merge of each Python sample's frames with its native
+     * ones (NULL without opts.native). */
+    struct bts_python_native *native;
     struct bts_session *root_session; /* the session that follows this one, or NULL */
     bool prompt;                      /* asked the backend for a sample at a time */
     bool polling;                     /* in a poll that waits (timeout > 0) */
@@ -169,8 +173,11 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         goto out;
     if (opts->rate_hz > BTS_SESSION_MAX_RATE_HZ)
         goto out;
-    if (opts->no_python && (opts->function || opts->gil))
-        goto out; /* both need the Python stacks */
+    if (opts->no_python && (opts->function || opts->gil || opts->native))
+        goto out; /* they need the Python stacks */
+    if ((opts->native_internal && !opts->native) ||
+        (opts->native && (opts->unwind == BTS_UNWIND_FP || opts->memory)))
+        goto out; /* the merge anchors on DWARF-unwound frames */
     if (opts->memory && (opts->backend == BTS_BACKEND_PTRACE || opts->idle))
         goto out; /* page faults are a perf_event event */
     if (opts->stack_size &&
@@ -237,14 +244,74 @@ static void take_python_note(struct bts_session *s)
         r->python_notes++;
 }
 
+/* With the guard, the target's memory is read only while the guard vouches
+ * for the process now: a sample drained after an exec would otherwise have
+ * its Python stack read from the new image (the kernel lets root read a
+ * setuid process). The native stack was copied at the sample and stays. */
+static bool python_readable(struct bts_session *s, pid_t tid)
+{
+    if (!s->opts.guard)
+        return true;
+    int g = bts_target_guard_check(s->guard, tid);
+    if (g == BTS_TARGET_GUARD_EXEC)
+        s->maps_dirty = true;
+    return g >= 0;
+}
+
+/* After a read: passes its note on, and with an interpreter to read asks
+ * for samples one at a time, as they come (a batch would read every
+ * sample's stack at the batch's end). */
+static void python_read_done(struct bts_session *s)
+{
+    struct bts_python_frames_stats ps;
+
+    take_python_note(s);
+    bts_python_frames_stats(s->python, &ps);
+    if (ps.found != s->prompt && s->backend && s->backend->ops->set_prompt) {
+        s->backend->ops->set_prompt(s->backend, ps.found);
+        s->prompt = ps.found;
+    }
+}
+
+static void refresh_maps(struct bts_session *s)
+{
+    if (s->maps_dirty) {
+        bts_maps_refresh(s->maps);
+        bts_unwinder_flush(s->unwinder);
+        s->maps_dirty = false;
+    }
+}
+
+/* --native: the sample's merged stack into s->pcs (leaf first, native
+ * frames by function unless --lines): the number of values, 0 for a thread
+ * that runs no Python (unwound as a native one), -1 when there is no stack
+ * at all; *drop when --gil leaves it out. A sample read late is kept: the
+ * merge checks it against the sample itself. */
+static int native_stack(struct bts_session *s, const struct bts_raw_sample *raw,
+                        const char **thread_name, bool *drop)
+{
+    int gil = -1, n;
+
+    *drop = false;
+    if (!raw->has_regs || !s->unwinder || !python_readable(s, raw->tid))
+        return 0;
+    refresh_maps(s);
+    n = bts_python_native_stack(s->native, s->unwinder, s->sym, s->python, raw, s->pcs,
+                                BTS_MAX_FRAMES, thread_name, &gil);
+    python_read_done(s);
+    if (s->opts.gil && gil != 1) {
+        s->gil_dropped++;
+        *drop = true;
+    }
+    return n;
+}
+
 /* The sampled thread's Python stack into s->pcs (leaf first), read now:
  * the number of frames, 0 for a thread that runs no Python. -1 when the
  * sample is to be dropped (gil, and the thread does not hold the GIL). */
 static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
                         const char **thread_name)
 {
-    struct bts_python_frames_read pr;
-    struct bts_python_frames_stats ps;
     /* Late or not is judged when the read starts: what it reads is the
      * thread at that moment, and a read that waits on the target's memory
      * map (its own mmap or munmap) must not make the sample look late, or
@@ -254,6 +321,7 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
      * faulting is the one still running when the read comes. */
     bool late = !s->opts.memory && s->prompt && s->polling && raw->time_ns &&
                 bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
+    struct bts_python_frames_read pr;
     size_t n;
 
     if (!s->python) {
@@ -263,28 +331,10 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
         }
         return 0;
     }
-    /* With the guard, the target's memory is read only while the guard
-     * vouches for the process now: a sample drained after an exec would
-     * otherwise have its Python stack read from the new image (the kernel
-     * lets root read a setuid process). The native stack was copied at the
-     * sample and stays. */
-    if (s->opts.guard) {
-        int g = bts_target_guard_check(s->guard, raw->tid);
-        if (g < 0)
-            return 0;
-        if (g == BTS_TARGET_GUARD_EXEC)
-            s->maps_dirty = true;
-    }
+    if (!python_readable(s, raw->tid))
+        return 0;
     n = bts_python_frames_read(s->python, raw->tid, s->pcs, BTS_MAX_FRAMES, &pr);
-    take_python_note(s);
-    bts_python_frames_stats(s->python, &ps);
-    /* With an interpreter to read, samples are read one at a time, as
-     * they come: a batch would read every sample's stack at the batch's
-     * end. */
-    if (ps.found != s->prompt && s->backend && s->backend->ops->set_prompt) {
-        s->backend->ops->set_prompt(s->backend, ps.found);
-        s->prompt = ps.found;
-    }
+    python_read_done(s);
     if (n && late) {
         s->python_late++;
         return -1;
@@ -379,10 +429,21 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     struct bts_session *s = ctx;
     const uint64_t *pcs = s->pcs;
     const char *thread_name = raw->thread_name;
-    bool python = false;
-    int n = python_stack(s, raw, &thread_name);
-    if (n < 0)
-        return;
+    bool python = false, drop = false;
+    int n;
+    if (s->native) {
+        n = native_stack(s, raw, &thread_name, &drop);
+        if (drop)
+            return;
+        if (n < 0) {
+            s->failed++;
+            return;
+        }
+    } else {
+        n = python_stack(s, raw, &thread_name);
+        if (n < 0)
+            return;
+    }
     if (n > 0) {
         /* A Python thread's stack is its Python frames: the interpreter's
          * own C frames say nothing the Python ones do not. */
@@ -391,11 +452,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
         pcs = raw->pcs;
         n = raw->npcs ? (int)raw->npcs : -ENOENT;
     } else if (raw->has_regs && s->unwinder) {
-        if (s->maps_dirty) {
-            bts_maps_refresh(s->maps);
-            bts_unwinder_flush(s->unwinder);
-            s->maps_dirty = false;
-        }
+        refresh_maps(s);
         n = bts_unwinder_unwind(s->unwinder, raw->regs, raw->stack,
                                 raw->stack ? raw->stack_size : 0, s->pcs, BTS_MAX_FRAMES);
     } else {
@@ -434,15 +491,17 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     if (s->buckets)
         add_bucket(s, root, pcs, (size_t)n, raw->time_ns);
     s->samples++;
-    if (python) {
+    if (python)
         s->python_samples++;
+    if (python && !s->native)
         return;
-    }
-    /* Name a new stack's frames now, while its mappings are still current;
-     * the symbolizer caches every pc, so writing later costs no lookups. */
+    /* Name a new stack's native frames now, while its mappings are still
+     * current; the symbolizer caches every pc, so writing later costs no
+     * lookups. */
     if (r == 1 && s->sym) {
         for (int i = 0; i < n; i++)
-            bts_symbolizer_name(s->sym, pcs[i], i > 0);
+            if (!bts_python_frame_is_tagged(pcs[i]))
+                bts_symbolizer_name(s->sym, pcs[i], i > 0);
     }
 }
 
@@ -463,10 +522,21 @@ static void on_exec(void *ctx)
 {
     struct bts_session *s = ctx;
     bts_python_frames_exec(s->python);
+    bts_python_native_reset(s->native);
     if (s->prompt && s->backend && s->backend->ops->set_prompt) {
         s->backend->ops->set_prompt(s->backend, false);
         s->prompt = false;
     }
+}
+
+/* ptrace: the thread is stopped at its sample: its Python stack read now
+ * is the sample's own. */
+static void on_stopped(void *ctx, pid_t tid)
+{
+    struct bts_session *s = ctx;
+
+    if (python_readable(s, tid))
+        bts_python_native_stopped(s->native, s->python, tid);
 }
 
 static void on_forked(void *ctx, pid_t pid)
@@ -646,11 +716,17 @@ int bts_session_start(struct bts_session *s)
         ret = -errno;
         goto out;
     }
+    if (s->opts.native &&
+        !(s->native = bts_python_native_new(s->opts.native_internal, s->opts.lines))) {
+        ret = -errno;
+        goto out;
+    }
     struct bts_backend_sink sink = {.ctx = s,
                                     .sample = on_sample,
                                     .lost = on_lost,
                                     .maps_changed = on_maps_changed,
                                     .exec = on_exec,
+                                    .stopped = s->native ? on_stopped : NULL,
                                     .forked = on_forked,
                                     .check = on_check};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
@@ -907,10 +983,25 @@ void bts_session_stop(struct bts_session *s)
 static void add_python_stats(const struct bts_session *s, struct bts_session_stats *out)
 {
     struct bts_python_frames_stats ps;
+    struct bts_python_native_stats ns;
 
     out->python_samples += s->python_samples;
     out->python_late += s->python_late;
     out->gil_dropped += s->gil_dropped;
+    if (s->native) {
+        const uint64_t *why = ns.merge.results;
+
+        bts_python_native_stats(s->native, &ns); /* fills why[] */
+        out->native_merged += why[BTS_MERGE_OK];
+        out->native_torn += ns.torn;
+        out->native_stopped += ns.trusted;
+        out->native_stop_ns += ns.stop_ns;
+        out->native_torn_count += why[BTS_MERGE_TORN_COUNT];
+        out->native_torn_frame += why[BTS_MERGE_TORN_FRAME];
+        out->native_torn_code += why[BTS_MERGE_TORN_CODE];
+        out->native_torn_learning += why[BTS_MERGE_TORN_LEARNING];
+        out->native_torn_stack += why[BTS_MERGE_TORN_STACK];
+    }
     if (!s->python)
         return;
     bts_python_frames_stats(s->python, &ps);
@@ -963,6 +1054,15 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->python_read_ns += c.python_read_ns;
         out->python_errors += c.python_errors;
         out->gil_dropped += c.gil_dropped;
+        out->native_merged += c.native_merged;
+        out->native_torn += c.native_torn;
+        out->native_stopped += c.native_stopped;
+        out->native_stop_ns += c.native_stop_ns;
+        out->native_torn_count += c.native_torn_count;
+        out->native_torn_frame += c.native_torn_frame;
+        out->native_torn_code += c.native_torn_code;
+        out->native_torn_learning += c.native_torn_learning;
+        out->native_torn_stack += c.native_torn_stack;
         out->python_found += c.python_found;
         if (!out->python_version[0])
             snprintf(out->python_version, sizeof(out->python_version), "%s", c.python_version);
@@ -1198,6 +1298,7 @@ void bts_session_free(struct bts_session *s)
     bts_elf_cache_free(s->elf_cache);
     bts_stack_table_free(s->table);
     bts_stack_table_free(s->buckets);
+    bts_python_native_free(s->native);
     bts_python_frames_free(s->python);
     free(s->labels);
     free(s->label_slots);

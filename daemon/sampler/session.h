@@ -51,6 +51,17 @@ struct bts_session_opts {
     bool no_python;
     bool function;
     bool gil;
+    /* --native: a Python thread's sample is one stack, its Python frames
+     * where the evaluation loop ran them among its native frames
+     * (python-native-private.h), the interpreter's call plumbing hidden
+     * unless native_internal. With perf_event the Python stack is read
+     * after the sample and anchored on the sample's registers and stack;
+     * a sample it cannot be shown to belong to ("torn") keeps its native
+     * frames under a "[python frames torn]" root. With ptrace it is read
+     * while the thread is stopped for the sample: exact. DWARF unwinding
+     * only; not with no_python. */
+    bool native;
+    bool native_internal;
     /* bt-spyd sets these for a client that is not root: the target may be
      * sampled only while every uid is guard_uid, every gid guard_gid, it has
      * no capabilities and it is dumpable. Checked at start (after the exec,
@@ -102,6 +113,16 @@ struct bts_session_stats {
      * print it when the count grows. */
     unsigned python_notes;
     char python_note[192];
+    /* --native, summed over the followed processes. */
+    uint64_t native_merged;  /* samples shown as merged Python + native stacks */
+    uint64_t native_torn;    /* Python samples shown native under "[python frames torn]" */
+    uint64_t native_stopped; /* merged from Python stacks read while the thread was stopped */
+    uint64_t native_stop_ns; /* time those reads kept the thread stopped (ptrace) */
+    /* the torn ones by cause: activations != runs of Python frames, an
+     * activation's frame or code not the one read, the anchors not
+     * learned yet, no activation in the copied stack */
+    uint64_t native_torn_count, native_torn_frame, native_torn_code, native_torn_learning,
+        native_torn_stack;
 };
 
 struct bts_session;
