@@ -7,6 +7,9 @@
 PY_DIR="$BTS_SOURCE_DIR/tests/python"
 PY_WORKLOADS="$PY_DIR/workloads"
 PY_BACKTEST="$BTS_SOURCE_DIR/engine/python/bt_backtest.py"
+# pyprofile.py check's --phase options for the backtest's five phases.
+PY_BACKTEST_PHASES=(--phase history=phase_history --phase indicators=phase_indicators
+    --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)
 PY_NOT_YET="bt-spy shows no Python frames yet"
 # Any failed check counts; a test exits 1 at its end when one did, so that
 # every interpreter is tried and reported.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Test 01's SIGKILL rounds against a Python target with --native: `bt-spy
+# record --native --pid` killed at random moments, with each backend, while
+# it samples the Python reference backtest (naive history, two Python
+# threads; pandas and numpy on Debian's python3, the standard library
+# elsewhere): no target thread is ever left stopped, the target stays alive
+# and untraced, and its checksum equals an unprofiled run's. On Debian's
+# python3 and the oldest and newest pyenv interpreters (BTS_PYTHON_VERSIONS
+# picks others). Skips while record has no --native.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+. "$BTS_SOURCE_DIR/tests/fault/faultlib.sh"
+ROUNDS=${BTS_KILL_ROUNDS:-8}
+FAULT_WHAT="Python target"
+FAULT_RECORD_OPTS=(--native)
+trap fault_cleanup EXIT
+[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+py_init
+"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
+
+py_pick
+for py in "${PICKED[@]}"; do
+    echo "== $(py_version "$py") ($(py_linkage "$py"), $py)"
+    target=("$py" "$PY_BACKTEST" --symbols 2 --bars 800 --threads 2 --history naive)
+    fault_reference "${target[@]}"
+    fault_target_rounds "${target[@]}"
+    echo "$(py_version "$py"): $ROUNDS kills per backend (perf, ptrace), $runs runs all with" \
+        "checksum $got (unprofiled $want)"
+done
+echo "ok"
