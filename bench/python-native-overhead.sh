@@ -8,9 +8,11 @@
 # ptrace backend (which stops each thread at every sample, as py-spy
 # --native does), divided by its unprofiled time, all in one run: medians of
 # ROUNDS interleaved rounds, on Debian's python3 (BTS_PYTHON_VERSIONS picks
-# others). Beside each: the share of samples record could not merge (torn)
-# and, for ptrace, how long each sample kept a thread stopped, both as
-# record reports them on stderr.
+# others). Beside each: the share of Python samples record could not merge
+# (torn: kept under [python frames torn] or, read late, left out), as record
+# reports it on stderr, and the target's time added per sample ((elapsed -
+# unprofiled) / samples); for ptrace also the part of each stop that reading
+# the Python stack took, as record reports it.
 # usage: bench/python-native-overhead.sh [BUILD_DIR]
 #   (env: ROUNDS=3, WORK_ROUNDS=60, BTS_PYTHON_VERSIONS="3.11 3.12")
 set -euo pipefail
@@ -46,16 +48,16 @@ run() {
     esac
     "${cmd[@]}" >"$out" 2>"$err"
     samples=$(sed -n "s/^bt-spy: wrote '.*': \([0-9]*\) samples.*/\1/p" "$err" | tail -1)
-    # 'python --native: N merged, M torn (x.y%)'
+    # 'python --native: N merged (...), M torn (x.y%): ...'
     torn=$(grep -Eo 'torn \([0-9.]+%\)' "$err" | grep -Eo '[0-9.]+' | tail -1 || true)
-    # 'stopped X us per sample'
-    pause=$(grep -Eo 'stopped [0-9.]+ ?(µs|us) per sample' "$err" | grep -Eo '[0-9.]+' |
+    # '... while stopped; X µs of stop per sample for the Python read'
+    pause=$(grep -Eo '[0-9.]+ ?(µs|us) of stop per sample' "$err" | grep -Eo '^[0-9.]+' |
         tail -1 || true)
     awk -v n="${samples:-0}" -v t="${torn:--}" -v p="${pause:--}" \
         '/^elapsed:/ { printf "%s %d %s %s\n", $2, n, t, p }' "$out"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "mixed.py --rounds $work_rounds; $rounds rounds; $(nproc) cpus; $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
@@ -67,8 +69,8 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 
-printf "%-8s %-9s %10s %10s %8s %8s %14s\n" python config "elapsed s" overhead samples torn \
-    "stopped us"
+printf "%-8s %-9s %10s %10s %8s %8s %14s %12s\n" python config "elapsed s" overhead samples \
+    torn "us/sample" "py read us"
 for py in "${pythons[@]}"; do
     v=$(py_version "$py")
     base=$(cut -d' ' -f1 "$WORK/$v.base.times" | median)
@@ -76,18 +78,19 @@ for py in "${pythons[@]}"; do
         tf="$WORK/$v.$c.times"
         e=$(cut -d' ' -f1 "$tf" | median)
         if [ "$c" = base ]; then
-            printf "%-8s %-9s %10.3f %10s %8s %8s %14s\n" "$v" "$c" "$e" - - - -
+            printf "%-8s %-9s %10.3f %10s %8s %8s %14s %12s\n" "$v" "$c" "$e" - - - - -
             continue
         fi
         n=$(cut -d' ' -f2 "$tf" | median)
         t=$(cut -d' ' -f3 "$tf" | grep -v -- - | median || true)
         p=$(cut -d' ' -f4 "$tf" | grep -v -- - | median || true)
         awk -v v="$v" -v c="$c" -v e="$e" -v b="$base" -v n="$n" -v t="${t:--}" -v p="${p:--}" \
-            'BEGIN { printf "%-8s %-9s %10.3f %9.2f%% %8d %7s%% %14s\n", v, c, e,
-                     100 * (e / b - 1), n, t, p }'
+            'BEGIN { printf "%-8s %-9s %10.3f %9.2f%% %8d %7s%% %14.1f %12s\n", v, c, e,
+                     100 * (e / b - 1), n, t, n ? 1e6 * (e - b) / n : 0, p }'
     done
 done
-echo "overhead: the workload's own elapsed time / unprofiled, minus 1. torn: samples whose"
-echo "Python frames could not be shown to match the sample (shown native). stopped: how long"
-echo "the ptrace backend kept a thread stopped per sample (registers, stack and Python"
-echo "frames read), the price of exactness by stopping, as py-spy --native pays it."
+echo "overhead: the workload's own elapsed time / unprofiled, minus 1. torn: Python samples"
+echo "whose Python frames could not be shown to match the sample (kept native, or left out"
+echo "when read late). us/sample: the target's time added per sample; for ptrace it is the"
+echo "pause each stop costs (registers, stack and Python frames read), as py-spy --native"
+echo "pays it. py read us: the part of each ptrace stop the Python read took."

@@ -221,6 +221,8 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
     if (o->no_python && o->native)
         return bts_cli_usage_error(cmd, "--native merges Python frames with native ones: drop "
                                         "--no-python");
+    if (o->native && o->memory)
+        return bts_cli_usage_error(cmd, "--memory and --native do not go together");
     if (o->native && o->unwind == BTS_UNWIND_FP)
         return bts_cli_usage_error(cmd, "--native needs --unwind dwarf: the merge anchors "
                                         "Python frames on DWARF-unwound native frames");

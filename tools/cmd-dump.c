@@ -17,7 +17,7 @@ struct dump_opts {
     pid_t pid;
     bool json;
     bool lines;
-    bool native;    /* native stacks under the Python ones */
+    bool native;    /* one merged stack per Python thread */
     bool locals;    /* Python frames' local variables */
     bool no_python; /* native stacks only */
 };
@@ -40,7 +40,9 @@ static void usage(FILE *out)
           "  -p, --pid PID     the process to dump\n"
           "      --json        print a JSON array of {tid, name, state, frames, ...}\n"
           "      --lines       add (file:line) to native frames with debug info\n"
-          "      --native      Python threads: the native stack too, under the Python one\n"
+          "      --native      Python threads: one stack, each Python frame where the\n"
+          "                    interpreter ran it among the native frames (extensions,\n"
+          "                    libc, BLAS); read while the thread is stopped: exact\n"
           "      --locals      Python frames: local variables (int, float, str, bool,\n"
           "                    None, the length of list, tuple, dict and set; other\n"
           "                    types by name)\n"
@@ -126,6 +128,14 @@ static bool shows_native(const struct dump_view *d, const struct bts_thread_stac
     return d->native || !t->n_python_frames;
 }
 
+/* With --native, a Python thread whose stacks were merged shows that one
+ * stack (its Python frames where they ran); one whose stacks do not line
+ * up, or a dump by bt-spyd, shows them apart: Python, then native. */
+static bool shows_merged(const struct dump_view *d, const struct bts_thread_stack *t)
+{
+    return d->native && t->merged;
+}
+
 static void json_python(const struct dump_view *d, const struct bts_thread_stack *t, FILE *out)
 {
     fputs(", \"python\": ", out);
@@ -188,12 +198,17 @@ static void print_json(const struct dump_view *d, FILE *out)
         if (python)
             json_python(d, t, out);
         fputs(", \"frames\": [", out);
-        for (size_t k = 0; k < t->n_python_frames; k++, shown++) {
+        for (size_t k = 0; shows_merged(d, t) && k < t->n_merged; k++, shown++) {
+            fputs(shown ? ", " : "", out);
+            json_string(out, t->merged[k]);
+        }
+        for (size_t k = 0; !shows_merged(d, t) && k < t->n_python_frames; k++, shown++) {
             python_frame_text(&t->python_frames[k], line, sizeof(line));
             fputs(shown ? ", " : "", out);
             json_string(out, line);
         }
-        for (size_t k = 0; shows_native(d, t) && k < t->nframes; k++, shown++) {
+        for (size_t k = 0; !shows_merged(d, t) && shows_native(d, t) && k < t->nframes;
+             k++, shown++) {
             fputs(shown ? ", " : "", out);
             json_string(out, t->frames[k]);
         }
@@ -237,6 +252,14 @@ static void print_text(const struct dump_view *d, FILE *out)
         fputc('\n', out);
         if (t->error)
             fprintf(out, "    (%s)\n", missing_stack(t->error));
+        if (shows_merged(d, t)) {
+            for (size_t k = 0; k < t->n_merged; k++) {
+                fputs("    ", out);
+                put_clean(out, t->merged[k]);
+                fputc('\n', out);
+            }
+            continue;
+        }
         for (size_t k = 0; k < t->n_python_frames; k++) {
             const struct bts_thread_python_frame *f = &t->python_frames[k];
             python_frame_text(f, line, sizeof(line));
@@ -326,6 +349,7 @@ int bts_cmd_dump(int argc, char **argv)
     dopts.lines = o.lines;
     dopts.python = !o.no_python;
     dopts.locals = o.locals;
+    dopts.native = o.native;
     err = bts_profiler_dump(bts_cli_connect_path, o.pid, &dopts, &d, why, sizeof(why), hint,
                             sizeof(hint));
     if (err < 0) {

@@ -82,7 +82,8 @@ static void usage(FILE *out)
           "                         ran them, among native frames (extensions, libc, BLAS)\n"
           "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --unwind U         dwarf (libunwind over .eh_frame) or fp (default dwarf)\n"
-          "      --stack-size BYTES user stack copied per sample (default 8192)\n"
+          "      --stack-size BYTES user stack copied per sample (default 8192; 32768 with\n"
+          "                         --native)\n"
           "      --lines            add file:line to frames (needs debug info)\n"
           "      --title TEXT       flame graph title\n"
           "      --subtitle TEXT    flame graph subtitle\n"
@@ -231,8 +232,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
         return bts_cli_usage_error("record", "--memory and --idle do not go together");
     if (o->session.memory && o->session.subprocesses)
         return bts_cli_usage_error("record", "--memory follows one process: no --subprocesses");
-    if (o->session.memory && o->session.native)
-        return bts_cli_usage_error("record", "--memory and --native do not go together");
     return bts_cli_session_target("record", argc, argv, optind, &o->session);
 }
 
@@ -322,20 +321,24 @@ static const char *native_note(const struct bts_profiler *s, const struct record
 }
 
 /* After a --native profile: how many Python samples were merged and how
- * many torn (shown native under "[python frames torn]"), with the causes;
- * with ptrace, what reading the Python stack added to each stop. */
+ * many torn (shown native under "[python frames torn]", or left out when
+ * read late), with the causes; with ptrace, what reading the Python stack
+ * added to each stop. */
 static void print_native_summary(const struct bts_session_stats *st)
 {
-    uint64_t all = st->native_merged + st->native_torn;
+    uint64_t torn = st->native_torn + st->native_torn_late;
+    uint64_t all = st->native_merged + torn;
 
     if (!all)
         return;
     fprintf(stderr,
-            "bt-spy: python --native: %llu merged, %llu torn (%.2f%%; activation count %llu, "
-            "frame moved %llu, code changed %llu, still learning %llu, nothing to anchor "
-            "%llu)\n",
-            (unsigned long long)st->native_merged, (unsigned long long)st->native_torn,
-            100.0 * (double)st->native_torn / (double)all,
+            "bt-spy: python --native: %llu merged (%llu with the innermost frame unknown), %llu "
+            "torn (%.2f%%): %llu kept under [python frames torn], %llu read late and left out; "
+            "by cause: activation count %llu, frame moved %llu, code changed %llu, still "
+            "learning %llu, nothing to anchor %llu\n",
+            (unsigned long long)st->native_merged, (unsigned long long)st->native_unknown,
+            (unsigned long long)torn, 100.0 * (double)torn / (double)all,
+            (unsigned long long)st->native_torn, (unsigned long long)st->native_torn_late,
             (unsigned long long)st->native_torn_count, (unsigned long long)st->native_torn_frame,
             (unsigned long long)st->native_torn_code, (unsigned long long)st->native_torn_learning,
             (unsigned long long)st->native_torn_stack);
@@ -869,9 +872,7 @@ static int record_write(struct record_run *r)
 int bts_cmd_record(int argc, char **argv)
 {
     struct record_run r = {
-        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                          .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE},
-              .status = true},
+        .o = {.session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ}, .status = true},
     };
     struct bts_session_stats st;
     int ret, rc = BTS_EXIT_FAILURE;

@@ -112,6 +112,8 @@ static void usage(FILE *out)
           "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
+          "      --native           Python frames where they ran, among native frames\n"
+          "      --native-internal  --native, keeping the interpreter's call plumbing\n"
           "      --delay SEC        seconds between refreshes (default 1)\n"
           "      --once             print one table after --delay and exit\n"
           "      --no-tty           print plain tables even on a terminal\n"
@@ -635,10 +637,7 @@ static char *exit_note(const struct top_state *t)
 int bts_cmd_top(int argc, char **argv)
 {
     struct top_opts o = {
-        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ,
-                    .stack_size = BTS_SESSION_DEFAULT_STACK_SIZE,
-                    .threads = true,
-                    .lines = true},
+        .session = {.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ, .threads = true, .lines = true},
         .delay_s = 1.0,
     };
     struct top_state t = {.o = &o, .reset_at = -1, .sort = BTS_TOP_SORT_OWN_PCT};

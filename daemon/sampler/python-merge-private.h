@@ -81,6 +81,11 @@ struct bts_merge_frame {
     /* For Python frames: the line to show, the frame's own unless the
      * sample tells better; 0 when unknown. */
     int line;
+    /* The innermost activation's Python frame, which the merge could not
+     * tell (python and native unset): that activation was starting or
+     * ending its frame at the sample, called back from native code whose
+     * Python callers the outer activations vouch for. */
+    bool unknown;
 };
 
 struct bts_merge_opts {
@@ -96,6 +101,8 @@ struct bts_merge_stats {
      * sample after it returned, after another call took its place, or
      * with the frames it called since left out. */
     uint64_t rebuilt_returned, rebuilt_replaced, trimmed;
+    /* Merged with the innermost activation's frame shown unknown. */
+    uint64_t unknown_innermost;
     /* The line of each activation's innermost frame: read, and the sample
      * showed the same instruction; taken from the sample's instruction;
      * read, the sample not telling (the frame may have moved on within

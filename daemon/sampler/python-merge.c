@@ -20,7 +20,7 @@
  * other; elections are held again
  * every REELECT_EVERY observations, and counts halve at DECAY_AT so the
  * election follows what the process does now. */
-#define LEARN_MIN     8
+#define LEARN_MIN     4
 #define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
@@ -150,14 +150,15 @@ static bool name_matches(const char *pattern, const char *name)
     return strcmp(pattern, name) == 0;
 }
 
-/* The name without a GCC clone suffix (".cold", ".isra.0", ...), in buf. */
+/* The name without a GCC clone suffix (".cold", ".isra.0", ...) or the
+ * symbolizer's " (file:line)", in buf. */
 static const char *base_name(const char *name, char *buf, size_t len)
 {
-    const char *dot = strchr(name, '.');
-    if (!dot || (size_t)(dot - name) >= len)
+    size_t n = strcspn(name, ". ");
+    if (!name[n] || n >= len)
         return name;
-    memcpy(buf, name, (size_t)(dot - name));
-    buf[dot - name] = '\0';
+    memcpy(buf, name, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -385,7 +386,8 @@ static int split_runs(const struct bts_python_thread *t, size_t first, size_t *s
 struct run_view {
     size_t first, end;
     const struct bts_python_frame *lead;
-    int line; /* of the innermost frame shown */
+    int line;     /* of the innermost frame shown */
+    bool unknown; /* shown as one frame the merge could not tell */
 };
 
 /* The call site of activation `native_index` (its return address into
@@ -558,6 +560,12 @@ static bool push_run(struct bts_merge_frame *out, size_t max, size_t *n,
                      const struct bts_python_thread *t, const struct run_view *v)
 {
     bool first = true;
+    if (v->unknown) {
+        if (*n >= max)
+            return false;
+        out[(*n)++] = (struct bts_merge_frame){.unknown = true};
+        return true;
+    }
     if (v->lead) {
         if (!push(out, max, n, v->lead, 0, v->line))
             return false;
@@ -565,6 +573,34 @@ static bool push_run(struct bts_merge_frame *out, size_t max, size_t *n,
     }
     for (size_t j = v->first; j < v->end; j++, first = false) {
         if (!push(out, max, n, &t->frames[j], 0, first ? v->line : t->frames[j].line))
+            return false;
+    }
+    return true;
+}
+
+/* Whether activation `native_index` is pushing or popping a frame itself:
+ * a frame operation reached from it through the interpreter's plumbing
+ * (or nameless frames, which could be plumbing) alone. One that a named
+ * C function calls (list.sort calling its key function back) pushes the
+ * frame of a later activation, not this one's. */
+static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_index)
+{
+    for (size_t i = native_index; i-- > 0;) {
+        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
+            return true;
+        if (in->kinds[i] == BTS_MERGE_NATIVE || in->kinds[i] == BTS_MERGE_EVAL)
+            return false;
+    }
+    return false;
+}
+
+/* Whether only the interpreter's plumbing (named as such) lies between
+ * activation `native_index` and the leaf: it is starting or ending, or
+ * calls no code of its own. */
+static bool only_plumbing_below(const struct bts_merge_input *in, size_t native_index)
+{
+    for (size_t i = 0; i < native_index; i++) {
+        if (in->kinds[i] != BTS_MERGE_INTERNAL && in->kinds[i] != BTS_MERGE_FRAME_OP)
             return false;
     }
     return true;
@@ -582,12 +618,9 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
     uint64_t frame, code_ptr, previous;
     /* Its copies disagree, or it calls a frame push or pop: the loop's
      * view and the chain may differ at the sample itself. */
-    if (!agreed_value(&m->frame, in, f, &frame) || !code_value(m, in, f, &code_ptr))
+    if (!agreed_value(&m->frame, in, f, &frame) || !code_value(m, in, f, &code_ptr) ||
+        pushing_own_frame(in, native_index))
         return BTS_MERGE_TORN_FRAME;
-    for (size_t i = 0; i < native_index; i++) {
-        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
-            return BTS_MERGE_TORN_FRAME;
-    }
     /* Running in the loop itself, its pointers may be between two frames
      * (one set, the other not yet): only a frame that agrees with the
      * chain read is taken, none is rebuilt. At a call the loop has
@@ -668,12 +701,8 @@ static size_t newer_frames(const struct bts_python_merge *m, const struct bts_me
         t->frames[0].frame == frame)
         return 0;
     /* in the loop itself, or pushing or popping a frame: no settled view */
-    if (e0 == 0)
+    if (e0 == 0 || pushing_own_frame(in, e0))
         return 0;
-    for (size_t i = 0; i < e0; i++) {
-        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
-            return 0;
-    }
     for (size_t p = 1; p < t->n_frames; p++) {
         crossing |= t->frames[p - 1].is_entry;
         if (t->frames[p].frame != frame)
@@ -766,6 +795,7 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     }
     for (int k = 0; k < n_evals; k++) {
         views[k].lead = NULL;
+        views[k].unknown = false;
         views[k].first = k >= popped ? starts[k - popped] : 0;
         views[k].end = k >= popped ? starts[k - popped + 1] : 0;
         views[k].line = k >= popped ? t->frames[views[k].first].line : 0;
@@ -791,8 +821,19 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
             }
             views[k].line = innermost_line(m, in, evals[k], py, false);
         }
-        if (r == BTS_MERGE_OK)
+        if (r == BTS_MERGE_OK) {
             r = check_innermost(m, in, evals[0], &views[0], popped);
+            /* Every outer activation is vouched for, and the innermost one
+             * calls no code of its own (it is setting up or clearing its
+             * frame, called back by native code such as list.sort): its
+             * callers are known, its Python frame is not. Shown as one
+             * unknown frame at the leaf, not torn. */
+            if (r != BTS_MERGE_OK && n_evals >= 2 && only_plumbing_below(in, evals[0])) {
+                views[0] = (struct run_view){.unknown = true};
+                m->stats.unknown_innermost++;
+                r = BTS_MERGE_OK;
+            }
+        }
         if (r != BTS_MERGE_OK) {
             /* An early election may have picked a location that holds the
              * value only at some call sites: count again at once. */

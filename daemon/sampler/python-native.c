@@ -48,8 +48,8 @@ struct bts_python_native {
     uint8_t kinds[BTS_MAX_FRAMES];
     struct bts_merge_frame out[BTS_MAX_FRAMES + BTS_PYTHON_MAX_FRAMES];
     struct kept kept;
-    bool lines;
-    uint64_t trusted, torn, stop_ns;
+    bool lines, keep_internal;
+    uint64_t trusted, torn, torn_late, stop_ns;
 };
 
 struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
@@ -59,6 +59,7 @@ struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
     if (!pn)
         goto fail;
     pn->lines = lines;
+    pn->keep_internal = keep_internal;
     pn->merge = bts_python_merge_new(&mo);
     pn->kinds_cache = calloc(KIND_SLOTS, sizeof(*pn->kinds_cache));
     if (!pn->merge || !pn->kinds_cache)
@@ -90,6 +91,8 @@ void bts_python_native_reset(struct bts_python_native *pn)
 
 static uint8_t kind_of(struct bts_python_native *pn, const char *name)
 {
+    if (!pn)
+        return (uint8_t)bts_python_merge_classify(name);
     size_t h = ((uintptr_t)name >> 3) * 0x9e3779b97f4a7c15ull >> 52;
     for (size_t probe = 0; probe < 8; probe++) {
         struct kind_entry *e = &pn->kinds_cache[(h + probe) & (KIND_SLOTS - 1)];
@@ -102,6 +105,30 @@ static uint8_t kind_of(struct bts_python_native *pn, const char *name)
         }
     }
     return (uint8_t)bts_python_merge_classify(name);
+}
+
+/* With pn, its cache of each name's kind is used. */
+static void classify(struct bts_python_native *pn, struct bts_symbolizer *sym,
+                     const struct bts_unwind_frame *frames, size_t n, uint8_t *kinds)
+{
+    const char *loop_module = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        kinds[i] = kind_of(pn, bts_symbolizer_name(sym, frames[i].pc, i > 0));
+        if (!loop_module && kinds[i] == BTS_MERGE_EVAL)
+            loop_module = bts_symbolizer_module(sym, frames[i].pc);
+    }
+    for (size_t i = 0; loop_module && i < n; i++) {
+        if (kinds[i] == BTS_MERGE_UNKNOWN &&
+            strcmp(bts_symbolizer_module(sym, frames[i].pc), loop_module) != 0)
+            kinds[i] = BTS_MERGE_NATIVE;
+    }
+}
+
+void bts_python_native_classify(struct bts_symbolizer *sym, const struct bts_unwind_frame *frames,
+                                size_t n, uint8_t *kinds)
+{
+    classify(NULL, sym, frames, n, kinds);
 }
 
 /* --- stacks read while stopped ------------------------------------------- */
@@ -176,7 +203,7 @@ static int code_at(void *reader, uint64_t addr, uint64_t instr, struct bts_pytho
 
 int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u,
                             struct bts_symbolizer *sym, struct bts_python_frames *pf,
-                            const struct bts_raw_sample *raw, uint64_t *pcs, size_t max,
+                            const struct bts_raw_sample *raw, bool late, uint64_t *pcs, size_t max,
                             const char **thread_name, int *gil_held)
 {
     struct bts_python_frames_read pr;
@@ -216,8 +243,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
                                    pn->frames, BTS_MAX_FRAMES);
     if (n <= 0)
         return -1;
-    for (int i = 0; i < n; i++)
-        pn->kinds[i] = kind_of(pn, bts_symbolizer_name(sym, pn->frames[i].pc, i > 0));
+    classify(pn, sym, pn->frames, (size_t)n, pn->kinds);
 
     struct bts_merge_input in = {
         .native = pn->frames,
@@ -240,8 +266,9 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
         pn->trusted += trusted;
         for (size_t i = 0; i < merged && n_out < max; i++) {
             const struct bts_merge_frame *f = &pn->out[i];
-            uint64_t v = f->python ? bts_python_frames_tag(pf, f->python, f->line)
-                                   : native_value(pn, sym, f->native);
+            uint64_t v = f->unknown  ? bts_python_frames_tag_text(pf, "[python frame unknown]")
+                         : f->python ? bts_python_frames_tag(pf, f->python, f->line)
+                                     : native_value(pn, sym, f->native);
             if (!v)
                 return -1;
             pcs[n_out++] = v;
@@ -250,10 +277,19 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     }
     if (r == BTS_MERGE_NO_PYTHON)
         return 0;
-    /* Torn: the native stack as unwound, under a root that says so. */
+    if (late) {
+        pn->torn_late++;
+        return BTS_PYTHON_NATIVE_LATE;
+    }
+    /* Torn: the native stack as unwound, without the interpreter's own
+     * frames unless asked for, under a root that says so. */
     pn->torn++;
-    for (int i = 0; i < n && n_out + 1 < max; i++)
+    for (int i = 0; i < n && n_out + 1 < max; i++) {
+        if (!pn->keep_internal && pn->kinds[i] != BTS_MERGE_NATIVE &&
+            pn->kinds[i] != BTS_MERGE_UNKNOWN)
+            continue;
         pcs[n_out++] = native_value(pn, sym, (size_t)i);
+    }
     uint64_t root = bts_python_frames_tag_text(pf, "[python frames torn]");
     if (!root)
         return -1;
@@ -270,5 +306,6 @@ void bts_python_native_stats(const struct bts_python_native *pn,
     bts_python_merge_stats(pn->merge, &out->merge);
     out->trusted = pn->trusted;
     out->torn = pn->torn;
+    out->torn_late = pn->torn_late;
     out->stop_ns = pn->stop_ns;
 }

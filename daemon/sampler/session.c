@@ -193,7 +193,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
     if (!s->opts.rate_hz)
         s->opts.rate_hz = BTS_SESSION_DEFAULT_RATE_HZ;
     if (!s->opts.stack_size)
-        s->opts.stack_size = BTS_SESSION_DEFAULT_STACK_SIZE;
+        s->opts.stack_size =
+            opts->native ? BTS_SESSION_NATIVE_STACK_SIZE : BTS_SESSION_DEFAULT_STACK_SIZE;
     if (!s->opts.fault_period)
         s->opts.fault_period = BTS_SESSION_DEFAULT_FAULT_PERIOD;
     if (opts->argv) {
@@ -282,23 +283,44 @@ static void refresh_maps(struct bts_session *s)
     }
 }
 
+/* Whether a Python stack read now is too late for the sample (see
+ * PYTHON_LATE_NS). Judged when the read starts: what it reads is the thread
+ * at that moment, and a read that waits on the target's memory map (its own
+ * mmap or munmap) must not make the sample look late, or the phases that
+ * map memory lose samples. --memory keeps late samples: faults come in
+ * bursts, so many reads are late, and leaving them out would lose bytes;
+ * the function that keeps faulting is the one still running when the read
+ * comes. */
+static bool read_late(const struct bts_session *s, const struct bts_raw_sample *raw)
+{
+    return !s->opts.memory && s->prompt && s->polling && raw->time_ns &&
+           bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
+}
+
 /* --native: the sample's merged stack into s->pcs (leaf first, native
  * frames by function unless --lines): the number of values, 0 for a thread
  * that runs no Python (unwound as a native one), -1 when there is no stack
- * at all; *drop when --gil leaves it out. A sample read late is kept: the
- * merge checks it against the sample itself. */
+ * at all; *drop when it is left out: --gil and the thread does not hold the
+ * GIL, or read late and torn. A late read that the merge can tie to the
+ * sample is kept. */
 static int native_stack(struct bts_session *s, const struct bts_raw_sample *raw,
                         const char **thread_name, bool *drop)
 {
+    bool late = read_late(s, raw);
     int gil = -1, n;
 
     *drop = false;
     if (!raw->has_regs || !s->unwinder || !python_readable(s, raw->tid))
         return 0;
     refresh_maps(s);
-    n = bts_python_native_stack(s->native, s->unwinder, s->sym, s->python, raw, s->pcs,
+    n = bts_python_native_stack(s->native, s->unwinder, s->sym, s->python, raw, late, s->pcs,
                                 BTS_MAX_FRAMES, thread_name, &gil);
     python_read_done(s);
+    if (n == BTS_PYTHON_NATIVE_LATE) {
+        s->python_late++;
+        *drop = true;
+        return 0;
+    }
     if (s->opts.gil && gil != 1) {
         s->gil_dropped++;
         *drop = true;
@@ -312,15 +334,7 @@ static int native_stack(struct bts_session *s, const struct bts_raw_sample *raw,
 static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
                         const char **thread_name)
 {
-    /* Late or not is judged when the read starts: what it reads is the
-     * thread at that moment, and a read that waits on the target's memory
-     * map (its own mmap or munmap) must not make the sample look late, or
-     * the phases that map memory lose samples. */
-    /* --memory keeps late samples: faults come in bursts, so many reads are
-     * late, and leaving them out would lose bytes; the function that keeps
-     * faulting is the one still running when the read comes. */
-    bool late = !s->opts.memory && s->prompt && s->polling && raw->time_ns &&
-                bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
+    bool late = read_late(s, raw);
     struct bts_python_frames_read pr;
     size_t n;
 
@@ -994,6 +1008,8 @@ static void add_python_stats(const struct bts_session *s, struct bts_session_sta
         bts_python_native_stats(s->native, &ns); /* fills why[] */
         out->native_merged += why[BTS_MERGE_OK];
         out->native_torn += ns.torn;
+        out->native_torn_late += ns.torn_late;
+        out->native_unknown += ns.merge.unknown_innermost;
         out->native_stopped += ns.trusted;
         out->native_stop_ns += ns.stop_ns;
         out->native_torn_count += why[BTS_MERGE_TORN_COUNT];
@@ -1056,6 +1072,8 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->gil_dropped += c.gil_dropped;
         out->native_merged += c.native_merged;
         out->native_torn += c.native_torn;
+        out->native_torn_late += c.native_torn_late;
+        out->native_unknown += c.native_unknown;
         out->native_stopped += c.native_stopped;
         out->native_stop_ns += c.native_stop_ns;
         out->native_torn_count += c.native_torn_count;

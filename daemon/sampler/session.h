@@ -26,8 +26,12 @@ enum bts_unwind {
 #define BTS_SESSION_DEFAULT_RATE_HZ    100
 #define BTS_SESSION_MAX_RATE_HZ        20000 /* per thread; above it the overhead swamps the target */
 #define BTS_SESSION_DEFAULT_STACK_SIZE 8192
-#define BTS_SESSION_MIN_STACK_SIZE     512
-#define BTS_SESSION_MAX_STACK_SIZE     65528 /* perf_event: a sample stays below 64 KiB */
+/* --native: an evaluation loop activation must be in the copy for the
+ * merge to anchor on, and native code (BLAS kernels, OpenSSL) can use
+ * more than 8 KiB of stack below it. */
+#define BTS_SESSION_NATIVE_STACK_SIZE 32768
+#define BTS_SESSION_MIN_STACK_SIZE    512
+#define BTS_SESSION_MAX_STACK_SIZE    65528 /* perf_event: a sample stays below 64 KiB */
 /* --memory: every 32nd page fault (128 KiB with 4 KiB pages) */
 #define BTS_SESSION_DEFAULT_FAULT_PERIOD 32
 
@@ -37,7 +41,8 @@ struct bts_session_opts {
     unsigned rate_hz;  /* samples per second per thread; 0: the default */
     enum bts_backend backend;
     enum bts_unwind unwind;
-    uint32_t stack_size; /* user stack bytes copied per sample; 0: the default */
+    uint32_t stack_size; /* user stack bytes copied per sample; 0: the default
+                          * (BTS_SESSION_NATIVE_STACK_SIZE with native) */
     bool threads;        /* add a "thread NAME (TID)" root frame */
     bool idle;           /* also sample sleeping threads (wall clock) */
     bool lines;          /* add file:line to frame names */
@@ -114,10 +119,12 @@ struct bts_session_stats {
     unsigned python_notes;
     char python_note[192];
     /* --native, summed over the followed processes. */
-    uint64_t native_merged;  /* samples shown as merged Python + native stacks */
-    uint64_t native_torn;    /* Python samples shown native under "[python frames torn]" */
-    uint64_t native_stopped; /* merged from Python stacks read while the thread was stopped */
-    uint64_t native_stop_ns; /* time those reads kept the thread stopped (ptrace) */
+    uint64_t native_merged;    /* samples shown as merged Python + native stacks */
+    uint64_t native_torn;      /* Python samples shown native under "[python frames torn]" */
+    uint64_t native_torn_late; /* torn and read late: left out (also in python_late) */
+    uint64_t native_unknown;   /* merged, the innermost frame "[python frame unknown]" */
+    uint64_t native_stopped;   /* merged from Python stacks read while the thread was stopped */
+    uint64_t native_stop_ns;   /* time those reads kept the thread stopped (ptrace) */
     /* the torn ones by cause: activations != runs of Python frames, an
      * activation's frame or code not the one read, the anchors not
      * learned yet, no activation in the copied stack */

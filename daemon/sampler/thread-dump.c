@@ -19,6 +19,8 @@
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
 #include "python-locals.h"
+#include "python-merge-private.h"
+#include "python-native-private.h"
 #include "python-reader.h"
 #include "remote-read.h"
 #include "symbolizer.h"
@@ -47,6 +49,10 @@ struct thread_copy {
     bool holds_gil;
     uint64_t thread_id;      /* the Python thread's ident */
     uint64_t gil_lo, gil_hi; /* its GIL's bytes; 0, 0 when unknown */
+    bool python_read;        /* its Python stack was read (at its stop) */
+    /* opts.native: the Python frames as read (strings in the arena), for
+     * the merge */
+    struct bts_python_thread raw;
 };
 
 /* Blocks the Python strings, frames and locals live in, freed together. */
@@ -261,8 +267,29 @@ out:
     return err;
 }
 
-/* Reads the Python stack of thread i, whose copy just arrived, from the
- * interpreter's thread state that names its tid. */
+/* Keeps the frames of `pt` for the merge, named by the arena's copies. */
+static void keep_raw(struct bts_thread_dump *d, struct thread_copy *c,
+                     const struct bts_python_thread *pt,
+                     const struct bts_thread_python_frame *named)
+{
+    struct bts_python_frame *raw = arena_alloc(d, pt->n_frames * sizeof(*raw));
+
+    if (!raw) {
+        d->error = -ENOMEM;
+        return;
+    }
+    for (size_t k = 0; k < pt->n_frames; k++) {
+        raw[k] = pt->frames[k];
+        raw[k].name = named[k].name;
+        raw[k].filename = named[k].filename;
+    }
+    c->raw = *pt;
+    c->raw.name = "";
+    c->raw.frames = raw;
+}
+
+/* Reads the Python stack of thread i, stopped with its copy just taken,
+ * from the interpreter's thread state that names its tid. */
 static void read_python(struct bts_thread_dump *d, size_t i)
 {
     struct bts_thread_stack *t = &d->threads[i];
@@ -273,6 +300,7 @@ static void read_python(struct bts_thread_dump *d, size_t i)
 
     /* only this thread's chain is walked: a dump of N threads reads N
      * stacks, not N times all of them */
+    c->python_read = true;
     if (bts_python_sample_thread(d->py, t->tid, &s) < 0 || s.n_threads != 1)
         return;
     pt = &s.threads[0];
@@ -303,22 +331,48 @@ static void read_python(struct bts_thread_dump *d, size_t i)
     }
     t->python_frames = frames;
     t->n_python_frames = pt->n_frames;
+    if (d->opts.native)
+        keep_raw(d, c, pt, frames);
+}
+
+/* Thread `tid`'s entry; a thread born after the listing is added (NULL
+ * when out of memory). */
+static struct bts_thread_stack *thread_entry(struct bts_thread_dump *d, pid_t tid, const char *comm,
+                                             size_t *i)
+{
+    struct bts_thread_stack *t = find_thread(d, tid, i);
+    if (t)
+        return t;
+    if (!(t = add_thread(d, tid))) {
+        d->error = -ENOMEM;
+        return NULL;
+    }
+    *i = d->n - 1;
+    if (comm)
+        snprintf(t->name, sizeof(t->name), "%s", comm);
+    return t;
+}
+
+/* The thread is stopped, its registers and stack copied: its Python stack
+ * read now is of the same instant. */
+static void on_stopped(void *ctx, pid_t tid)
+{
+    struct bts_thread_dump *d = ctx;
+    size_t i;
+
+    if (d->py && thread_entry(d, tid, NULL, &i) && !d->copies[i].taken && !d->copies[i].python_read)
+        read_python(d, i);
 }
 
 static void on_sample(void *ctx, const struct bts_raw_sample *s)
 {
     struct bts_thread_dump *d = ctx;
     size_t i;
-    struct bts_thread_stack *t = find_thread(d, s->tid, &i);
-    if (!t) { /* born after the listing */
-        if (!(t = add_thread(d, s->tid))) {
-            d->error = -ENOMEM;
-            return;
-        }
-        i = d->n - 1;
-        if (s->thread_name)
-            snprintf(t->name, sizeof(t->name), "%s", s->thread_name);
-    }
+    struct bts_thread_stack *t = thread_entry(d, s->tid, s->thread_name, &i);
+    if (!t)
+        return;
+    if (s->thread_name && !t->name[0])
+        snprintf(t->name, sizeof(t->name), "%s", s->thread_name);
     struct thread_copy *c = &d->copies[i];
     if (c->taken || !s->has_regs)
         return;
@@ -333,7 +387,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *s)
         c->stack_size = s->stack_size;
     }
     c->taken = true;
-    if (d->py)
+    if (d->py && !c->python_read)
         read_python(d, i);
 }
 
@@ -357,8 +411,11 @@ static int copy_threads(struct bts_thread_dump *d)
         return -errno;
     struct bts_backend_config cfg = {
         .pid = d->pid, .rate_hz = 1, .stack_size = DUMP_STACK_SIZE, .idle = true};
-    struct bts_backend_sink sink = {
-        .ctx = d, .sample = on_sample, .lost = on_lost, .maps_changed = on_maps_changed};
+    struct bts_backend_sink sink = {.ctx = d,
+                                    .sample = on_sample,
+                                    .lost = on_lost,
+                                    .maps_changed = on_maps_changed,
+                                    .stopped = on_stopped};
     if ((ret = b->ops->start(b, &cfg, &sink)) < 0)
         goto out;
     ret = b->ops->poll(b, 0); /* the first tick is due at once */
@@ -411,6 +468,66 @@ static int name_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder 
             break;
     }
     return 0;
+}
+
+/* opts.native: thread i's native and Python stacks, both of the instant it
+ * was stopped, merged into t->merged (left NULL when they do not line up). */
+static int merge_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder *u,
+                        struct bts_symbolizer *sym, struct bts_python_merge *m)
+{
+    struct thread_copy *c = &d->copies[i];
+    struct bts_thread_stack *t = &d->threads[i];
+    struct bts_unwind_frame *frames = calloc(BTS_MAX_FRAMES, sizeof(*frames));
+    size_t max = BTS_MAX_FRAMES + BTS_PYTHON_MAX_FRAMES, n_out = 0;
+    struct bts_merge_frame *out = calloc(max, sizeof(*out));
+    uint8_t kinds[BTS_MAX_FRAMES];
+    const char **merged = NULL;
+    int n, ret = -ENOMEM;
+
+    if (!frames || !out)
+        goto out;
+    ret = 0;
+    n = bts_unwinder_unwind_frames(u, c->regs, c->stack, c->stack_size, frames, BTS_MAX_FRAMES);
+    if (n <= 0)
+        goto out;
+    bts_python_native_classify(sym, frames, (size_t)n, kinds);
+    struct bts_merge_input in = {
+        .native = frames,
+        .kinds = kinds,
+        .n_native = (size_t)n,
+        .complete = frames[n - 1].outermost,
+        .regs = c->regs,
+        .stack = c->stack,
+        .stack_size = c->stack_size,
+        .python = &c->raw,
+        .trusted = true,
+    };
+    if (bts_python_merge(m, &in, out, max, &n_out) != BTS_MERGE_OK || !n_out)
+        goto out;
+    ret = -ENOMEM;
+    if (!(merged = arena_alloc(d, n_out * sizeof(*merged))))
+        goto out;
+    for (size_t k = 0; k < n_out; k++) {
+        const struct bts_python_frame *f = out[k].python;
+        char text[8192];
+
+        if (f && out[k].line > 0)
+            snprintf(text, sizeof(text), "%s (%s:%d)", f->name, f->filename, out[k].line);
+        else if (f)
+            snprintf(text, sizeof(text), "%s (%s)", f->name, f->filename);
+        else
+            snprintf(text, sizeof(text), "%s",
+                     bts_symbolizer_name(sym, frames[out[k].native].pc, out[k].native > 0));
+        if (!(merged[k] = arena_strdup(d, text)))
+            goto out;
+    }
+    t->merged = merged;
+    t->n_merged = n_out;
+    ret = 0;
+out:
+    free(frames);
+    free(out);
+    return ret;
 }
 
 /* Functions a thread runs only while it takes (or hands over) the GIL,
@@ -539,18 +656,23 @@ static int unwind_threads(struct bts_thread_dump *d, struct dump_maps *m, bool l
     int ret = 0;
     struct bts_unwinder *u = NULL;
     struct bts_symbolizer *sym = NULL;
+    struct bts_python_merge *merge = NULL;
     struct bts_unwind_target target = {.ctx = m, .find_map = dump_find_map};
     struct bts_symbolizer_opts so = {.lines = lines, .demangle = true};
-    if (!(u = bts_unwinder_new(&target)) || !(sym = bts_symbolizer_new(m->maps, &so))) {
+    if (!(u = bts_unwinder_new(&target)) || !(sym = bts_symbolizer_new(m->maps, &so)) ||
+        (d->opts.native && !(merge = bts_python_merge_new(NULL)))) {
         ret = -errno;
         goto out;
     }
     for (size_t i = 0; i < d->n && ret == 0; i++) {
         ret = name_frames(d, i, u, sym);
+        if (ret == 0 && merge && d->copies[i].taken && d->copies[i].raw.n_frames)
+            ret = merge_frames(d, i, u, sym, merge);
         if (ret == 0)
             python_state(d, i);
     }
 out:
+    bts_python_merge_free(merge);
     bts_symbolizer_free(sym);
     bts_unwinder_free(u);
     return ret;

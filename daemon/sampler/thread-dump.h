@@ -49,12 +49,20 @@ struct bts_thread_stack {
     const char *python_name; /* threading's name ("MainThread"); NULL if none */
     size_t n_python_frames;
     const struct bts_thread_python_frame *python_frames; /* innermost first */
+    /* With opts.native: one stack, leaf first, each Python frame
+     * ("qualname (path:line)") where the evaluation loop ran it among the
+     * native frames, the interpreter's call plumbing left out. Exact: the
+     * Python stack was read while the thread was stopped for its copy.
+     * NULL when the two could not be merged (shown apart then). */
+    size_t n_merged;
+    const char **merged;
 };
 
 struct bts_thread_dump_opts {
     bool lines;  /* native frames get " (file:line)" where debug info says */
     bool python; /* read Python stacks when the process runs CPython 3.8-3.13 */
     bool locals; /* and each Python frame's local variables */
+    bool native; /* and merge each Python thread's stacks into one (merged) */
 };
 
 struct bts_thread_dump;
@@ -70,8 +78,10 @@ int bts_thread_dump(pid_t pid, bool lines, struct bts_thread_dump **out);
  * before any thread stops; each thread's Python stack is read as soon as
  * its registers and stack are copied; whether it waits for the GIL is told
  * from those (a futex wait inside the GIL, or a GIL-taking function on its
- * native stack). A Python it cannot read leaves the native stacks and a
- * note (bts_thread_dump_python_note). bts_thread_dump() is this with
+ * native stack). Each Python stack is read while its thread is still
+ * stopped, so it and the native stack are of one instant. A Python it
+ * cannot read leaves the native stacks and a note
+ * (bts_thread_dump_python_note). bts_thread_dump() is this with
  * python on and locals off. */
 int bts_thread_dump_take(pid_t pid, const struct bts_thread_dump_opts *opts,
                          struct bts_thread_dump **out);

@@ -10,8 +10,9 @@
 # where the interpreter has symbols) under the right Python caller, and not
 # one under a wrong one (nativecheck.py). record names the share of samples
 # it could not merge. On the first interpreter also: the interpreter's call
-# plumbing is hidden unless --native-internal, and report --collapse-native
-# folds native frames into their caller. Prints what it covered; fails if
+# plumbing is hidden unless --native-internal, report --collapse-native
+# folds native frames into their caller, dump --native shows one exact stack
+# per Python thread, and top takes --native. Prints what it covered; fails if
 # nothing.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
@@ -67,6 +68,34 @@ grep -Eq '(^|;)(_PyObject_MakeTpCall|PyObject_Vectorcall|_PyFunction_Vectorcall)
 grep -q 'hash_work (' "$WORK/collapsed.csv" || py_fail "report --collapse-native lost hash_work"
 grep -Eq 'libcrypto|_json|SHA256' "$WORK/collapsed.csv" &&
     py_fail "report --collapse-native still lists native frames under Python ones"
+
+# dump --native: one stack per Python thread, its Python stack read while the
+# thread is stopped for its copy, so every such stack must be right. A thread
+# whose stacks could not be merged shows them apart (a "native:" section) and
+# is left out here.
+"$py" "$workload" --seconds 5 >/dev/null &
+pypid=$!
+sleep 1.5
+: >"$WORK/dumps.folded"
+for _ in 1 2 3 4 5 6 7 8; do
+    if ! "$BTS" dump --native --pid "$pypid" >"$WORK/dump.txt" 2>"$WORK/err"; then
+        cat "$WORK/err"
+        py_fail "dump --native failed"
+        break
+    fi
+    awk '/^Thread /{if (n && !apart) print s " 1"; s=""; n=0; apart=0; next}
+         /^    native:$/{apart=1; next}
+         /^    [^ ]/{sub(/^    /, ""); s = n ? $0 ";" s : $0; n++}
+         END{if (n && !apart) print s " 1"}' "$WORK/dump.txt" >>"$WORK/dumps.folded"
+    sleep 0.3
+done
+wait "$pypid"
+native_check "$WORK/dumps.folded" --label "dump --native" --min-right 100 --min-samples 3 ||
+    py_fail "dump --native: see above"
+# top --native takes the option and shows a table
+"$BTS" top --native --once --delay 1 --no-tty -- "$py" "$workload" --seconds 2 \
+    >"$WORK/top.txt" 2>"$WORK/err" || { cat "$WORK/err"; py_fail "top --native failed"; }
+grep -q '%Own' "$WORK/top.txt" || py_fail "top --native printed no table"
 
 [ "${#covered[@]}" -gt 0 ] || fail "no interpreter was covered"
 py_finish "$(printf '%s; ' "${covered[@]}")"

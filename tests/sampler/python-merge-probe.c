@@ -11,7 +11,9 @@
 
 #include "elf-image.h"
 #include "proc-maps.h"
+#include "python-merge-compare.h"
 #include "python-merge-private.h"
+#include "python-native-private.h"
 #include "python-reader.h"
 #include "symbolizer.h"
 #include "unwinder-private.h"
@@ -181,31 +183,11 @@ static void record_sample(struct probe *p, const uint64_t *regs, uint64_t stack_
 
 /* The two merges agree: the same frames in the same order (Python frames
  * by address and code object). Lines are compared apart. */
-static bool same_stack(const struct bts_merge_frame *t, size_t nt, const struct bts_merge_frame *l,
-                       size_t nl, bool *lines_differ)
-{
-    *lines_differ = false;
-    if (nt != nl)
-        return false;
-    for (size_t i = 0; i < nt; i++) {
-        if (!t[i].python != !l[i].python)
-            return false;
-        if (!t[i].python) {
-            if (t[i].native != l[i].native)
-                return false;
-            continue;
-        }
-        if (t[i].python->frame != l[i].python->frame || t[i].python->code != l[i].python->code)
-            return false;
-        if (t[i].line != l[i].line)
-            *lines_differ = true;
-    }
-    return true;
-}
-
 static const char *frame_name(struct probe *p, const struct bts_merge_frame *f)
 {
-    return f->python ? f->python->name : bts_symbolizer_name(p->sym, p->native[f->native].pc, true);
+    return f->unknown  ? "[python frame unknown]"
+           : f->python ? f->python->name
+                       : bts_symbolizer_name(p->sym, p->native[f->native].pc, true);
 }
 
 static void print_wrong(struct probe *p, const struct bts_merge_frame *t, size_t nt,
@@ -253,9 +235,7 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
                                        BTS_MAX_FRAMES);
     if (n <= 0)
         return 0;
-    for (int i = 0; i < n; i++)
-        p->kinds[i] =
-            (uint8_t)bts_python_merge_classify(bts_symbolizer_name(p->sym, p->native[i].pc, i > 0));
+    bts_python_native_classify(p->sym, p->native, (size_t)n, p->kinds);
     p->taken++;
     const struct bts_python_thread *tt = &truth.threads[0];
     const struct bts_python_thread *lt = late.n_threads == 1 ? &late.threads[0] : NULL;
@@ -290,7 +270,7 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
         return 0;
     p->published++;
     bool lines_differ;
-    if (!same_stack(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
+    if (!same_merge(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
         p->wrong++;
         print_wrong(p, p->truth_out, nt, p->late_out, nl);
         fprintf(stderr, "  truth chain:");
@@ -356,7 +336,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct probe_opts o = {.samples = 400, .delay_us = 100, .stack_size = 8192, .max_torn = -1};
+    struct probe_opts o = {.samples = 400, .delay_us = 100, .stack_size = 32768, .max_torn = -1};
     static struct probe p;
     int c, ret = 1;
 
