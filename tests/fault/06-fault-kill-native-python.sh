@@ -15,9 +15,7 @@ ROUNDS=${BTS_KILL_ROUNDS:-8}
 FAULT_WHAT="Python target"
 FAULT_RECORD_OPTS=(--native)
 trap fault_cleanup EXIT
-[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
-py_init
-"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
+py_native_init
 
 py_pick
 for py in "${PICKED[@]}"; do

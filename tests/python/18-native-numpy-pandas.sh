@@ -17,12 +17,7 @@
 # 999 Hz, for speed; the bounds stay.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
-[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
-py_init
-"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
-
-rate=999
-[ -z "${BTS_SANITIZE:-}" ] || rate=499
+py_native_init
 libs=()
 for py in "${PYTHONS[@]}"; do
     "$py" -c 'import numpy, pandas' 2>/dev/null && libs+=("$py")
@@ -41,15 +36,9 @@ for m in (numpy, pandas): print(os.path.dirname(os.path.realpath(m.__file__)))')
     for backend in perf ptrace; do
         tag="$version ($(py_linkage "$py")) $backend"
         out="$WORK/$version-$backend"
-        if ! "$BTS" record --native --backend "$backend" -r "$rate" -f collapsed \
-            -o "$out.folded" --no-status -- "$py" "$PY_BACKTEST" --backend pandas \
-            --history naive --symbols 2 --bars 1500 --seconds 5 --phase-times --json \
-            >"$out.json" 2>"$out.err"; then
-            cat "$out.err"
-            py_fail "$tag: record --native failed"
-            continue
-        fi
-        grep -Ei 'torn|merged' "$out.err" | sed "s|^|$tag: |"
+        py_record_native "$tag" "$out" --backend "$backend" -r "$PY_NATIVE_RATE" -- "$py" \
+            "$PY_BACKTEST" --backend pandas --history naive --symbols 2 --bars 1500 \
+            --seconds 5 --phase-times --json || continue
         # numpy's dispatchers run code it compiles under this pseudo-file name
         native_libs callers "$out.folded" --label "$tag" \
             --group numpy="${dirs[0]}" --group pandas="${dirs[1]}" --need numpy --need pandas \

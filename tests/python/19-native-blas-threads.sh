@@ -16,12 +16,7 @@
 # instead of 999 Hz, for speed; the bounds stay.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
-[ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
-py_init
-"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
-
-rate=999
-[ -z "${BTS_SANITIZE:-}" ] || rate=499
+py_native_init
 workload="$PY_WORKLOADS/blas_threads.py"
 # blas_threads.py's JSON line, as nativelibs.py options (or "" without OpenBLAS).
 blas_opts() {
@@ -46,14 +41,8 @@ for py in "${blas[@]}"; do
     for backend in perf ptrace; do
         tag="$version ($(py_linkage "$py")) $backend"
         out="$WORK/$version-$backend"
-        if ! "$BTS" record --native --threads --backend "$backend" -r "$rate" -f collapsed \
-            -o "$out.folded" --no-status -- "$py" "$workload" --seconds 3 \
-            >"$out.json" 2>"$out.err"; then
-            cat "$out.err"
-            py_fail "$tag: record --native --threads failed"
-            continue
-        fi
-        grep -Ei 'torn|merged' "$out.err" | sed "s|^|$tag: |"
+        py_record_native "$tag" "$out" --threads --backend "$backend" -r "$PY_NATIVE_RATE" \
+            -- "$py" "$workload" --seconds 3 || continue
         read -ra opts <<<"$(blas_opts "$out.json")"
         [ ${#opts[@]} -gt 0 ] || { py_fail "$tag: the workload found no OpenBLAS"; continue; }
         "$PYTOOL" "$PY_DIR/nativelibs.py" threads "$out.folded" --label "$tag" "${opts[@]}" \

@@ -286,14 +286,13 @@ def main(argv=None):
     t.add_argument("--min-samples", type=int, default=20,
                    help="samples a pool thread needs to be judged")
     t.add_argument("--label", default="")
+    f.set_defaults(run=cmd_files)
+    c.set_defaults(run=cmd_callers)
+    t.set_defaults(run=cmd_threads)
     a = p.parse_args(argv)
     if a.cmd == "callers" and not (a.caller_under or a.caller):
         p.error("callers needs --caller-under or --caller")
-    cmds = {"files": cmd_files, "callers": cmd_callers, "threads": cmd_threads}
-    if a.cmd not in cmds:
-        p.print_help()
-        return 2
-    return cmds[a.cmd](a)
+    return a.run(a) if a.cmd else p.error("name a command: files, callers or threads")
 
 
 if __name__ == "__main__":
