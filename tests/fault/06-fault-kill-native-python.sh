@@ -15,6 +15,19 @@ ROUNDS=${BTS_KILL_ROUNDS:-8}
 FAULT_WHAT="Python target"
 FAULT_RECORD_OPTS=(--native)
 trap fault_cleanup EXIT
+# 01's round options, but --idle only with ptrace: the perf_event backend
+# refuses it, and a bt-spy that exits at once tests nothing.
+fault_round_opts() {
+    case $((RANDOM % 4)) in
+    0) opts=(--rate 100) ;;
+    1) opts=(--rate 997) ;;
+    2)
+        opts=(--rate 997)
+        [ "$1" = perf ] || opts+=(--idle)
+        ;;
+    *) opts=(--rate 500 --threads) ;;
+    esac
+}
 py_native_init
 
 py_pick

@@ -48,6 +48,17 @@ attached_now() {
     find /proc/"$1"/fd -lname 'anon_inode:*perf_event*' 2>/dev/null | grep -q .
 }
 
+# fault_round_opts BACKEND: sets opts, a random round's record options. A
+# test may redefine it after sourcing.
+fault_round_opts() {
+    case $((RANDOM % 4)) in
+    0) opts=(--rate 100) ;;
+    1) opts=(--rate 997) ;;
+    2) opts=(--rate 997 --idle) ;;
+    *) opts=(--rate 500 --threads) ;;
+    esac
+}
+
 kill_rounds() {
     local backend=$1 round ms spid s tracer attached=0 opts
     # The backend must work at all, or the kills below test nothing.
@@ -58,12 +69,7 @@ kill_rounds() {
             "--pid cannot record a running $FAULT_WHAT"
     fi
     for round in $(seq 1 "$ROUNDS"); do
-        case $((RANDOM % 4)) in
-        0) opts=(--rate 100) ;;
-        1) opts=(--rate 997) ;;
-        2) opts=(--rate 997 --idle) ;;
-        *) opts=(--rate 500 --threads) ;;
-        esac
+        fault_round_opts "$backend"
         "$BTS" record "${FAULT_RECORD_OPTS[@]}" --backend "$backend" --pid "$epid" "${opts[@]}" \
             -o "$WORK/k.folded" --no-status >/dev/null 2>&1 &
         spid=$!
