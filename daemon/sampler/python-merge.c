@@ -594,6 +594,32 @@ static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_in
     return false;
 }
 
+/* Whether a nameless frame of the interpreter lies between activation
+ * `native_index` and the first named native function under it (or the
+ * leaf): one that could be pushing or popping the activation's frame. */
+static bool nameless_below(const struct bts_merge_input *in, size_t native_index)
+{
+    for (size_t i = native_index; i-- > 0;) {
+        if (in->kinds[i] == BTS_MERGE_UNKNOWN)
+            return true;
+        if (in->kinds[i] == BTS_MERGE_NATIVE || in->kinds[i] == BTS_MERGE_EVAL)
+            return false;
+    }
+    return false;
+}
+
+/* Whether activation `native_index` calls only named work of its own: no
+ * plumbing, frame operation or nameless frame of the interpreter between
+ * it and the leaf. */
+static bool only_work_below(const struct bts_merge_input *in, size_t native_index)
+{
+    for (size_t i = 0; i < native_index; i++) {
+        if (in->kinds[i] != BTS_MERGE_NATIVE)
+            return false;
+    }
+    return true;
+}
+
 /* Whether only the interpreter's plumbing (named as such) lies between
  * activation `native_index` and the leaf: it is starting or ending, or
  * calls no code of its own. */
@@ -624,8 +650,11 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
     /* Running in the loop itself, its pointers may be between two frames
      * (one set, the other not yet): only a frame that agrees with the
      * chain read is taken, none is rebuilt. At a call the loop has
-     * settled on its frame. */
-    bool settled = native_index > 0;
+     * settled on its frame, unless what it calls could be a frame push or
+     * pop with no name (a stripped interpreter's static functions): there
+     * its frame and code pointers were seen to name a frame and the callee
+     * it had just popped (pandas under Debian's 3.11). */
+    bool settled = native_index > 0 && !nameless_below(in, native_index);
     if (popped) {
         /* The whole run returned since: only its entry frame can be told
          * apart from the rest, so that is all it may have held. */
@@ -767,13 +796,27 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     }
     skip = newer_frames(m, in, evals[0]);
     n_runs = split_runs(t, skip, starts);
+    /* Read at the sample itself, one run more than activations while the
+     * innermost one calls out through the interpreter's plumbing: the
+     * frame of a call whose loop has not started yet (list.sort pushing
+     * its key function's frame). It has not run: left out, as frames
+     * pushed after a sample are. */
+    if (in->trusted && complete && n_runs == n_evals + 1 && evals[0] > 0 &&
+        !only_work_below(in, evals[0])) {
+        skip = starts[1];
+        n_runs = split_runs(t, skip, starts);
+    }
     if (n_runs < 0 || n_evals > n_runs + 1 || (complete && n_evals < n_runs)) {
         r = BTS_MERGE_TORN_COUNT;
         goto out;
     }
-    /* One run too few: the innermost one may have returned since. */
+    /* One run too few: the innermost one may have returned since. Read at
+     * the sample itself, that is an activation whose frame the chain has
+     * let go already, ending (only plumbing under it): it runs no Python
+     * frame any more. */
     if (n_evals == n_runs + 1 || (complete && n_evals != n_runs)) {
-        if (in->trusted || n_evals < 2) {
+        bool ending = in->trusted && n_evals == n_runs + 1 && only_plumbing_below(in, evals[0]);
+        if ((in->trusted && !ending) || n_evals < 2) {
             r = BTS_MERGE_TORN_COUNT;
             goto out;
         }
@@ -799,6 +842,12 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         views[k].first = k >= popped ? starts[k - popped] : 0;
         views[k].end = k >= popped ? starts[k - popped + 1] : 0;
         views[k].line = k >= popped ? t->frames[views[k].first].line : 0;
+    }
+    if (popped && in->trusted) {
+        /* the activation that is ending, shown as the anchored path shows
+         * one it cannot tell */
+        views[0].unknown = true;
+        m->stats.unknown_innermost++;
     }
     if (!in->trusted) {
         if (m->frame.elected == NO_LOC || code_anchor(m) == NO_LOC) {

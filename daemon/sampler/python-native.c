@@ -21,8 +21,8 @@
 
 #define KIND_SLOTS 4096u
 
-/* The kind of each function name the symbolizer handed out (its names are
- * stable pointers, one per function). */
+/* The kind of each name the symbolizer handed out, by pointer (its names
+ * are stable, and the same pointer comes back for a pc looked up again). */
 struct kind_entry {
     const char *name;
     uint8_t kind;

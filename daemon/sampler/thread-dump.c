@@ -511,7 +511,9 @@ static int merge_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder
         const struct bts_python_frame *f = out[k].python;
         char text[8192];
 
-        if (f && out[k].line > 0)
+        if (out[k].unknown)
+            snprintf(text, sizeof(text), "[python frame unknown]");
+        else if (f && out[k].line > 0)
             snprintf(text, sizeof(text), "%s (%s:%d)", f->name, f->filename, out[k].line);
         else if (f)
             snprintf(text, sizeof(text), "%s (%s)", f->name, f->filename);

@@ -593,6 +593,41 @@ START_TEST(test_merge_shows_an_innermost_activation_at_its_start_as_unknown)
 }
 END_TEST
 
+START_TEST(test_merge_read_while_stopped_leaves_out_a_call_not_started_and_marks_one_ending)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    size_t n;
+    /* list.sort pushed its key function's frame e; e's loop has not
+     * started: e has not run */
+    memset(&f, 0, sizeof(f));
+    fake_native(&f, BTS_MERGE_FRAME_OP, 0, 0);                      /* push */
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);                      /* vectorcall */
+    fake_native(&f, BTS_MERGE_NATIVE, 0, 0);                        /* list_sort */
+    fake_native(&f, BTS_MERGE_EVAL, 0xb000, 0xbc00 + 0x100 + 0x40); /* b's loop */
+    fake_native(&f, BTS_MERGE_INTERNAL, 0, 0);                      /* Py_RunMain */
+    fake_python(&f, 0xe000, 0xec00, 0, true);
+    fake_python(&f, 0xb000, 0xbc00, 0x40, false);
+    fake_python(&f, 0xa000, 0xac00, 0x10, true);
+    struct bts_merge_input in = fake_input(&f, true);
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(!out[0].python && out[0].native == 2);
+    ck_assert(out[1].python == &f.frames[1]);
+    /* e's loop is ending, its frame gone from the chain already */
+    f.kinds[0] = BTS_MERGE_EVAL;
+    f.frames[0] = f.frames[1];
+    f.frames[1] = f.frames[2];
+    f.thread.n_frames = 2;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    ck_assert(out[0].unknown);
+    ck_assert(!out[1].python && out[1].native == 2);
+    ck_assert(out[2].python == &f.frames[0]);
+    bts_python_merge_free(m);
+}
+END_TEST
+
 START_TEST(test_merge_is_torn_when_copies_of_the_frame_disagree)
 {
     struct bts_python_merge *m = bts_python_merge_new(NULL);
@@ -927,6 +962,8 @@ static Suite *bts_python_merge_suite(void)
     tcase_add_test(tc, test_merge_leaves_out_calls_made_since_unless_a_nameless_frame_hides_one);
     tcase_add_test(tc, test_merge_is_torn_while_its_loop_pushes_or_pops_a_frame_not_a_later_one);
     tcase_add_test(tc, test_merge_shows_an_innermost_activation_at_its_start_as_unknown);
+    tcase_add_test(
+        tc, test_merge_read_while_stopped_leaves_out_a_call_not_started_and_marks_one_ending);
     tcase_add_test(tc, test_merge_is_torn_when_copies_of_the_frame_disagree);
     suite_add_tcase(s, tc);
     tc = tcase_create("recorded");

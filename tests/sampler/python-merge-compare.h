@@ -10,7 +10,8 @@
 
 /* An unknown frame in the late merge l (the innermost activation's, which
  * it could not tell) stands for that activation's run in the truth t: its
- * Python frames up to its entry frame. *lines_differ: the same frames, but
+ * Python frames up to its entry frame, or the truth's own unknown frame (an
+ * activation ending, its frame gone from the chain). *lines_differ: the same frames, but
  * some Python frame's line is not the truth's. */
 static inline bool same_merge(const struct bts_merge_frame *t, size_t nt,
                               const struct bts_merge_frame *l, size_t nl, bool *lines_differ)
@@ -18,6 +19,8 @@ static inline bool same_merge(const struct bts_merge_frame *t, size_t nt,
     size_t i = 0, j = 0;
     *lines_differ = false;
     for (; i < nt && j < nl; i++, j++) {
+        if (l[j].unknown && t[i].unknown)
+            continue;
         if (l[j].unknown) {
             if (!t[i].python)
                 return false;
