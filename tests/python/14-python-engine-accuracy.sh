@@ -23,8 +23,6 @@ py_gate_record
 
 py_pick --no-oldest
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"
-phases=(--phase history=phase_history --phase indicators=phase_indicators
-    --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)
 
 covered=()
 for py in "${PICKED[@]}"; do
@@ -41,7 +39,8 @@ for py in "${PICKED[@]}"; do
     backend=$("$PYTOOL" -c 'import json, sys; print(json.load(open(sys.argv[1]))["backend"])' \
         "$out.json") || { py_fail "$tag: the backtest printed no JSON"; continue; }
     py_tool check "$out.folded" --version "$version" --under "$pkg" --label "$version $backend" \
-        --min-python 90 --max-bad 0.1 "${phases[@]}" --expect-json "$out.json" --tolerance 2.5 ||
+        --min-python 90 --max-bad 0.1 "${PY_BACKTEST_PHASES[@]}" --expect-json "$out.json" \
+        --tolerance 2.5 ||
         py_fail "$tag: see above"
     covered+=("$tag $backend")
 done

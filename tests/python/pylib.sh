@@ -7,6 +7,9 @@
 PY_DIR="$BTS_SOURCE_DIR/tests/python"
 PY_WORKLOADS="$PY_DIR/workloads"
 PY_BACKTEST="$BTS_SOURCE_DIR/engine/python/bt_backtest.py"
+# pyprofile.py check's --phase options for the backtest's five phases.
+PY_BACKTEST_PHASES=(--phase history=phase_history --phase indicators=phase_indicators
+    --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)
 PY_NOT_YET="bt-spy shows no Python frames yet"
 # Any failed check counts; a test exits 1 at its end when one did, so that
 # every interpreter is tried and reported.
@@ -112,6 +115,34 @@ py_gate_dump() {
     "$BTS" dump --pid "$1" >"$WORK/gate.dump" 2>&1 || true
     grep -Eq ' \([^()]+\.py:[0-9]+\)$' "$WORK/gate.dump" && return 0
     skip "$PY_NOT_YET (dump shows only native frames, and dump --help has no --locals)"
+}
+
+# py_native_init: py_init for tests of record --native, which exit 77 while
+# record has no --native; sets PY_NATIVE_RATE, 999 Hz (499 under the
+# sanitizers, BTS_SANITIZE set, for speed).
+py_native_init() {
+    [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
+    py_init
+    "$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
+    PY_NATIVE_RATE=999
+    [ -z "${BTS_SANITIZE:-}" ] || PY_NATIVE_RATE=499
+}
+
+# py_record_native TAG OUT RECORD-OPTIONS... -- CMD...: record --native of
+# CMD into OUT.folded (CMD's output in OUT.json, record's in OUT.err), and
+# prints record's merged and torn counts under TAG. When record fails:
+# prints its error, counts a failed check and returns 1.
+py_record_native() {
+    local tag=$1 out=$2
+    shift 2
+    if ! "$BTS" record --native -f collapsed -o "$out.folded" --no-status "$@" \
+        >"$out.json" 2>"$out.err"; then
+        cat "$out.err"
+        py_fail "$tag: record --native failed"
+        return 1
+    fi
+    grep -Ei 'torn|merged' "$out.err" | sed "s|^|$tag: |"
+    return 0
 }
 
 # py_finish "WHAT WAS COVERED": prints it and exits 1 if a check failed.

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# record --native of the Python reference backtest's naive (pandas) history
+# path, on every interpreter that imports numpy and pandas (Debian's
+# python3 with python3-numpy and python3-pandas), with both backends:
+# - pandas' and numpy's C frames (frames of their extension modules' .so
+#   files, known by file name or by the functions the files define) appear,
+#   some under phase_history, and >= 99% of the samples holding one have a
+#   numpy, pandas or backtest Python function as their nearest Python
+#   caller (or importlib, importing the package's own extension), not one
+#   under anything else, e.g. an unrelated stdlib function (nativelibs.py);
+# - the history phase's share of the in-phase samples, native time
+#   included, is within 2.5 pp of the backtest's own --phase-times
+#   (pyprofile.py check, as test 14).
+# Skips while record has no --native, or when no interpreter imports both.
+# Under the sanitizers (BTS_SANITIZE set) it samples at 499 Hz instead of
+# 999 Hz, for speed; the bounds stay.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+py_native_init
+libs=()
+for py in "${PYTHONS[@]}"; do
+    "$py" -c 'import numpy, pandas' 2>/dev/null && libs+=("$py")
+done
+[ ${#libs[@]} -gt 0 ] ||
+    skip "no interpreter imports numpy and pandas (hint: apt-get install python3-numpy python3-pandas)"
+native_libs() {
+    "$PYTOOL" "$PY_DIR/nativelibs.py" "$@"
+}
+
+covered=()
+for py in "${libs[@]}"; do
+    version=$(py_version "$py")
+    mapfile -t dirs < <("$py" -c 'import os, numpy, pandas
+for m in (numpy, pandas): print(os.path.dirname(os.path.realpath(m.__file__)))')
+    for backend in perf ptrace; do
+        tag="$version ($(py_linkage "$py")) $backend"
+        out="$WORK/$version-$backend"
+        py_record_native "$tag" "$out" --backend "$backend" -r "$PY_NATIVE_RATE" -- "$py" \
+            "$PY_BACKTEST" --backend pandas --history naive --symbols 2 --bars 1500 \
+            --seconds 5 --phase-times --json || continue
+        # numpy's dispatchers run code it compiles under this pseudo-file name
+        native_libs callers "$out.folded" --label "$tag" \
+            --group numpy="${dirs[0]}" --group pandas="${dirs[1]}" --need numpy --need pandas \
+            --caller-under "${dirs[0]}" --caller-under "${dirs[1]}" \
+            --caller-under "$BTS_SOURCE_DIR/engine/python" \
+            --caller-under '<__array_function__ internals>' \
+            --within phase_history --min-right 99 || py_fail "$tag: see above"
+        # Only the history phase is held to its own timing here; the others
+        # are printed. Names and lines of the program's frames are test 10's.
+        history=$("$PYTOOL" -c 'import json, sys
+print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["phase_times"]["history"])' \
+            "$out.json") || { py_fail "$tag: the backtest printed no phase times"; continue; }
+        py_tool check "$out.folded" --version "$version" --label "$tag" \
+            --under "$BTS_SOURCE_DIR/engine/python/btpy" --max-bad 100 \
+            "${PY_BACKTEST_PHASES[@]}" --expect history="$history" --tolerance 2.5 ||
+            py_fail "$tag: see above"
+        covered+=("$tag")
+    done
+done
+[ "${#covered[@]}" -gt 0 ] || fail "no interpreter was covered"
+py_finish "$(printf '%s; ' "${covered[@]}")"

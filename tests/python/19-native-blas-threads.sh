@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# record --native --threads of workloads/blas_threads.py (a numpy matrix
+# product that OpenBLAS splits over its pool, beside a pure-Python thread),
+# on every interpreter whose numpy maps OpenBLAS, with both backends:
+# - each pool thread (a thread the program says runs no Python) is there,
+#   with OpenBLAS frames (known by the library's file name or the functions
+#   it defines, e.g. dgemm_kernel_*) in >= 80% of its samples, at least one
+#   named by a function, and never a Python frame;
+# - both Python threads are there with Python frames, and >= 99% of the
+#   main thread's samples holding OpenBLAS frames have matmul_work as their
+#   nearest Python caller, none another (nativelibs.py).
+# Skips while record has no --native, or when numpy does not use OpenBLAS
+# (Debian's numpy takes the reference BLAS unless libopenblas0-pthread is
+# installed). Under the sanitizers (BTS_SANITIZE set) it samples at 499 Hz
+# instead of 999 Hz, for speed; the bounds stay.
+. "$BTS_SOURCE_DIR/tests/cli/lib.sh"
+. "$BTS_SOURCE_DIR/tests/python/pylib.sh"
+py_native_init
+workload="$PY_WORKLOADS/blas_threads.py"
+# blas_threads.py's JSON line, as nativelibs.py options (or "" without OpenBLAS).
+blas_opts() {
+    "$PYTOOL" -c 'import json, sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+if d["blas"]:
+    print(" ".join(["--group", "openblas=" + d["blas"]] + ["--pool %d" % t for t in d["pool"]] +
+                   ["--python %d" % t for t in d["python"]]))' "$1"
+}
+
+blas=()
+for py in "${PYTHONS[@]}"; do
+    "$py" "$workload" --seconds 0.1 >"$WORK/probe.json" 2>/dev/null || continue
+    [ -n "$(blas_opts "$WORK/probe.json")" ] && blas+=("$py")
+done
+[ ${#blas[@]} -gt 0 ] ||
+    skip "no interpreter's numpy maps OpenBLAS (hint: apt-get install libopenblas0-pthread)"
+
+covered=()
+for py in "${blas[@]}"; do
+    version=$(py_version "$py")
+    for backend in perf ptrace; do
+        tag="$version ($(py_linkage "$py")) $backend"
+        out="$WORK/$version-$backend"
+        py_record_native "$tag" "$out" --threads --backend "$backend" -r "$PY_NATIVE_RATE" \
+            -- "$py" "$workload" --seconds 3 || continue
+        read -ra opts <<<"$(blas_opts "$out.json")"
+        [ ${#opts[@]} -gt 0 ] || { py_fail "$tag: the workload found no OpenBLAS"; continue; }
+        "$PYTOOL" "$PY_DIR/nativelibs.py" threads "$out.folded" --label "$tag" "${opts[@]}" \
+            --need openblas --min-pool 80 || py_fail "$tag: see above"
+        main_tid=$(printf '%s\n' "${opts[@]}" | grep -A1 -x -- --python | sed -n 2p)
+        "$PYTOOL" "$PY_DIR/nativelibs.py" callers "$out.folded" --label "$tag main thread" \
+            --group "${opts[1]}" --need openblas --caller matmul_work --thread "$main_tid" \
+            --min-samples 50 --min-right 99 || py_fail "$tag: see above"
+        covered+=("$tag")
+    done
+done
+[ "${#covered[@]}" -gt 0 ] || fail "no interpreter was covered"
+py_finish "$(printf '%s; ' "${covered[@]}")"
