@@ -372,6 +372,7 @@ struct bts_client_session {
     const volatile sig_atomic_t *interrupt;
     int64_t heard_ns; /* when the daemon last sent anything */
     char backend[32];
+    int64_t start_ns; /* the daemon's, CLOCK_MONOTONIC; 0: unknown */
     struct bts_session_stats stats;
     int64_t stats_ns; /* when stats arrived: elapsed time runs on from there */
     char why[BTS_PROTOCOL_MAX_TEXT + 1];
@@ -579,6 +580,7 @@ static int send_start(struct bts_client_session *r)
     } else {
         r->id = reply->started->session_id;
         r->pid = reply->started->pid;
+        r->start_ns = reply->started->start_ns;
         snprintf(r->backend, sizeof(r->backend), "%s", reply->started->backend);
     }
     btspy__reply__free_unpacked(reply, NULL);
@@ -711,6 +713,7 @@ void bts_client_session_stats(const struct bts_client_session *r, struct bts_ses
     if (!r)
         return;
     *out = r->stats;
+    out->start_ns = r->start_ns;
     if (r->started && !r->stopped && !r->stats.target_exited)
         out->elapsed_s += (double)(bts_proc_now_ns() - r->stats_ns) / 1e9;
 }

@@ -600,6 +600,9 @@ static void reply_started(struct bts_server *srv, struct client *c, const struct
     started.session_id = ss->id;
     started.pid = ss->pid;
     started.backend = (char *)bts_session_backend(ss->s);
+    struct bts_session_stats st;
+    bts_session_stats(ss->s, &st);
+    started.start_ns = st.start_ns;
     reply.body_case = BTSPY__REPLY__BODY_STARTED;
     reply.started = &started;
     send_reply(srv, c, &reply);
