@@ -6,10 +6,11 @@
 # a fixed Python workload (the Python engine, same options), medians of
 # ROUNDS interleaved rounds. Goal (issue 17): under 3%. Prints figures,
 # never fails on them. CONFIGS compares record option sets in the same
-# rounds, separated by ';' (default: the defaults alone), e.g.
+# rounds, separated by ';' (an empty set is the defaults; default: the
+# defaults alone), e.g.
 #   CONFIGS='--stack-size 8192;;--fault-period 128' bench/memory-overhead.sh build
 # A set that starts with @PATH runs the bt-spy at PATH (an older build):
-#   CONFIGS='@old/tools/bt-spy;' bench/memory-overhead.sh build
+#   CONFIGS='@old/tools/bt-spy;;--stack-size 8192' bench/memory-overhead.sh build
 # Run it on a quiet machine: the load average is printed before and after.
 # usage: bench/memory-overhead.sh [BUILD_DIR]   (env: ROUNDS=5, CONFIGS=..., PYTHON=python3)
 set -euo pipefail
@@ -35,19 +36,25 @@ targets=(engine)
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)' 2>/dev/null &&
     targets+=(python)
 
+# config INDEX: sets bin (the bt-spy to run) and extra (its record options)
+# from CONFIGS' INDEXth set.
+config() {
+    bin=$bts
+    read -r -a extra <<< "${configs[$1]}"
+    if [[ ${extra[0]:-} == @* ]]; then
+        bin=${extra[0]#@}
+        extra=("${extra[@]:1}")
+    fi
+}
+
 run() { # target config-index|base -> the target's own elapsed seconds
-    local t=$1 m=$2 out="$tmp/out" cmd
+    local t=$1 m=$2 out="$tmp/out" cmd bin
+    local -a extra
     if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
     if [ "$m" = base ]; then
         /usr/bin/time -f "%U %S" -o "$tmp/cpu" "${cmd[@]}" > "$out"
     else
-        local -a extra
-        local bin=$bts
-        read -r -a extra <<< "${configs[$m]}"
-        if [[ ${extra[0]:-} == @* ]]; then
-            bin=${extra[0]#@}
-            extra=("${extra[@]:1}")
-        fi
+        config "$m"
         /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$bin" record --memory ${extra[@]+"${extra[@]}"} \
             -o "$tmp/mem.pb.gz" --no-status -- "${cmd[@]}" > "$out" 2> "$tmp/err" ||
             { cat "$tmp/err" >&2; return 1; }
@@ -63,19 +70,14 @@ run() { # target config-index|base -> the target's own elapsed seconds
 # What the kernel does in the target per sampled fault shows here, and a
 # busy machine does not.
 run_target_cpu() {
-    local t=$1 m=$2 cmd wrap
+    local t=$1 m=$2 cmd wrap bin
+    local -a extra
     if [ "$t" = engine ]; then cmd=("$engine" "${engine_args[@]}"); else cmd=("$python" "${py_args[@]}"); fi
     wrap=(bash -c '"$@" > /dev/null; times' _ "${cmd[@]}")
     if [ "$m" = base ]; then
         "${wrap[@]}" > "$tmp/times"
     else
-        local -a extra
-        local bin=$bts
-        read -r -a extra <<< "${configs[$m]}"
-        if [[ ${extra[0]:-} == @* ]]; then
-            bin=${extra[0]#@}
-            extra=("${extra[@]:1}")
-        fi
+        config "$m"
         "$bin" record --memory --subprocesses ${extra[@]+"${extra[@]}"} -o "$tmp/sub.folded" \
             --no-status -- "${wrap[@]}" > "$tmp/times" 2> "$tmp/err" || return 0 # an older build
     fi
@@ -110,7 +112,7 @@ for t in "${targets[@]}"; do
     b=$(median < "$tmp/$t.base") bc=$(median < "$tmp/$t.base.cpu") bt=$(median < "$tmp/$t.base.tcpu")
     for i in "${!configs[@]}"; do
         p=$(median < "$tmp/$t.$i") pc=$(median < "$tmp/$t.$i.cpu")
-        pt=$(median < "$tmp/$t.$i.tcpu" 2> /dev/null || true)
+        pt=$(median 2> /dev/null < "$tmp/$t.$i.tcpu" || true)
         sl=$(awk '{ s += $1; l += $2 } END { printf "%d/%d", s / NR, l / NR }' "$tmp/$t.$i.samples")
         awk -v t="$t" -v c="${configs[$i]:-(defaults)}" -v b="$b" -v p="$p" -v sl="$sl" \
             -v bc="$bc" -v pc="$pc" -v bt="$bt" -v pt="$pt" \

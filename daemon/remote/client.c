@@ -372,6 +372,7 @@ struct bts_client_session {
     const volatile sig_atomic_t *interrupt;
     int64_t heard_ns; /* when the daemon last sent anything */
     char backend[32];
+    int64_t start_ns; /* the daemon's, CLOCK_MONOTONIC; 0: unknown */
     struct bts_session_stats stats;
     int64_t stats_ns; /* when stats arrived: elapsed time runs on from there */
     char why[BTS_PROTOCOL_MAX_TEXT + 1];
@@ -579,6 +580,7 @@ static int send_start(struct bts_client_session *r)
     } else {
         r->id = reply->started->session_id;
         r->pid = reply->started->pid;
+        r->start_ns = reply->started->start_ns;
         snprintf(r->backend, sizeof(r->backend), "%s", reply->started->backend);
     }
     btspy__reply__free_unpacked(reply, NULL);
@@ -711,6 +713,7 @@ void bts_client_session_stats(const struct bts_client_session *r, struct bts_ses
     if (!r)
         return;
     *out = r->stats;
+    out->start_ns = r->start_ns;
     if (r->started && !r->stopped && !r->stats.target_exited)
         out->elapsed_s += (double)(bts_proc_now_ns() - r->stats_ns) / 1e9;
 }
@@ -720,17 +723,17 @@ pid_t bts_client_session_pid(const struct bts_client_session *r)
     return r ? r->pid : 0;
 }
 
-int bts_client_session_write_folded(const struct bts_client_session *cr, FILE *out)
+/* A Snapshot (with buckets: per time bucket). 0 with *out the reply to
+ * free, or -errno. */
+static int snapshot(struct bts_client_session *r, bool buckets, Btspy__Reply **out)
 {
-    struct bts_client_session *r = (struct bts_client_session *)cr;
     Btspy__Reply *reply = NULL;
     int ret;
-    if (!r || !out)
-        return -EINVAL;
-    if (!r->started)
-        return 0;
+
+    *out = NULL;
     Btspy__Snapshot sn = BTSPY__SNAPSHOT__INIT;
     sn.session_id = r->id;
+    sn.buckets = buckets;
     Btspy__Request req = BTSPY__REQUEST__INIT;
     req.body_case = BTSPY__REQUEST__BODY_SNAPSHOT;
     req.snapshot = &sn;
@@ -743,10 +746,102 @@ int bts_client_session_write_folded(const struct bts_client_session *cr, FILE *o
         ret = -EPROTO;
     } else {
         take_stats(r, reply->snapshot->stats);
-        const ProtobufCBinaryData *f = &reply->snapshot->folded;
-        if (f->len && fwrite(f->data, 1, f->len, out) != f->len)
-            ret = -EIO;
+        *out = reply;
+        return 0;
     }
+    btspy__reply__free_unpacked(reply, NULL);
+    return ret;
+}
+
+int bts_client_session_write_folded(const struct bts_client_session *cr, FILE *out)
+{
+    struct bts_client_session *r = (struct bts_client_session *)cr;
+    Btspy__Reply *reply;
+    int ret;
+    if (!r || !out)
+        return -EINVAL;
+    if (!r->started)
+        return 0;
+    if ((ret = snapshot(r, false, &reply)) < 0)
+        return ret;
+    const ProtobufCBinaryData *f = &reply->snapshot->folded;
+    if (f->len && fwrite(f->data, 1, f->len, out) != f->len)
+        ret = -EIO;
+    btspy__reply__free_unpacked(reply, NULL);
+    return ret;
+}
+
+#define MAX_BUCKET_FRAMES 256 /* as many as a session keeps */
+
+/* One "TIME_MS\tROOT\tframe;..;frame COUNT" line (NUL-terminated, in
+ * place) to fn. A malformed line is skipped: 0. */
+static int visit_bucket_line(char *line, struct bts_session_frame *frames, size_t cap,
+                             bts_session_bucket_fn fn, void *ctx)
+{
+    char *root = strchr(line, '\t'), *stack, *count_at, *end;
+    unsigned long long count;
+    long long time_ms;
+    size_t n = 0;
+
+    if (!root || !(stack = strchr(root + 1, '\t')))
+        return 0;
+    *root++ = '\0';
+    *stack++ = '\0';
+    count_at = strrchr(stack, ' ');
+    if (!count_at)
+        return 0;
+    *count_at++ = '\0';
+    errno = 0;
+    time_ms = strtoll(line, &end, 10);
+    if (errno || *end || end == line)
+        return 0;
+    count = strtoull(count_at, &end, 10);
+    if (errno || *end || end == count_at || !count)
+        return 0;
+    for (char *f = stack, *semi; f && *f && n < cap; f = semi ? semi + 1 : NULL) {
+        semi = strchr(f, ';');
+        if (semi)
+            *semi = '\0';
+        frames[n++] = (struct bts_session_frame){.name = f};
+    }
+    return n ? fn(ctx, *root ? root : NULL, frames, n, count, time_ms) : 0;
+}
+
+int bts_client_session_foreach_bucket(const struct bts_client_session *cr, bts_session_bucket_fn fn,
+                                      void *ctx, uint64_t *bucket_ns)
+{
+    struct bts_client_session *r = (struct bts_client_session *)cr;
+    struct bts_session_frame *frames = NULL;
+    Btspy__Reply *reply;
+    char *text = NULL;
+    int ret;
+    if (!r || !fn)
+        return -EINVAL;
+    if (!r->opts.memory || r->opts.subprocesses)
+        return -ENOTSUP;
+    if (!r->started)
+        return 0;
+    if ((ret = snapshot(r, true, &reply)) < 0)
+        return ret;
+    const ProtobufCBinaryData *b = &reply->snapshot->buckets;
+    if (bucket_ns)
+        *bucket_ns = reply->snapshot->bucket_ns;
+    frames = calloc(MAX_BUCKET_FRAMES, sizeof(*frames));
+    text = malloc(b->len + 1);
+    if (!frames || !text)
+        ret = -ENOMEM;
+    if (!ret) {
+        memcpy(text, b->data, b->len);
+        text[b->len] = '\0';
+    }
+    for (char *line = text, *nl; !ret && line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        ret = visit_bucket_line(line, frames, MAX_BUCKET_FRAMES, fn, ctx);
+    }
+    free(text);
+    free(frames);
     btspy__reply__free_unpacked(reply, NULL);
     return ret;
 }

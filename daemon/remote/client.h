@@ -81,6 +81,11 @@ void bts_client_session_stop(struct bts_client_session *r);
 void bts_client_session_stats(const struct bts_client_session *r, struct bts_session_stats *out);
 pid_t bts_client_session_pid(const struct bts_client_session *r);
 int bts_client_session_write_folded(const struct bts_client_session *r, FILE *out);
+/* A memory session's (stack, time bucket) counts, as
+ * bts_session_foreach_bucket gives them (frames carry names only). -ENOTSUP
+ * without memory or with subprocesses; else 0, -errno or the visitor's. */
+int bts_client_session_foreach_bucket(const struct bts_client_session *r, bts_session_bucket_fn fn,
+                                      void *ctx, uint64_t *bucket_ns);
 void bts_client_session_free(struct bts_client_session *r);
 
 /* A thread dump taken by the daemon: the data of thread-dump.h. */

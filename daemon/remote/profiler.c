@@ -107,7 +107,8 @@ int bts_profiler_foreach_stack(const struct bts_profiler *p, bts_session_stack_f
 int bts_profiler_foreach_bucket(const struct bts_profiler *p, bts_session_bucket_fn fn, void *ctx,
                                 uint64_t *bucket_ns)
 {
-    return p->remote ? -ENOTSUP : bts_session_foreach_bucket(p->local, fn, ctx, bucket_ns);
+    return p->remote ? bts_client_session_foreach_bucket(p->remote, fn, ctx, bucket_ns)
+                     : bts_session_foreach_bucket(p->local, fn, ctx, bucket_ns);
 }
 
 bool bts_profiler_is_remote(const struct bts_profiler *p)

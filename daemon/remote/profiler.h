@@ -43,8 +43,8 @@ pid_t bts_profiler_pid(const struct bts_profiler *p);
 int bts_profiler_write_folded(const struct bts_profiler *p, FILE *out);
 /* -ENOTSUP for remote sessions and --subprocesses. */
 int bts_profiler_foreach_stack(const struct bts_profiler *p, bts_session_stack_fn fn, void *ctx);
-/* --memory's (stack, time bucket) counts. -ENOTSUP for remote sessions and
- * --subprocesses. */
+/* --memory's (stack, time bucket) counts, here or from bt-spyd (whose frames
+ * carry names only). -ENOTSUP for --subprocesses. */
 int bts_profiler_foreach_bucket(const struct bts_profiler *p, bts_session_bucket_fn fn, void *ctx,
                                 uint64_t *bucket_ns);
 bool bts_profiler_is_remote(const struct bts_profiler *p);

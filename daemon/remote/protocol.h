@@ -14,7 +14,7 @@
 #define BTS_PROTOCOL_VERSION_MAJOR 1
 /* Minor versions add fields a daemon that predates them ignores; a client
  * that needs one checks the daemon's minor first. 1: StartSession.memory
- * and fault_period. */
+ * and fault_period, Snapshot.buckets, SessionStarted.start_ns. */
 #define BTS_PROTOCOL_VERSION_MINOR 1
 #define BTS_PROTOCOL_MINOR_MEMORY  1
 

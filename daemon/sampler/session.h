@@ -102,7 +102,7 @@ struct bts_session_stats {
     unsigned threads;      /* threads currently followed */
     unsigned threads_seen; /* threads followed at any time */
     double elapsed_s;      /* since bts_session_start() */
-    int64_t start_ns;      /* CLOCK_MONOTONIC when sampling started; 0: unknown (remote) */
+    int64_t start_ns;      /* CLOCK_MONOTONIC when sampling started; 0: unknown */
     bool target_exited;    /* every followed thread is gone */
     int exit_status;       /* launched command's wait status, if exited */
     /* CPython, summed over the followed processes. */

@@ -626,6 +626,9 @@ static void reply_started(struct bts_server *srv, struct client *c, const struct
     started.session_id = ss->id;
     started.pid = ss->pid;
     started.backend = (char *)bts_session_backend(ss->s);
+    struct bts_session_stats st;
+    bts_session_stats(ss->s, &st);
+    started.start_ns = st.start_ns;
     reply.body_case = BTSPY__REPLY__BODY_STARTED;
     reply.started = &started;
     send_reply(srv, c, &reply);
@@ -737,15 +740,32 @@ static void stop_session(struct bts_server *srv, struct served_session *ss, cons
     LOG(srv, BTS_LOG_INFO, "session %u (pid %d): %s", ss->id, (int)ss->pid, why);
 }
 
-/* The folded text of a session, in a malloc'ed buffer. 0 or -errno. */
-static int session_folded(const struct served_session *ss, char **text, size_t *len)
+/* One (stack, bucket) of a memory session as SnapshotReply.buckets says. */
+static int bucket_line(void *ctx, const char *root, const struct bts_session_frame *frames,
+                       size_t n, uint64_t count, int64_t time_ms)
+{
+    FILE *out = ctx;
+
+    fprintf(out, "%lld\t%s\t", (long long)time_ms, root ? root : "");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%s", i ? ";" : "", frames[i].name);
+    fprintf(out, " %llu\n", (unsigned long long)count);
+    return 0;
+}
+
+/* The folded text of a session, in a malloc'ed buffer; with bucket_ns, a
+ * memory session's stacks per time bucket instead (SnapshotReply.buckets).
+ * 0 or -errno (-ENOTSUP: no buckets). */
+static int session_folded(const struct served_session *ss, char **text, size_t *len,
+                          uint64_t *bucket_ns)
 {
     *text = NULL;
     *len = 0;
     FILE *mem = open_memstream(text, len);
     if (!mem)
         return -errno;
-    int r = bts_session_write_folded(ss->s, mem);
+    int r = bucket_ns ? bts_session_foreach_bucket(ss->s, bucket_line, mem, bucket_ns)
+                      : bts_session_write_folded(ss->s, mem);
     if (fclose(mem) && !r)
         r = -errno;
     if (!r && *len > BTS_PROTOCOL_MAX_REPLY - 4096)
@@ -758,17 +778,23 @@ static int session_folded(const struct served_session *ss, char **text, size_t *
     return r;
 }
 
-static void handle_snapshot(struct bts_server *srv, struct client *c, uint32_t id)
+static void handle_snapshot(struct bts_server *srv, struct client *c, const Btspy__Snapshot *sn)
 {
-    struct served_session *ss = session_for(srv, c, id);
-    char *text;
-    size_t len;
+    struct served_session *ss = session_for(srv, c, sn->session_id);
+    uint32_t id = sn->session_id;
+    uint64_t bucket_ns = 0;
+    char *text = NULL;
+    size_t len = 0;
     if (!ss)
         return;
-    int r = session_folded(ss, &text, &len);
+    int r = session_folded(ss, &text, &len, sn->buckets ? &bucket_ns : NULL);
     if (r < 0) {
         send_error(srv, c, r,
-                   r == -EMSGSIZE ? "the profile is larger than a 16 MiB snapshot" : NULL, NULL);
+                   r == -EMSGSIZE  ? "the profile is larger than a 16 MiB snapshot"
+                   : r == -ENOTSUP ? "the session has no time buckets (not --memory, or "
+                                     "--subprocesses)"
+                                   : NULL,
+                   NULL);
         return;
     }
     Btspy__Stats stats = BTSPY__STATS__INIT;
@@ -776,8 +802,14 @@ static void handle_snapshot(struct bts_server *srv, struct client *c, uint32_t i
     Btspy__SnapshotReply snap = BTSPY__SNAPSHOT_REPLY__INIT;
     snap.session_id = id;
     snap.stats = &stats;
-    snap.folded.data = (uint8_t *)text;
-    snap.folded.len = len;
+    if (sn->buckets) {
+        snap.buckets.data = (uint8_t *)text;
+        snap.buckets.len = len;
+        snap.bucket_ns = bucket_ns;
+    } else {
+        snap.folded.data = (uint8_t *)text;
+        snap.folded.len = len;
+    }
     Btspy__Reply reply = BTSPY__REPLY__INIT;
     reply.body_case = BTSPY__REPLY__BODY_SNAPSHOT;
     reply.snapshot = &snap;
@@ -794,7 +826,7 @@ static void push_update(struct bts_server *srv, struct client *c, struct served_
     Btspy__StreamUpdate up = BTSPY__STREAM_UPDATE__INIT;
     up.session_id = ss->id;
     up.stats = &stats;
-    if (c->stream_folded && session_folded(ss, &text, &len) == 0) {
+    if (c->stream_folded && session_folded(ss, &text, &len, NULL) == 0) {
         up.folded.data = (uint8_t *)text;
         up.folded.len = len;
         up.has_folded = true;
@@ -1060,7 +1092,7 @@ static void handle_request(struct bts_server *srv, struct client *c, const Btspy
     }
     case BTSPY__REQUEST__BODY_SNAPSHOT:
         if (spend(srv, c, BTS_SERVER_SNAPSHOT_COST))
-            handle_snapshot(srv, c, req->snapshot->session_id);
+            handle_snapshot(srv, c, req->snapshot);
         break;
     case BTSPY__REQUEST__BODY_STREAM: {
         struct served_session *ss = session_for(srv, c, req->stream->session_id);
@@ -1501,7 +1533,7 @@ int bts_server_save_sessions(struct bts_server *srv, const char *dir)
         size_t len;
         char stem[128], name[160];
         stop_session(srv, ss, "daemon shutting down");
-        if (session_folded(ss, &text, &len) < 0)
+        if (session_folded(ss, &text, &len, NULL) < 0)
             continue;
         if (len) {
             struct bts_spool_owner owner = {

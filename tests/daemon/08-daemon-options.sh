@@ -162,6 +162,24 @@ if [ -x "$GROW" ]; then
     # a multiple of the default's 128 KiB.
     memshape "$WORK/fault-period.remote.folded" 32 | grep -q 'samples of [0-9]*: no' ||
         fail "--fault-period 8 did not reach the daemon"
+    # The samples' time buckets come back too: report --memory names the
+    # stack of each jump, grow_a's first, as it does in-process.
+    jumpshape() {
+        "$BTS" report --memory --format json "$1" 2>/dev/null | python3 -c '
+import json, sys
+j = sorted(json.load(sys.stdin)["jumps"], key=lambda j: j["from_s"])
+print("jumps with stacks:", ", ".join(x["stacks"][0]["stack"] if x["stacks"] else "none" for x in j if x["growth_bytes"] > 8 << 20))' ||
+            echo "no report"
+    }
+    for mode in local remote; do
+        connect=()
+        [ "$mode" = remote ] && connect=(--connect "$SOCK")
+        "$BTS" "${connect[@]}" record --memory --no-status -o "$WORK/jumps.$mode.pb.gz" -- \
+            "$GROW" 48 16 200 >/dev/null 2>"$WORK/jumps.$mode.err"
+    done
+    compare jumps "$(jumpshape "$WORK/jumps.local.pb.gz")" "$(jumpshape "$WORK/jumps.remote.pb.gz")"
+    jumpshape "$WORK/jumps.remote.pb.gz" | grep -q 'grow_a;touch, .*grow_b;touch$' ||
+        fail "report --memory on a --connect profile lacks the jumps' stacks"
 else
     echo "note: no tests/memory/grow: --memory was not compared"
 fi
