@@ -23,7 +23,8 @@ for py in "${PYTHONS[@]}"; do
     "$py" -c 'import numpy, pandas' 2>/dev/null && libs+=("$py")
 done
 [ ${#libs[@]} -gt 0 ] ||
-    skip "no interpreter imports numpy and pandas (hint: apt-get install python3-numpy python3-pandas)"
+    skip "no interpreter imports numpy and pandas" \
+        "(hint: apt-get install python3-numpy python3-pandas)"
 native_libs() {
     "$PYTOOL" "$PY_DIR/nativelibs.py" "$@"
 }

@@ -7,7 +7,7 @@ A library group is named on the command line as NAME=PATH (PATH a shared
 object, or a folder searched for *.so). A native frame belongs to a group
 when bt-spy named it by one of the group's files (`libfoo.so+0x1f0`) or by
 a function the files define (their dynamic symbols, from `nm -D`): the
-frames are checked against the mapped files, not against a list of names.
+frames are checked against the libraries' own files, not a list of names.
 
   nativelibs.py files NAME=PATH ...           each group's files and symbol count
   nativelibs.py callers FOLDED [options]      each group frame's nearest Python caller
@@ -15,11 +15,13 @@ frames are checked against the mapped files, not against a list of names.
 
 callers: a sample holding a group frame is right when every such frame's
 nearest Python frame towards the root lies in a file under one of the
---caller-under folders or is one of the --caller functions, wrong when one lies elsewhere (an unrelated stdlib
-function, say), and torn when a group frame has no Python frame above it.
-The import of a package's own extension module is right as well: its init
-code runs under importlib's _call_with_frames_removed, with the package's
-<module> frame (under a --caller-under folder) further out.
+--caller-under folders or is one of the --caller functions, wrong when one
+lies elsewhere (an unrelated stdlib function, say), and torn when a group
+frame has no Python frame above it or its nearest is bt-spy's marker of a
+frame it could not show. The import of a package's own extension module is
+right as well: its init code runs under importlib's
+_call_with_frames_removed, with the package's <module> frame (under a
+--caller-under folder) further out.
 Exit 1 when fewer than --min-right percent are right or any is wrong.
 """
 
@@ -138,6 +140,11 @@ def cmd_callers(a):
             if f.python:
                 caller = i
                 continue
+            if f.text.startswith("[python frame"):
+                # bt-spy's marker of Python frames it could not show
+                # ('[python frames torn]', '[python frame unknown]')
+                caller = None
+                continue
             g = group_of(f, a.group)
             if g is None:
                 continue
@@ -162,7 +169,7 @@ def cmd_callers(a):
         if verdict:
             counts[verdict] += s.count
     total = sum(counts.values())
-    print("%s%d samples hold frames of %s: %d right, %d wrong, %d without a Python caller"
+    print("%s%d samples hold frames of %s: %d right, %d wrong, %d without a known Python caller"
           % (label, total, ", ".join("%s (%d)" % kv for kv in seen.items()), counts["right"],
              counts["wrong"], counts["torn"]))
     for g in a.group:
