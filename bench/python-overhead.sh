@@ -4,7 +4,9 @@
 # time (a fixed amount of work, stdlib backend) under bt-spy record at 99 and
 # 999 Hz, divided by its unprofiled elapsed time, on every CPython 3.8-3.13
 # found (tests/python/pylib.sh); beside it austin (Debian's, which reads up to
-# 3.10) at the same rates on 3.8-3.10, all measured in this run. Medians of
+# 3.10) at the same rates on 3.8-3.10, and the floor of perf_event sampling
+# on this machine (bt-spy --no-python and perf record -g at 999 Hz), all
+# measured in this run. Medians of
 # ROUNDS interleaved rounds. Also each sampler's own CPU time per sample
 # (the on-CPU nanoseconds of all its threads from /proc/PID/task/*/schedstat,
 # read until it exits, over the samples it reports), and the per-sample
@@ -23,11 +25,14 @@ mapfile -t pythons < <(py_interpreters)
 [ "${#pythons[@]}" -gt 0 ] || { echo "no CPython 3.8-3.13 found"; exit 0; }
 PYTOOL=/usr/bin/python3
 [ -x "$PYTOOL" ] || PYTOOL=${pythons[0]}
+have_perf=0
+perf record -q -e cpu-clock -o "$WORK/probe.data" -- true >/dev/null 2>&1 && have_perf=1
 have_austin=0
 command -v austin >/dev/null && have_austin=1
 
 configs() { # py -> the configs measured on it
-    local py=$1 minor all=(base bts99 bts999)
+    local py=$1 minor all=(base bts99 bts999 nopy999)
+    [ $have_perf = 1 ] && all+=(perf999)
     minor=$("$py" -c 'import sys; print(sys.version_info[1])')
     [ $have_austin = 1 ] && [ "$minor" -le 10 ] && all+=(austin99 austin999)
     if [ -n "${CONFIGS:-}" ]; then
@@ -47,6 +52,12 @@ run() {
     case $c in
     base) cmd=("$py" "$PY_BACKTEST" "${py_args[@]}") ;;
     bts*) cmd=("$BTS" record -r "${c#bts}" -f collapsed -o "$WORK/o.folded" --no-status --
+        "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
+    # The floor of sampling through perf_event on this machine: bt-spy with
+    # native frames only, and perf record itself, at the same rate.
+    nopy*) cmd=("$BTS" record --no-python -r "${c#nopy}" -f collapsed -o "$WORK/o.folded"
+        --no-status -- "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
+    perf*) cmd=(perf record -q -e cpu-clock -F "${c#perf}" -g -o "$WORK/p.data" --
         "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
     austin*) cmd=(austin -s -i $((1000000 / ${c#austin})) -o "$WORK/a.txt"
         "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
