@@ -2,9 +2,10 @@
 /* check-ptrace-backend: the ptrace backend and the thread dump against
  * ptrace-fixture: which functions are sampled on-CPU and wall-clock, that
  * signals and group-stops pass through untouched, that threads are followed,
- * that a thread slow to stop still gives its sample, that the sink's check()
- * is asked at the exec stop and obeyed, and that nothing is left traced or
- * stopped afterwards. */
+ * that a thread slow to stop still gives its sample, that one that cannot
+ * stop in time is let go at its later stop, that one killed in its stop is
+ * still collected, that the sink's check() is asked at the exec stop and
+ * obeyed, and that nothing is left traced or stopped afterwards. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
