@@ -80,6 +80,7 @@ struct ptrace_thread {
     bool seen;         /* found by the current rescan */
     bool listening;    /* in a group-stop, parked with PTRACE_LISTEN */
     bool interrupting; /* PTRACE_INTERRUPT sent, its stop not collected yet */
+    bool detach_sent;  /* being let go: our own interrupt is sent */
     bool sampling;     /* interrupted by this tick, to be captured */
     bool gone;
     uint64_t stack_lo, stack_hi; /* mapping that held sp at the last sample */
@@ -521,7 +522,7 @@ static struct ptrace_thread *find_thread(struct ptrace_backend *pt, pid_t tid)
     return NULL;
 }
 
-static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t);
+static void detach_threads(struct ptrace_backend *pt, size_t from);
 
 static int add_thread(struct ptrace_backend *pt, pid_t tid)
 {
@@ -557,7 +558,7 @@ static int add_thread(struct ptrace_backend *pt, pid_t tid)
      * tracing another image, or another process's thread: let it go at
      * once, without a look at it. */
     if ((ret = vet(pt, tid)) < 0) {
-        detach_thread(pt, t);
+        detach_threads(pt, pt->nthreads - 1);
         pt->nthreads--;
         ret = ret == -ENOENT ? -ESRCH : ret;
         goto out;
@@ -959,47 +960,68 @@ size_t bts_ptrace_release_stragglers(void)
     return k;
 }
 
-/* Takes `t` to a ptrace-stop and detaches there. An exit is collected
- * (a zombie we trace keeps its process from being reaped). A thread that
- * has not stopped within DETACH_WAIT_NS becomes a straggler. */
-static void detach_thread(struct ptrace_backend *pt, struct ptrace_thread *t)
+/* One look at a thread being let go, without waiting: at a stop it
+ * reported, detaches it there (the stop of an interrupt sent to sample it
+ * is still a sample); an exit is collected (a zombie we trace keeps its
+ * process from being reaped). Else sends it an interrupt, once: one more
+ * is harmless if one is due, they merge. True once it is let go. */
+static bool detach_step(struct ptrace_backend *pt, struct ptrace_thread *t)
 {
     struct capture cap = {.taken = false};
     int status;
-    unsigned sleeps = 0;
-    bool sent = false; /* one more interrupt is harmless if one is due: they merge */
-    int64_t start = bts_proc_now_ns();
-    while (!t->gone) {
+    bool done = false;
+    while (!done) {
         pid_t r = wait_tracee(t->tid, is_child(pt, t->tid), &status);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
             break;
-        }
-        if (r > 0) {
-            if (WIFEXITED(status) || WIFSIGNALED(status))
-                break;
-            /* The stop of an interrupt sent to sample it: still a sample. */
+        if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+            done = true; /* exited, or (ECHILD) no longer ours */
+        } else {
             if ((status >> 16) == PTRACE_EVENT_STOP && wants_capture(pt, t, WSTOPSIG(status)))
                 capture_thread(pt, t, &cap);
-            if (detach_at_stop(t->tid, status))
-                break;
-            continue;
+            done = detach_at_stop(t->tid, status); /* else killed: its exit comes next */
         }
-        if (!sent) {
-            if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
-                break; /* ESRCH: not our tracee any more */
-            sent = true;
-        }
-        if (bts_proc_now_ns() - start > DETACH_WAIT_NS) {
-            add_straggler(t->tid, is_child(pt, t->tid));
+    }
+    if (!done && !t->detach_sent) {
+        t->detach_sent = true;
+        done = ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0; /* ESRCH: not ours */
+    }
+    if (done)
+        t->gone = true;
+    if (t->sampling && (done || cap.taken))
+        finish_sample(pt, t, &cap);
+    return done;
+}
+
+/* Lets go of threads [from, nthreads), all at once: every one is sent its
+ * interrupt at the first look, so a thread slow to stop delays the others
+ * by nothing, and the whole takes DETACH_WAIT_NS at most. A thread that
+ * has not stopped by then becomes a straggler. */
+static void detach_threads(struct ptrace_backend *pt, size_t from)
+{
+    unsigned sleeps = 0;
+    int64_t start = bts_proc_now_ns();
+    for (;;) {
+        bool left = false;
+        for (size_t i = from; i < pt->nthreads; i++)
+            left |= !pt->threads[i].gone && !detach_step(pt, &pt->threads[i]);
+        if (!left)
+            return;
+        if (bts_proc_now_ns() - start > DETACH_WAIT_NS)
             break;
-        }
         wait_step(start, &sleeps);
     }
-    t->gone = true;
-    if (t->sampling)
-        finish_sample(pt, t, &cap);
+    for (size_t i = from; i < pt->nthreads; i++) {
+        struct ptrace_thread *t = &pt->threads[i];
+        if (t->gone)
+            continue;
+        add_straggler(t->tid, is_child(pt, t->tid));
+        t->gone = true;
+        if (t->sampling)
+            finish_sample(pt, t, &(struct capture){.taken = false});
+    }
 }
 
 static void ptrace_stop(struct bts_sampler_backend *b)
@@ -1008,14 +1030,9 @@ static void ptrace_stop(struct bts_sampler_backend *b)
     bts_ptrace_release_stragglers();
     if (pt->stopped)
         return;
-    /* The main thread last: once the process is exiting, its exit is only
-     * reported (and passed on to its parent) after the others are reaped. */
-    for (int leader = 0; leader < 2; leader++) {
-        for (size_t i = 0; i < pt->nthreads; i++) {
-            if ((pt->threads[i].tid == pt->cfg.pid) == leader)
-                detach_thread(pt, &pt->threads[i]);
-        }
-    }
+    /* An exiting process's main thread reports its exit only once the
+     * others are collected: the rounds of detach_threads() get to it. */
+    detach_threads(pt, 0);
     remove_gone(pt);
     pt->stopped = true;
 }

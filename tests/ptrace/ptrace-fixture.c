@@ -8,8 +8,9 @@
  *   --seconds S       make every thread return after S seconds; exit 3
  *   --exit-now S      exit(4) after S seconds with every thread still busy
  *   --gamma-name NAME name "gamma" NAME instead (tests escaping of names)
- *   --vfork-thread MS start "epsilon", which vforks children that live MS ms
- *                     each, so it spends its time in uninterruptible sleep
+ *   --vfork-thread MS start three threads "epsilon", each vforking children
+ *                     that live MS ms, so they spend their time in
+ *                     uninterruptible sleep
  * SIGRTMIN is counted; SIGUSR1 prints "signals N" and keeps running. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -203,8 +204,10 @@ int main(int argc, char **argv)
         pthread_setname_np(th[i], names[i]);
     }
     pthread_t epsilon;
-    if (vfork_ms > 0 && pthread_create(&epsilon, NULL, run_epsilon, NULL) == 0)
-        pthread_setname_np(epsilon, "epsilon");
+    for (int i = 0; vfork_ms > 0 && i < 3; i++) {
+        if (pthread_create(&epsilon, NULL, run_epsilon, NULL) == 0)
+            pthread_setname_np(epsilon, "epsilon");
+    }
     while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < 3)
         sched_yield();
     printf("ready\n");
