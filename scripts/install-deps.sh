@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs what bt-spy needs from Debian (and, with --test, the test-only
-# consumers: chromium, go, perf, tmux, numpy/pandas for the Python reference
+# consumers: chromium, go, perf, tmux, numpy/pandas (and OpenBLAS, whose
+# thread pool the --native tests sample) for the Python reference
 # backtest, austin as a baseline, and npm's playwright-core/speedscope).
 # Idempotent; runs apt-get through sudo when not root.
 set -euo pipefail
@@ -20,7 +21,7 @@ build_pkgs=(build-essential meson ninja-build pkg-config
     libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libncurses-dev)
 test_pkgs=(clang-format libxml2-utils linux-perf tmux procps util-linux python3
     chromium golang-go nodejs npm g++ clang libclang-rt-14-dev
-    python3-numpy python3-pandas austin python3-markdown)
+    python3-numpy python3-pandas libopenblas0-pthread austin python3-markdown)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
