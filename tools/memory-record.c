@@ -50,8 +50,10 @@ struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uin
 
 void bts_memory_defaults(struct bts_session_opts *o)
 {
-    if (!o->stack_size)
-        o->stack_size = o->memory ? BTS_MEMORY_STACK_SIZE : BTS_SESSION_DEFAULT_STACK_SIZE;
+    /* Without --memory a stack size of 0 leaves the choice to the session
+     * (8 KiB, or 32 KiB with --native). */
+    if (o->memory && !o->stack_size)
+        o->stack_size = BTS_MEMORY_STACK_SIZE;
 }
 
 const char *bts_memory_refusal(const struct bts_session_opts *o)

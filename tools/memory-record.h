@@ -23,8 +23,8 @@ struct bts_timeline *bts_memory_timeline(const struct bts_rss_timeline *rss, uin
  * small enough that bursts are not lost (a fault's stack is its caller's). */
 #define BTS_MEMORY_STACK_SIZE 2048
 
-/* Fills the session options left at 0 (stack_size) with their defaults,
- * the memory ones when o->memory. */
+/* --memory: a stack size left at 0 becomes the smaller copy fault samples
+ * take (without --memory the session chooses). */
 void bts_memory_defaults(struct bts_session_opts *o);
 
 /* Why --memory cannot go with these session options (a usage error's
