@@ -18,12 +18,15 @@
 /* Learning: a location is elected once it held the value in at least
  * ELECT_SHARE of LEARN_MIN or more observations, and more often than any
  * other; elections are held again
- * every REELECT_EVERY observations, and counts halve at DECAY_AT so the
- * election follows what the process does now. */
+ * every REELECT_EVERY observations, and counts halve at DECAY_AT (or at
+ * FORGET_AT while none is elected) so the election follows what the
+ * process does now. */
 #define LEARN_MIN     4
 #define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
+/* Counts halve as well at FORGET_AT observations with none elected. */
+#define FORGET_AT 16
 /* Locations that held the value nearly as often as the elected one (its
  * copies: a register and a spill slot, the loop's own pointer and its
  * CFrame's) must hold the same at every sample: where they differ, the
@@ -344,7 +347,9 @@ static void observe(struct anchor_learning *l, const struct bts_merge_input *in,
             }
         }
     }
-    if (l->observations >= DECAY_AT) {
+    /* Nothing elected yet: where the loop kept the value in the first
+     * calls (start-up, imports) should not outvote where it keeps it now. */
+    if (l->observations >= DECAY_AT || (l->elected == NO_LOC && l->observations >= FORGET_AT)) {
         for (int loc = 0; loc < N_LOCS; loc++) {
             l->hits[loc] /= 2;
             l->exact[loc] /= 2;

@@ -211,6 +211,34 @@ START_TEST(test_merge_is_torn_until_the_anchors_are_learned)
 }
 END_TEST
 
+/* Start-up calls (imports) may keep the frame where later ones do not:
+ * with none elected, old counts fade, and the place the loop uses now is
+ * elected within a few samples rather than after as many as came before. */
+START_TEST(test_merge_learns_where_the_loop_keeps_its_frame_now)
+{
+    struct bts_python_merge *m = bts_python_merge_new(NULL);
+    struct bts_merge_frame out[MAX_OUT];
+    struct fake f;
+    size_t n;
+    int i;
+    for (i = 0; i < 64; i++) {
+        fake_two_frames(&f, 0x40);
+        f.native[3].saved[RBX] = 0xd000 + 0x100 * (uint64_t)i; /* kept elsewhere */
+        struct bts_merge_input in = fake_input(&f, false);
+        ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_LEARNING);
+    }
+    for (i = 0; i < 64; i++) {
+        fake_two_frames(&f, 0x40);
+        struct bts_merge_input in = fake_input(&f, false);
+        if (bts_python_merge(m, &in, out, MAX_OUT, &n) == BTS_MERGE_OK)
+            break;
+    }
+    ck_assert_int_lt(i, 16);
+    ck_assert_uint_eq(n, 4);
+    bts_python_merge_free(m);
+}
+END_TEST
+
 START_TEST(test_merge_is_torn_when_the_frame_moved)
 {
     struct bts_python_merge *m = bts_python_merge_new(NULL);
@@ -949,6 +977,7 @@ static Suite *bts_python_merge_suite(void)
     tcase_add_test(tc, test_merge_puts_python_frames_where_the_loop_was);
     tcase_add_test(tc, test_merge_keeps_the_plumbing_when_asked);
     tcase_add_test(tc, test_merge_is_torn_until_the_anchors_are_learned);
+    tcase_add_test(tc, test_merge_learns_where_the_loop_keeps_its_frame_now);
     tcase_add_test(tc, test_merge_is_torn_when_the_frame_moved);
     tcase_add_test(tc, test_merge_is_torn_when_the_frame_runs_other_code);
     tcase_add_test(tc, test_merge_is_torn_when_activations_and_runs_differ);
