@@ -445,11 +445,11 @@ int main(int argc, char **argv)
            p.taken, p.truth_torn, p.published, considered ? 100.0 * p.published / considered : 0.0,
            p.wrong, p.line_differs);
     printf("anchors: frame %s, code %s; lines exact %lu, from the sample %lu, read after %lu, "
-           "unknown %lu; truncated %lu; rebuilt: returned %lu, replaced %lu; trimmed %lu\n",
+           "unknown %lu; truncated %lu; rebuilt: returned %lu; trimmed %lu\n",
            af, ac, (unsigned long)st.line_exact, (unsigned long)st.line_sample,
            (unsigned long)st.line_after, (unsigned long)st.line_unknown,
            (unsigned long)st.truncated, (unsigned long)st.rebuilt_returned,
-           (unsigned long)st.rebuilt_replaced, (unsigned long)st.trimmed);
+           (unsigned long)st.trimmed);
     printf("late results:");
     for (int r = 0; r < BTS_MERGE_RESULT_COUNT; r++)
         printf(" %s=%lu", bts_python_merge_result_name(r), (unsigned long)st.results[r]);
