@@ -62,9 +62,10 @@ struct bts_merge_input {
      * sample (ptrace): exact by construction, nothing to anchor. */
     bool trusted;
     /* Optional, for the innermost activation's frame when the read no
-     * longer shows it (it returned, or another call took its place): the
-     * reader that gave `python` (bts_python_read_frame, bts_python_code_at).
-     * Without them such samples are torn. */
+     * longer shows it (it returned), and for the line of the instruction
+     * the sample shows: the reader that gave `python`
+     * (bts_python_read_frame, bts_python_code_at). Without them such
+     * samples are torn, and lines are the ones read. */
     void *reader;
     int (*read_frame)(void *reader, uint64_t frame, struct bts_python_frame *out,
                       uint64_t *previous);
@@ -98,9 +99,9 @@ struct bts_merge_stats {
     uint64_t results[BTS_MERGE_RESULT_COUNT];
     uint64_t truncated; /* merged with Python frames beyond the copied stack */
     /* Merged although the innermost frame had moved on: rebuilt from the
-     * sample after it returned, after another call took its place, or
-     * with the frames it called since left out. */
-    uint64_t rebuilt_returned, rebuilt_replaced, trimmed;
+     * sample after it returned, or with the frames it called since left
+     * out. */
+    uint64_t rebuilt_returned, trimmed;
     /* Merged with the innermost activation's frame shown unknown. */
     uint64_t unknown_innermost;
     /* The line of each activation's innermost frame: read, and the sample

@@ -18,12 +18,15 @@
 /* Learning: a location is elected once it held the value in at least
  * ELECT_SHARE of LEARN_MIN or more observations, and more often than any
  * other; elections are held again
- * every REELECT_EVERY observations, and counts halve at DECAY_AT so the
- * election follows what the process does now. */
+ * every REELECT_EVERY observations, and counts halve at DECAY_AT (or at
+ * FORGET_AT while none is elected) so the election follows what the
+ * process does now. */
 #define LEARN_MIN     4
 #define ELECT_SHARE   0.5
 #define REELECT_EVERY 64
 #define DECAY_AT      4096
+/* Counts halve as well at FORGET_AT observations with none elected. */
+#define FORGET_AT 16
 /* Locations that held the value nearly as often as the elected one (its
  * copies: a register and a spill slot, the loop's own pointer and its
  * CFrame's) must hold the same at every sample: where they differ, the
@@ -344,7 +347,9 @@ static void observe(struct anchor_learning *l, const struct bts_merge_input *in,
             }
         }
     }
-    if (l->observations >= DECAY_AT) {
+    /* Nothing elected yet: where the loop kept the value in the first
+     * calls (start-up, imports) should not outvote where it keeps it now. */
+    if (l->observations >= DECAY_AT || (l->elected == NO_LOC && l->observations >= FORGET_AT)) {
         for (int loc = 0; loc < N_LOCS; loc++) {
             l->hits[loc] /= 2;
             l->exact[loc] /= 2;
@@ -495,20 +500,6 @@ static const struct bts_python_frame *rebuild_returned(struct bts_python_merge *
     if (!in->read_frame || in->read_frame(in->reader, frame, &m->rebuilt, previous) < 0 ||
         !code_matches(m, &m->rebuilt, code_value))
         return NULL;
-    return &m->rebuilt;
-}
-
-/* The innermost frame of an activation whose frame now runs other code:
- * the sample's code, found by the pointer into its bytecode. */
-static const struct bts_python_frame *rebuild_replaced(struct bts_python_merge *m,
-                                                       const struct bts_merge_input *in,
-                                                       uint64_t frame, uint64_t code_value,
-                                                       uint64_t instr)
-{
-    if (!in->code_at || in->code_at(in->reader, code_value, instr, &m->rebuilt) < 0 ||
-        !code_matches(m, &m->rebuilt, code_value))
-        return NULL;
-    m->rebuilt.frame = frame;
     return &m->rebuilt;
 }
 
@@ -675,21 +666,15 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
             view->line = innermost_line(m, in, native_index, py, false);
             return BTS_MERGE_OK;
         }
-        if (!settled)
-            return BTS_MERGE_TORN_CODE;
-        /* Another call took the frame's place: the sample's code, under
-         * the callers the new frame has (the same ones: it sits where the
-         * old one did). */
-        uint64_t instr = sample_instr(m, in, native_index, 0, UINT64_MAX);
-        const struct bts_python_frame *g = rebuild_replaced(m, in, frame, code_ptr, instr);
-        if (!g)
-            return BTS_MERGE_TORN_CODE;
-        m->rebuilt.is_entry = py->is_entry;
-        view->lead = g;
-        view->first++;
-        m->stats.rebuilt_replaced++;
-        view->line = innermost_line(m, in, native_index, g, true);
-        return BTS_MERGE_OK;
+        /* Another call took the frame's address since. Its callers need
+         * not be the sample's: on pandas under Debian's 3.11 a property's
+         * frame (an entry frame, called through C by the outer
+         * activation's frame) had, 100 us later, given its address to a
+         * frame called by a generator that the outer frame resumed
+         * since; the sample's code under the new frame's callers put the
+         * generator in between. The sample tells nothing of the old
+         * frame's callers, so nothing is rebuilt. */
+        return BTS_MERGE_TORN_CODE;
     }
     if (!settled)
         return BTS_MERGE_TORN_FRAME;

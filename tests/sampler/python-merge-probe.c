@@ -43,6 +43,7 @@ struct probe_opts {
     uint64_t stack_size;
     const char *record;
     double max_torn; /* fail when more are torn (share); < 0: never */
+    bool show_torn;  /* print each torn sample's frames */
 };
 
 struct probe {
@@ -199,6 +200,38 @@ static void print_wrong(struct probe *p, const struct bts_merge_frame *t, size_t
                 i < nl ? frame_name(p, &l[i]) : "");
 }
 
+/* A torn sample, for finding what tears: its native frames up to the
+ * second activation and both chains' first frames. */
+static void print_torn(struct probe *p, enum bts_merge_result r, int n,
+                       const struct bts_python_thread *tt, const struct bts_python_thread *lt)
+{
+    static const char kind_tag[] = "nEIFU";
+    int evals = 0;
+    fprintf(stderr, "torn (%s):", bts_python_merge_result_name(r));
+    for (int i = 0; i < n && evals < 2; i++) {
+        evals += p->kinds[i] == BTS_MERGE_EVAL;
+        fprintf(stderr, " %s/%c", bts_symbolizer_name(p->sym, p->native[i].pc, i > 0),
+                kind_tag[p->kinds[i]]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (p->kinds[i] != BTS_MERGE_EVAL)
+            continue;
+        fprintf(stderr, "\n  regs:");
+        for (int k = 0; k < BTS_UNWIND_NSAVED; k++)
+            fprintf(stderr, " %lx", (unsigned long)p->native[i].saved[k]);
+        break;
+    }
+    fprintf(stderr, "\n  truth:");
+    for (size_t i = 0; i < tt->n_frames && i < 4; i++)
+        fprintf(stderr, " %s@%lx%s", tt->frames[i].name, (unsigned long)tt->frames[i].frame,
+                tt->frames[i].is_entry ? "!" : "");
+    fprintf(stderr, "\n  late: ");
+    for (size_t i = 0; lt && i < lt->n_frames && i < 4; i++)
+        fprintf(stderr, " %s@%lx%s", lt->frames[i].name, (unsigned long)lt->frames[i].frame,
+                lt->frames[i].is_entry ? "!" : "");
+    fprintf(stderr, "\n");
+}
+
 static int take_sample(struct probe *p, const struct probe_opts *o)
 {
     struct user_regs_struct ur;
@@ -266,8 +299,11 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
         p->truth_torn++;
         return 0;
     }
-    if (rl != BTS_MERGE_OK)
+    if (rl != BTS_MERGE_OK) {
+        if (o->show_torn)
+            print_torn(p, rl, n, tt, lt);
         return 0;
+    }
     p->published++;
     bool lines_differ;
     if (!same_merge(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
@@ -293,7 +329,8 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
 static int usage(FILE *f, int code)
 {
     fprintf(f, "usage: python-merge-probe [--samples N] [--delay-us D] [--stack-size B]\n"
-               "                          [--record FILE] [--max-torn SHARE] -- PYTHON ARGS...\n");
+               "                          [--record FILE] [--max-torn SHARE] [--show-torn]\n"
+               "                          -- PYTHON ARGS...\n");
     return code;
 }
 
@@ -333,6 +370,7 @@ int main(int argc, char **argv)
         {"stack-size", required_argument, NULL, 's'},
         {"record", required_argument, NULL, 'r'},
         {"max-torn", required_argument, NULL, 't'},
+        {"show-torn", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -356,6 +394,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             o.max_torn = atof(optarg);
+            break;
+        case 'T':
+            o.show_torn = true;
             break;
         case 'h':
             return usage(stdout, 0);
@@ -404,11 +445,11 @@ int main(int argc, char **argv)
            p.taken, p.truth_torn, p.published, considered ? 100.0 * p.published / considered : 0.0,
            p.wrong, p.line_differs);
     printf("anchors: frame %s, code %s; lines exact %lu, from the sample %lu, read after %lu, "
-           "unknown %lu; truncated %lu; rebuilt: returned %lu, replaced %lu; trimmed %lu\n",
+           "unknown %lu; truncated %lu; rebuilt: returned %lu; trimmed %lu\n",
            af, ac, (unsigned long)st.line_exact, (unsigned long)st.line_sample,
            (unsigned long)st.line_after, (unsigned long)st.line_unknown,
            (unsigned long)st.truncated, (unsigned long)st.rebuilt_returned,
-           (unsigned long)st.rebuilt_replaced, (unsigned long)st.trimmed);
+           (unsigned long)st.trimmed);
     printf("late results:");
     for (int r = 0; r < BTS_MERGE_RESULT_COUNT; r++)
         printf(" %s=%lu", bts_python_merge_result_name(r), (unsigned long)st.results[r]);
