@@ -55,7 +55,7 @@ run() {
         "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
     # The floor of sampling through perf_event on this machine: bt-spy with
     # native frames only, and perf record itself, at the same rate.
-    nopy*) cmd=("$BTS" record --no-python -r "${c#nopy}" -f collapsed -o "$WORK/o.folded"
+    nopy*) cmd=("$BTS" record --no-python -r "${c#nopy}" -f collapsed -o "$WORK/nopy.folded"
         --no-status -- "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
     perf*) cmd=(perf record -q -e cpu-clock -F "${c#perf}" -g -o "$WORK/p.data" --
         "$py" "$PY_BACKTEST" "${py_args[@]}") ;;
