@@ -569,15 +569,13 @@ static bool push_run(struct bts_merge_frame *out, size_t max, size_t *n,
     return true;
 }
 
-/* Whether activation `native_index` is pushing or popping a frame itself:
- * a frame operation reached from it through the interpreter's plumbing
- * (or nameless frames, which could be plumbing) alone. One that a named
- * C function calls (list.sort calling its key function back) pushes the
- * frame of a later activation, not this one's. */
-static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_index)
+/* Whether a frame of `kind` lies between activation `native_index` and the
+ * first named native function or eval loop under it (or the leaf). */
+static bool kind_below(const struct bts_merge_input *in, size_t native_index,
+                       enum bts_merge_kind kind)
 {
     for (size_t i = native_index; i-- > 0;) {
-        if (in->kinds[i] == BTS_MERGE_FRAME_OP)
+        if (in->kinds[i] == kind)
             return true;
         if (in->kinds[i] == BTS_MERGE_NATIVE || in->kinds[i] == BTS_MERGE_EVAL)
             return false;
@@ -585,18 +583,22 @@ static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_in
     return false;
 }
 
+/* Whether activation `native_index` is pushing or popping a frame itself:
+ * a frame operation reached from it through the interpreter's plumbing
+ * (or nameless frames, which could be plumbing) alone. One that a named
+ * C function calls (list.sort calling its key function back) pushes the
+ * frame of a later activation, not this one's. */
+static bool pushing_own_frame(const struct bts_merge_input *in, size_t native_index)
+{
+    return kind_below(in, native_index, BTS_MERGE_FRAME_OP);
+}
+
 /* Whether a nameless frame of the interpreter lies between activation
  * `native_index` and the first named native function under it (or the
  * leaf): one that could be pushing or popping the activation's frame. */
 static bool nameless_below(const struct bts_merge_input *in, size_t native_index)
 {
-    for (size_t i = native_index; i-- > 0;) {
-        if (in->kinds[i] == BTS_MERGE_UNKNOWN)
-            return true;
-        if (in->kinds[i] == BTS_MERGE_NATIVE || in->kinds[i] == BTS_MERGE_EVAL)
-            return false;
-    }
-    return false;
+    return kind_below(in, native_index, BTS_MERGE_UNKNOWN);
 }
 
 /* Whether activation `native_index` calls only named work of its own: no
