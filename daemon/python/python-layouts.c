@@ -37,6 +37,7 @@
     .runtime_interpreters_head = 40, .gil_locked = 16, .gil_last_holder = 8, .interp_next = 0,     \
     .tstate_next = 8, .tstate_interp = 16, .tstate_frame = 56, .frame_kind = PY_FRAME_INTERP,      \
     .frame_instr = 56, .lasti_scale = 1, .owner_generator = 1, .lines_kind = PY_LINES_LOCATIONS,   \
+    .frame_specials = 9,                                                                           \
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_linetable = 136,           \
     .code_code = PY_NONE, .code_flags = PY_NONE, OBJECT_FIELDS
 
@@ -82,6 +83,8 @@ static const struct py_layout layouts[] = {
         .frame_is_entry = 68,
         .owner_cstack = -1,
         .code_firstlineno = 72,
+        .code_stacksize = 68,
+        .code_nlocalsplus = 76,
         .code_adaptive = 184,
         UNICODE_BEFORE_312,
         INTERP_FRAME_FIELDS,
@@ -100,6 +103,8 @@ static const struct py_layout layouts[] = {
         .frame_is_entry = PY_NONE,
         .owner_cstack = 3,
         .code_firstlineno = 68,
+        .code_stacksize = 64,
+        .code_nlocalsplus = 72,
         .code_adaptive = 192,
         .unicode_ascii_size = 40,
         .unicode_compact_size = 56,
@@ -207,6 +212,12 @@ int py_layout_from_debug_offsets(struct py_layout *out, const uint8_t *block, si
     l.lines_kind = PY_LINES_LOCATIONS;
     l.code_code = PY_NONE;
     l.code_flags = PY_NONE;
+    /* The block does not give them; PyCodeObject keeps co_stacksize just
+     * before co_firstlineno and co_nlocalsplus just after, from 3.11 on,
+     * and _PyInterpreterFrame's own fields take 9 words. */
+    l.code_stacksize = l.code_firstlineno - 4;
+    l.code_nlocalsplus = l.code_firstlineno + 4;
+    l.frame_specials = 9;
     /* The block has no compact-object size; from 3.12 on it is the ASCII
      * header plus utf8_length and utf8. */
     l.unicode_compact_size = l.unicode_ascii_size + 16;

@@ -70,6 +70,11 @@ struct py_layout {
     uint32_t code_adaptive;  /* co_code_adaptive: first code unit (3.11+) */
     uint32_t code_code;      /* co_code, a bytes object (3.8-3.10) */
     uint32_t code_flags;     /* int co_flags (3.8-3.10; later the frame owner tells) */
+    /* int co_stacksize and co_nlocalsplus (3.11+), which with the frame's
+     * own fields (frame_specials words) size a frame on the thread's data
+     * stack; frame_specials 0 where frames are objects (3.8-3.10) */
+    uint32_t code_stacksize, code_nlocalsplus;
+    uint8_t frame_specials;
 
     uint32_t object_type;
     uint32_t bytes_size;

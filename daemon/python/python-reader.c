@@ -38,6 +38,8 @@
  * generator frame: CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR (the
  * same bits in every version). */
 #define CO_SUSPENDABLE (0x20u | 0x80u | 0x200u)
+/* _PyInterpreterFrame.owner of a frame on its thread's data stack (3.11+) */
+#define OWNED_BY_THREAD 0
 
 struct code_entry {
     uint64_t addr; /* 0: empty */
@@ -52,6 +54,7 @@ struct code_entry {
     int32_t first_line;
     /* what it gives */
     bool generator;                        /* co_flags names a generator or coroutine (3.8-3.10) */
+    uint32_t frame_bytes;                  /* a frame of this code on the data stack; 0 unknown */
     uint64_t bytecode_start, bytecode_end; /* 0, 0 when unknown */
     const char *name;                      /* interned */
     const char *filename;                  /* interned */
@@ -439,6 +442,13 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     }
     if (l->code_flags != PY_NONE && read_u32(py, addr + l->code_flags, &flags) == 0)
         e->generator = (flags & CO_SUSPENDABLE) != 0;
+    if (l->frame_specials) {
+        uint32_t stacksize, nlocalsplus;
+        if (read_u32(py, addr + l->code_stacksize, &stacksize) == 0 &&
+            read_u32(py, addr + l->code_nlocalsplus, &nlocalsplus) == 0 &&
+            stacksize < (1u << 20) && nlocalsplus < (1u << 20))
+            e->frame_bytes = (uint32_t)(stacksize + nlocalsplus + l->frame_specials) * 8u;
+    }
     e->first_line = first_line;
     e->last_used = py->stats.samples;
     return e;
@@ -684,13 +694,14 @@ static enum walk walk_frames(struct bts_python *py, uint64_t frame)
                 return WALK_BROKEN;
             /* An instruction pointer before the first code unit means the
              * frame has not started: the emitter gives its first line. */
-            if (!emit_frame(py, frame, code,
-                            instr >= code + l->code_adaptive
-                                ? (int64_t)(instr - code - l->code_adaptive)
-                                : -1,
-                            entry != 0) ||
-                (!previous && owner == (uint8_t)l->owner_generator))
+            const struct code_entry *e = emit_frame(
+                py, frame, code,
+                instr >= code + l->code_adaptive ? (int64_t)(instr - code - l->code_adaptive) : -1,
+                entry != 0);
+            if (!e || (!previous && owner == (uint8_t)l->owner_generator))
                 return WALK_BROKEN;
+            if (owner == OWNED_BY_THREAD)
+                py->frames[py->n_frames - 1].stack_bytes = e->frame_bytes;
         }
         frame = previous;
     }
@@ -894,7 +905,7 @@ int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_pyth
     const struct code_entry *e;
     uint64_t code, prev, instr;
     int64_t offset;
-    uint8_t entry = 1;
+    uint8_t entry = 1, own = 0xff;
 
     memset(out, 0, sizeof(*out));
     *previous = 0;
@@ -911,7 +922,8 @@ int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_pyth
         uint8_t owner = 0;
 
         if (read_ptr(py, frame + l->frame_instr, &instr) ||
-            (l->frame_is_entry != PY_NONE && read_u8(py, frame + l->frame_is_entry, &entry)))
+            (l->frame_is_entry != PY_NONE && read_u8(py, frame + l->frame_is_entry, &entry)) ||
+            (l->frame_owner != PY_NONE && read_u8(py, frame + l->frame_owner, &own)))
             return -EFAULT;
         offset = instr >= code + l->code_adaptive ? (int64_t)(instr - code - l->code_adaptive) : -1;
         /* 3.12+: the frame above a C-stack shim is where a call began */
@@ -926,6 +938,8 @@ int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_pyth
     if (!e)
         return -EINVAL;
     fill_frame(py, e, out, frame, code, offset, entry != 0);
+    if (own == OWNED_BY_THREAD)
+        out->stack_bytes = e->frame_bytes;
     *previous = prev;
     return 0;
 }

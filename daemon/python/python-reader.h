@@ -44,6 +44,10 @@ struct bts_python_frame {
      * unknown). */
     uint64_t instr;
     uint64_t bytecode_start, bytecode_end;
+    /* The bytes the frame takes on its thread's data stack, where a call
+     * from it pushes the callee's frame right after it (3.11+, a frame the
+     * thread owns); 0 for a generator's frame, before 3.11, or unknown. */
+    uint32_t stack_bytes;
 };
 
 enum bts_python_gil {

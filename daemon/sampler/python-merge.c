@@ -503,6 +503,22 @@ static const struct bts_python_frame *rebuild_returned(struct bts_python_merge *
     return &m->rebuilt;
 }
 
+/* Whether rebuilt frame `g`, whose memory links to `previous`, was called
+ * by `caller`, the frame at that address now. From 3.11 a call pushes the
+ * callee right after its caller on the thread's data stack, so another
+ * function's frame at the caller's address since (the sample's caller
+ * returned, and a later call of another size took its place) moves where
+ * its callee would be. Same-size frames and generators' frames, which
+ * live elsewhere, cannot be told this way. */
+static bool called_from(const struct bts_python_frame *g, uint64_t previous,
+                        const struct bts_python_frame *caller)
+{
+    if (previous != caller->frame)
+        return false;
+    return !g->stack_bytes || !caller->stack_bytes ||
+           g->frame == caller->frame + caller->stack_bytes;
+}
+
 /* The line of the innermost frame `py` of activation `native_index`, and
  * the count it goes to. */
 static int innermost_line(struct bts_python_merge *m, const struct bts_merge_input *in,
@@ -654,7 +670,7 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
         if (!settled)
             return BTS_MERGE_TORN_COUNT;
         const struct bts_python_frame *g = rebuild_returned(m, in, frame, code_ptr, &previous);
-        if (!g || !g->is_entry || (previous && previous != t->frames[0].frame))
+        if (!g || !g->is_entry || (previous && !called_from(g, previous, &t->frames[0])))
             return BTS_MERGE_TORN_COUNT;
         view->lead = g;
         view->first = view->end = 0;
@@ -688,10 +704,11 @@ static enum bts_merge_result check_innermost(struct bts_python_merge *m,
         /* It was its activation's only frame: that activation ended, and
          * the run read in its place is a later call from the same caller
          * (the next run's, which the outer activation vouched for). */
-        if (previous && (view->end >= t->n_frames || previous != t->frames[view->end].frame))
+        if (previous &&
+            (view->end >= t->n_frames || !called_from(g, previous, &t->frames[view->end])))
             return BTS_MERGE_TORN_FRAME;
         view->first = view->end;
-    } else if (previous != py->frame) {
+    } else if (!called_from(g, previous, py)) {
         return BTS_MERGE_TORN_FRAME;
     }
     view->lead = g;

@@ -5,9 +5,8 @@ native frame of the three native workloads must sit under the right Python
 caller (the closest Python frame towards the root).
 
   hash   OpenSSL's libcrypto or the _hashlib module     -> hash_work
-  json   the _json module's encoder                     -> JSONEncoder.iterencode
-                                                           (iterencode before 3.11),
-                                                           with json_work further out
+  json   the _json module's encoder                     -> encode_doc, with json_work
+                                                           further out
   sort   list.sort's C code (list_sort*, its merges and  -> sort_work or keyed_work
          compares; only where the interpreter has symbols)
 
@@ -38,8 +37,7 @@ _SORT = re.compile(r"^(list_sort|unsafe_\w+_compare|safe_object_compare|count_ru
 
 def kind_of(text):
     """Which workload's native code a native frame is, or None. A
-    deallocator is not: it runs wherever the last reference goes (the C
-    encoder freed in JSONEncoder.encode once iterencode's frame is)."""
+    deallocator is not: it runs wherever the last reference goes."""
     if re.match(r"^\w+_dealloc\b", text):
         return None
     if "libcrypto" in text or "_hashlib" in text or text.startswith(("SHA256", "sha256_")):
@@ -64,7 +62,7 @@ def expected(kind, caller, frames_above):
     if kind == "hash":
         return caller.name == "hash_work"
     if kind == "json":
-        return caller.name in ("JSONEncoder.iterencode", "iterencode") and "json_work" in names
+        return caller.name == "encode_doc" and "json_work" in names
     return caller.name in ("sort_work", "keyed_work")
 
 

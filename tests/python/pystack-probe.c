@@ -272,6 +272,10 @@ struct tally {
     int bad_lines;   /* workload frames outside their function */
     int bad_tids;
     int errors;
+    /* From 3.11: pairs of frames on a thread's data stack (a caller and the
+     * frame it called), and those whose callee does not start where the
+     * caller's size says */
+    int stacked, bad_sizes;
     double us;
 };
 
@@ -285,6 +289,15 @@ static void check_sample(const struct bts_python_sample *s, pid_t pid, const str
         for (size_t j = 0; j < th->n_frames; j++) {
             const struct bts_python_frame *f = &th->frames[j];
             const struct mark *m;
+
+            if (j + 1 < th->n_frames && f->stack_bytes && th->frames[j + 1].stack_bytes) {
+                const struct bts_python_frame *caller = &th->frames[j + 1];
+                t->stacked++;
+                if (f->frame != caller->frame + caller->stack_bytes && t->bad_sizes++ < 5)
+                    fprintf(stderr, "  %s at %#llx, called by %s at %#llx of %u bytes\n", f->name,
+                            (unsigned long long)f->frame, caller->name,
+                            (unsigned long long)caller->frame, caller->stack_bytes);
+            }
 
             if (!ends_with(f->filename, workload_name))
                 continue;
@@ -390,15 +403,16 @@ static int probe_python(const char *python, const char *preload, const struct pr
           bts_python_version(py)[strlen(want)] == '.') &&
          pct(t.main_stack, t.samples) >= 95 && pct(t.sleeper, t.samples) >= 95 &&
          pct(t.main_held, t.samples) >= 80 && pct(t.sleeper_off, t.samples) >= 80 &&
-         t.bad_lines == 0 && t.bad_tids == 0 && t.errors == 0;
+         t.bad_lines == 0 && t.bad_tids == 0 && t.errors == 0 && t.bad_sizes == 0 &&
+         (minor < 11 || t.stacked > 0);
     printf("%s%s%s: %s: python %s (%s): %d samples, main stack %.1f%%, sleeper %.1f%%, gil held by "
-           "main %.1f%%, sleeper off gil %.1f%%, bad lines %d, bad tids %d, errors %d, %.1f "
-           "us/sample\n",
+           "main %.1f%%, sleeper off gil %.1f%%, bad lines %d, bad tids %d, errors %d, frame sizes "
+           "%d of %d wrong, %.1f us/sample\n",
            python, preload ? " with " : "", preload ? preload : "", ok ? "ok" : "FAIL",
            bts_python_version(py), strstr(info.path, "libpython") ? "libpython" : "static",
            t.samples, pct(t.main_stack, t.samples), pct(t.sleeper, t.samples),
            pct(t.main_held, t.samples), pct(t.sleeper_off, t.samples), t.bad_lines, t.bad_tids,
-           t.errors, t.samples ? t.us / t.samples : 0.0);
+           t.errors, t.bad_sizes, t.stacked, t.samples ? t.us / t.samples : 0.0);
     if (ok && !preload) {
         size_t at = strlen(covered);
 

@@ -404,6 +404,15 @@ START_TEST(test_merge_rebuilds_a_frame_that_returned_since)
     ck_assert_uint_eq(n, 4);
     ck_assert(out[2].python && out[2].python->frame == 0xb000 && out[2].python->code == 0xbc00);
     ck_assert(out[3].python == &f.frames[0]);
+    /* From 3.11 both sit on the data stack, b right after a's 0x1000 bytes */
+    r.frame.stack_bytes = 0x100;
+    f.frames[0].stack_bytes = 0x1000;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_OK);
+    /* a returned too, and a later call of another size took its address:
+     * b's memory still links there, but no call from it would push b there */
+    f.frames[0].stack_bytes = 0x800;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_FRAME);
+    f.frames[0].stack_bytes = r.frame.stack_bytes = 0;
     /* b's memory links elsewhere: it is not a's callee any more */
     r.previous = 0xe000;
     ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_FRAME);
