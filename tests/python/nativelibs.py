@@ -21,7 +21,12 @@ frame has no Python frame above it or its nearest is bt-spy's marker of a
 frame it could not show. The import of a package's own extension module is
 right as well: its init code runs under importlib's
 _call_with_frames_removed, with the package's <module> frame (under a
---caller-under folder) further out.
+--caller-under folder) further out. A group frame the garbage collector
+reached (a named allocation or collection function of the interpreter,
+e.g. _PyObject_GC_NewVar or PyType_GenericAlloc, between it and its Python
+caller: an object's traverse or clear function) is not counted: the
+collector runs wherever an allocation crosses its threshold, here in
+importlib's _compile_bytecode or re's parser.
 Exit 1 when fewer than --min-right percent are right or any is wrong.
 """
 
@@ -36,6 +41,10 @@ import pyprofile  # noqa: E402
 
 # bt-spy's name for code in a file without a symbol for it: 'FILE+0xOFFSET'.
 _FILE_OFFSET = re.compile(r"^(?P<file>[^;+ ]+)\+0x[0-9a-fA-F]+$")
+# The interpreter's allocation and collection functions that run the
+# garbage collector (their exported names, which a stripped build keeps).
+_COLLECTOR = re.compile(r"^(_?PyObject_GC_\w+|PyType_GenericAlloc|PyGC_Collect|_PyGC_\w+|"
+                        r"gc_\w+|collect(_\w+)?)$")
 
 
 class Group:
@@ -131,15 +140,19 @@ def cmd_callers(a):
     seen = {g.name: 0 for g in a.group}
     wrong = {}
     examples = {}
-    within = 0
+    within = collected = 0
     for s in samples:
         verdict = None
         caller = None
         hit = set()
+        collector = in_collector = False
         for i, f in enumerate(s.frames):
             if f.python:
                 caller = i
+                in_collector = False
                 continue
+            if _COLLECTOR.match(f.text):
+                in_collector = True
             if f.text.startswith("[python frame"):
                 # bt-spy's marker of Python frames it could not show
                 # ('[python frames torn]', '[python frame unknown]')
@@ -147,6 +160,9 @@ def cmd_callers(a):
                 continue
             g = group_of(f, a.group)
             if g is None:
+                continue
+            if in_collector:
+                collector = True
                 continue
             hit.add(g.name)
             key = (g.name, f.text)
@@ -168,10 +184,15 @@ def cmd_callers(a):
             within += s.count
         if verdict:
             counts[verdict] += s.count
+        elif collector:
+            collected += s.count
     total = sum(counts.values())
     print("%s%d samples hold frames of %s: %d right, %d wrong, %d without a known Python caller"
           % (label, total, ", ".join("%s (%d)" % kv for kv in seen.items()), counts["right"],
              counts["wrong"], counts["torn"]))
+    if collected:
+        print("%s%d samples hold such frames only as the garbage collector's work: not counted"
+              % (label, collected))
     for g in a.group:
         top = sorted(((n, t) for (name, t), n in examples.items() if name == g.name),
                      reverse=True)[:3]
