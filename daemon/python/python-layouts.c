@@ -37,9 +37,8 @@
     .runtime_interpreters_head = 40, .gil_locked = 16, .gil_last_holder = 8, .interp_next = 0,     \
     .tstate_next = 8, .tstate_interp = 16, .tstate_frame = 56, .frame_kind = PY_FRAME_INTERP,      \
     .frame_instr = 56, .lasti_scale = 1, .owner_generator = 1, .lines_kind = PY_LINES_LOCATIONS,   \
-    .frame_specials = 9,                                                                           \
-    .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_linetable = 136,           \
-    .code_code = PY_NONE, .code_flags = PY_NONE, OBJECT_FIELDS
+    .frame_specials = 9, .code_filename = 112, .code_name = 120, .code_qualname = 128,             \
+    .code_linetable = 136, .code_code = PY_NONE, .code_flags = PY_NONE, OBJECT_FIELDS
 
 static const struct py_layout layouts[] = {
     {

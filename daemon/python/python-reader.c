@@ -445,8 +445,8 @@ static const struct code_entry *code_get(struct bts_python *py, uint64_t addr)
     if (l->frame_specials) {
         uint32_t stacksize, nlocalsplus;
         if (read_u32(py, addr + l->code_stacksize, &stacksize) == 0 &&
-            read_u32(py, addr + l->code_nlocalsplus, &nlocalsplus) == 0 &&
-            stacksize < (1u << 20) && nlocalsplus < (1u << 20))
+            read_u32(py, addr + l->code_nlocalsplus, &nlocalsplus) == 0 && stacksize < (1u << 20) &&
+            nlocalsplus < (1u << 20))
             e->frame_bytes = (uint32_t)(stacksize + nlocalsplus + l->frame_specials) * 8u;
     }
     e->first_line = first_line;
