@@ -41,10 +41,6 @@ import pyprofile  # noqa: E402
 
 # bt-spy's name for code in a file without a symbol for it: 'FILE+0xOFFSET'.
 _FILE_OFFSET = re.compile(r"^(?P<file>[^;+ ]+)\+0x[0-9a-fA-F]+$")
-# The interpreter's allocation and collection functions that run the
-# garbage collector (their exported names, which a stripped build keeps).
-_COLLECTOR = re.compile(r"^(_?PyObject_GC_\w+|PyType_GenericAlloc|PyGC_Collect|_PyGC_\w+|"
-                        r"gc_\w+|collect(_\w+)?)$")
 
 
 class Group:
@@ -151,7 +147,7 @@ def cmd_callers(a):
                 caller = i
                 in_collector = False
                 continue
-            if _COLLECTOR.match(f.text):
+            if pyprofile.COLLECTOR.match(f.text):
                 in_collector = True
             if f.text.startswith("[python frame"):
                 # bt-spy's marker of Python frames it could not show

@@ -26,6 +26,13 @@ import sys
 _LINE_FRAME = re.compile(r"^(?P<name>.+) \((?P<path>[^()]+):(?P<line>-?[0-9]+)\)$")
 _FUNC_FRAME = re.compile(r"^(?P<name>.+) \((?P<path>[^()]+)\)$")
 _CONTEXT = re.compile(r"^(?P<kind>process|thread) (?P<name>.*) \((?P<id>[0-9]+)\)$")
+# The interpreter's functions that run its garbage collector: allocation
+# crossing the threshold, the collection itself (their names; a stripped
+# build keeps the exported ones). What they call (an object's traverse or
+# clear function, in whatever module defines the type) is the collector's
+# work, not a call of the Python frame it happens under.
+COLLECTOR = re.compile(r"^(_?PyObject_GC_\w+|PyType_GenericAlloc|PyGC_Collect|_PyGC_\w+|"
+                       r"gc_\w+|collect(_\w+)?)$")
 
 
 class Frame:
