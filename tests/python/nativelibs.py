@@ -104,16 +104,23 @@ def under(path, folders):
 
 
 def importing(frames, at, folders):
-    """True when frames[at] (a group frame's nearest Python caller) is
-    importlib running an extension module's init, for a module whose
-    nearest <module> frame further out is one of the allowed folders': the
-    package importing its own extension."""
-    caller = frames[at]
-    if caller.name != "_call_with_frames_removed" or not caller.path.startswith("<frozen"):
-        return False
-    for f in reversed(frames[:at]):
-        if f.python and f.name == "<module>":
-            return under(f.path, folders)
+    """True when frames[at] (a group frame's nearest Python caller) runs as
+    part of an extension module's init, for a module whose nearest <module>
+    frame further out is one of the allowed folders': the package importing
+    its own extension. The init runs under importlib's
+    _call_with_frames_removed, and the caller is that frame or one the
+    init's own code calls back (numpy.random's module set-up calls a
+    function that np.errstate decorates, so contextlib's wrapper sits
+    between the two extensions' frames), with no other module's top-level
+    code in between."""
+    in_init = False
+    for f in reversed(frames[:at + 1]):
+        if not f.python:
+            continue
+        if f.name == "<module>":
+            return in_init and under(f.path, folders)
+        if f.name == "_call_with_frames_removed" and f.path.startswith("<frozen"):
+            in_init = True
     return False
 
 
