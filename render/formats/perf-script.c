@@ -276,7 +276,9 @@ static int emit_stack(struct parser *p)
     bool any = false;
     int err = 0;
 
-    if (p->nframes == 0 && p->root_len == 0)
+    /* perf's stackcollapse keeps a sample with neither comm nor frames as
+     * an empty stack; stackcollapse-perf.pl leaves it out. */
+    if (p->nframes == 0 && p->root_len == 0 && p->o->convention != BTS_PERF_SCRIPT_PERF)
         goto out;
     need = p->root_len + p->arena_len + p->nframes + 1;
     if (bts_array_grow((void **)&p->stack, &p->stack_cap, need, 1)) {

@@ -102,6 +102,24 @@ START_TEST(test_kernel_frames_get_k_suffix_on_request)
 }
 END_TEST
 
+/* perf's script keeps a sample without frames under --no-comm as an empty
+ * stack, so the totals still agree; stackcollapse-perf.pl drops it (and weighs by period). */
+START_TEST(test_a_frameless_sample_without_comm_is_an_empty_stack_by_perf_rules)
+{
+    static const char text[] = HDR("t", "cpu-clock") "\n" HDR(
+        "t", "cpu-clock") "\t    55d4c3a1d000 work+0x5 (/usr/bin/t)\n\n";
+    struct bts_perf_script_opts perf = {.convention = BTS_PERF_SCRIPT_PERF, .no_comm = true};
+    struct bts_perf_script_opts fg = {.no_comm = true};
+    char *got = fold_ok(text, &perf);
+
+    ck_assert_str_eq(got, " 1\nwork 1\n");
+    free(got);
+    got = fold_ok(text, &fg);
+    ck_assert_str_eq(got, "work 250000\n");
+    free(got);
+}
+END_TEST
+
 START_TEST(test_perf_convention_keeps_unknown_symbols)
 {
     static const char text[] =
@@ -522,6 +540,7 @@ Suite *bts_perf_script_suite(void)
     tcase_add_test(f, test_frames_fold_root_first_with_comm_and_no_offsets);
     tcase_add_test(f, test_kernel_frames_get_k_suffix_on_request);
     tcase_add_test(f, test_perf_convention_keeps_unknown_symbols);
+    tcase_add_test(f, test_a_frameless_sample_without_comm_is_an_empty_stack_by_perf_rules);
     tcase_add_test(f, test_comm_with_spaces_digits_and_thread_roots);
     tcase_add_test(f, test_period_weighting_and_samples_without_callchain);
     tcase_add_test(f, test_fixture_matches_expected_folding);
