@@ -44,7 +44,7 @@ measure() {
         ;;
     esac
     if ! py_tool has-python "$WORK/p.folded"; then
-        echo "$sampler $v: no Python frames ($PY_NOT_YET)"
+        echo "$sampler $v: no Python frames in its profile"
         return 0
     fi
     py_tool check "$WORK/p.folded" --version "$v" --under "$pkg" --label "$sampler $v" \

@@ -30,10 +30,6 @@ else
     pythons=(/usr/bin/python3)
 fi
 [ "${#pythons[@]}" -gt 0 ] && [ -x "${pythons[0]}" ] || { echo "no CPython 3.8-3.13 found"; exit 0; }
-if ! "$BTS" record --help 2>&1 | grep -q -- '--native'; then
-    echo "bt-spy record has no --native yet: nothing to measure"
-    exit 0
-fi
 configs=(base perf99 perf999 ptrace99)
 
 # run PY CONFIG -> "elapsed_s samples torn_pct pause_us"

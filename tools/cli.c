@@ -190,9 +190,11 @@ int bts_cli_session_option(const char *cmd, int c, const char *arg, struct bts_s
             o->backend = BTS_BACKEND_PERF;
         else if (!strcmp(arg, "ptrace"))
             o->backend = BTS_BACKEND_PTRACE;
+        else if (!strcmp(arg, "read"))
+            o->backend = BTS_BACKEND_READ;
         else
             return bts_cli_usage_error(cmd, "invalid --backend: '%s' (expected %s)", arg,
-                                       "auto, perf or ptrace");
+                                       "auto, perf, ptrace or read");
         return 1;
     case BTS_CLI_OPT_NO_PYTHON:
         o->no_python = true;
@@ -229,6 +231,13 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
     if (o->no_python && o->native)
         return bts_cli_usage_error(cmd, "--native merges Python frames with native ones: drop "
                                         "--no-python");
+    if (o->backend == BTS_BACKEND_READ && (o->no_python || o->native || o->memory))
+        return bts_cli_usage_error(cmd,
+                                   "--backend read reads Python stacks only: drop --%s, or "
+                                   "pick another backend",
+                                   o->no_python ? "no-python"
+                                   : o->native  ? "native"
+                                                : "memory");
     if (o->native && o->memory)
         return bts_cli_usage_error(cmd, "--memory and --native do not go together");
     if (o->native && o->unwind == BTS_UNWIND_FP)

@@ -23,17 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* What record writes, and the extension of its default output name. */
-static const char *const extensions[] = {
-    [BTS_FORMAT_SVG] = "svg",     [BTS_FORMAT_PNG] = "png",
-    [BTS_FORMAT_PDF] = "pdf",     [BTS_FORMAT_FOLDED] = "folded",
-    [BTS_FORMAT_PPROF] = "pb.gz", [BTS_FORMAT_SPEEDSCOPE] = "speedscope.json",
-};
-
+/* What record writes: every format but perf script. */
 static bool writable(enum bts_format f)
 {
-    return f > BTS_FORMAT_AUTO && (size_t)f < sizeof(extensions) / sizeof(extensions[0]) &&
-           extensions[f];
+    return bts_format_extension(f) != NULL;
 }
 
 struct record_opts {
@@ -75,7 +68,8 @@ static void usage(FILE *out)
           "  -t, --threads          add a 'thread NAME (TID)' root frame per thread\n"
           "      --idle             also sample sleeping threads (wall-clock profile)\n"
           "      --subprocesses     follow children under 'process NAME (PID)' roots\n"
-          "      --backend B        auto, perf or ptrace (default auto)\n"
+          "      --backend B        auto, perf, ptrace or read (default auto); read:\n"
+          "                         Python stacks only, with nothing in the target\n"
           "      --no-python        native frames only, even for CPython 3.8-3.13 threads\n"
           "      --function         Python frames by function, 'qualname (path)', not by line\n"
           "      --gil              only samples of the thread holding Python's GIL\n"
@@ -269,7 +263,8 @@ static char *default_output_name(pid_t pid, const char *prog, enum bts_format fo
         return NULL;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-    if (asprintf(&name, "%s-%d-%s.%s", basename(copy), (int)pid, stamp, extensions[format]) < 0)
+    if (asprintf(&name, "%s-%d-%s.%s", basename(copy), (int)pid, stamp,
+                 bts_format_extension(format)) < 0)
         name = NULL;
     free(copy);
     return name;

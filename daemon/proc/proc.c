@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,4 +66,44 @@ int bts_proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
         return -ENOENT;
     snprintf(buf, len, "%s", comm);
     return 0;
+}
+
+/* The nice value before bts_proc_raise_priority changed it (INT_MIN: it
+ * did not), and how many raises are not yet dropped. */
+static int nice_before = INT_MIN;
+static unsigned raises;
+
+int bts_proc_raise_priority(void)
+{
+    int cur;
+
+    if (raises) {
+        raises++;
+        return 0;
+    }
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, 0);
+    if (cur == -1 && errno)
+        return -errno;
+    if (cur > BTS_PROC_SAMPLER_NICE) {
+        if (setpriority(PRIO_PROCESS, 0, BTS_PROC_SAMPLER_NICE) < 0)
+            return -errno;
+        nice_before = cur;
+    }
+    raises = 1;
+    return 0;
+}
+
+void bts_proc_drop_priority(void)
+{
+    if (raises && --raises == 0) {
+        bts_proc_restore_priority();
+        nice_before = INT_MIN;
+    }
+}
+
+void bts_proc_restore_priority(void)
+{
+    if (nice_before != INT_MIN)
+        setpriority(PRIO_PROCESS, 0, nice_before);
 }

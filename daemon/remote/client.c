@@ -606,6 +606,14 @@ int bts_client_session_start(struct bts_client_session *r)
         ret = -EPROTONOSUPPORT;
         goto out;
     }
+    if (r->opts.backend == BTS_BACKEND_READ && r->c->minor < BTS_PROTOCOL_MINOR_READ) {
+        snprintf(r->why, sizeof(r->why), "bt-spyd at '%s' predates --backend read (protocol 1.%u)",
+                 r->path, r->c->minor);
+        snprintf(r->hint, sizeof(r->hint),
+                 "update bt-spyd, pick another backend, or run without --connect");
+        ret = -EPROTONOSUPPORT;
+        goto out;
+    }
     if ((ret = send_start(r)) < 0)
         goto out;
 

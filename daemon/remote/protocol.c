@@ -242,7 +242,7 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
                        BTS_SESSION_MAX_RATE_HZ);
     if (!isfinite(st->duration_s) || st->duration_s < 0 || st->duration_s > 31 * 86400.0)
         return invalid(why, why_len, "invalid duration (expected 0..%d s)", 31 * 86400);
-    if ((unsigned)st->backend > BTSPY__BACKEND__BACKEND_PTRACE)
+    if ((unsigned)st->backend > BTSPY__BACKEND__BACKEND_READ)
         return invalid(why, why_len, "unknown backend %d", (int)st->backend);
     if ((unsigned)st->unwind > BTSPY__UNWIND__UNWIND_FP)
         return invalid(why, why_len, "unknown unwind mode %d", (int)st->unwind);
@@ -259,6 +259,9 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
         return invalid(why, why_len,
                        "memory samples page faults: it needs the perf backend and "
                        "not idle");
+    if (st->backend == BTSPY__BACKEND__BACKEND_READ && (st->no_python || st->memory))
+        return invalid(why, why_len, "the read backend reads Python stacks only: not with %s",
+                       st->no_python ? "no_python" : "memory");
     if (st->no_python && (st->function || st->gil))
         return invalid(why, why_len, "%s needs Python frames, which no_python turns off",
                        st->function ? "function" : "gil");
@@ -318,7 +321,8 @@ void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_sess
 
 _Static_assert((int)BTS_BACKEND_AUTO == BTSPY__BACKEND__BACKEND_AUTO &&
                    (int)BTS_BACKEND_PERF == BTSPY__BACKEND__BACKEND_PERF &&
-                   (int)BTS_BACKEND_PTRACE == BTSPY__BACKEND__BACKEND_PTRACE,
+                   (int)BTS_BACKEND_PTRACE == BTSPY__BACKEND__BACKEND_PTRACE &&
+                   (int)BTS_BACKEND_READ == BTSPY__BACKEND__BACKEND_READ,
                "the wire's backends are the sampler's");
 _Static_assert((int)BTS_UNWIND_DWARF == BTSPY__UNWIND__UNWIND_DWARF &&
                    (int)BTS_UNWIND_FP == BTSPY__UNWIND__UNWIND_FP,

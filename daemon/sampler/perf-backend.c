@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* perf-backend: samples a process with one perf_event (cpu-clock) per thread,
- * each with its own mmap ring. New threads are picked up from FORK records as
- * soon as the creating thread's ring is read, and from /proc/PID/task every
- * 50 ms. (The kernel refuses to mmap inherited per-task events, so launched
- * commands are followed the same way; their first event is enabled on exec.)
+ * each with its own mmap ring. New threads are picked up from FORK records,
+ * looked for in every ring before any sample is read, and from
+ * /proc/PID/task every 50 ms. (The kernel refuses to mmap inherited per-task
+ * events, so launched commands are followed the same way; their first event
+ * is enabled on exec.)
  *
  * The backend follows a process, not a pid number, and asks the sink's
  * check() before it opens an event on any thread found later (and again
@@ -30,13 +31,19 @@
 
 #include "ring-reader-private.h"
 
+/* After a thread appears, rings are read every 5 ms for a while: a FORK
+ * record waits in its creator's ring, which may take no samples (a main
+ * thread that only joins its workers), and a short-lived thread must be
+ * opened before it exits. */
 #define RESCAN_NS         50000000LL
+#define FORK_TICK_NS      5000000LL
+#define FORK_BUSY_NS      2000000000LL
 #define THREAD_RING_PAGES 128 /* 512 KiB per thread while there are few */
 /* --memory: faults come in bursts (12,000 samples a second while a program
  * touches fresh memory): 2 MiB lets the reader be 70 ms late without loss. */
 #define MEMORY_RING_PAGES 512
 #define MIN_RING_BYTES    (64 * 1024) /* room for a few 8 KiB-stack samples */
-#define FORK_QUEUE        64
+#define FORK_QUEUE        256
 
 struct perf_thread {
     pid_t tid;
@@ -61,6 +68,8 @@ struct perf_backend {
     struct pollfd *pfds;
     size_t cap_pfds;
     int64_t last_scan_ns;
+    int64_t busy_until_ns; /* read rings every FORK_TICK_NS until then */
+    int64_t last_peek_ns;  /* when the rings were last looked at for FORKs */
     bool exited;
     bool stopped;
     int verdict;      /* -EPERM once check() said the target's rights changed */
@@ -69,6 +78,7 @@ struct perf_backend {
     bool user_only;   /* the kernel refused to count kernel time: user time only */
     bool prompt;      /* events wake us at every sample */
     bool want_prompt; /* what set_prompt asked for, applied between drains */
+    bool raised;      /* bts_proc_raise_priority succeeded: drop it at stop */
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
@@ -170,6 +180,17 @@ static void handle_sample(struct perf_backend *pb, const struct perf_event_heade
     pb->sink.sample(pb->sink.ctx, &s);
 }
 
+/* Queues a new thread of ours to be opened after the ring being read. */
+static void queue_fork(struct perf_backend *pb, pid_t tid)
+{
+    for (size_t i = 0; i < pb->nforks; i++) {
+        if (pb->forks[i] == tid)
+            return;
+    }
+    if (pb->nforks < FORK_QUEUE && !find_thread(pb, tid))
+        pb->forks[pb->nforks++] = tid;
+}
+
 static void handle_record(void *ctx, const struct perf_event_header *hdr)
 {
     struct perf_backend *pb = ctx;
@@ -239,10 +260,10 @@ static void handle_record(void *ctx, const struct perf_event_header *hdr)
         if (len >= 16) {
             uint32_t ids[4];
             memcpy(ids, body, 16);
-            /* Opened after the drain: opening now could move the ring
-             * being read. */
-            if ((pid_t)ids[0] == pb->cfg.pid && pb->nforks < FORK_QUEUE)
-                pb->forks[pb->nforks++] = (pid_t)ids[2];
+            /* Our threads are queued by peek_forks, before the drain:
+             * opening during one could move the ring being read. */
+            if ((pid_t)ids[0] == pb->cfg.pid)
+                queue_fork(pb, (pid_t)ids[2]);
             else if ((pid_t)ids[0] != pb->cfg.pid && (pid_t)ids[1] == pb->cfg.pid &&
                      pb->sink.forked)
                 pb->sink.forked(pb->sink.ctx, (pid_t)ids[0]);
@@ -539,6 +560,8 @@ static int rescan(struct perf_backend *pb)
         if (pb->verdict || pb->exited)
             break;
         int err = add_thread(pb, tid, NULL);
+        if (err == 0)
+            pb->busy_until_ns = pb->last_scan_ns + FORK_BUSY_NS;
         if (err < 0 && err != -ESRCH && err != -EPERM && tid == pb->cfg.pid && !ret)
             ret = err;
     }
@@ -557,6 +580,8 @@ out:
 
 static void follow_forks(struct perf_backend *pb)
 {
+    if (pb->nforks)
+        pb->busy_until_ns = bts_proc_now_ns() + FORK_BUSY_NS;
     for (size_t i = 0; i < pb->nforks && !pb->verdict && !pb->exited; i++) {
         if (!find_thread(pb, pb->forks[i]))
             add_thread(pb, pb->forks[i], NULL); /* ESRCH: it is gone already */
@@ -564,12 +589,44 @@ static void follow_forks(struct perf_backend *pb)
     pb->nforks = 0;
 }
 
+static void peek_fork(void *ctx, const struct perf_event_header *hdr)
+{
+    struct perf_backend *pb = ctx;
+    uint32_t ids[4];
+
+    if (hdr->size >= sizeof(*hdr) + sizeof(ids)) {
+        memcpy(ids, hdr + 1, sizeof(ids));
+        if ((pid_t)ids[0] == pb->cfg.pid)
+            queue_fork(pb, (pid_t)ids[2]);
+    }
+}
+
+/* Opens the threads that FORK records announce before reading any sample:
+ * when the profiler falls behind (a target with more busy threads than
+ * there are cores gets most of the CPU), reading and unwinding the samples
+ * waiting in every ring takes long, and a thread that lives less than that
+ * would be gone before the drain got to its creator's FORK record. */
+static void peek_forks(struct perf_backend *pb)
+{
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd >= 0)
+            bts_ring_peek(&pb->threads[i].ring, PERF_RECORD_FORK, peek_fork, pb);
+    }
+    follow_forks(pb);
+    pb->last_peek_ns = bts_proc_now_ns();
+}
+
+/* Reads every ring, looking for new threads first and again every
+ * FORK_TICK_NS while the reading goes on. */
 static int drain_all(struct perf_backend *pb)
 {
     int n = 0;
+    peek_forks(pb);
     for (size_t i = 0; i < pb->nthreads; i++) {
         if (pb->threads[i].fd >= 0)
             n += drain_ring(pb, &pb->threads[i].ring) > 0;
+        if (bts_proc_now_ns() - pb->last_peek_ns >= FORK_TICK_NS)
+            peek_forks(pb);
     }
     follow_forks(pb);
     return n;
@@ -614,6 +671,11 @@ static int perf_start(struct bts_sampler_backend *b, const struct bts_backend_co
         ret = -ESRCH;
     if (ret < 0)
         goto out;
+    /* A target with more busy threads than cores leaves the sampler a small
+     * share of the CPU: it falls behind, and threads end before their FORK
+     * records are read. Not the ptrace backend's way: its short spins while
+     * a thread stops would take the CPU that thread needs to stop. */
+    pb->raised = bts_proc_raise_priority() == 0;
 out:
     if (ret < 0)
         pb->base.ops->stop(b);
@@ -650,6 +712,8 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
         int64_t wait = deadline - t;
         if (wait > pb->last_scan_ns + RESCAN_NS - t)
             wait = pb->last_scan_ns + RESCAN_NS - t;
+        if (t < pb->busy_until_ns && wait > FORK_TICK_NS)
+            wait = FORK_TICK_NS;
         if (wait < 0)
             wait = 0;
         size_t need = pb->nthreads, n = 0;
@@ -703,6 +767,9 @@ static void perf_stop(struct bts_sampler_backend *b)
     }
     pb->nthreads = 0;
     pb->stopped = true;
+    if (pb->raised)
+        bts_proc_drop_priority();
+    pb->raised = false;
 }
 
 static void perf_free(struct bts_sampler_backend *b)

@@ -61,6 +61,7 @@
 
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
+#include "thread-clock-private.h"
 
 #define RESCAN_NS       10000000LL /* look for new threads this often */
 #define SWEEP_NS        5000000LL  /* collect signals and group-stops this often */
@@ -73,10 +74,7 @@
 
 struct ptrace_thread {
     pid_t tid;
-    int stat_fd;
-    int schedstat_fd;  /* -1 without CONFIG_SCHEDSTATS-style run times */
-    uint64_t cpu_ns;   /* CPU time used when last looked at */
-    int64_t credit_ns; /* CPU time not yet paid for by a sample */
+    struct bts_thread_clock clock;
     bool seen;         /* found by the current rescan */
     bool listening;    /* in a group-stop, parked with PTRACE_LISTEN */
     bool interrupting; /* PTRACE_INTERRUPT sent, its stop not collected yet */
@@ -84,7 +82,6 @@ struct ptrace_thread {
     bool sampling;     /* interrupted by this tick, to be captured */
     bool gone;
     uint64_t stack_lo, stack_hi; /* mapping that held sp at the last sample */
-    char comm[16];
 };
 
 /* What one collected stop produced, to hand to the sink once resumed. */
@@ -141,69 +138,6 @@ static void wait_step(int64_t started_ns, unsigned *sleeps)
     (*sleeps)++;
     struct timespec ts = {0, ns};
     nanosleep(&ts, NULL);
-}
-
-static int open_task_file(pid_t pid, pid_t tid, const char *name)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)pid, (int)tid, name);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static void open_task_files(struct ptrace_backend *pt, struct ptrace_thread *t)
-{
-    if (t->stat_fd >= 0)
-        close(t->stat_fd);
-    if (t->schedstat_fd >= 0)
-        close(t->schedstat_fd);
-    t->stat_fd = open_task_file(pt->cfg.pid, t->tid, "stat");
-    t->schedstat_fd = open_task_file(pt->cfg.pid, t->tid, "schedstat");
-}
-
-/* State letter of a thread from its kept-open stat file ('X' when gone);
- * refreshes its comm on the way. With `cpu_ns`, also reads the CPU time it
- * has used: from schedstat (ns) when the kernel has it, else from utime +
- * stime (clock ticks). */
-static char read_state(struct ptrace_thread *t, uint64_t *cpu_ns)
-{
-    static long tick_ns;
-    char buf[512];
-    if (t->stat_fd < 0)
-        return 'X';
-    ssize_t n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
-        return 'X';
-    buf[n] = '\0';
-    const char *open_paren = strchr(buf, '(');
-    const char *close_paren = strrchr(buf, ')');
-    if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
-        return 'X';
-    size_t len = (size_t)(close_paren - open_paren - 1);
-    if (len >= sizeof(t->comm))
-        len = sizeof(t->comm) - 1;
-    memcpy(t->comm, open_paren + 1, len);
-    t->comm[len] = '\0';
-    char state = close_paren[2];
-    if (!cpu_ns)
-        return state;
-    if (t->schedstat_fd >= 0 && (n = pread(t->schedstat_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-        buf[n] = '\0';
-        *cpu_ns = strtoull(buf, NULL, 10);
-        return state;
-    }
-    /* Fields 14 and 15 (utime, stime); field 3 is the state. */
-    const char *f = close_paren + 2;
-    for (int field = 3; field < 14 && f; field++)
-        f = (f = strchr(f, ' ')) ? f + 1 : NULL;
-    if (f) {
-        char *end;
-        unsigned long long ticks = strtoull(f, &end, 10);
-        ticks += strtoull(end, NULL, 10);
-        if (!tick_ns)
-            tick_ns = 1000000000L / sysconf(_SC_CLK_TCK);
-        *cpu_ns = ticks * (uint64_t)tick_ns;
-    }
-    return state;
 }
 
 /* waitpid for one thread, without waiting. A launched command's main
@@ -343,7 +277,7 @@ static void emit(struct ptrace_backend *pt, struct ptrace_thread *t, const struc
     s.pid = pt->cfg.pid;
     s.tid = t->tid;
     s.time_ns = cap->time_ns;
-    s.thread_name = t->comm[0] ? t->comm : NULL;
+    s.thread_name = t->clock.comm[0] ? t->clock.comm : NULL;
     if (pt->cfg.callchain) {
         s.npcs = walk_frame_pointers(cap, pt->stack_buf, pcs);
         s.pcs = pcs;
@@ -460,8 +394,9 @@ static enum status_kind handle_status(struct ptrace_backend *pt, struct ptrace_t
         /* The execing thread may have taken over this tid: what was pending
          * for the old one is void (a stop still due is collected anyway). */
         t->interrupting = t->listening = false;
-        open_task_files(pt, t);
-        read_state(t, &t->cpu_ns);
+        bts_thread_clock_close(&t->clock);
+        bts_thread_clock_open(&t->clock, pt->cfg.pid, t->tid);
+        bts_thread_clock_state(&t->clock, true, pt->period_ns);
         t->stack_lo = t->stack_hi = 0;
         if (pt->sink.exec)
             pt->sink.exec(pt->sink.ctx);
@@ -533,13 +468,11 @@ static int add_thread(struct ptrace_backend *pt, pid_t tid)
     memset(t, 0, sizeof(*t));
     t->tid = tid;
     t->seen = true;
-    t->stat_fd = t->schedstat_fd = -1;
-    open_task_files(pt, t);
-    if (t->stat_fd < 0) {
+    if (bts_thread_clock_open(&t->clock, pt->cfg.pid, tid) < 0) {
         ret = -ESRCH;
         goto out;
     }
-    char state = read_state(t, &t->cpu_ns);
+    char state = bts_thread_clock_state(&t->clock, true, pt->period_ns);
     if (state == 'Z' || state == 'X') {
         ret = -ESRCH; /* exiting: nothing left to sample */
         goto out;
@@ -566,12 +499,8 @@ static int add_thread(struct ptrace_backend *pt, pid_t tid)
     ret = 0;
     pt->threads_seen++;
 out:
-    if (ret < 0) {
-        if (t->stat_fd >= 0)
-            close(t->stat_fd);
-        if (t->schedstat_fd >= 0)
-            close(t->schedstat_fd);
-    }
+    if (ret < 0)
+        bts_thread_clock_close(&t->clock);
     return ret;
 }
 
@@ -579,10 +508,7 @@ static void remove_gone(struct ptrace_backend *pt)
 {
     for (size_t i = 0; i < pt->nthreads;) {
         if (pt->threads[i].gone) {
-            if (pt->threads[i].stat_fd >= 0)
-                close(pt->threads[i].stat_fd);
-            if (pt->threads[i].schedstat_fd >= 0)
-                close(pt->threads[i].schedstat_fd);
+            bts_thread_clock_close(&pt->threads[i].clock);
             pt->threads[i] = pt->threads[--pt->nthreads];
         } else {
             i++;
@@ -621,7 +547,7 @@ static int rescan(struct ptrace_backend *pt)
         struct ptrace_thread *t = find_thread(pt, tid);
         if (t) {
             t->seen = true;
-            char state = read_state(t, NULL);
+            char state = bts_thread_clock_state(&t->clock, false, 0);
             if (state != 'Z' && state != 'X')
                 live++;
             continue;
@@ -658,31 +584,15 @@ static void sweep(struct ptrace_backend *pt)
     remove_gone(pt);
 }
 
-/* On-CPU mode samples a thread that is running now and has used about a
- * period of CPU time since its last sample, the way a cpu-clock event would:
- * state R alone also holds threads that are only waiting for a CPU. */
-static void add_credit(struct ptrace_backend *pt, struct ptrace_thread *t, uint64_t before)
-{
-    int64_t used = t->cpu_ns > before ? (int64_t)(t->cpu_ns - before) : 0;
-    t->credit_ns += used;
-    if (t->credit_ns > 2 * pt->period_ns)
-        t->credit_ns = 2 * pt->period_ns;
-}
-
 /* Whether this tick should interrupt `t`; counts a wanted but impossible
  * sample as lost. */
 static bool eligible(struct ptrace_backend *pt, struct ptrace_thread *t, unsigned *wanted)
 {
-    uint64_t before = t->cpu_ns;
-    char state = read_state(t, &t->cpu_ns);
+    char state = bts_thread_clock_state(&t->clock, !pt->cfg.idle, pt->period_ns);
     if (state == 'Z' || state == 'X')
         return false;
-    if (!pt->cfg.idle) {
-        add_credit(pt, t, before);
-        if (state != 'R' || t->listening || t->credit_ns < pt->period_ns / 2)
-            return false;
-        t->credit_ns -= t->credit_ns < pt->period_ns ? t->credit_ns : pt->period_ns;
-    }
+    if (!pt->cfg.idle && (t->listening || !bts_thread_clock_due(&t->clock, state, pt->period_ns)))
+        return false;
     (*wanted)++;
     /* Uninterruptible sleep, or a stop not collected yet, would keep us
      * waiting: skip it this tick. */

@@ -13,6 +13,7 @@ struct bts_ring {
     uint8_t *data;
     uint64_t data_size; /* power of two */
     uint8_t *scratch;   /* holds records that wrap around the end */
+    uint64_t peeked;    /* bts_ring_peek has looked at the records before this */
     size_t scratch_size;
 };
 
@@ -35,6 +36,11 @@ typedef void (*bts_ring_record_fn)(void *ctx, const struct perf_event_header *hd
  * records read, or -errno (-EBADMSG on a corrupt header; the ring is then
  * skipped to its head). */
 int bts_ring_drain(struct bts_ring *r, bts_ring_record_fn fn, void *ctx);
+
+/* Passes the waiting records of one type (PERF_RECORD_*) that no earlier
+ * peek passed to `fn`, without consuming any: a drain reads them again.
+ * Returns how many, or -errno (-EBADMSG on a corrupt header). */
+int bts_ring_peek(struct bts_ring *r, uint32_t type, bts_ring_record_fn fn, void *ctx);
 
 /* True when records are waiting. */
 int bts_ring_pending(const struct bts_ring *r);

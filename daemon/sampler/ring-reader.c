@@ -63,13 +63,14 @@ int bts_ring_pending(const struct bts_ring *r)
     return head != r->meta->data_tail;
 }
 
-int bts_ring_drain(struct bts_ring *r, bts_ring_record_fn fn, void *ctx)
+/* Walks the records published from `tail` on, passing those of `type` (or
+ * all, for type 0) to `fn`, each contiguous. Returns the number passed, or
+ * -errno; *end is where the walk stopped (the head, also on an error). */
+static int walk(struct bts_ring *r, uint64_t tail, uint32_t type, bts_ring_record_fn fn, void *ctx,
+                uint64_t *end)
 {
     int ret = 0;
-    if (!r->meta)
-        return 0;
     uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = r->meta->data_tail;
     uint64_t mask = r->data_size - 1;
     while (tail < head) {
         struct perf_event_header hdr;
@@ -81,6 +82,10 @@ int bts_ring_drain(struct bts_ring *r, bts_ring_record_fn fn, void *ctx)
             ret = -EBADMSG;
             tail = head;
             break;
+        }
+        if (type && hdr.type != type) {
+            tail += hdr.size;
+            continue;
         }
         const struct perf_event_header *rec = (const void *)(r->data + off);
         if (off + hdr.size > r->data_size) {
@@ -103,6 +108,26 @@ int bts_ring_drain(struct bts_ring *r, bts_ring_record_fn fn, void *ctx)
         tail += hdr.size;
         ret++;
     }
-    __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+    *end = tail;
     return ret;
+}
+
+int bts_ring_drain(struct bts_ring *r, bts_ring_record_fn fn, void *ctx)
+{
+    uint64_t end;
+    int ret;
+    if (!r->meta)
+        return 0;
+    ret = walk(r, r->meta->data_tail, 0, fn, ctx, &end);
+    __atomic_store_n(&r->meta->data_tail, end, __ATOMIC_RELEASE);
+    return ret;
+}
+
+int bts_ring_peek(struct bts_ring *r, uint32_t type, bts_ring_record_fn fn, void *ctx)
+{
+    uint64_t tail;
+    if (!r->meta)
+        return 0;
+    tail = r->meta->data_tail;
+    return walk(r, r->peeked > tail ? r->peeked : tail, type, fn, ctx, &r->peeked);
 }

@@ -21,6 +21,7 @@
 #include "ptrace-backend-private.h"
 #include "python-frames-private.h"
 #include "python-native-private.h"
+#include "read-backend-private.h"
 #include "stack-table.h"
 #include "symbolizer.h"
 #include "target-guard.h"
@@ -183,6 +184,8 @@ struct bts_session *bts_session_new(const struct bts_session_opts *opts)
         goto out; /* the merge anchors on DWARF-unwound frames */
     if (opts->memory && (opts->backend == BTS_BACKEND_PTRACE || opts->idle))
         goto out; /* page faults are a perf_event event */
+    if (opts->backend == BTS_BACKEND_READ && (opts->no_python || opts->native || opts->memory))
+        goto out; /* it reads Python stacks and nothing else */
     if (opts->stack_size &&
         (opts->stack_size % 8 ||
          opts->stack_size > (opts->backend == BTS_BACKEND_PTRACE ? MAX_PTRACE_STACK_SIZE
@@ -480,7 +483,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     struct bts_session *s = ctx;
     const uint64_t *pcs = s->pcs;
     const char *thread_name = raw->thread_name;
-    bool python = false, drop = false;
+    bool python = false, unread = false, drop = false;
     int n;
     if (s->native) {
         n = native_stack(s, raw, &thread_name, &drop);
@@ -499,6 +502,12 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
         /* A Python thread's stack is its Python frames: the interpreter's
          * own C frames say nothing the Python ones do not. */
         python = true;
+    } else if (!raw->pcs && !raw->has_regs && s->python) {
+        /* The read backend's sample of a thread with no Python stack: its
+         * time, without a stack it cannot see. */
+        s->pcs[0] = bts_python_frames_tag_text(s->python, "[no Python frames]");
+        n = 1;
+        unread = true;
     } else if (raw->pcs) {
         pcs = raw->pcs;
         n = raw->npcs ? (int)raw->npcs : -ENOENT;
@@ -518,7 +527,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
      * inside the function). Otherwise each new leaf address would make a
      * new "unique" stack and memory would creep for as long as new
      * addresses turn up. --lines needs the exact pcs. */
-    if (s->sym && !s->opts.lines && !python) {
+    if (s->sym && !s->opts.lines && !python && !unread) {
         if (pcs != s->pcs) {
             if (n > BTS_MAX_FRAMES)
                 n = BTS_MAX_FRAMES;
@@ -544,7 +553,7 @@ static void on_sample(void *ctx, const struct bts_raw_sample *raw)
     s->samples++;
     if (python)
         s->python_samples++;
-    if (python && !s->native)
+    if ((python && !s->native) || unread)
         return;
     /* Name a new stack's native frames now, while its mappings are still
      * current; the symbolizer caches every pc, so writing later costs no
@@ -643,6 +652,7 @@ static int fork_stopped(struct bts_session *s, int *go_fd, int *err_fd)
     }
     if (pid == 0) {
         char c;
+        bts_proc_restore_priority(); /* the command runs as it would unprofiled */
         close(go[1]);
         close(report[0]);
         int e;
@@ -702,6 +712,11 @@ static int start_backend(struct bts_session *s, const struct bts_backend_config 
                          const struct bts_backend_sink *sink)
 {
     int ret = -ENOTSUP;
+    if (s->opts.backend == BTS_BACKEND_READ) {
+        if (!(s->backend = bts_read_backend_new()))
+            return -errno;
+        return s->backend->ops->start(s->backend, cfg, sink);
+    }
     bool try_perf = s->opts.backend == BTS_BACKEND_PERF ||
                     (s->opts.backend == BTS_BACKEND_AUTO && !s->opts.idle);
     if (try_perf) {

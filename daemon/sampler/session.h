@@ -14,6 +14,7 @@ enum bts_backend {
     BTS_BACKEND_AUTO = 0, /* perf_event, falling back to ptrace */
     BTS_BACKEND_PERF,
     BTS_BACKEND_PTRACE,
+    BTS_BACKEND_READ, /* Python stacks only, read on our own clock: nothing in the target */
 };
 
 enum bts_unwind {
@@ -138,7 +139,10 @@ struct bts_session;
 /* Copies opts. NULL + errno (EINVAL for inconsistent options). */
 struct bts_session *bts_session_new(const struct bts_session_opts *opts);
 
-/* Launches or attaches and starts sampling. 0 or -errno:
+/* Launches or attaches and starts sampling. With the perf_event backend
+ * the calling thread runs at nice BTS_PROC_SAMPLER_NICE where allowed,
+ * until the session stops (a launched command keeps the nice value it would
+ * have had). 0 or -errno:
  * -ESRCH no such process, -EPERM/-EACCES not allowed (see
  * bts_session_explain), -ENOENT command not found. */
 int bts_session_start(struct bts_session *s);

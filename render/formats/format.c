@@ -37,28 +37,39 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && !strcasecmp(s + a - b, suffix);
 }
 
+/* Extensions in the order they are tried; a format's first one is the one
+ * it is written with. */
+static const struct {
+    const char *ext;
+    enum bts_format format;
+} format_exts[] = {
+    {".speedscope.json", BTS_FORMAT_SPEEDSCOPE},
+    {".json", BTS_FORMAT_SPEEDSCOPE},
+    {".pb.gz", BTS_FORMAT_PPROF},
+    {".pprof", BTS_FORMAT_PPROF},
+    {".pb", BTS_FORMAT_PPROF},
+    {".folded", BTS_FORMAT_FOLDED},
+    {".collapsed", BTS_FORMAT_FOLDED},
+    {".txt", BTS_FORMAT_FOLDED},
+    {".svg", BTS_FORMAT_SVG},
+    {".png", BTS_FORMAT_PNG},
+    {".pdf", BTS_FORMAT_PDF},
+};
+
 enum bts_format bts_format_from_path(const char *path)
 {
-    static const struct {
-        const char *ext;
-        enum bts_format format;
-    } exts[] = {
-        {".speedscope.json", BTS_FORMAT_SPEEDSCOPE},
-        {".json", BTS_FORMAT_SPEEDSCOPE},
-        {".pb.gz", BTS_FORMAT_PPROF},
-        {".pprof", BTS_FORMAT_PPROF},
-        {".pb", BTS_FORMAT_PPROF},
-        {".folded", BTS_FORMAT_FOLDED},
-        {".collapsed", BTS_FORMAT_FOLDED},
-        {".txt", BTS_FORMAT_FOLDED},
-        {".svg", BTS_FORMAT_SVG},
-        {".png", BTS_FORMAT_PNG},
-        {".pdf", BTS_FORMAT_PDF},
-    };
-    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-        if (ends_with(path, exts[i].ext))
-            return exts[i].format;
+    for (size_t i = 0; i < sizeof(format_exts) / sizeof(format_exts[0]); i++)
+        if (ends_with(path, format_exts[i].ext))
+            return format_exts[i].format;
     return BTS_FORMAT_AUTO;
+}
+
+const char *bts_format_extension(enum bts_format f)
+{
+    for (size_t i = 0; i < sizeof(format_exts) / sizeof(format_exts[0]); i++)
+        if (format_exts[i].format == f)
+            return format_exts[i].ext + 1;
+    return NULL;
 }
 
 bool bts_format_is_picture(enum bts_format f)

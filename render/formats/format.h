@@ -30,6 +30,10 @@ enum bts_format bts_format_from_name(const char *name);
  * .folded/.txt/.collapsed, .pb.gz/.pprof/.pb, .speedscope.json/.json,
  * .svg, .png, .pdf. AUTO when unknown. */
 enum bts_format bts_format_from_path(const char *path);
+/* The extension a file of format f is written with, without its dot
+ * ("svg", "pb.gz", "speedscope.json"); NULL for perf-script and AUTO,
+ * which bt-spy only reads. */
+const char *bts_format_extension(enum bts_format f);
 /* True for SVG, PNG and PDF. */
 bool bts_format_is_picture(enum bts_format f);
 /* Input format from the first bytes of a file: gzip magic or binary bytes

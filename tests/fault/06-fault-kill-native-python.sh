@@ -7,7 +7,7 @@
 # elsewhere): no target thread is ever left stopped, the target stays alive
 # and untraced, and its checksum equals an unprofiled run's. On Debian's
 # python3 and the oldest and newest pyenv interpreters (BTS_PYTHON_VERSIONS
-# picks others). Skips while record has no --native.
+# picks others).
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 . "$BTS_SOURCE_DIR/tests/fault/faultlib.sh"

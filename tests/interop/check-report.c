@@ -148,6 +148,25 @@ START_TEST(test_format_from_extension_and_name)
 }
 END_TEST
 
+START_TEST(test_each_written_format_has_the_extension_it_is_read_back_by)
+{
+    static const enum bts_format written[] = {BTS_FORMAT_FOLDED,     BTS_FORMAT_PPROF,
+                                              BTS_FORMAT_SPEEDSCOPE, BTS_FORMAT_SVG,
+                                              BTS_FORMAT_PNG,        BTS_FORMAT_PDF};
+    for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+        const char *ext = bts_format_extension(written[i]);
+        char name[64];
+        ck_assert_ptr_nonnull(ext);
+        snprintf(name, sizeof(name), "profile.%s", ext);
+        ck_assert_int_eq(bts_format_from_path(name), written[i]);
+    }
+    ck_assert_str_eq(bts_format_extension(BTS_FORMAT_PPROF), "pb.gz");
+    ck_assert_str_eq(bts_format_extension(BTS_FORMAT_SPEEDSCOPE), "speedscope.json");
+    ck_assert_ptr_null(bts_format_extension(BTS_FORMAT_PERF_SCRIPT));
+    ck_assert_ptr_null(bts_format_extension(BTS_FORMAT_AUTO));
+}
+END_TEST
+
 START_TEST(test_sniffing_tells_every_input_format_apart)
 {
     static const unsigned char raw_pprof[] = {0x0a, 0x04, 0x08, 0x01, 0x10, 0x02};
@@ -231,6 +250,7 @@ Suite *bts_report_suite(void)
     tcase_add_test(f, test_text_has_all_columns);
     tcase_add_test(f, test_samples_without_frames_count_in_the_total);
     tcase_add_test(l, test_format_from_extension_and_name);
+    tcase_add_test(l, test_each_written_format_has_the_extension_it_is_read_back_by);
     tcase_add_test(l, test_sniffing_tells_every_input_format_apart);
     tcase_add_test(l, test_load_reads_every_format_back);
     tcase_add_test(l, test_load_refuses_a_picture_format);

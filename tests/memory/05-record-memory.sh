@@ -71,10 +71,7 @@ sys.exit(0 if abs(s - 100 * a / (a + b)) <= 3 else 1)' "$sa" "$a" "$b"
 import sys
 s, a, b = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 sys.exit(0 if abs(s - 100 * b / (a + b)) <= 3 else 1)' "$sb" "$a" "$b"
-    # An instrumented grow (BTS_SANITIZE) also faults in ASan's shadow
-    # memory, which RSS growth does not match: the total is printed above.
-    [ -n "${BTS_SANITIZE:-}" ] ||
-        check "$label: attributed bytes within 10% of the RSS growth" python3 -c '
+    check "$label: attributed bytes within 10% of the RSS growth" python3 -c '
 import sys
 t, g = int(sys.argv[1]), int(sys.argv[2])
 sys.exit(0 if g > 0 and abs(t - g) <= 0.10 * g else 1)' "$total" "$growth"

@@ -27,12 +27,6 @@ last_table() {
 # row FILE FUNC: the %Own, %Total, OwnMiB and TotalMiB of FUNC's row.
 row() { awk -v f="$2" '$NF == f { sub("%", "", $1); sub("%", "", $2); print $1, $2, $3, $4; exit }' "$1"; }
 near() { python3 -c 'import sys; v, w, tol = map(float, sys.argv[1:]); sys.exit(0 if abs(v - w) <= tol else 1)' "$@"; }
-# An instrumented grow (BTS_SANITIZE) also faults in ASan's shadow memory:
-# there the bytes it is charged must cover what it touched, up to 2.5 times.
-bytes_near() {
-    [ -z "${BTS_SANITIZE:-}" ] && { near "$@"; return; }
-    python3 -c 'import sys; v, w, tol = map(float, sys.argv[1:]); sys.exit(0 if w - tol <= v <= 2.5 * w + tol else 1)' "$@"
-}
 
 a=120 b=40
 "$bt" top --memory --delay 0.5 --rows 20 -- "$grow" "$a" "$b" 300 > "$tmp/out" 2> "$tmp/err" ||
@@ -47,7 +41,7 @@ first=$(awk '/^ *%Own/ { getline; print $NF; exit }' "$tmp/last")
 check "touch, which faults the memory in, leads the table (got '$first')" test "$first" = touch
 read -r own total own_mib total_mib < <(row "$tmp/last" touch)
 check "touch: ${own_mib:-?} MiB own, within 10% of $((a + b))" \
-    bytes_near "${own_mib:-0}" $((a + b)) $(((a + b) / 10))
+    near "${own_mib:-0}" $((a + b)) $(((a + b) / 10))
 read -r _ ta _ _ < <(row "$tmp/last" grow_a)
 read -r _ tb _ _ < <(row "$tmp/last" grow_b)
 check "grow_a: ${ta:-?}% total, within 3 pp of 75%" near "${ta:-0}" 75 3

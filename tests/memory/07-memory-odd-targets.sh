@@ -23,13 +23,6 @@ if ! "$bt" record --memory --backend perf -o "$tmp/probe.folded" -- "$grow" 4 4 
 fi
 mib() { awk -v f="$2" '$0 ~ f { n += $NF } END { printf "%.1f", n / 1048576 }' "$1"; }
 within() { python3 -c 'import sys; v, w, tol = map(float, sys.argv[1:]); sys.exit(0 if abs(v - w) <= tol else 1)' "$@"; }
-# Bytes charged to an instrumented grow (BTS_SANITIZE) include ASan's shadow
-# memory, which the fixture faults in beside its own pages: there they must
-# cover the touched bytes and may exceed them up to 2.5 times.
-bytes_within() {
-    [ -z "${BTS_SANITIZE:-}" ] && { within "$@"; return; }
-    python3 -c 'import sys; v, w, tol = map(float, sys.argv[1:]); sys.exit(0 if w - tol <= v <= 2.5 * w + tol else 1)' "$@"
-}
 peak_mib() { "$bt" report --memory --format json "$1" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["peak_rss_bytes"] / 1048576)'; }
 
@@ -38,7 +31,7 @@ peak_mib() { "$bt" report --memory --format json "$1" |
 check "sparse 64 GiB map: record exits 0" test $? = 0
 "$bt" convert "$tmp/sparse.pb.gz" -o "$tmp/sparse.folded" 2> /dev/null
 got=$(mib "$tmp/sparse.folded" ';touch_sparse')
-check "sparse: touch_sparse carries $got MiB (7.8 touched)" bytes_within "$got" 7.8 1.5
+check "sparse: touch_sparse carries $got MiB (7.8 touched)" within "$got" 7.8 1.5
 peak=$(peak_mib "$tmp/sparse.pb.gz" 2> /dev/null || echo 0)
 check "sparse: the peak RSS ($peak MiB) counts the touched pages, not the map" within "$peak" 10 8
 
@@ -73,7 +66,7 @@ for mode in "${modes[@]}"; do
     check "fork --subprocesses ($mode): record exits 0" test $? = 0
     read -r pm cm < <(by_process "$tmp/tree.$mode.folded")
     check "fork --subprocesses ($mode): parent_grow ${pm:-?} MiB and child_grow ${cm:-?} MiB under separate process roots" \
-        bash -c "$(declare -f within bytes_within); bytes_within '${pm:-0}' 16 2 && bytes_within '${cm:-0}' 32 3"
+        bash -c "$(declare -f within); within '${pm:-0}' 16 2 && within '${cm:-0}' 32 3"
     check "fork --subprocesses ($mode): roots are 'process NAME (PID)'" \
         bash -c "! grep -qv '^process grow ([0-9]*);' '$tmp/tree.$mode.folded'"
 done
@@ -88,7 +81,7 @@ check "killed target: it says so" grep -q "was killed by signal 9 while recorded
 check "killed target: the svg notes say so" has "$tmp/die.svg" "killed by signal 9"
 "$bt" record --memory -o "$tmp/die.folded" -- "$grow" die 32 > /dev/null 2>&1
 got=$(mib "$tmp/die.folded" ';grow_then_die')
-check "killed target: grow_then_die carries $got MiB (48 touched)" bytes_within "$got" 48 5
+check "killed target: grow_then_die carries $got MiB (48 touched)" within "$got" 48 5
 
 # Attached, exits mid-record: grow works 1 s, touches 24 MiB, works, exits.
 "$grow" 0 24 1000 > /dev/null &

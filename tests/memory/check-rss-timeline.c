@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -261,6 +262,20 @@ START_TEST(test_bad_options_and_backwards_time_are_refused)
 }
 END_TEST
 
+/* Writes one byte per page. Not instrumented, and the map comes straight
+ * from the kernel: under ASan, mmap's interceptor and checked stores would
+ * also fault in shadow memory, an eighth more RSS than the child touches. */
+__attribute__((no_sanitize("address", "undefined"))) static void touch_pages(size_t len)
+{
+    volatile char *m = (volatile char *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+                                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+
+    if (m == (volatile char *)MAP_FAILED)
+        _exit(1);
+    for (size_t off = 0; off < len; off += 4096)
+        m[off] = 1;
+}
+
 /* A child that touches `mib` MiB 300 ms after it starts, then waits. */
 static pid_t grow_child(size_t mib, int *ready_fd)
 {
@@ -272,13 +287,9 @@ static pid_t grow_child(size_t mib, int *ready_fd)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         struct timespec d = {0, 300 * 1000000L};
-        char *m;
         close(fds[0]);
         nanosleep(&d, NULL);
-        m = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
-            _exit(1);
-        memset(m, 1, mib * MIB);
+        touch_pages(mib * MIB);
         if (write(fds[1], "x", 1) != 1)
             _exit(1);
         pause();

@@ -31,10 +31,10 @@ for _ in $(seq 100); do
 done
 [ "$(ls /proc/"$epid"/task | wc -l)" = 3 ] || fail "bt-engine did not start its two worker threads"
 
-# The fastest of three dumps: one dump on a machine busy with other tests
+# The fastest of five dumps: one dump on a machine busy with other tests
 # can wait for a CPU longer than the whole dump takes.
 ms=
-for _ in 1 2 3; do
+for _ in 1 2 3 4 5; do
     start=$(date +%s%N)
     "$BTS" dump --pid "$epid" >"$WORK/dump.txt" 2>"$WORK/err.txt" ||
         { cat "$WORK/err.txt"; fail "dump failed"; }
@@ -42,7 +42,7 @@ for _ in 1 2 3; do
     t=$(((end - start) / 1000000))
     [ -z "$ms" ] || [ "$t" -lt "$ms" ] && ms=$t
 done
-echo "dump wall time: $ms ms (bt-engine --threads 2, fastest of 3)"
+echo "dump wall time: $ms ms (bt-engine --threads 2, fastest of 5)"
 cat "$WORK/dump.txt"
 # The bound is the issue's, with room for a loaded CI machine: bt-spy's own
 # start-up is part of the figure. Sanitized code (BTS_SANITIZE set) runs 2-3x

@@ -19,7 +19,6 @@
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 py_init
-py_gate_record
 
 py_pick --no-oldest
 pkg="$BTS_SOURCE_DIR/engine/python/btpy"

@@ -20,7 +20,6 @@
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 py_init
-py_gate_record
 workload="$PY_WORKLOADS/threads3.py"
 sleep_line=$("$PYTOOL" -c 'import ast, sys
 for n in ast.walk(ast.parse(open(sys.argv[1]).read())):

@@ -19,7 +19,6 @@
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 py_init
-"$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
 
 workload="$PY_WORKLOADS/mixed.py"
 native_check() {

@@ -14,7 +14,9 @@ Samples taken in an import (importlib's _find_and_load above them) are not
 counted: the imported modules' set-up runs such code too (OpenSSL's tables
 when _hashlib loads, the sort in dir() when os builds its __all__), and the
 workloads run only after every import. Deallocators (encoder_dealloc) are not
-workload code: they run wherever the last reference goes. Nor is what the
+workload code: they run wherever the last reference goes. Nor is the
+encoder's constructor (encoder_new): it runs once, at module level, where
+ENCODER is built. Nor is what the
 garbage collector calls (a frame under `collect` or an allocation that ran
 it: the _json module's _jsonmodule_traverse, in a full collection during the
 module-level list comprehension that builds DOC): it runs wherever an
@@ -41,8 +43,9 @@ _SORT = re.compile(r"^(list_sort|unsafe_\w+_compare|safe_object_compare|count_ru
 
 def kind_of(text):
     """Which workload's native code a native frame is, or None. A
-    deallocator is not: it runs wherever the last reference goes."""
-    if re.match(r"^\w+_dealloc\b", text):
+    deallocator is not: it runs wherever the last reference goes. Nor is the
+    encoder's constructor, which runs once, where mixed.py builds ENCODER."""
+    if re.match(r"^\w+_dealloc\b", text) or text.startswith("encoder_new"):
         return None
     if "libcrypto" in text or "_hashlib" in text or text.startswith(("SHA256", "sha256_")):
         return "hash"

@@ -10,7 +10,6 @@ PY_BACKTEST="$BTS_SOURCE_DIR/engine/python/bt_backtest.py"
 # pyprofile.py check's --phase options for the backtest's five phases.
 PY_BACKTEST_PHASES=(--phase history=phase_history --phase indicators=phase_indicators
     --phase strategy=phase_strategy --phase execution=phase_execution --phase metrics=phase_metrics)
-PY_NOT_YET="bt-spy shows no Python frames yet"
 # Any failed check counts; a test exits 1 at its end when one did, so that
 # every interpreter is tried and reported.
 py_failures=0
@@ -91,39 +90,12 @@ py_pick() {
     fi
 }
 
-# py_gate_record: exits 77 while bt-spy shows no Python frames: a 1-second
-# record of a Python loop holds none AND record --help offers no
-# --no-python. Once either changes, the tests run and may fail.
-py_gate_record() {
-    local py=${1:-${PYTHONS[0]}}
-    if "$BTS" record --help 2>&1 | grep -q -- '--no-python'; then
-        return 0
-    fi
-    "$BTS" record -r 199 -d 1 -f collapsed -o "$WORK/gate.folded" --no-status -- \
-        "$py" "$PY_WORKLOADS/phases.py" --seconds 1 >/dev/null 2>"$WORK/gate.err" ||
-        { cat "$WORK/gate.err"; fail "bt-spy record of a Python program failed"; }
-    py_tool has-python "$WORK/gate.folded" && return 0
-    skip "$PY_NOT_YET (record of $py has only native frames, and record --help has no --no-python)"
-}
-
-# py_gate_dump PID: the same for dump: exits 77 when a dump of PID has no
-# Python frame and dump --help offers no --locals.
-py_gate_dump() {
-    if "$BTS" dump --help 2>&1 | grep -q -- '--locals'; then
-        return 0
-    fi
-    "$BTS" dump --pid "$1" >"$WORK/gate.dump" 2>&1 || true
-    grep -Eq ' \([^()]+\.py:[0-9]+\)$' "$WORK/gate.dump" && return 0
-    skip "$PY_NOT_YET (dump shows only native frames, and dump --help has no --locals)"
-}
-
-# py_native_init: py_init for tests of record --native, which exit 77 while
-# record has no --native; sets PY_NATIVE_RATE, 999 Hz (499 under the
-# sanitizers, BTS_SANITIZE set, for speed).
+# py_native_init: py_init for tests of record --native; sets
+# PY_NATIVE_RATE, 999 Hz (499 under the sanitizers, BTS_SANITIZE set, for
+# speed).
 py_native_init() {
     [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
     py_init
-    "$BTS" record --help 2>&1 | grep -q -- '--native' || skip "record has no --native yet"
     PY_NATIVE_RATE=999
     [ -z "${BTS_SANITIZE:-}" ] || PY_NATIVE_RATE=499
 }

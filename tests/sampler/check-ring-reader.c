@@ -90,6 +90,32 @@ START_TEST(test_ring_reassembles_a_record_that_wraps_the_end)
 }
 END_TEST
 
+START_TEST(test_ring_peek_passes_one_type_and_consumes_nothing)
+{
+    struct bts_ring r;
+    uint8_t *mem = new_ring(&r, 3 * DATA + 232);
+    put_record(mem, 3 * DATA + 232, 16, 1);
+    put_record(mem, 3 * DATA + 248, 24, 2); /* wraps the end */
+    put_record(mem, 3 * DATA + 272, 8, 3);
+    ((struct perf_event_header *)(mem + PAGE + 248))->type = PERF_RECORD_FORK;
+    r.meta->data_head = 3 * DATA + 280;
+    struct seen s = {0};
+    ck_assert_int_eq(bts_ring_peek(&r, PERF_RECORD_FORK, collect, &s), 1);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(s.sizes[0], 24);
+    for (int i = 8; i < 24; i++)
+        ck_assert_uint_eq(s.bytes[0][i], (uint8_t)(2 + i));
+    ck_assert_uint_eq(r.meta->data_tail, 3 * DATA + 232);
+    ck_assert_int_eq(bts_ring_peek(&r, PERF_RECORD_FORK, collect, &s), 0); /* seen already */
+    ck_assert_int_eq(s.n, 1);
+    memset(&s, 0, sizeof(s));
+    ck_assert_int_eq(bts_ring_drain(&r, collect, &s), 3);
+    ck_assert_uint_eq(r.meta->data_tail, 3 * DATA + 280);
+    bts_ring_unmap(&r);
+    free(mem);
+}
+END_TEST
+
 START_TEST(test_ring_skips_to_head_on_a_corrupt_header)
 {
     struct bts_ring r;
@@ -140,6 +166,7 @@ Suite *bts_ring_reader_suite(void)
     TCase *tc = tcase_create("records");
     tcase_add_test(tc, test_ring_reads_published_records_in_order);
     tcase_add_test(tc, test_ring_reassembles_a_record_that_wraps_the_end);
+    tcase_add_test(tc, test_ring_peek_passes_one_type_and_consumes_nothing);
     tcase_add_test(tc, test_ring_skips_to_head_on_a_corrupt_header);
     suite_add_tcase(s, tc);
     tc = tcase_create("kernel");

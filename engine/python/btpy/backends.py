@@ -83,6 +83,14 @@ class Calendar:
             self.ymd = backend.np.array([ymd_label(d) for d in days], dtype=backend.np.int64)
         if backend.pd is not None:
             self.index = backend.pd.DatetimeIndex(self.labels, name="date")
+            # Every frame shares this index, and worker threads look dates up
+            # in it at once. pandas builds an index's lookup table on first
+            # use, and two threads building it together can miss a key
+            # (KeyError: Timestamp('2000-01-04'), once in a --threads 2 run):
+            # build it here, before any thread starts.
+            if days:
+                self.index.get_loc(self.index[-1])
+            _ = self.index.is_monotonic_increasing, self.index.is_unique
 
 
 def prepare(backend, data, history):
