@@ -74,6 +74,10 @@ py_init() {
         skip "no CPython 3.8-3.13 found (looked at /usr/bin/python3 and \$(pyenv root)/versions)"
     PYTOOL=/usr/bin/python3
     [ -x "$PYTOOL" ] || PYTOOL=${PYTHONS[0]}
+    # A copy of stdout, so py_finish can repeat every FAIL line at the end
+    # (CI shows only the head and tail of a long log).
+    exec 3>&1 > >(tee "$WORK/py-stdout.log")
+    PY_TEE=$!
 }
 
 # py_pick [--no-oldest]: PICKED = the first interpreter (Debian's), the
@@ -122,6 +126,10 @@ py_finish() {
     echo "covered: $1"
     if [ "$py_failures" -gt 0 ]; then
         echo "$py_failures check(s) failed"
+        exec >&3
+        wait "$PY_TEE" 2>/dev/null || true
+        echo "the FAIL lines above, again:"
+        grep '^FAIL' "$WORK/py-stdout.log" | sed 's/^/  /'
         exit 1
     fi
     echo "ok"
