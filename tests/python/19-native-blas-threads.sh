@@ -17,7 +17,8 @@
 # runs in Debian's assembly kernels (dgemm_kernel_HASWELL), which carry no
 # unwind information, so no unwinder gets from them to the Python caller:
 # half of those samples showed none (see docs/DESIGN.md, --native). Under the sanitizers (BTS_SANITIZE set) it samples at 499 Hz
-# instead of 999 Hz, for speed; the bounds stay.
+# instead of 999 Hz, for speed; the bounds stay. A recording that misses a
+# bound is made once more, both printed; a defect fails both.
 . "$BTS_SOURCE_DIR/tests/cli/lib.sh"
 . "$BTS_SOURCE_DIR/tests/python/pylib.sh"
 py_native_init
@@ -40,25 +41,38 @@ done
 [ ${#blas[@]} -gt 0 ] ||
     skip "no interpreter's numpy maps OpenBLAS (hint: apt-get install libopenblas0-pthread)"
 
+# blas_checks TAG OUT: the thread and caller checks of one recording (the
+# FAIL lines printed); returns 1 when one fails.
+blas_checks() {
+    local tag=$1 out=$2 main_tid opts
+    read -ra opts <<<"$(blas_opts "$out.json")"
+    [ ${#opts[@]} -gt 0 ] || { echo "FAIL: $tag: the workload found no OpenBLAS"; return 1; }
+    "$PYTOOL" "$PY_DIR/nativelibs.py" threads "$out.folded" --label "$tag" "${opts[@]}" \
+        --need openblas --min-pool 80 || return 1
+    main_tid=$(printf '%s\n' "${opts[@]}" | grep -A1 -x -- --python | sed -n 2p)
+    # numpy's import runs OpenBLAS once itself: _sanity_check (numpy/
+    # __init__.py) takes a dot product, cblas_sdot, under its own name.
+    "$PYTOOL" "$PY_DIR/nativelibs.py" callers "$out.folded" --label "$tag main thread" \
+        --group "${opts[1]}" --need openblas --caller matmul_work --caller _sanity_check \
+        --thread "$main_tid" --min-samples 50 --min-right 99
+}
+
 covered=()
 for py in "${blas[@]}"; do
     version=$(py_version "$py")
     for backend in perf ptrace; do
         tag="$version ($(py_linkage "$py")) $backend"
-        out="$WORK/$version-$backend"
-        py_record_native "$tag" "$out" --threads --backend "$backend" -r "$PY_NATIVE_RATE" \
-            -- "$py" "$workload" --seconds 3 || continue
-        read -ra opts <<<"$(blas_opts "$out.json")"
-        [ ${#opts[@]} -gt 0 ] || { py_fail "$tag: the workload found no OpenBLAS"; continue; }
-        "$PYTOOL" "$PY_DIR/nativelibs.py" threads "$out.folded" --label "$tag" "${opts[@]}" \
-            --need openblas --min-pool 80 || py_fail "$tag: see above"
-        main_tid=$(printf '%s\n' "${opts[@]}" | grep -A1 -x -- --python | sed -n 2p)
-        # numpy's import runs OpenBLAS once itself: _sanity_check (numpy/
-        # __init__.py) takes a dot product, cblas_sdot, under its own name.
-        "$PYTOOL" "$PY_DIR/nativelibs.py" callers "$out.folded" --label "$tag main thread" \
-            --group "${opts[1]}" --need openblas --caller matmul_work --caller _sanity_check \
-            --thread "$main_tid" \
-            --min-samples 50 --min-right 99 || py_fail "$tag: see above"
+        # One 3 s recording is a statistic (CI failed one of these checks
+        # once, its line cut from the log): a second recording when the
+        # first misses a bound, both printed. A defect fails both.
+        for attempt in 1 2; do
+            out="$WORK/$version-$backend.$attempt"
+            py_record_native "$tag" "$out" --threads --backend "$backend" -r "$PY_NATIVE_RATE" \
+                -- "$py" "$workload" --seconds 3 || continue 2
+            blas_checks "$tag" "$out" && break
+            [ $attempt = 1 ] && echo "$tag: recording 1 missed a bound; recording again" ||
+                py_fail "$tag: both recordings missed a bound (see above)"
+        done
         covered+=("$tag")
     done
 done
