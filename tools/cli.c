@@ -243,11 +243,6 @@ int bts_cli_session_target(const char *cmd, int argc, char **argv, int optind_no
     if (o->native && o->unwind == BTS_UNWIND_FP)
         return bts_cli_usage_error(cmd, "--native needs --unwind dwarf: the merge anchors "
                                         "Python frames on DWARF-unwound native frames");
-    if (o->native && bts_cli_connect_path) {
-        bts_cli_error("--native is not available through bt-spyd yet");
-        bts_cli_hint("run bt-spy %s --native without --connect", cmd);
-        return BTS_EXIT_USAGE;
-    }
     return 0;
 }
 

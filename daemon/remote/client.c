@@ -435,6 +435,17 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
     r->stats.python_notes = st->python_notes;
     snprintf(r->stats.python_note, sizeof(r->stats.python_note), "%s",
              st->python_note ? st->python_note : "");
+    r->stats.native_merged = st->native_merged;
+    r->stats.native_torn = st->native_torn;
+    r->stats.native_torn_late = st->native_torn_late;
+    r->stats.native_unknown = st->native_unknown;
+    r->stats.native_stopped = st->native_stopped;
+    r->stats.native_stop_ns = st->native_stop_ns;
+    r->stats.native_torn_count = st->native_torn_count;
+    r->stats.native_torn_frame = st->native_torn_frame;
+    r->stats.native_torn_code = st->native_torn_code;
+    r->stats.native_torn_learning = st->native_torn_learning;
+    r->stats.native_torn_stack = st->native_torn_stack;
     if (st->stopped)
         r->stopped = true;
     if (st->error)
@@ -611,6 +622,14 @@ int bts_client_session_start(struct bts_client_session *r)
                  r->path, r->c->minor);
         snprintf(r->hint, sizeof(r->hint),
                  "update bt-spyd, pick another backend, or run without --connect");
+        ret = -EPROTONOSUPPORT;
+        goto out;
+    }
+    /* An older daemon would ignore native and send unmerged stacks. */
+    if (r->opts.native && r->c->minor < BTS_PROTOCOL_MINOR_NATIVE) {
+        snprintf(r->why, sizeof(r->why), "bt-spyd at '%s' predates --native (protocol 1.%u)",
+                 r->path, r->c->minor);
+        snprintf(r->hint, sizeof(r->hint), "update bt-spyd, or run without --connect");
         ret = -EPROTONOSUPPORT;
         goto out;
     }

@@ -265,6 +265,15 @@ static int validate_start(const Btspy__StartSession *st, char *why, size_t why_l
     if (st->no_python && (st->function || st->gil))
         return invalid(why, why_len, "%s needs Python frames, which no_python turns off",
                        st->function ? "function" : "gil");
+    if (st->native_internal && !st->native)
+        return invalid(why, why_len, "native_internal goes only with native");
+    if (st->native && (st->no_python || st->memory || st->backend == BTSPY__BACKEND__BACKEND_READ))
+        return invalid(why, why_len, "native merges Python and native frames: not with %s",
+                       st->no_python ? "no_python"
+                       : st->memory  ? "memory"
+                                     : "the read backend");
+    if (st->native && st->unwind == BTSPY__UNWIND__UNWIND_FP)
+        return invalid(why, why_len, "native needs DWARF unwinding, not frame pointers");
     if ((st->n_env || st->stdio) && !st->n_argv)
         return invalid(why, why_len, "an environment or stdio goes only with a command to launch");
     if (st->n_env > BTS_PROTOCOL_MAX_ENV)
@@ -299,6 +308,8 @@ void bts_protocol_start_from_opts(const struct bts_session_opts *o, Btspy__Start
     st->gil = o->gil;
     st->memory = o->memory;
     st->fault_period = o->fault_period;
+    st->native = o->native;
+    st->native_internal = o->native_internal;
 }
 
 void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_session_opts *o)
@@ -317,6 +328,8 @@ void bts_protocol_opts_from_start(const Btspy__StartSession *st, struct bts_sess
     o->gil = st->gil;
     o->memory = st->memory;
     o->fault_period = st->fault_period;
+    o->native = st->native;
+    o->native_internal = st->native_internal;
 }
 
 _Static_assert((int)BTS_BACKEND_AUTO == BTSPY__BACKEND__BACKEND_AUTO &&

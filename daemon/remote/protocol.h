@@ -15,10 +15,12 @@
 /* Minor versions add fields a daemon that predates them ignores; a client
  * that needs one checks the daemon's minor first. 1: StartSession.memory
  * and fault_period, Snapshot.buckets, SessionStarted.start_ns. 2: the read
- * backend (StartSession.backend BACKEND_READ). */
-#define BTS_PROTOCOL_VERSION_MINOR 2
+ * backend (StartSession.backend BACKEND_READ). 3: StartSession.native and
+ * native_internal, Stats.native_*. */
+#define BTS_PROTOCOL_VERSION_MINOR 3
 #define BTS_PROTOCOL_MINOR_MEMORY  1
 #define BTS_PROTOCOL_MINOR_READ    2
+#define BTS_PROTOCOL_MINOR_NATIVE  3
 
 #define BTS_PROTOCOL_MAX_REQUEST (64u * 1024)        /* client -> daemon */
 #define BTS_PROTOCOL_MAX_REPLY   (16u * 1024 * 1024) /* daemon -> client */

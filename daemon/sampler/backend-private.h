@@ -4,6 +4,7 @@
  * aggregation path. */
 #pragma once
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -100,6 +101,10 @@ struct bts_backend_ops {
      * sample arrives, so the sooner the truer. Takes effect at the next
      * poll; may be called from within the sink. */
     void (*set_prompt)(struct bts_sampler_backend *b, bool prompt);
+    /* Optional. The descriptors that become readable when samples wait
+     * (events POLLIN), up to cap of them in out: how many there are. A
+     * backend without it is driven by the caller's clock alone. */
+    size_t (*wait_fds)(const struct bts_sampler_backend *b, struct pollfd *out, size_t cap);
     /* Stops sampling and releases the target. Idempotent. */
     void (*stop)(struct bts_sampler_backend *b);
     void (*free)(struct bts_sampler_backend *b);

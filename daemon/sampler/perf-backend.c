@@ -682,6 +682,41 @@ out:
     return ret;
 }
 
+/* pb->pfds: one entry per thread whose ring may still fill; how many. */
+static int fill_pfds(struct perf_backend *pb, size_t *n)
+{
+    if (pb->nthreads > pb->cap_pfds) {
+        struct pollfd *np = realloc(pb->pfds, pb->nthreads * sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        pb->pfds = np;
+        pb->cap_pfds = pb->nthreads;
+    }
+    *n = 0;
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd >= 0 && !pb->threads[i].hung_up)
+            pb->pfds[(*n)++] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
+    }
+    return 0;
+}
+
+/* A hung-up event belongs to a thread that exited, or one whose exec
+ * dropped it: its ring is read once more by the next drain, and the next
+ * rescan releases it or, for a thread that lives on, vets the thread and
+ * opens a new one. Until then it is left out of every poll (it would be
+ * ready at once, every time). */
+static void note_hangups(struct perf_backend *pb, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!(pb->pfds[k].revents & (POLLHUP | POLLERR)))
+            continue;
+        for (size_t i = 0; i < pb->nthreads; i++) {
+            if (pb->threads[i].fd == pb->pfds[k].fd)
+                pb->threads[i].hung_up = true;
+        }
+    }
+}
+
 static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
 {
     struct perf_backend *pb = (struct perf_backend *)b;
@@ -704,48 +739,47 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
             drain_all(pb);
             return 1;
         }
-        if (drained > 0)
+        /* A caller that waits on wait_fds itself polls with timeout 0:
+         * then nothing waits here, but hang-ups are looked for. */
+        bool caller_waits = timeout_ms <= 0;
+        if (drained > 0 && !caller_waits)
             return 0;
         t = bts_proc_now_ns();
-        if (t >= deadline)
+        if (t >= deadline && !caller_waits)
             return 0;
         int64_t wait = deadline - t;
         if (wait > pb->last_scan_ns + RESCAN_NS - t)
             wait = pb->last_scan_ns + RESCAN_NS - t;
         if (t < pb->busy_until_ns && wait > FORK_TICK_NS)
             wait = FORK_TICK_NS;
-        if (wait < 0)
+        if (wait < 0 || caller_waits)
             wait = 0;
-        size_t need = pb->nthreads, n = 0;
-        if (need > pb->cap_pfds) {
-            struct pollfd *np = realloc(pb->pfds, need * sizeof(*np));
-            if (!np)
-                return -ENOMEM;
-            pb->pfds = np;
-            pb->cap_pfds = need;
-        }
-        for (size_t i = 0; i < pb->nthreads; i++) {
-            if (pb->threads[i].fd >= 0 && !pb->threads[i].hung_up)
-                pb->pfds[n++] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
-        }
+        size_t n;
+        if (fill_pfds(pb, &n) < 0)
+            return -ENOMEM;
         int r = poll(pb->pfds, n, (int)((wait + 999999) / 1000000));
         if (r < 0 && errno != EINTR)
             return -errno;
-        if (r < 0)
+        if (r > 0)
+            note_hangups(pb, n);
+        if (r < 0 || caller_waits)
             return 0;
-        /* A hung-up event belongs to a thread that exited, or one whose exec
-         * dropped it: its ring is read once more by the next drain, and the
-         * next rescan releases it or, for a thread that lives on, vets the
-         * thread and opens a new one. */
-        for (size_t k = 0; r > 0 && k < n; k++) {
-            if (!(pb->pfds[k].revents & (POLLHUP | POLLERR)))
-                continue;
-            for (size_t i = 0; i < pb->nthreads; i++) {
-                if (pb->threads[i].fd == pb->pfds[k].fd)
-                    pb->threads[i].hung_up = true;
-            }
-        }
     }
+}
+
+static size_t perf_wait_fds(const struct bts_sampler_backend *b, struct pollfd *out, size_t cap)
+{
+    const struct perf_backend *pb = (const struct perf_backend *)b;
+    size_t n = 0;
+
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd < 0 || pb->threads[i].hung_up)
+            continue;
+        if (n < cap)
+            out[n] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
+        n++;
+    }
+    return n;
 }
 
 static void perf_threads(const struct bts_sampler_backend *b, struct bts_backend_threads *out)
@@ -789,6 +823,7 @@ static const struct bts_backend_ops perf_ops = {
     .poll = perf_poll,
     .threads = perf_threads,
     .set_prompt = perf_set_prompt,
+    .wait_fds = perf_wait_fds,
     .stop = perf_stop,
     .free = perf_free,
 };

@@ -87,6 +87,7 @@ struct bts_session {
     struct bts_session *root_session; /* the session that follows this one, or NULL */
     bool prompt;                      /* asked the backend for a sample at a time */
     bool polling;                     /* in a poll that waits (timeout > 0) */
+    bool caller_waits;                /* the caller waits on bts_session_wait_fds */
     uint64_t python_samples, python_late, gil_dropped;
     /* samples of each Python thread by the GIL (bts_session_gil_threads) */
     struct bts_session_gil_thread *gil_threads;
@@ -113,8 +114,9 @@ struct thread_label {
  * sample's: on a busy machine the read waits for the target's next stop on
  * its CPU, which its own system calls make more likely than other places
  * (a clock read ends its time slice), so late reads pile up there. While
- * the session's owner waits in poll and the backend hands samples over one
- * at a time, such a sample is left out (counted as late). */
+ * the session's owner waits in poll (or on bts_session_wait_fds) and the
+ * backend hands samples over one at a time, such a sample is left out
+ * (counted as late). */
 #define PYTHON_LATE_NS (200 * 1000LL)
 
 /* --memory's time buckets: 10 ms wide, doubling past this many (stack,
@@ -299,7 +301,7 @@ static void refresh_maps(struct bts_session *s)
  * comes. */
 static bool read_late(const struct bts_session *s, const struct bts_raw_sample *raw)
 {
-    return !s->opts.memory && s->prompt && s->polling && raw->time_ns &&
+    return !s->opts.memory && s->prompt && (s->polling || s->caller_waits) && raw->time_ns &&
            bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
 }
 
@@ -1028,6 +1030,21 @@ int bts_session_poll(struct bts_session *s, int timeout_ms)
     if (s->stopped)
         return s->exited ? 1 : 0;
     return s->opts.subprocesses ? poll_tree(s, timeout_ms) : poll_one(s, timeout_ms);
+}
+
+size_t bts_session_wait_fds(struct bts_session *s, struct pollfd *out, size_t cap)
+{
+    size_t n = 0;
+
+    if (!s || !s->started || s->stopped || s->exited)
+        return 0;
+    if (s->backend->ops->wait_fds) {
+        n = s->backend->ops->wait_fds(s->backend, out, cap);
+        s->caller_waits = true;
+    }
+    for (size_t i = 0; i < s->nchildren; i++)
+        n += bts_session_wait_fds(s->children[i], n < cap ? out + n : NULL, n < cap ? cap - n : 0);
+    return n;
 }
 
 void bts_session_stop(struct bts_session *s)

@@ -5,6 +5,7 @@
  * between this and a session run by bt-spyd.) */
 #pragma once
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -164,6 +165,16 @@ const char *bts_session_backend(const struct bts_session *s);
  * -errno on a fatal error (the stacks gathered so far stay readable): -EPERM
  * when the guard ended it (see bts_session_opts.guard). */
 int bts_session_poll(struct bts_session *s, int timeout_ms);
+
+/* The descriptors (events POLLIN, up to cap of them in out) that become
+ * readable when samples of s or of a followed child wait: how many there
+ * are, 0 when its backend has none (ptrace and read sample on the poll
+ * caller's clock). A caller that waits on them and calls
+ * bts_session_poll(s, 0) as soon as one is ready reads as promptly as a
+ * waiting poll does, and from this call on s judges its Python reads as
+ * late or not as it does then. The set changes as threads come and go:
+ * ask again before each wait. */
+size_t bts_session_wait_fds(struct bts_session *s, struct pollfd *out, size_t cap);
 
 /* Stops sampling and detaches; the target keeps running (a launched command
  * is left running too, unless the caller signals it). Idempotent. */

@@ -365,6 +365,17 @@ static void fill_stats(struct served_session *ss, Btspy__Stats *out)
     out->python_version = ss->last.python_version;
     out->python_notes = st.python_notes;
     out->python_note = ss->last.python_note;
+    out->native_merged = st.native_merged;
+    out->native_torn = st.native_torn;
+    out->native_torn_late = st.native_torn_late;
+    out->native_unknown = st.native_unknown;
+    out->native_stopped = st.native_stopped;
+    out->native_stop_ns = st.native_stop_ns;
+    out->native_torn_count = st.native_torn_count;
+    out->native_torn_frame = st.native_torn_frame;
+    out->native_torn_code = st.native_torn_code;
+    out->native_torn_learning = st.native_torn_learning;
+    out->native_torn_stack = st.native_torn_stack;
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)
@@ -1468,7 +1479,15 @@ static void push_streams(struct bts_server *srv)
 int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
-        size_t need = srv->nclients + 1;
+        /* Sessions whose backend says when samples wait (perf_event's
+         * rings) are polled as soon as they do, not at the next tick: a
+         * Python stack is read when its sample is, and --native merges
+         * only what was read soon after the sample. */
+        size_t nsession_fds = 0;
+        for (size_t i = 0; i < srv->nsessions; i++)
+            if (srv->sessions[i]->running)
+                nsession_fds += bts_session_wait_fds(srv->sessions[i]->s, NULL, 0);
+        size_t need = srv->nclients + 1 + nsession_fds;
         if (need > srv->cap_pfds) {
             struct pollfd *np = realloc(srv->pfds, need * sizeof(*np));
             if (!np)
@@ -1485,6 +1504,12 @@ int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
                 ev |= POLLOUT;
             srv->pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
         }
+        size_t filled = srv->nclients + 1;
+        for (size_t i = 0; i < srv->nsessions && filled < need; i++)
+            if (srv->sessions[i]->running)
+                filled +=
+                    bts_session_wait_fds(srv->sessions[i]->s, srv->pfds + filled, need - filled);
+        need = filled < need ? filled : need;
         bool busy = srv->nsessions > 0 || (srv->watch && bts_watch_count(srv->watch) > 0);
         int r = poll(srv->pfds, need, busy ? TICK_BUSY_MS : TICK_IDLE_MS);
         if (r < 0 && errno != EINTR)

@@ -5,7 +5,8 @@
 # profile of the same shape (thread roots, process roots, file:line, how
 # often the unwinder reaches main, idle samples, the rate, the backend). A
 # daemon that dropped an option would give the default's shape instead.
-# The Python ones (--no-python, --function, --gil) on a Python workload;
+# The Python ones (--no-python, --function, --gil, --native) on a Python
+# workload;
 # --memory and --fault-period on tests/memory/grow.
 # (--stack-size has no shape of its own here; check-protocol round-trips
 # every field, that one included.)
@@ -100,35 +101,46 @@ done
 
 # The Python options, on Debian's python3 when there is one: Python frames
 # by line by default, none with --no-python, by function with --function;
-# --gil (with --idle) leaves out the thread that sleeps.
+# --gil (with --idle) leaves out the thread that sleeps; --native puts
+# native frames (the interpreter's C work, PyObject_Str) under the
+# program's Python frames, and record prints its merge summary.
 if [ -x /usr/bin/python3 ]; then
     PY_RUN=(-- /usr/bin/python3 "$BTS_SOURCE_DIR/tests/python/workloads/phases.py" --seconds 1)
     THREADS_RUN=(-- /usr/bin/python3 "$BTS_SOURCE_DIR/tests/python/workloads/threads3.py" --seconds 1)
-    # pyshape FILE: which kinds of Python frame a profile holds.
+    # pyshape FILE: which kinds of Python frame a profile holds, and
+    # whether native frames sit under the workload's own (>= 5% of samples).
     pyshape() {
         [ -s "$1" ] || { echo "no profile"; return; }
         awk '{ if ($0 ~ / \([^();]+\.py:[0-9]+\)/) line = 1
                if ($0 ~ / \([^();]+\.py\)( [0-9]+$|;)/) func = 1
-               n = $NF; tot += n; if ($0 ~ /(^|;)nap \(/) nap += n }
-             END { printf "python frames by line %s, by function %s, sleeper %s",
+               n = $NF; tot += n; if ($0 ~ /(^|;)nap \(/) nap += n
+               if ($0 ~ /phases\.py:[0-9]+\);[^;(]+(;| [0-9]+$)/) nat += n }
+             END { printf "python frames by line %s, by function %s, sleeper %s, native under them %s",
                           line ? "yes" : "no", func ? "yes" : "no",
-                          (nap * 50 > tot) ? "sampled" : "left out" }' "$1"
+                          (nap * 50 > tot) ? "sampled" : "left out",
+                          (nat * 20 >= tot) ? "yes" : "no" }' "$1"
     }
     record_both python "${PY_RUN[@]}"
     record_both no-python --no-python "${PY_RUN[@]}"
     record_both function --function "${PY_RUN[@]}"
     record_both idle-threads --idle "${THREADS_RUN[@]}"
     record_both gil --gil --idle "${THREADS_RUN[@]}"
-    for name in python no-python function idle-threads gil; do
+    record_both native --native -r 999 "${PY_RUN[@]}"
+    for name in python no-python function idle-threads gil native; do
         compare "$name" "$(pyshape "$WORK/$name.local.folded")" \
             "$(pyshape "$WORK/$name.remote.folded")"
     done
-    for name in no-python function; do
+    for name in no-python function native; do
         [ "$(pyshape "$WORK/$name.local.folded")" != "$(pyshape "$WORK/python.local.folded")" ] ||
             fail "--$name left the Python profile's shape as it was"
     done
     [ "$(pyshape "$WORK/gil.local.folded")" != "$(pyshape "$WORK/idle-threads.local.folded")" ] ||
         fail "--gil left the sleeping thread in"
+    for mode in local remote; do
+        grep -q 'python --native: [0-9]* merged' "$WORK/native.$mode.err" ||
+            fail "record --native ($mode) printed no merge summary: $(tail -n 3 "$WORK/native.$mode.err")"
+        grep 'python --native' "$WORK/native.$mode.err" | sed "s/^/$mode: /"
+    done
     # The daemon says which Python it read, as record does in-process.
     grep -q 'python 3\.[0-9]*.* found in pid' "$WORK/python.remote.err" ||
         fail "record --connect does not name the Python it found"

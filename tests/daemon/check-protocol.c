@@ -230,6 +230,19 @@ START_TEST(test_every_reply_survives_a_round_trip)
     stats.python_version = long_reason;
     ck_assert_int_eq(bts_protocol_validate_reply(&reply, why, sizeof(why)), -EINVAL);
     stats.python_version = "";
+    /* --native's merge counts travel (protocol 1.3). */
+    stats.native_merged = 900;
+    stats.native_torn = 12;
+    stats.native_torn_late = 3;
+    stats.native_torn_code = 9;
+    stats.native_torn_stack = 1;
+    out = round_trip_reply(&reply);
+    ck_assert_uint_eq(out->stats->native_merged, 900);
+    ck_assert_uint_eq(out->stats->native_torn, 12);
+    ck_assert_uint_eq(out->stats->native_torn_late, 3);
+    ck_assert_uint_eq(out->stats->native_torn_code, 9);
+    ck_assert_uint_eq(out->stats->native_torn_stack, 1);
+    btspy__reply__free_unpacked(out, NULL);
 
     static const char folded[] = "main;a;b 3\nmain;c 1\n";
     Btspy__SnapshotReply sn = BTSPY__SNAPSHOT_REPLY__INIT;
@@ -626,6 +639,24 @@ START_TEST(test_validation_refuses_out_of_range_fields)
     expect_invalid(&req, "read backend reads Python stacks only: not with memory");
     st.memory = false;
     st.backend = BTSPY__BACKEND__BACKEND_AUTO;
+    /* --native merges Python frames among native ones: it needs both, DWARF
+     * unwinding, and CPU samples; native_internal only goes with it. */
+    st.native_internal = true;
+    expect_invalid(&req, "native_internal goes only with native");
+    st.native = true;
+    st.no_python = true;
+    expect_invalid(&req, "native merges Python and native frames: not with no_python");
+    st.no_python = false;
+    st.memory = true;
+    expect_invalid(&req, "not with memory");
+    st.memory = false;
+    st.backend = BTSPY__BACKEND__BACKEND_READ;
+    expect_invalid(&req, "not with the read backend");
+    st.backend = BTSPY__BACKEND__BACKEND_AUTO;
+    st.unwind = BTSPY__UNWIND__UNWIND_FP;
+    expect_invalid(&req, "native needs DWARF unwinding");
+    st.unwind = BTSPY__UNWIND__UNWIND_DWARF;
+    st.native = st.native_internal = false;
     /* --memory samples page faults: perf (or auto) only, never idle; the
      * fault period is checked and goes only with it. */
     st.memory = true;
@@ -732,6 +763,17 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     ck_assert_uint_eq(got.fault_period, 7);
     btspy__request__free_unpacked(out, NULL);
 
+    /* --native and --native-internal (protocol 1.3). */
+    struct bts_session_opts merged = {.pid = 42, .native = true, .native_internal = true};
+    Btspy__StartSession st5 = BTSPY__START_SESSION__INIT;
+    bts_protocol_start_from_opts(&merged, &st5);
+    req.start = &st5;
+    out = round_trip_request(&req);
+    memset(&got, 0, sizeof(got));
+    bts_protocol_opts_from_start(out->start, &got);
+    ck_assert(got.native && got.native_internal);
+    btspy__request__free_unpacked(out, NULL);
+
     /* And each false/zero one stays so: no field is stuck at true. */
     struct bts_session_opts plain = {.pid = 77};
     Btspy__StartSession st2 = BTSPY__START_SESSION__INIT;
@@ -741,6 +783,7 @@ START_TEST(test_every_session_option_reaches_the_daemon)
     ck_assert_int_eq(got.pid, 77);
     ck_assert(!got.threads && !got.idle && !got.lines && !got.subprocesses);
     ck_assert(!got.no_python && !got.function && !got.gil && !got.memory);
+    ck_assert(!got.native && !got.native_internal);
     ck_assert_uint_eq(got.fault_period, 0);
     ck_assert_uint_eq(got.rate_hz, 0);
     ck_assert_uint_eq(got.stack_size, 0);
