@@ -309,20 +309,23 @@ static const char *native_note(const struct bts_profiler *s, const struct record
 static void print_native_summary(const struct bts_session_stats *st)
 {
     uint64_t torn = st->native_torn + st->native_torn_late;
-    uint64_t all = st->native_merged + torn;
+    uint64_t all = st->native_merged + st->native_partial + torn;
 
     if (!all)
         return;
     fprintf(stderr,
             "bt-spy: python --native: %llu merged (%llu with the innermost frame unknown), %llu "
-            "torn (%.2f%%): %llu kept under [python frames torn], %llu read late and left out; "
-            "by cause: activation count %llu, frame moved %llu, code changed %llu, still "
-            "learning %llu, nothing to anchor %llu\n",
+            "partly merged (%.2f%%: outer Python frames under inner ones torn), %llu torn "
+            "(%.2f%%): %llu kept under [python frames torn], %llu read late and left out; by "
+            "cause (partly merged and torn): activation count %llu, frame moved %llu, code "
+            "changed %llu, still learning %llu, nothing to anchor %llu\n",
             (unsigned long long)st->native_merged, (unsigned long long)st->native_unknown,
-            (unsigned long long)torn, 100.0 * (double)torn / (double)all,
-            (unsigned long long)st->native_torn, (unsigned long long)st->native_torn_late,
-            (unsigned long long)st->native_torn_count, (unsigned long long)st->native_torn_frame,
-            (unsigned long long)st->native_torn_code, (unsigned long long)st->native_torn_learning,
+            (unsigned long long)st->native_partial,
+            100.0 * (double)st->native_partial / (double)all, (unsigned long long)torn,
+            100.0 * (double)torn / (double)all, (unsigned long long)st->native_torn,
+            (unsigned long long)st->native_torn_late, (unsigned long long)st->native_torn_count,
+            (unsigned long long)st->native_torn_frame, (unsigned long long)st->native_torn_code,
+            (unsigned long long)st->native_torn_learning,
             (unsigned long long)st->native_torn_stack);
     if (st->native_stopped)
         fprintf(stderr,

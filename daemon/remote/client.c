@@ -446,6 +446,7 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
     r->stats.native_torn_code = st->native_torn_code;
     r->stats.native_torn_learning = st->native_torn_learning;
     r->stats.native_torn_stack = st->native_torn_stack;
+    r->stats.native_partial = st->native_partial;
     if (st->stopped)
         r->stopped = true;
     if (st->error)

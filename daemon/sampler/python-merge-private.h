@@ -87,6 +87,10 @@ struct bts_merge_frame {
      * ending its frame at the sample, called back from native code whose
      * Python callers the outer activations vouch for. */
     bool unknown;
+    /* In a partial merge (bts_merge_stats.partial): the Python frames of an
+     * activation the sample could not vouch for (python and native unset),
+     * shown as "[python frames torn]" under its vouched callers. */
+    bool torn;
 };
 
 struct bts_merge_opts {
@@ -104,6 +108,9 @@ struct bts_merge_stats {
     uint64_t rebuilt_returned, trimmed;
     /* Merged with the innermost activation's frame shown unknown. */
     uint64_t unknown_innermost;
+    /* Torn (counted in results[] by why), yet given its outer activations'
+     * frames, which the sample vouches for, with the others shown torn. */
+    uint64_t partial;
     /* The line of each activation's innermost frame: read, and the sample
      * showed the same instruction; taken from the sample's instruction;
      * read, the sample not telling (the frame may have moved on within
@@ -125,9 +132,11 @@ void bts_python_merge_free(struct bts_python_merge *m);
 void bts_python_merge_reset(struct bts_python_merge *m);
 
 /* Merges one sample into out[0..max), leaf first. Returns the result and
- * sets *n_out (0 when torn). A BTS_MERGE_NO_PYTHON sample gets its native
- * frames unchanged. Never publishes a stack it could not check: every
- * torn result leaves *n_out at 0. */
+ * sets *n_out. A BTS_MERGE_NO_PYTHON sample gets its native frames
+ * unchanged. Never publishes a Python frame it could not check: a torn
+ * result leaves *n_out at 0, or gives a partial merge (stats.partial): the
+ * outer activations' frames the sample vouches for, the others each one
+ * frame with .torn set. */
 enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
                                        struct bts_merge_frame *out, size_t max, size_t *n_out);
 

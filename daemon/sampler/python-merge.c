@@ -393,6 +393,7 @@ struct run_view {
     const struct bts_python_frame *lead;
     int line;     /* of the innermost frame shown */
     bool unknown; /* shown as one frame the merge could not tell */
+    bool torn;    /* a partial merge's activation it could not vouch for */
 };
 
 /* The call site of activation `native_index` (its return address into
@@ -567,10 +568,10 @@ static bool push_run(struct bts_merge_frame *out, size_t max, size_t *n,
                      const struct bts_python_thread *t, const struct run_view *v)
 {
     bool first = true;
-    if (v->unknown) {
+    if (v->unknown || v->torn) {
         if (*n >= max)
             return false;
-        out[(*n)++] = (struct bts_merge_frame){.unknown = true};
+        out[(*n)++] = (struct bts_merge_frame){.unknown = v->unknown, .torn = v->torn};
         return true;
     }
     if (v->lead) {
@@ -751,6 +752,111 @@ static size_t newer_frames(const struct bts_python_merge *m, const struct bts_me
     return 0;
 }
 
+/* The merged stack, leaf first: each activation (native frames of kind
+ * BTS_MERGE_EVAL, the outermost at native index `outermost`) gives way to
+ * its view; the chain's frames from `next` on, past the copy, are appended
+ * as callers. How many frames it wrote. */
+static size_t build(struct bts_python_merge *m, const struct bts_merge_input *in,
+                    const struct run_view *views, size_t outermost, size_t n_native, bool complete,
+                    size_t next, struct bts_merge_frame *out, size_t max)
+{
+    const struct bts_python_thread *t = in->python;
+    size_t n = 0;
+    int k = 0;
+
+    for (size_t i = 0; i < n_native; i++) {
+        if (in->kinds[i] == BTS_MERGE_EVAL) {
+            if (!push_run(out, max, &n, t, &views[k++]))
+                return n;
+            continue;
+        }
+        if (!m->opts.keep_internal &&
+            (in->kinds[i] == BTS_MERGE_INTERNAL || in->kinds[i] == BTS_MERGE_FRAME_OP ||
+             (complete && i > outermost)))
+            continue;
+        if (!push(out, max, &n, NULL, i, 0))
+            return n;
+    }
+    /* The copy ended first: the rest of the Python stack is outside it,
+     * called into by frames the sample vouched for. */
+    if (next < t->n_frames) {
+        m->stats.truncated++;
+        for (size_t j = next; j < t->n_frames; j++) {
+            if (!push(out, max, &n, &t->frames[j], 0, t->frames[j].line))
+                break;
+        }
+    }
+    return n;
+}
+
+/* A torn sample's outer activations, where the chain read still runs them:
+ * the outermost activation is found in the chain by the frame the sample
+ * shows it running (with its code), and from there inwards each activation
+ * must run the next run's first frame and code, as a full merge checks
+ * its outer activations. The innermost activation, and every one inside
+ * the first that fails, shows as one "[python frames torn]" frame; native
+ * frames stay as unwound. Nothing the sample does not vouch for is shown
+ * as a Python frame, and the innermost activation never is: its frames
+ * are the ones that move. Returns whether it merged (into out, *n_out). */
+static bool partial_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
+                          struct bts_merge_frame *out, size_t max, size_t *n_out)
+{
+    const struct bts_python_thread *t = in->python;
+    size_t starts[MAX_RUNS + 1];
+    size_t evals[MAX_RUNS];
+    struct run_view views[MAX_RUNS];
+    size_t n_native = in->n_native;
+    bool complete = in->complete;
+    int n_evals = 0, n_runs, r, k, vouched;
+    uint64_t v, code;
+
+    if (in->trusted || !t || t->n_frames == 0 || m->frame.elected == NO_LOC ||
+        code_anchor(m) == NO_LOC)
+        return false;
+    for (size_t i = 0; i < n_native; i++) {
+        if (in->kinds[i] != BTS_MERGE_EVAL)
+            continue;
+        if (!in->native[i].cfa) {
+            n_native = i;
+            complete = false;
+            break;
+        }
+        if (n_evals == MAX_RUNS)
+            return false;
+        evals[n_evals++] = i;
+    }
+    n_runs = split_runs(t, 0, starts);
+    if (n_evals < 2 || n_runs < 1)
+        return false;
+    k = n_evals - 1;
+    if (!agreed_value(&m->frame, in, &in->native[evals[k]], &v))
+        return false;
+    for (r = n_runs - 1; r >= 0 && t->frames[starts[r]].frame != v; r--)
+        ;
+    /* With the whole stack unwound, the outermost activation runs the
+     * outermost run; else runs past it lie beyond the copy. */
+    if (r < 0 || (complete && r != n_runs - 1))
+        return false;
+    for (vouched = n_evals; k >= 1 && r >= 0; k--, r--) {
+        const struct bts_unwind_frame *f = &in->native[evals[k]];
+        const struct bts_python_frame *py = &t->frames[starts[r]];
+        if (!agreed_value(&m->frame, in, f, &v) || v != py->frame || !code_value(m, in, f, &code) ||
+            !code_matches(m, py, code))
+            break;
+        views[k] = (struct run_view){.first = starts[r], .end = starts[r + 1]};
+        vouched = k;
+    }
+    if (vouched == n_evals)
+        return false;
+    for (k = vouched; k < n_evals; k++)
+        views[k].line = innermost_line(m, in, evals[k], &t->frames[views[k].first], false);
+    for (k = 0; k < vouched; k++)
+        views[k] = (struct run_view){.torn = true};
+    *n_out = build(m, in, views, evals[n_evals - 1], n_native, complete, views[n_evals - 1].end,
+                   out, max);
+    return *n_out > 0;
+}
+
 enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
                                        struct bts_merge_frame *out, size_t max, size_t *n_out)
 {
@@ -841,10 +947,10 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         }
     }
     for (int k = 0; k < n_evals; k++) {
-        views[k].lead = NULL;
-        views[k].unknown = false;
-        views[k].first = k >= popped ? starts[k - popped] : 0;
-        views[k].end = k >= popped ? starts[k - popped + 1] : 0;
+        views[k] = (struct run_view){
+            .first = k >= popped ? starts[k - popped] : 0,
+            .end = k >= popped ? starts[k - popped + 1] : 0,
+        };
         views[k].line = k >= popped ? t->frames[views[k].first].line : 0;
     }
     if (popped && in->trusted) {
@@ -900,39 +1006,14 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
             m->stats.line_exact++;
     }
 
-    /* Build the stack, leaf first: each activation gives way to its run. */
-    {
-        int k = 0;
-        size_t outermost = evals[n_evals - 1]; /* frames past it are the root */
-        for (size_t i = 0; i < n_native; i++) {
-            if (in->kinds[i] == BTS_MERGE_EVAL) {
-                if (!push_run(out, max, &n, t, &views[k++]))
-                    goto built;
-                continue;
-            }
-            if (!m->opts.keep_internal &&
-                (in->kinds[i] == BTS_MERGE_INTERNAL || in->kinds[i] == BTS_MERGE_FRAME_OP ||
-                 (complete && i > outermost)))
-                continue;
-            if (!push(out, max, &n, NULL, i, 0))
-                goto built;
-        }
-        /* The copy ended first: the rest of the Python stack is outside it,
-         * called into by frames the sample vouched for. */
-        size_t next = starts[n_evals - popped];
-        if (next < t->n_frames) {
-            m->stats.truncated++;
-            for (size_t j = next; j < t->n_frames; j++) {
-                if (!push(out, max, &n, &t->frames[j], 0, t->frames[j].line))
-                    break;
-            }
-        }
-    }
-built:
+    n = build(m, in, views, evals[n_evals - 1], n_native, complete, starts[n_evals - popped], out,
+              max);
     *n_out = n;
     if (skip)
         m->stats.trimmed++;
 out:
     m->stats.results[r]++;
+    if (r != BTS_MERGE_OK && partial_merge(m, in, out, max, n_out))
+        m->stats.partial++;
     return r;
 }

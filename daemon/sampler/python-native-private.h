@@ -63,6 +63,7 @@ struct bts_python_native_stats {
     uint64_t trusted;             /* merged from Python frames read while stopped */
     uint64_t torn;                /* shown native under the torn root */
     uint64_t torn_late;           /* torn and read late: left out */
+    uint64_t partial;             /* torn, shown with their outer activations' frames */
     uint64_t stop_ns;             /* time spent reading while a thread was stopped */
 };
 

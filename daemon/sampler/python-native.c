@@ -49,7 +49,7 @@ struct bts_python_native {
     struct bts_merge_frame out[BTS_MAX_FRAMES + BTS_PYTHON_MAX_FRAMES];
     struct kept kept;
     bool lines, keep_internal;
-    uint64_t trusted, torn, torn_late, stop_ns;
+    uint64_t trusted, torn, torn_late, partial, stop_ns;
 };
 
 struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
@@ -262,11 +262,17 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     size_t merged;
     enum bts_merge_result r =
         bts_python_merge(pn->merge, &in, pn->out, sizeof(pn->out) / sizeof(pn->out[0]), &merged);
-    if (r == BTS_MERGE_OK) {
-        pn->trusted += trusted;
+    /* Merged, or torn with its outer activations vouched for (a partial
+     * merge, kept also when read late: what it shows the sample holds). */
+    if (r == BTS_MERGE_OK || (r != BTS_MERGE_NO_PYTHON && merged > 0)) {
+        if (r == BTS_MERGE_OK)
+            pn->trusted += trusted;
+        else
+            pn->partial++;
         for (size_t i = 0; i < merged && n_out < max; i++) {
             const struct bts_merge_frame *f = &pn->out[i];
             uint64_t v = f->unknown  ? bts_python_frames_tag_text(pf, "[python frame unknown]")
+                         : f->torn   ? bts_python_frames_tag_text(pf, "[python frames torn]")
                          : f->python ? bts_python_frames_tag(pf, f->python, f->line)
                                      : native_value(pn, sym, f->native);
             if (!v)
@@ -307,5 +313,6 @@ void bts_python_native_stats(const struct bts_python_native *pn,
     out->trusted = pn->trusted;
     out->torn = pn->torn;
     out->torn_late = pn->torn_late;
+    out->partial = pn->partial;
     out->stop_ns = pn->stop_ns;
 }

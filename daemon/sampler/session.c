@@ -1079,6 +1079,7 @@ static void add_python_stats(const struct bts_session *s, struct bts_session_sta
         out->native_torn += ns.torn;
         out->native_torn_late += ns.torn_late;
         out->native_unknown += ns.merge.unknown_innermost;
+        out->native_partial += ns.partial;
         out->native_stopped += ns.trusted;
         out->native_stop_ns += ns.stop_ns;
         out->native_torn_count += why[BTS_MERGE_TORN_COUNT];
@@ -1143,6 +1144,7 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->native_torn += c.native_torn;
         out->native_torn_late += c.native_torn_late;
         out->native_unknown += c.native_unknown;
+        out->native_partial += c.native_partial;
         out->native_stopped += c.native_stopped;
         out->native_stop_ns += c.native_stop_ns;
         out->native_torn_count += c.native_torn_count;

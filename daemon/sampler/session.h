@@ -126,6 +126,7 @@ struct bts_session_stats {
     uint64_t native_torn;      /* Python samples shown native under "[python frames torn]" */
     uint64_t native_torn_late; /* torn and read late: left out (also in python_late) */
     uint64_t native_unknown;   /* merged, the innermost frame "[python frame unknown]" */
+    uint64_t native_partial;   /* torn, yet shown with the outer activations' frames */
     uint64_t native_stopped;   /* merged from Python stacks read while the thread was stopped */
     uint64_t native_stop_ns;   /* time those reads kept the thread stopped (ptrace) */
     /* the torn ones by cause: activations != runs of Python frames, an

@@ -513,6 +513,8 @@ static int merge_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder
 
         if (out[k].unknown)
             snprintf(text, sizeof(text), "[python frame unknown]");
+        else if (out[k].torn)
+            snprintf(text, sizeof(text), "[python frames torn]");
         else if (f && out[k].line > 0)
             snprintf(text, sizeof(text), "%s (%s:%d)", f->name, f->filename, out[k].line);
         else if (f)

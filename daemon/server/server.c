@@ -376,6 +376,7 @@ static void fill_stats(struct served_session *ss, Btspy__Stats *out)
     out->native_torn_code = st.native_torn_code;
     out->native_torn_learning = st.native_torn_learning;
     out->native_torn_stack = st.native_torn_stack;
+    out->native_partial = st.native_partial;
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TORN "[python frames torn]"
+
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
     size_t n = strlen(suffix);
@@ -84,8 +86,12 @@ struct bts_calltree *bts_calltree_collapse_native(const struct bts_calltree *t)
         for (size_t i = 0; i < depth; i++)
             names[i] = bts_calltree_name(t, w.path[i + 1], &lens[i]);
         /* path[sp - 1] is the node itself: the stack is path[1..sp) */
+        /* A partial merge's "[python frames torn]" under Python callers
+         * stands for Python frames: what runs under it is theirs. (At the
+         * root it marks a fully torn sample, kept native.) */
         for (size_t i = depth; i-- > 0;) {
-            if (bts_python_frame_name(names[i], lens[i])) {
+            if (bts_python_frame_name(names[i], lens[i]) ||
+                (i > 0 && lens[i] == sizeof(TORN) - 1 && memcmp(names[i], TORN, lens[i]) == 0)) {
                 cut = i + 1;
                 break;
             }

@@ -236,12 +236,14 @@ START_TEST(test_every_reply_survives_a_round_trip)
     stats.native_torn_late = 3;
     stats.native_torn_code = 9;
     stats.native_torn_stack = 1;
+    stats.native_partial = 40;
     out = round_trip_reply(&reply);
     ck_assert_uint_eq(out->stats->native_merged, 900);
     ck_assert_uint_eq(out->stats->native_torn, 12);
     ck_assert_uint_eq(out->stats->native_torn_late, 3);
     ck_assert_uint_eq(out->stats->native_torn_code, 9);
     ck_assert_uint_eq(out->stats->native_torn_stack, 1);
+    ck_assert_uint_eq(out->stats->native_partial, 40);
     btspy__reply__free_unpacked(out, NULL);
 
     static const char folded[] = "main;a;b 3\nmain;c 1\n";

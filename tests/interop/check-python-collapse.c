@@ -55,7 +55,12 @@ START_TEST(test_native_frames_count_as_their_python_callers_self)
                      "thread MainThread (7);main (m.py:9);sort_work (m.py:31) 2\n"
                      "thread MainThread (7);main (m.py:9);hash_work (m.py:40);_hashlib.so+0x68a1;"
                      "SHA256_Update 5\n"
-                     "thread OpenBLAS (8);start_thread;blas_thread_server;dgemm_kernel 3\n";
+                     "thread OpenBLAS (8);start_thread;blas_thread_server;dgemm_kernel 3\n"
+                     /* a partial merge: what runs under the marker is its own */
+                     "thread MainThread (7);main (m.py:9);PyObject_Call;[python frames torn];"
+                     "memcpy 7\n"
+                     /* a torn sample keeps its native stack */
+                     "[python frames torn];_start;main;memcpy 1\n";
     FILE *f = fmemopen((void *)in, strlen(in), "r");
     struct bts_calltree *t = bts_calltree_from_folded(f, "in");
     fclose(f);
@@ -63,9 +68,12 @@ START_TEST(test_native_frames_count_as_their_python_callers_self)
     struct bts_calltree *c = bts_calltree_collapse_native(t);
     ck_assert_ptr_nonnull(c);
     char *out = folded_of(c);
-    ck_assert_str_eq(out, "thread MainThread (7);main (m.py:9);hash_work (m.py:40) 5\n"
-                          "thread MainThread (7);main (m.py:9);sort_work (m.py:31) 12\n"
-                          "thread OpenBLAS (8);start_thread;blas_thread_server;dgemm_kernel 3\n");
+    ck_assert_str_eq(out,
+                     "[python frames torn];_start;main;memcpy 1\n"
+                     "thread MainThread (7);main (m.py:9);PyObject_Call;[python frames torn] 7\n"
+                     "thread MainThread (7);main (m.py:9);hash_work (m.py:40) 5\n"
+                     "thread MainThread (7);main (m.py:9);sort_work (m.py:31) 12\n"
+                     "thread OpenBLAS (8);start_thread;blas_thread_server;dgemm_kernel 3\n");
     free(out);
     bts_calltree_free(c);
     bts_calltree_free(t);

@@ -24,7 +24,8 @@ allocation crosses its threshold.
 
 Counts samples holding such a frame: right (every such frame under its
 caller), wrong (one under another Python frame), none (no Python frame above
-it: a torn merge shown native). Exit 1 when fewer than --min-right percent are
+it before a '[python frame...' marker: a torn merge shown native, or a partial
+one whose inner Python frames are torn). Exit 1 when fewer than --min-right percent are
 right or any is wrong.
 """
 
@@ -93,6 +94,8 @@ def check(samples, label):
             kinds[k] = kinds.get(k, 0) + s.count
             caller = None
             for j in range(i - 1, -1, -1):
+                if s.frames[j].text.startswith("[python frame"):
+                    break  # bt-spy's marker of Python frames it could not show
                 if s.frames[j].python:
                     caller = s.frames[j]
                     break

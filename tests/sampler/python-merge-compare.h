@@ -9,7 +9,8 @@
 #include "python-merge-private.h"
 
 /* An unknown frame in the late merge l (the innermost activation's, which
- * it could not tell) stands for that activation's run in the truth t: its
+ * it could not tell), or a torn one (an activation a partial merge could
+ * not vouch for), stands for that activation's run in the truth t: its
  * Python frames up to its entry frame, or the truth's own unknown frame (an
  * activation ending, its frame gone from the chain). *lines_differ: the same frames, but
  * some Python frame's line is not the truth's. */
@@ -19,9 +20,9 @@ static inline bool same_merge(const struct bts_merge_frame *t, size_t nt,
     size_t i = 0, j = 0;
     *lines_differ = false;
     for (; i < nt && j < nl; i++, j++) {
-        if (l[j].unknown && t[i].unknown)
+        if ((l[j].unknown || l[j].torn) && t[i].unknown)
             continue;
-        if (l[j].unknown) {
+        if (l[j].unknown || l[j].torn) {
             if (!t[i].python)
                 return false;
             while (i + 1 < nt && t[i + 1].python && !t[i].python->is_entry)

@@ -59,7 +59,7 @@ struct probe {
     uint8_t kinds[BTS_MAX_FRAMES];
     struct bts_merge_frame truth_out[MAX_MERGED], late_out[MAX_MERGED];
     /* counters */
-    unsigned taken, truth_torn, published, wrong, line_differs;
+    unsigned taken, truth_torn, published, partial, wrong, line_differs;
 };
 
 static const struct bts_map *find_map(void *ctx, uint64_t addr, struct bts_elf **elf)
@@ -299,12 +299,17 @@ static int take_sample(struct probe *p, const struct probe_opts *o)
         p->truth_torn++;
         return 0;
     }
-    if (rl != BTS_MERGE_OK) {
+    if (rl != BTS_MERGE_OK && (rl == BTS_MERGE_NO_PYTHON || nl == 0)) {
         if (o->show_torn)
             print_torn(p, rl, n, tt, lt);
         return 0;
     }
-    p->published++;
+    /* A partial merge is published too: its vouched frames must be the
+     * truth's, each torn one standing for an activation's run. */
+    if (rl != BTS_MERGE_OK)
+        p->partial++;
+    else
+        p->published++;
     bool lines_differ;
     if (!same_merge(p->truth_out, nt, p->late_out, nl, &lines_differ)) {
         p->wrong++;
@@ -441,9 +446,10 @@ int main(int argc, char **argv)
     bts_python_merge_stats(p.late_merge, &st);
     bts_python_merge_anchors(p.late_merge, af, ac, sizeof(af));
     unsigned considered = p.taken - p.truth_torn;
-    printf("samples %u, truth not mergeable %u, published %u (%.1f%%), wrong %u, lines differ %u\n",
+    printf("samples %u, truth not mergeable %u, published %u (%.1f%%), partly merged %u "
+           "(%.1f%%), wrong %u, lines differ %u\n",
            p.taken, p.truth_torn, p.published, considered ? 100.0 * p.published / considered : 0.0,
-           p.wrong, p.line_differs);
+           p.partial, considered ? 100.0 * p.partial / considered : 0.0, p.wrong, p.line_differs);
     printf("anchors: frame %s, code %s; lines exact %lu, from the sample %lu, read after %lu, "
            "unknown %lu; truncated %lu; rebuilt: returned %lu; trimmed %lu\n",
            af, ac, (unsigned long)st.line_exact, (unsigned long)st.line_sample,
