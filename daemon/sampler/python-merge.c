@@ -752,6 +752,31 @@ static size_t newer_frames(const struct bts_python_merge *m, const struct bts_me
     return 0;
 }
 
+/* The native indexes of the sample's activations of the loop, innermost
+ * first, into evals: how many, or -1 when there are more than MAX_RUNS. An
+ * activation whose frame the copy does not hold whole (the last frame
+ * unwound) is past what can be checked: the stack stops before it
+ * (*n_native, *complete), and its Python frames count as outer ones. */
+static int find_evals(const struct bts_merge_input *in, size_t *evals, size_t *n_native,
+                      bool *complete)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < *n_native; i++) {
+        if (in->kinds[i] != BTS_MERGE_EVAL)
+            continue;
+        if (!in->native[i].cfa) {
+            *n_native = i;
+            *complete = false;
+            break;
+        }
+        if (n == MAX_RUNS)
+            return -1;
+        evals[n++] = i;
+    }
+    return n;
+}
+
 /* The merged stack, leaf first: each activation (native frames of kind
  * BTS_MERGE_EVAL, the outermost at native index `outermost`) gives way to
  * its view; the chain's frames from `next` on, past the copy, are appended
@@ -807,24 +832,13 @@ static bool partial_merge(struct bts_python_merge *m, const struct bts_merge_inp
     struct run_view views[MAX_RUNS];
     size_t n_native = in->n_native;
     bool complete = in->complete;
-    int n_evals = 0, n_runs, r, k, vouched;
+    int n_evals, n_runs, r, k, vouched;
     uint64_t v, code;
 
     if (in->trusted || !t || t->n_frames == 0 || m->frame.elected == NO_LOC ||
         code_anchor(m) == NO_LOC)
         return false;
-    for (size_t i = 0; i < n_native; i++) {
-        if (in->kinds[i] != BTS_MERGE_EVAL)
-            continue;
-        if (!in->native[i].cfa) {
-            n_native = i;
-            complete = false;
-            break;
-        }
-        if (n_evals == MAX_RUNS)
-            return false;
-        evals[n_evals++] = i;
-    }
+    n_evals = find_evals(in, evals, &n_native, &complete);
     n_runs = split_runs(t, 0, starts);
     if (n_evals < 2 || n_runs < 1)
         return false;
@@ -866,7 +880,7 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     struct run_view views[MAX_RUNS];
     size_t n_native = in->n_native;
     bool complete = in->complete;
-    int n_runs, n_evals = 0;
+    int n_runs, n_evals;
     size_t skip;
     /* 1 when the innermost activation's run returned since the sample:
      * activation k then runs run k - 1 of the chain read. */
@@ -883,22 +897,10 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         r = BTS_MERGE_NO_PYTHON;
         goto out;
     }
-    for (size_t i = 0; i < n_native; i++) {
-        if (in->kinds[i] != BTS_MERGE_EVAL)
-            continue;
-        /* An activation whose frame the copy does not hold whole (the
-         * last frame unwound) is past what can be checked: the stack
-         * stops before it, and its Python frames count as outer ones. */
-        if (!in->native[i].cfa) {
-            n_native = i;
-            complete = false;
-            break;
-        }
-        if (n_evals == MAX_RUNS) {
-            r = BTS_MERGE_TORN_COUNT;
-            goto out;
-        }
-        evals[n_evals++] = i;
+    n_evals = find_evals(in, evals, &n_native, &complete);
+    if (n_evals < 0) {
+        r = BTS_MERGE_TORN_COUNT;
+        goto out;
     }
     if (n_evals == 0) {
         r = BTS_MERGE_TORN_STACK;
