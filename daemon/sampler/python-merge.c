@@ -891,6 +891,16 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     *n_out = 0;
     m->stats.samples++;
     if (!t || t->n_frames == 0) {
+        /* No frame read, yet the loop runs on the stack: the thread was
+         * read as it pushed its first frame or popped its last (a
+         * module's end), or moved on; torn, not a thread without Python,
+         * whose stack would show the loop and its plumbing. */
+        for (size_t i = 0; i < n_native; i++) {
+            if (in->kinds[i] == BTS_MERGE_EVAL) {
+                r = BTS_MERGE_TORN_COUNT;
+                goto out;
+            }
+        }
         for (size_t i = 0; i < n_native && push(out, max, &n, NULL, i, 0); i++)
             ;
         *n_out = n;

@@ -236,9 +236,9 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
                         : pr.gil == BTS_PYTHON_FRAMES_GIL_NOT_HELD ? 0
                                                                    : -1;
     }
-    if (!t->n_frames)
-        return 0;
-
+    /* A thread state without frames still goes to the merge: with the
+     * loop on its native stack it is a Python thread read between frames
+     * (torn), without it one that runs no Python now. */
     n = bts_unwinder_unwind_frames(u, raw->regs, raw->stack, raw->stack ? raw->stack_size : 0,
                                    pn->frames, BTS_MAX_FRAMES);
     if (n <= 0)
@@ -263,8 +263,10 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     enum bts_merge_result r =
         bts_python_merge(pn->merge, &in, pn->out, sizeof(pn->out) / sizeof(pn->out[0]), &merged);
     /* Merged, or torn with its outer activations vouched for (a partial
-     * merge, kept also when read late: what it shows the sample holds). */
-    if (r == BTS_MERGE_OK || (r != BTS_MERGE_NO_PYTHON && merged > 0)) {
+     * merge). Read late, a partial merge is left out as a torn sample is:
+     * which late samples stay must not depend on where the thread went. */
+    bool partial = r != BTS_MERGE_OK && r != BTS_MERGE_NO_PYTHON && merged > 0;
+    if (r == BTS_MERGE_OK || (partial && !late)) {
         if (r == BTS_MERGE_OK)
             pn->trusted += trusted;
         else

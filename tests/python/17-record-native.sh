@@ -58,10 +58,12 @@ py=${PYTHONS[0]}
 # Samples taken while the interpreter initialises (Py_InitializeFromConfig
 # runs frozen importlib before any thread state can be read) keep their
 # native frames, as a thread without Python does: they are left out here.
-grep -v 'Py_InitializeFromConfig' "$WORK/hidden.folded" >"$WORK/hidden-run.folded"
-grep -Eq '(^|;)(_PyEval_EvalFrameDefault|_PyEval_Vector|_PyFunction_Vectorcall|_PyObject_MakeTpCall|PyObject_Vectorcall)(;| )' \
-    "$WORK/hidden-run.folded" &&
-    py_fail "--native shows the interpreter's plumbing: $(grep -m1 -Eo '(_PyEval_EvalFrameDefault|_PyEval_Vector|_PyFunction_Vectorcall|_PyObject_MakeTpCall|PyObject_Vectorcall)' "$WORK/hidden-run.folded")"
+# So do samples taken while it shuts down (Py_FinalizeEx runs atexit
+# callbacks and finalizers without the program's frames).
+grep -Ev 'Py_InitializeFromConfig|Py_FinalizeEx' "$WORK/hidden.folded" >"$WORK/hidden-run.folded"
+plumbing='(^|;)(_PyEval_EvalFrameDefault|_PyEval_Vector|_PyFunction_Vectorcall|_PyObject_MakeTpCall|PyObject_Vectorcall)(;| )'
+grep -Eq "$plumbing" "$WORK/hidden-run.folded" &&
+    py_fail "--native shows the interpreter's plumbing: $(grep -m1 -E "$plumbing" "$WORK/hidden-run.folded")"
 "$BTS" record --native --native-internal -r 499 -d 2 -f collapsed -o "$WORK/all.folded" \
     --no-status -- "$py" "$workload" --seconds 3 >/dev/null 2>"$WORK/err" ||
     { cat "$WORK/err"; py_fail "record --native --native-internal failed"; }

@@ -310,6 +310,14 @@ START_TEST(test_merge_passes_threads_without_python_through)
     ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_NO_PYTHON);
     ck_assert_uint_eq(n, 2);
     ck_assert(!out[0].python && !out[1].python);
+    /* a thread state read without frames while the loop is on its stack
+     * (its module just ended, say) is a torn Python sample */
+    fake_native(&f, BTS_MERGE_EVAL, 0x7000, 0x7100);
+    in = fake_input(&f, false);
+    struct bts_python_thread empty = {0};
+    in.python = &empty;
+    ck_assert_int_eq(bts_python_merge(m, &in, out, MAX_OUT, &n), BTS_MERGE_TORN_COUNT);
+    ck_assert_uint_eq(n, 0);
     bts_python_merge_free(m);
 }
 END_TEST
