@@ -682,7 +682,24 @@ out:
     return ret;
 }
 
-/* pb->pfds: one entry per thread whose ring may still fill; how many. */
+/* One entry per thread whose ring may still fill, up to cap of them in
+ * out: how many there are. */
+static size_t perf_wait_fds(const struct bts_sampler_backend *b, struct pollfd *out, size_t cap)
+{
+    const struct perf_backend *pb = (const struct perf_backend *)b;
+    size_t n = 0;
+
+    for (size_t i = 0; i < pb->nthreads; i++) {
+        if (pb->threads[i].fd < 0 || pb->threads[i].hung_up)
+            continue;
+        if (n < cap)
+            out[n] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
+        n++;
+    }
+    return n;
+}
+
+/* pb->pfds: perf_wait_fds's entries; how many. */
 static int fill_pfds(struct perf_backend *pb, size_t *n)
 {
     if (pb->nthreads > pb->cap_pfds) {
@@ -692,11 +709,7 @@ static int fill_pfds(struct perf_backend *pb, size_t *n)
         pb->pfds = np;
         pb->cap_pfds = pb->nthreads;
     }
-    *n = 0;
-    for (size_t i = 0; i < pb->nthreads; i++) {
-        if (pb->threads[i].fd >= 0 && !pb->threads[i].hung_up)
-            pb->pfds[(*n)++] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
-    }
+    *n = perf_wait_fds(&pb->base, pb->pfds, pb->cap_pfds);
     return 0;
 }
 
@@ -765,21 +778,6 @@ static int perf_poll(struct bts_sampler_backend *b, int timeout_ms)
         if (r < 0 || caller_waits)
             return 0;
     }
-}
-
-static size_t perf_wait_fds(const struct bts_sampler_backend *b, struct pollfd *out, size_t cap)
-{
-    const struct perf_backend *pb = (const struct perf_backend *)b;
-    size_t n = 0;
-
-    for (size_t i = 0; i < pb->nthreads; i++) {
-        if (pb->threads[i].fd < 0 || pb->threads[i].hung_up)
-            continue;
-        if (n < cap)
-            out[n] = (struct pollfd){.fd = pb->threads[i].fd, .events = POLLIN};
-        n++;
-    }
-    return n;
 }
 
 static void perf_threads(const struct bts_sampler_backend *b, struct bts_backend_threads *out)

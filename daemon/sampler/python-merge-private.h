@@ -72,6 +72,11 @@ struct bts_merge_input {
     int (*code_at)(void *reader, uint64_t addr, uint64_t instr, struct bts_python_frame *out);
 };
 
+/* How a merged stack's marker frames read: a torn merge's (and a partial
+ * merge's .torn frames), and an .unknown innermost frame. */
+#define BTS_MERGE_TORN_TEXT    "[python frames torn]"
+#define BTS_MERGE_UNKNOWN_TEXT "[python frame unknown]"
+
 /* One frame of a merged stack. */
 struct bts_merge_frame {
     /* A Python frame: one of input->python's, or one the merge rebuilt

@@ -822,25 +822,23 @@ static size_t build(struct bts_python_merge *m, const struct bts_merge_input *in
  * the first that fails, shows as one "[python frames torn]" frame; native
  * frames stay as unwound. Nothing the sample does not vouch for is shown
  * as a Python frame, and the innermost activation never is: its frames
- * are the ones that move. Returns whether it merged (into out, *n_out). */
+ * are the ones that move. The activations are the full merge's (evals,
+ * n_native and complete as find_evals left them, in->python with frames);
+ * starts and views are its scratch, reused. Returns whether it merged
+ * (into out, *n_out). */
 static bool partial_merge(struct bts_python_merge *m, const struct bts_merge_input *in,
-                          struct bts_merge_frame *out, size_t max, size_t *n_out)
+                          const size_t *evals, int n_evals, size_t n_native, bool complete,
+                          size_t *starts, struct run_view *views, struct bts_merge_frame *out,
+                          size_t max, size_t *n_out)
 {
     const struct bts_python_thread *t = in->python;
-    size_t starts[MAX_RUNS + 1];
-    size_t evals[MAX_RUNS];
-    struct run_view views[MAX_RUNS];
-    size_t n_native = in->n_native;
-    bool complete = in->complete;
-    int n_evals, n_runs, r, k, vouched;
+    int n_runs, r, k, vouched;
     uint64_t v, code;
 
-    if (in->trusted || !t || t->n_frames == 0 || m->frame.elected == NO_LOC ||
-        code_anchor(m) == NO_LOC)
+    if (in->trusted || n_evals < 2 || m->frame.elected == NO_LOC || code_anchor(m) == NO_LOC)
         return false;
-    n_evals = find_evals(in, evals, &n_native, &complete);
     n_runs = split_runs(t, 0, starts);
-    if (n_evals < 2 || n_runs < 1)
+    if (n_runs < 1)
         return false;
     k = n_evals - 1;
     if (!agreed_value(&m->frame, in, &in->native[evals[k]], &v))
@@ -880,7 +878,7 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
     struct run_view views[MAX_RUNS];
     size_t n_native = in->n_native;
     bool complete = in->complete;
-    int n_runs, n_evals;
+    int n_runs, n_evals = 0;
     size_t skip;
     /* 1 when the innermost activation's run returned since the sample:
      * activation k then runs run k - 1 of the chain read. */
@@ -1025,7 +1023,8 @@ enum bts_merge_result bts_python_merge(struct bts_python_merge *m, const struct 
         m->stats.trimmed++;
 out:
     m->stats.results[r]++;
-    if (r != BTS_MERGE_OK && partial_merge(m, in, out, max, n_out))
+    if (r != BTS_MERGE_OK &&
+        partial_merge(m, in, evals, n_evals, n_native, complete, starts, views, out, max, n_out))
         m->stats.partial++;
     return r;
 }

@@ -273,8 +273,8 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
             pn->partial++;
         for (size_t i = 0; i < merged && n_out < max; i++) {
             const struct bts_merge_frame *f = &pn->out[i];
-            uint64_t v = f->unknown  ? bts_python_frames_tag_text(pf, "[python frame unknown]")
-                         : f->torn   ? bts_python_frames_tag_text(pf, "[python frames torn]")
+            uint64_t v = f->unknown  ? bts_python_frames_tag_text(pf, BTS_MERGE_UNKNOWN_TEXT)
+                         : f->torn   ? bts_python_frames_tag_text(pf, BTS_MERGE_TORN_TEXT)
                          : f->python ? bts_python_frames_tag(pf, f->python, f->line)
                                      : native_value(pn, sym, f->native);
             if (!v)
@@ -298,7 +298,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
             continue;
         pcs[n_out++] = native_value(pn, sym, (size_t)i);
     }
-    uint64_t root = bts_python_frames_tag_text(pf, "[python frames torn]");
+    uint64_t root = bts_python_frames_tag_text(pf, BTS_MERGE_TORN_TEXT);
     if (!root)
         return -1;
     pcs[n_out++] = root;

@@ -512,9 +512,9 @@ static int merge_frames(struct bts_thread_dump *d, size_t i, struct bts_unwinder
         char text[8192];
 
         if (out[k].unknown)
-            snprintf(text, sizeof(text), "[python frame unknown]");
+            snprintf(text, sizeof(text), BTS_MERGE_UNKNOWN_TEXT);
         else if (out[k].torn)
-            snprintf(text, sizeof(text), "[python frames torn]");
+            snprintf(text, sizeof(text), BTS_MERGE_TORN_TEXT);
         else if (f && out[k].line > 0)
             snprintf(text, sizeof(text), "%s (%s:%d)", f->name, f->filename, out[k].line);
         else if (f)

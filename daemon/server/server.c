@@ -1477,25 +1477,25 @@ static void push_streams(struct bts_server *srv)
     }
 }
 
+/* Room for at least `need` entries in srv->pfds. 0 or -ENOMEM. */
+static int grow_pfds(struct bts_server *srv, size_t need)
+{
+    if (need <= srv->cap_pfds)
+        return 0;
+    struct pollfd *np = realloc(srv->pfds, need * sizeof(*np));
+    if (!np)
+        return -ENOMEM;
+    srv->pfds = np;
+    srv->cap_pfds = need;
+    return 0;
+}
+
 int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
-        /* Sessions whose backend says when samples wait (perf_event's
-         * rings) are polled as soon as they do, not at the next tick: a
-         * Python stack is read when its sample is, and --native merges
-         * only what was read soon after the sample. */
-        size_t nsession_fds = 0;
-        for (size_t i = 0; i < srv->nsessions; i++)
-            if (srv->sessions[i]->running)
-                nsession_fds += bts_session_wait_fds(srv->sessions[i]->s, NULL, 0);
-        size_t need = srv->nclients + 1 + nsession_fds;
-        if (need > srv->cap_pfds) {
-            struct pollfd *np = realloc(srv->pfds, need * sizeof(*np));
-            if (!np)
-                return -ENOMEM;
-            srv->pfds = np;
-            srv->cap_pfds = need;
-        }
+        size_t need = srv->nclients + 1;
+        if (grow_pfds(srv, need) < 0)
+            return -ENOMEM;
         bool accepting = bts_proc_now_ns() >= srv->accept_paused_ns;
         srv->pfds[0] = (struct pollfd){.fd = srv->listen_fd, .events = accepting ? POLLIN : 0};
         for (size_t i = 0; i < srv->nclients; i++) {
@@ -1505,12 +1505,22 @@ int bts_server_run(struct bts_server *srv, volatile sig_atomic_t *stop)
                 ev |= POLLOUT;
             srv->pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
         }
-        size_t filled = srv->nclients + 1;
-        for (size_t i = 0; i < srv->nsessions && filled < need; i++)
-            if (srv->sessions[i]->running)
-                filled +=
-                    bts_session_wait_fds(srv->sessions[i]->s, srv->pfds + filled, need - filled);
-        need = filled < need ? filled : need;
+        /* Sessions whose backend says when samples wait (perf_event's
+         * rings) are polled as soon as they do, not at the next tick: a
+         * Python stack is read when its sample is, and --native merges
+         * only what was read soon after the sample. */
+        for (size_t i = 0; i < srv->nsessions; i++) {
+            struct bts_session *s = srv->sessions[i]->s;
+            size_t n;
+            if (!srv->sessions[i]->running)
+                continue;
+            while ((n = bts_session_wait_fds(s, srv->pfds + need, srv->cap_pfds - need)) >
+                   srv->cap_pfds - need) {
+                if (grow_pfds(srv, need + n) < 0)
+                    return -ENOMEM;
+            }
+            need += n;
+        }
         bool busy = srv->nsessions > 0 || (srv->watch && bts_watch_count(srv->watch) > 0);
         int r = poll(srv->pfds, need, busy ? TICK_BUSY_MS : TICK_IDLE_MS);
         if (r < 0 && errno != EINTR)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The sampler's marker of a partial merge (BTS_MERGE_TORN_TEXT there). */
 #define TORN "[python frames torn]"
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
