@@ -21,11 +21,7 @@
 [ -r /proc/sys/kernel/perf_event_paranoid ] || skip "no perf_event support"
 py_init
 workload="$PY_WORKLOADS/threads3.py"
-sleep_line=$("$PYTOOL" -c 'import ast, sys
-for n in ast.walk(ast.parse(open(sys.argv[1]).read())):
-    if isinstance(n, ast.FunctionDef) and n.name == "nap":
-        print(next(c.lineno for c in ast.walk(n) if isinstance(c, ast.Call)
-                   and getattr(c.func, "attr", "") == "sleep"))' "$workload")
+sleep_line=$(py_sleep_line "$workload")
 
 # rec NAME OPTIONS...: records threads3.py for 2 s; the per-thread table
 # (role name tid samples python% leaf% leaf) in NAME.threads.
@@ -39,15 +35,6 @@ rec() {
         --role py-spinner=spin_worker --role py-sleeper=nap >"$WORK/$name.threads"
     echo "$tag, --threads $*: (role name tid samples python% leaf% leaf)"
     sed 's/^/    /' "$WORK/$name.threads"
-}
-
-# samples NAME ROLE: the samples of the thread(s) running ROLE's function.
-samples() {
-    awk -F'\t' -v r="$2" '$1 == r { n += $4 } END { print n + 0 }' "$WORK/$1.threads"
-}
-
-total() {
-    awk -F'\t' '{ n += $4 } END { print n + 0 }' "$WORK/$1.threads"
 }
 
 covered=()
@@ -66,17 +53,7 @@ print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/
         [ "$root" = "thread $t ($tid)" ] ||
             py_fail "$tag: the thread running ${t}'s function has root(s) '$root', not 'thread $t ($tid)'"
     done
-    sleeper=$(samples cpu py-sleeper)
-    [ $((sleeper * 20)) -le "$(total cpu)" ] ||
-        py_fail "$tag: without --idle the sleeper has $sleeper of $(total cpu) samples"
-    main=$(samples idle MainThread)
-    sleeper=$(samples idle py-sleeper)
-    [ "$main" -gt 0 ] && [ $((sleeper * 2)) -ge "$main" ] ||
-        py_fail "$tag: with --idle the sleeper has $sleeper samples, MainThread $main"
-    awk -F'\t' -v want="nap ($workload:$sleep_line)" \
-        '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
-        "$WORK/idle.threads" ||
-        py_fail "$tag: with --idle the sleeper is not in nap() at line $sleep_line in >= 90% of its samples"
+    py_check_sleeper "$tag" "$workload" "$sleep_line"
     # gil_share NAME THREAD: the share of THREAD's samples holding the GIL,
     # in whole percent, from record's summary line.
     gil_share() {
@@ -98,10 +75,10 @@ print(json.loads(open(sys.argv[1]).readline())["threads"][sys.argv[2]])' "$WORK/
     [ -n "$share" ] && [ "$share" -le 10 ] ||
         py_fail "$tag: with --idle the sleeper holds the GIL in '$share'% of its samples (want <= 10)"
     # The sleeper takes the GIL for some microseconds per wake-up, every 0.25 s.
-    [ $(($(samples gil py-sleeper) * 50)) -le "$(total gil)" ] ||
-        py_fail "$tag: --gil kept $(samples gil py-sleeper) samples of the sleeper"
-    [ "$(total gil)" -gt 0 ] && [ $(($(total gil) * 10)) -le $(($(total idle) * 6)) ] ||
-        py_fail "$tag: --gil --idle kept $(total gil) samples of --idle's $(total idle)"
+    [ $(($(py_samples gil py-sleeper) * 50)) -le "$(py_samples gil)" ] ||
+        py_fail "$tag: --gil kept $(py_samples gil py-sleeper) samples of the sleeper"
+    [ "$(py_samples gil)" -gt 0 ] && [ $(($(py_samples gil) * 10)) -le $(($(py_samples idle) * 6)) ] ||
+        py_fail "$tag: --gil --idle kept $(py_samples gil) samples of --idle's $(py_samples idle)"
     covered+=("$tag")
 done
 py_finish "$(printf '%s; ' "${covered[@]}")"

@@ -94,11 +94,7 @@ py_tool check "$WORK/attach.folded" --version "$version" --under "$BTS_SOURCE_DI
 
 # --idle samples the sleeping thread where it sleeps, without waking it.
 threads="$PY_WORKLOADS/threads3.py"
-sleep_line=$("$PYTOOL" -c 'import ast, sys
-for n in ast.walk(ast.parse(open(sys.argv[1]).read())):
-    if isinstance(n, ast.FunctionDef) and n.name == "nap":
-        print(next(c.lineno for c in ast.walk(n) if isinstance(c, ast.Call)
-                   and getattr(c.func, "attr", "") == "sleep"))' "$threads")
+sleep_line=$(py_sleep_line "$threads")
 for mode in cpu idle; do
     opt=()
     [ $mode = idle ] && opt=(--idle)
@@ -110,19 +106,7 @@ for mode in cpu idle; do
     echo "--threads ${opt[*]}: (role name tid samples python% leaf% leaf)"
     sed 's/^/    /' "$WORK/$mode.threads"
 done
-role_samples() {
-    awk -F'\t' -v r="$2" '$1 == r { n += $4 } END { print n + 0 }' "$WORK/$1.threads"
-}
-all=$(awk -F'\t' '{ n += $4 } END { print n + 0 }' "$WORK/cpu.threads")
-[ $(($(role_samples cpu py-sleeper) * 20)) -le "$all" ] ||
-    py_fail "without --idle the sleeper has $(role_samples cpu py-sleeper) of $all samples"
-main=$(role_samples idle MainThread)
-sleeper=$(role_samples idle py-sleeper)
-[ "$main" -gt 0 ] && [ $((sleeper * 2)) -ge "$main" ] ||
-    py_fail "with --idle the sleeper has $sleeper samples, MainThread $main"
-awk -F'\t' -v want="nap ($threads:$sleep_line)" \
-    '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
-    "$WORK/idle.threads" || py_fail "with --idle the sleeper is not in nap() at line $sleep_line"
+py_check_sleeper "read" "$threads" "$sleep_line"
 
 # A process that runs no Python: its time, without a stack.
 "$BTS" record --backend read -r 499 -f collapsed -o "$WORK/native.folded" --no-status -- \

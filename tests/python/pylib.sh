@@ -121,6 +121,43 @@ py_record_native() {
     return 0
 }
 
+# py_sleep_line FILE: the line of the sleep call in FILE's nap() (workloads/
+# threads3.py's sleeper).
+py_sleep_line() {
+    "$PYTOOL" -c 'import ast, sys
+for n in ast.walk(ast.parse(open(sys.argv[1]).read())):
+    if isinstance(n, ast.FunctionDef) and n.name == "nap":
+        print(next(c.lineno for c in ast.walk(n) if isinstance(c, ast.Call)
+                   and getattr(c.func, "attr", "") == "sleep"))' "$1"
+}
+
+# py_samples NAME [ROLE]: the samples in $WORK/NAME.threads (pyprofile.py
+# threads --role's table) of the thread(s) running ROLE's function, or of
+# all threads.
+py_samples() {
+    awk -F'\t' -v r="${2:-}" 'r == "" || $1 == r { n += $4 } END { print n + 0 }' \
+        "$WORK/$1.threads"
+}
+
+# py_check_sleeper TAG WORKLOAD SLEEP_LINE: threads3.py's sleeper in
+# $WORK/cpu.threads and $WORK/idle.threads: without --idle at most 5% of the
+# samples; with it at least half as many as MainThread, in nap() at
+# SLEEP_LINE in >= 90% of its samples.
+py_check_sleeper() {
+    local tag=$1 workload=$2 sleep_line=$3 main sleeper
+    sleeper=$(py_samples cpu py-sleeper)
+    [ $((sleeper * 20)) -le "$(py_samples cpu)" ] ||
+        py_fail "$tag: without --idle the sleeper has $sleeper of $(py_samples cpu) samples"
+    main=$(py_samples idle MainThread)
+    sleeper=$(py_samples idle py-sleeper)
+    [ "$main" -gt 0 ] && [ $((sleeper * 2)) -ge "$main" ] ||
+        py_fail "$tag: with --idle the sleeper has $sleeper samples, MainThread $main"
+    awk -F'\t' -v want="nap ($workload:$sleep_line)" \
+        '$1 == "py-sleeper" && $6 >= 90 && $7 == want { ok = 1 } END { exit !ok }' \
+        "$WORK/idle.threads" ||
+        py_fail "$tag: with --idle the sleeper is not in nap() at line $sleep_line in >= 90% of its samples"
+}
+
 # py_finish "WHAT WAS COVERED": prints it and exits 1 if a check failed.
 py_finish() {
     echo "covered: $1"
