@@ -18,7 +18,8 @@ fi
 
 build_pkgs=(build-essential meson ninja-build pkg-config
     libunwind-dev libelf-dev libdw-dev libiberty-dev libcairo2-dev check
-    libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libncurses-dev)
+    libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libncurses-dev
+    libbpf-dev bpftool clang)
 test_pkgs=(clang-format libxml2-utils linux-perf tmux procps util-linux python3
     chromium golang-go nodejs npm g++ clang libclang-rt-14-dev
     python3-numpy python3-pandas libopenblas0-pthread austin python3-markdown)

@@ -291,15 +291,20 @@ static const char *python_notes(const struct bts_session_stats *st, char *buf, s
 }
 
 /* What the profile's metadata says about --native's merge: how the Python
- * frames were tied to the sample ("perf_event anchored": read after it and
- * checked against its registers and stack; "ptrace stopped": read while
- * the thread was stopped at it). "" without --native. */
-static const char *native_note(const struct bts_profiler *s, const struct record_opts *o)
+ * frames were tied to the sample ("perf_event eBPF": copied by the kernel
+ * at the sample, the rest read after it and anchored; "perf_event
+ * anchored": read after it and checked against its registers and stack;
+ * "ptrace stopped": read while the thread was stopped at it). "" without
+ * --native. */
+static const char *native_note(const struct bts_profiler *s, const struct record_opts *o,
+                               const struct bts_session_stats *st)
 {
     if (!o->session.native)
         return "";
-    return strcmp(bts_profiler_backend(s), "ptrace") == 0 ? "native merge: ptrace stopped"
-                                                          : "native merge: perf_event anchored";
+    if (strcmp(bts_profiler_backend(s), "ptrace") == 0)
+        return "native merge: ptrace stopped";
+    return st->native_captured ? "native merge: perf_event eBPF capture"
+                               : "native merge: perf_event anchored";
 }
 
 /* After a --native profile: how many Python samples were merged and how
@@ -327,6 +332,12 @@ static void print_native_summary(const struct bts_session_stats *st)
             (unsigned long long)st->native_torn_frame, (unsigned long long)st->native_torn_code,
             (unsigned long long)st->native_torn_learning,
             (unsigned long long)st->native_torn_stack);
+    if (st->native_captured || st->native_captured_torn)
+        fprintf(stderr,
+                "bt-spy: python --native: %llu merged and %llu torn with Python frames the "
+                "kernel copied at the sample (eBPF)\n",
+                (unsigned long long)st->native_captured,
+                (unsigned long long)st->native_captured_torn);
     if (st->native_stopped)
         fprintf(stderr,
                 "bt-spy: python --native: %llu merged from stacks read while stopped; %.1f µs "
@@ -349,6 +360,23 @@ static void print_python_summary(const struct bts_session_stats *st, bool gil)
             (unsigned long long)st->python_samples, (unsigned long long)st->samples,
             (double)st->python_read_ns / 1e3 / (double)st->python_reads,
             (unsigned long long)st->python_errors, (unsigned long long)st->python_late);
+    if (st->python_captured || st->python_capture_missing || st->python_capture_unusable)
+        fprintf(stderr,
+                "bt-spy: python: %llu stacks copied by the kernel at their sample (eBPF); %llu "
+                "read after it: %llu of threads not known to the copier yet, %llu whose copy "
+                "could not be used\n",
+                (unsigned long long)st->python_captured,
+                (unsigned long long)(st->python_capture_missing + st->python_capture_unusable),
+                (unsigned long long)st->python_capture_missing,
+                (unsigned long long)st->python_capture_unusable);
+    else if (st->capture_errno) {
+        fprintf(stderr,
+                "bt-spy: python: no eBPF capture (%s): each Python stack was read after its "
+                "sample\n",
+                strerror(st->capture_errno));
+        bts_cli_hint("run as root, give bt-spy CAP_BPF and CAP_PERFMON, or record through "
+                     "bt-spyd (--connect), for stacks copied at the sample");
+    }
     if (gil)
         fprintf(stderr, "bt-spy: --gil left out %llu samples of threads not holding the GIL\n",
                 (unsigned long long)st->gil_dropped);
@@ -501,7 +529,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     if (format == BTS_FORMAT_PPROF && st.python_found &&
         asprintf(&comment, "%s (python %s frames%s%s%s)", target ? target : "?", st.python_version,
                  o->session.gil ? ", GIL holder only" : "", o->session.native ? ", " : "",
-                 native_note(s, o)) < 0)
+                 native_note(s, o, &st)) < 0)
         return -ENOMEM;
     if (format == BTS_FORMAT_PPROF) {
         struct bts_pprof_opts po = {
@@ -606,7 +634,7 @@ static int write_profile(const struct bts_profiler *s, const struct record_opts 
     if (asprintf(&notes, "%s | pid %d | %s%s%s%s%s%s | %s", target ? target : "?", (int)pid, what,
                  python_notes(&st, pynote, sizeof(pynote)),
                  o->session.gil ? " | GIL holder only" : "", o->session.native ? " | " : "",
-                 native_note(s, o),
+                 native_note(s, o, &st),
                  st.target_exited && o->session.pid ? " | partial: target exited" : "", date) < 0) {
         notes = NULL;
         ret = -ENOMEM;

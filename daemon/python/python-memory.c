@@ -150,6 +150,36 @@ static int page_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
     return 0;
 }
 
+/* Copies what the overlay holds of [addr, addr + len) into buf; whether
+ * it covers all of it. */
+static bool overlay_apply(const struct bts_python_overlay *ov, uint64_t addr, uint8_t *buf,
+                          size_t len)
+{
+    uint64_t end = addr + len, covered = addr;
+    size_t lo = 0, hi = ov->n;
+
+    while (lo < hi) { /* the first block that may reach addr */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ov->blocks[mid].addr + BTS_PYTHON_OVERLAY_MAX_BLOCK <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < ov->n && ov->blocks[i].addr < end; i++) {
+        const struct bts_python_overlay_block *b = &ov->blocks[i];
+        uint64_t from = b->addr > addr ? b->addr : addr;
+        uint64_t to = b->addr + b->len < end ? b->addr + b->len : end;
+
+        if (from >= to)
+            continue;
+        memcpy(buf + (from - addr), b->data + (from - b->addr), (size_t)(to - from));
+        if (from <= covered && to > covered)
+            covered = to;
+    }
+    return covered >= end;
+}
+
 int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
 {
     int err;
@@ -161,6 +191,8 @@ int py_memory_read(struct py_memory *m, uint64_t addr, void *buf, size_t len)
     if (addr < PY_PAGE_SIZE)
         return -EFAULT;
     err = page_read(m, addr, buf, len);
+    if (m->overlay && m->overlay->n && overlay_apply(m->overlay, addr, buf, len))
+        err = 0;
     if (!err && m->trace)
         m->trace(m->trace_ctx, addr, buf, len);
     return err;

@@ -202,7 +202,8 @@ struct py_memory {
     uint64_t generation;
     uint64_t reads;
     uint64_t bytes;
-    struct py_page *pages; /* PY_PAGE_SLOTS of them */
+    struct py_page *pages;                    /* PY_PAGE_SLOTS of them */
+    const struct bts_python_overlay *overlay; /* NULL: none */
     uint64_t working[PY_WORKING_SET];
     size_t n_working;
 };

@@ -600,15 +600,24 @@ static void fill_frame(const struct bts_python *py, const struct code_entry *e,
         f->instr = e->bytecode_start + (uint64_t)offset;
 }
 
+/* What a frame of an overlay (a chain copied at a sample) shows when its
+ * code object can no longer be read: the frame was there, but its code has
+ * been freed since (a module's body, which the import drops once it ran). */
+static const struct code_entry gone_code = {.name = BTS_PYTHON_CODE_GONE, .filename = "?"};
+
 /* Adds a frame for code object `code` at byte offset `offset` (negative:
  * not started yet) and returns its code entry; NULL when the frame cannot
- * be trusted, which ends the chain. */
+ * be trusted, which ends the chain. Over an overlay the chain is the
+ * sample's and cannot have changed: an unreadable code object there is
+ * one freed since, shown as gone_code. */
 static const struct code_entry *emit_frame(struct bts_python *py, uint64_t frame, uint64_t code,
                                            int64_t offset, bool is_entry)
 {
     const struct code_entry *e = code_get(py, code);
     struct bts_python_frame *f;
 
+    if (!e && py->mem.overlay && code)
+        e = &gone_code;
     if (!e)
         return NULL;
     f = frame_push(py);
@@ -1010,6 +1019,33 @@ out:
 void bts_python_set_read_many(struct bts_python *py, bts_python_read_many_fn read_many)
 {
     py->mem.read_many = read_many;
+}
+
+void bts_python_set_overlay(struct bts_python *py, const struct bts_python_overlay *ov)
+{
+    py->mem.overlay = ov;
+}
+
+static uint32_t field_end(uint32_t end, uint32_t offset, uint32_t size)
+{
+    return offset != PY_NONE && offset + size > end ? offset + size : end;
+}
+
+void bts_python_chain_layout(const struct bts_python *py, struct bts_python_chain_layout *out)
+{
+    const struct py_layout *l = &py->layout;
+    /* A frame object's reference count (object_live) is at 0. */
+    uint32_t end = 8;
+
+    end = field_end(end, l->frame_previous, 8);
+    end = field_end(end, l->frame_code, 8);
+    end = field_end(end, l->frame_instr, l->frame_kind == PY_FRAME_OBJECT ? 4 : 8);
+    end = field_end(end, l->frame_owner, 1);
+    end = field_end(end, l->frame_is_entry, 1);
+    out->tstate_frame = l->tstate_frame;
+    out->cframe_frame = l->cframe_frame == PY_NONE ? UINT32_MAX : l->cframe_frame;
+    out->frame_previous = l->frame_previous;
+    out->frame_bytes = (end + 7) & ~7u;
 }
 
 void bts_python_free(struct bts_python *py)

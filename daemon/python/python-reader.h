@@ -165,6 +165,47 @@ int bts_python_read_frame(struct bts_python *py, uint64_t frame, struct bts_pyth
 int bts_python_code_at(struct bts_python *py, uint64_t addr, uint64_t instr,
                        struct bts_python_frame *out);
 
+/* Bytes of the target as they were at one instant, laid over what the
+ * reader reads while the overlay is set: a sampler that copied a thread's
+ * frame chain when it took a sample (daemon/sampler's eBPF capture) has
+ * the reader walk that copy, so the frames are the sample's and not the
+ * ones running when the read comes. Whatever the blocks do not cover
+ * (code objects, strings, the thread list) is read live. Blocks are
+ * sorted by address, each at most BTS_PYTHON_OVERLAY_MAX_BLOCK bytes;
+ * they may overlap only where their bytes agree. A read the blocks cover
+ * whole succeeds even where the memory is no longer readable. */
+#define BTS_PYTHON_OVERLAY_MAX_BLOCK 128
+struct bts_python_overlay_block {
+    uint64_t addr;
+    uint32_t len;
+    const uint8_t *data;
+};
+struct bts_python_overlay {
+    const struct bts_python_overlay_block *blocks;
+    size_t n;
+};
+
+/* The name of a frame of an overlaid chain whose code object could not be
+ * read any more (freed since the sample). */
+#define BTS_PYTHON_CODE_GONE "[code object freed]"
+
+/* Sets (NULL: clears) the overlay; it must outlive its use. */
+void bts_python_set_overlay(struct bts_python *py, const struct bts_python_overlay *ov);
+
+/* Where a thread's frame chain lives, for a sampler that copies it: the
+ * thread state's field that leads to the frames, the _PyCFrame's field
+ * that holds the current frame (3.11, 3.12; UINT32_MAX before and after),
+ * the frame's link to the one it returns to, and how many bytes from the
+ * start of a frame hold every field the reader reads of it. */
+struct bts_python_chain_layout {
+    uint32_t tstate_frame;
+    uint32_t cframe_frame;
+    uint32_t frame_previous;
+    uint32_t frame_bytes;
+};
+
+void bts_python_chain_layout(const struct bts_python *py, struct bts_python_chain_layout *out);
+
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
 
 /* The target the reader was made for (what discovery found), e.g. to

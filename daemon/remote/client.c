@@ -447,6 +447,12 @@ static void take_stats(struct bts_client_session *r, const Btspy__Stats *st)
     r->stats.native_torn_learning = st->native_torn_learning;
     r->stats.native_torn_stack = st->native_torn_stack;
     r->stats.native_partial = st->native_partial;
+    r->stats.native_captured = st->native_captured;
+    r->stats.native_captured_torn = st->native_captured_torn;
+    r->stats.python_captured = st->python_captured;
+    r->stats.python_capture_missing = st->python_capture_missing;
+    r->stats.python_capture_unusable = st->python_capture_unusable;
+    r->stats.capture_errno = st->capture_errno;
     if (st->stopped)
         r->stopped = true;
     if (st->error)

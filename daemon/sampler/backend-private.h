@@ -77,6 +77,9 @@ struct bts_backend_config {
     bool idle;
     bool memory;           /* page faults instead of CPU time (perf_event only) */
     unsigned fault_period; /* with memory: every Nth fault */
+    /* perf_event, CPU time: attach this eBPF program (python-bpf) to every
+     * event opened; 0: none. A refused attach leaves the event as it is. */
+    int bpf_prog_fd;
 };
 
 struct bts_backend_threads {

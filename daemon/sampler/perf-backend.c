@@ -72,13 +72,14 @@ struct perf_backend {
     int64_t last_peek_ns;  /* when the rings were last looked at for FORKs */
     bool exited;
     bool stopped;
-    int verdict;      /* -EPERM once check() said the target's rights changed */
-    bool cut;         /* drop the rest of the ring being read (after a refused exec) */
-    size_t last_hit;  /* thread index of the previous sample */
-    bool user_only;   /* the kernel refused to count kernel time: user time only */
-    bool prompt;      /* events wake us at every sample */
-    bool want_prompt; /* what set_prompt asked for, applied between drains */
-    bool raised;      /* bts_proc_raise_priority succeeded: drop it at stop */
+    int verdict;          /* -EPERM once check() said the target's rights changed */
+    bool cut;             /* drop the rest of the ring being read (after a refused exec) */
+    size_t last_hit;      /* thread index of the previous sample */
+    bool user_only;       /* the kernel refused to count kernel time: user time only */
+    unsigned bpf_refused; /* events the eBPF capture could not be attached to */
+    bool prompt;          /* events wake us at every sample */
+    bool want_prompt;     /* what set_prompt asked for, applied between drains */
+    bool raised;          /* bts_proc_raise_priority succeeded: drop it at stop */
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
@@ -377,6 +378,9 @@ static int open_event(struct perf_backend *pb, pid_t tid, size_t pages, int *fd_
         close(fd);
         goto out;
     }
+    if (pb->cfg.bpf_prog_fd > 0 && !pb->cfg.memory &&
+        ioctl(fd, PERF_EVENT_IOC_SET_BPF, pb->cfg.bpf_prog_fd) < 0)
+        pb->bpf_refused++;
     *fd_out = fd;
 out:
     return ret;

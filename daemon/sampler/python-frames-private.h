@@ -31,6 +31,9 @@ struct bts_python_frames_read {
     size_t n;                       /* Python frames written, leaf first; 0: not a Python thread */
     enum bts_python_frames_gil gil; /* UNKNOWN when no interpreter or thread state was found */
     const char *thread_name; /* threading's name for it, or NULL; valid until the next read */
+    /* The frames are the ones the eBPF capture copied at the sample, not
+     * read afterwards: exact, however late. */
+    bool captured;
 };
 
 struct bts_python_frames_stats {
@@ -38,6 +41,11 @@ struct bts_python_frames_stats {
     uint64_t read_ns; /* time those reads took */
     uint64_t errors;  /* failed reads, chains cut off, unreadable objects */
     bool found;       /* an interpreter is being read */
+    /* With the eBPF capture: reads for a sample that took its frames from
+     * the capture; that found no record for the sample (a thread not known
+     * to the program yet); and that found one it could not use (cut short,
+     * faulted, or another thread state's). */
+    uint64_t captured, capture_missing, capture_unusable;
     char version[32]; /* its version ("3.11.2"), "" when none */
 };
 
@@ -55,13 +63,23 @@ void bts_python_frames_exec(struct bts_python_frames *p);
 /* The process mapped something executable (e.g. libpython3.X.so). */
 void bts_python_frames_maps_changed(struct bts_python_frames *p);
 
-/* Reads thread `tid`'s Python stack now into pcs[0..max) as tagged values,
- * innermost first; looks for the interpreter first when it is due. Returns
+struct bts_python_bpf;
+
+/* Takes the Python stack of each sample from the eBPF capture
+ * (python-bpf-private.h) where it has a record of that sample, and tells
+ * the capture about this process's interpreter and threads as they are
+ * found. NULL: no capture. */
+void bts_python_frames_set_capture(struct bts_python_frames *p, struct bts_python_bpf *bpf);
+
+/* Reads thread `tid`'s Python stack for its sample taken at `time_ns`
+ * into pcs[0..max) as tagged values, innermost first: the capture's copy of
+ * it when there is one (out->captured), else the stack now (time_ns 0:
+ * always now). Looks for the interpreter first when it is due. Returns
  * the number of frames (out->n), 0 when the thread runs no Python or no
  * interpreter is known; never fails (a failed read counts as an error and
  * gives 0). */
-size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *pcs, size_t max,
-                              struct bts_python_frames_read *out);
+size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t time_ns,
+                              uint64_t *pcs, size_t max, struct bts_python_frames_read *out);
 
 struct bts_python;
 struct bts_python_frame;
@@ -71,6 +89,7 @@ struct bts_python_thread;
  * merge): NULL when the thread runs no Python or no interpreter is known.
  * Valid until the next read of this process; out->n is its frame count. */
 const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frames *p, pid_t tid,
+                                                         uint64_t time_ns,
                                                          struct bts_python_frames_read *out);
 
 /* The tagged value of frame `f` shown at `line` (0: unknown), or of a

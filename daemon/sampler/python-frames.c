@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "python-frames-private.h"
 #include "proc.h"
+#include "python-bpf-private.h"
 #include "python-locals.h"
 #include "python-reader.h"
 
@@ -66,6 +67,12 @@ struct bts_python_frames {
     struct thread_name names[NAMES_MAX];
     size_t n_names;
     int64_t names_read_ns; /* 0: never */
+    /* The eBPF capture (NULL: none), and the reader whose chain layout it
+     * was given (NULL: not yet). */
+    struct bts_python_bpf *bpf;
+    const struct bts_python *bpf_reader;
+    struct bts_python_chain_layout chain;
+    struct bts_python_overlay_block blocks[BTS_CAPTURE_MAX_FRAMES + 2];
 };
 
 struct bts_python_frames *bts_python_frames_new(pid_t pid, bool function)
@@ -97,10 +104,19 @@ void bts_python_frames_free(struct bts_python_frames *p)
     free(p);
 }
 
+void bts_python_frames_set_capture(struct bts_python_frames *p, struct bts_python_bpf *bpf)
+{
+    if (p)
+        p->bpf = bpf;
+}
+
 void bts_python_frames_exec(struct bts_python_frames *p)
 {
     if (!p)
         return;
+    if (p->bpf && p->bpf_reader)
+        bts_python_bpf_forget_process(p->bpf, p->pid);
+    p->bpf_reader = NULL;
     bts_python_free(p->py);
     p->py = NULL;
     p->searching = true;
@@ -309,32 +325,20 @@ static const char *thread_name(struct bts_python_frames *p, uint64_t thread_id)
     return NULL;
 }
 
-const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frames *p, pid_t tid,
-                                                         struct bts_python_frames_read *out)
+/* One read of thread `tid` (over the overlay `ov` when not NULL). */
+static const struct bts_python_thread *read_thread(struct bts_python_frames *p, pid_t tid,
+                                                   const struct bts_python_overlay *ov,
+                                                   struct bts_python_frames_read *out)
 {
     struct bts_python_sample sample;
     const struct bts_python_thread *t;
     int64_t t0, t1;
     int err;
 
-    memset(out, 0, sizeof(*out));
-    if (!p)
-        return NULL;
-    if (!p->py && p->searching) {
-        int64_t now = bts_proc_now_ns();
-
-        if (!p->search_start_ns) {
-            p->search_start_ns = now;
-            p->next_try_ns = now;
-        }
-        if (search_due(p, now))
-            search(p, now);
-    }
-    if (!p->py)
-        return NULL;
-
     t0 = bts_proc_now_ns();
+    bts_python_set_overlay(p->py, ov);
     err = bts_python_sample_thread(p->py, tid, &sample);
+    bts_python_set_overlay(p->py, NULL);
     t1 = bts_proc_now_ns();
     p->stats.reads++;
     p->stats.read_ns += (uint64_t)(t1 - t0);
@@ -351,6 +355,80 @@ const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frame
                                                    : BTS_PYTHON_FRAMES_GIL_UNKNOWN;
     out->thread_name = t->thread_id ? thread_name(p, t->thread_id) : NULL;
     out->n = t->n_frames;
+    return t;
+}
+
+/* The sample's stack as the capture copied it: NULL when there is no
+ * usable record of it (the caller reads the thread now); *missing when
+ * there was none at all. */
+static const struct bts_python_thread *captured_thread(struct bts_python_frames *p, pid_t tid,
+                                                       uint64_t time_ns,
+                                                       struct bts_python_frames_read *out,
+                                                       bool *missing)
+{
+    const struct bts_capture_record *r;
+    const struct bts_python_thread *t;
+    struct bts_python_overlay ov;
+
+    if (p->bpf_reader != p->py) {
+        bts_python_chain_layout(p->py, &p->chain);
+        if (bts_python_bpf_set_process(p->bpf, p->pid, &p->chain) < 0)
+            return NULL;
+        p->bpf_reader = p->py;
+    }
+    r = bts_python_bpf_find(p->bpf, tid, time_ns);
+    if (!r) {
+        *missing = true;
+        return NULL;
+    }
+    if (!bts_python_bpf_overlay(r, &p->chain, p->blocks, &ov)) {
+        p->stats.capture_unusable++;
+        return NULL;
+    }
+    t = read_thread(p, tid, &ov, out);
+    /* The thread state the program copied must be the one the tid names. */
+    if (!t || t->tstate != r->tstate) {
+        p->stats.capture_unusable++;
+        memset(out, 0, sizeof(*out));
+        return NULL;
+    }
+    p->stats.captured++;
+    out->captured = true;
+    return t;
+}
+
+const struct bts_python_thread *bts_python_frames_thread(struct bts_python_frames *p, pid_t tid,
+                                                         uint64_t time_ns,
+                                                         struct bts_python_frames_read *out)
+{
+    const struct bts_python_thread *t = NULL;
+    bool missing = false;
+
+    memset(out, 0, sizeof(*out));
+    if (!p)
+        return NULL;
+    if (!p->py && p->searching) {
+        int64_t now = bts_proc_now_ns();
+
+        if (!p->search_start_ns) {
+            p->search_start_ns = now;
+            p->next_try_ns = now;
+        }
+        if (search_due(p, now))
+            search(p, now);
+    }
+    if (!p->py)
+        return NULL;
+    if (p->bpf && time_ns)
+        t = captured_thread(p, tid, time_ns, out, &missing);
+    if (!t) {
+        t = read_thread(p, tid, NULL, out);
+        /* Threads that run no Python have no record, rightly. */
+        p->stats.capture_missing += missing && t;
+        /* From the thread's next sample on, the program copies its chain. */
+        if (t && t->tstate && p->bpf && p->bpf_reader == p->py)
+            bts_python_bpf_set_thread(p->bpf, p->pid, tid, t->tstate);
+    }
     return t;
 }
 
@@ -375,10 +453,10 @@ struct bts_python *bts_python_frames_reader(struct bts_python_frames *p)
     return p ? p->py : NULL;
 }
 
-size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t *pcs, size_t max,
-                              struct bts_python_frames_read *out)
+size_t bts_python_frames_read(struct bts_python_frames *p, pid_t tid, uint64_t time_ns,
+                              uint64_t *pcs, size_t max, struct bts_python_frames_read *out)
 {
-    const struct bts_python_thread *t = bts_python_frames_thread(p, tid, out);
+    const struct bts_python_thread *t = bts_python_frames_thread(p, tid, time_ns, out);
     size_t n = 0;
 
     for (size_t i = 0; t && i < t->n_frames && n < max; i++) {

@@ -65,6 +65,8 @@ struct bts_python_native_stats {
     uint64_t torn_late;           /* torn and read late: left out */
     uint64_t partial;             /* torn, shown with their outer activations' frames */
     uint64_t stop_ns;             /* time spent reading while a thread was stopped */
+    /* samples merged from the eBPF capture's Python stack, and torn with it */
+    uint64_t captured, captured_torn;
 };
 
 void bts_python_native_stats(const struct bts_python_native *pn,

@@ -50,6 +50,7 @@ struct bts_python_native {
     struct kept kept;
     bool lines, keep_internal;
     uint64_t trusted, torn, torn_late, partial, stop_ns;
+    uint64_t captured, captured_torn; /* merged and torn from the eBPF capture's stacks */
 };
 
 struct bts_python_native *bts_python_native_new(bool keep_internal, bool lines)
@@ -149,7 +150,7 @@ void bts_python_native_stopped(struct bts_python_native *pn, struct bts_python_f
     struct bts_python_frames_read pr;
     struct kept *k = &pn->kept;
     int64_t t0 = bts_proc_now_ns();
-    const struct bts_python_thread *t = bts_python_frames_thread(pf, tid, &pr);
+    const struct bts_python_thread *t = bts_python_frames_thread(pf, tid, 0, &pr);
     k->tid = 0;
     if (!t) {
         pn->stop_ns += (uint64_t)(bts_proc_now_ns() - t0);
@@ -209,7 +210,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     struct bts_python_frames_read pr;
     const struct bts_python_thread *t;
     struct kept *k = &pn->kept;
-    bool trusted = false;
+    bool trusted = false, captured = false;
     size_t n_out = 0;
     int n;
 
@@ -226,9 +227,12 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
             *gil_held = k->gil_held;
         k->tid = 0;
     } else {
-        t = bts_python_frames_thread(pf, raw->tid, &pr);
+        t = bts_python_frames_thread(pf, raw->tid, raw->time_ns, &pr);
         if (!t)
             return 0;
+        /* A captured stack is the sample's however late it is read. */
+        trusted = captured = pr.captured;
+        late = late && !captured;
         if (pr.thread_name)
             *thread_name = pr.thread_name;
         if (gil_held)
@@ -267,7 +271,9 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
      * which late samples stay must not depend on where the thread went. */
     bool partial = r != BTS_MERGE_OK && r != BTS_MERGE_NO_PYTHON && merged > 0;
     if (r == BTS_MERGE_OK || (partial && !late)) {
-        if (r == BTS_MERGE_OK)
+        if (r == BTS_MERGE_OK && captured)
+            pn->captured++;
+        else if (r == BTS_MERGE_OK)
             pn->trusted += trusted;
         else
             pn->partial++;
@@ -285,6 +291,7 @@ int bts_python_native_stack(struct bts_python_native *pn, struct bts_unwinder *u
     }
     if (r == BTS_MERGE_NO_PYTHON)
         return 0;
+    pn->captured_torn += captured;
     if (late) {
         pn->torn_late++;
         return BTS_PYTHON_NATIVE_LATE;
@@ -317,4 +324,6 @@ void bts_python_native_stats(const struct bts_python_native *pn,
     out->torn_late = pn->torn_late;
     out->partial = pn->partial;
     out->stop_ns = pn->stop_ns;
+    out->captured = pn->captured;
+    out->captured_torn = pn->captured_torn;
 }

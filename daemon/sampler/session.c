@@ -20,6 +20,7 @@
 #include "proc-maps.h"
 #include "ptrace-backend-private.h"
 #include "python-frames-private.h"
+#include "python-bpf-private.h"
 #include "python-native-private.h"
 #include "read-backend-private.h"
 #include "stack-table.h"
@@ -84,6 +85,12 @@ struct bts_session {
     /* --native: the merge of each Python sample's frames with its native
      * ones (NULL without opts.native). */
     struct bts_python_native *native;
+    /* Python with perf_event: the eBPF capture of frame chains, made by
+     * the root session (own_bpf) and shared with its children; NULL when
+     * the kernel refused it (bpf_errno says why). */
+    struct bts_python_bpf *bpf;
+    bool own_bpf;
+    int bpf_errno;
     struct bts_session *root_session; /* the session that follows this one, or NULL */
     bool prompt;                      /* asked the backend for a sample at a time */
     bool polling;                     /* in a poll that waits (timeout > 0) */
@@ -387,9 +394,9 @@ static int python_stack(struct bts_session *s, const struct bts_raw_sample *raw,
     }
     if (!python_readable(s, raw->tid))
         return 0;
-    n = bts_python_frames_read(s->python, raw->tid, s->pcs, BTS_MAX_FRAMES, &pr);
+    n = bts_python_frames_read(s->python, raw->tid, raw->time_ns, s->pcs, BTS_MAX_FRAMES, &pr);
     python_read_done(s);
-    if (n && late) {
+    if (n && late && !pr.captured) {
         s->python_late++;
         return -1;
     }
@@ -741,6 +748,33 @@ static int start_backend(struct bts_session *s, const struct bts_backend_config 
     return pret < 0 && try_perf ? ret : pret;
 }
 
+/* Python on perf_event: frame chains copied at the sample by the eBPF
+ * program, where the kernel allows it (CAP_BPF and CAP_PERFMON); without
+ * it they are read after the sample (and with --native anchored on it). */
+static void start_capture(struct bts_session *s, struct bts_backend_config *cfg)
+{
+    if (s->root_session) {
+        s->bpf = s->root_session->bpf;
+    } else {
+        s->bpf = bts_python_bpf_new();
+        s->own_bpf = s->bpf != NULL;
+        s->bpf_errno = s->bpf ? 0 : errno;
+    }
+    if (!s->bpf)
+        return;
+    cfg->bpf_prog_fd = bts_python_bpf_prog_fd(s->bpf);
+    bts_python_frames_set_capture(s->python, s->bpf);
+}
+
+static void stop_capture(struct bts_session *s)
+{
+    bts_python_frames_set_capture(s->python, NULL);
+    if (s->own_bpf)
+        bts_python_bpf_free(s->bpf);
+    s->bpf = NULL;
+    s->own_bpf = false;
+}
+
 int bts_session_start(struct bts_session *s)
 {
     int ret = 0;
@@ -789,6 +823,9 @@ int bts_session_start(struct bts_session *s)
         ret = -errno;
         goto out;
     }
+    if (s->python && !s->opts.memory && !s->opts.idle && s->opts.backend != BTS_BACKEND_PTRACE &&
+        s->opts.backend != BTS_BACKEND_READ)
+        start_capture(s, &cfg);
     struct bts_backend_sink sink = {.ctx = s,
                                     .sample = on_sample,
                                     .lost = on_lost,
@@ -799,6 +836,8 @@ int bts_session_start(struct bts_session *s)
                                     .check = on_check};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
         goto out;
+    if (s->bpf && strcmp(s->backend->ops->name, "perf_event") != 0)
+        stop_capture(s); /* fell back to ptrace */
     s->start_ns = bts_proc_now_ns();
     if (s->launched) {
         int e = 0;
@@ -1082,6 +1121,8 @@ static void add_python_stats(const struct bts_session *s, struct bts_session_sta
         out->native_partial += ns.partial;
         out->native_stopped += ns.trusted;
         out->native_stop_ns += ns.stop_ns;
+        out->native_captured += ns.captured;
+        out->native_captured_torn += ns.captured_torn;
         out->native_torn_count += why[BTS_MERGE_TORN_COUNT];
         out->native_torn_frame += why[BTS_MERGE_TORN_FRAME];
         out->native_torn_code += why[BTS_MERGE_TORN_CODE];
@@ -1094,6 +1135,9 @@ static void add_python_stats(const struct bts_session *s, struct bts_session_sta
     out->python_reads += ps.reads;
     out->python_read_ns += ps.read_ns;
     out->python_errors += ps.errors;
+    out->python_captured += ps.captured;
+    out->python_capture_missing += ps.capture_missing;
+    out->python_capture_unusable += ps.capture_unusable;
     if (ps.found) {
         out->python_found++;
         if (!out->python_version[0])
@@ -1110,6 +1154,7 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
     out->lost = s->lost;
     out->failed = s->failed;
     add_python_stats(s, out);
+    out->capture_errno = s->bpf_errno;
     out->python_notes = s->python_notes;
     snprintf(out->python_note, sizeof(out->python_note), "%s", s->python_note);
     if (s->backend && s->started) {
@@ -1146,6 +1191,11 @@ void bts_session_stats(const struct bts_session *s, struct bts_session_stats *ou
         out->native_unknown += c.native_unknown;
         out->native_partial += c.native_partial;
         out->native_stopped += c.native_stopped;
+        out->native_captured += c.native_captured;
+        out->native_captured_torn += c.native_captured_torn;
+        out->python_captured += c.python_captured;
+        out->python_capture_missing += c.python_capture_missing;
+        out->python_capture_unusable += c.python_capture_unusable;
         out->native_stop_ns += c.native_stop_ns;
         out->native_torn_count += c.native_torn_count;
         out->native_torn_frame += c.native_torn_frame;
@@ -1404,6 +1454,8 @@ void bts_session_free(struct bts_session *s)
     bts_stack_table_free(s->table);
     bts_stack_table_free(s->buckets);
     bts_python_native_free(s->native);
+    if (s->own_bpf)
+        bts_python_bpf_free(s->bpf);
     bts_python_frames_free(s->python);
     free(s->labels);
     free(s->label_slots);

@@ -129,6 +129,14 @@ struct bts_session_stats {
     uint64_t native_partial;   /* torn, yet shown with the outer activations' frames */
     uint64_t native_stopped;   /* merged from Python stacks read while the thread was stopped */
     uint64_t native_stop_ns;   /* time those reads kept the thread stopped (ptrace) */
+    /* perf_event's eBPF capture (python-bpf-private.h): Python stacks
+     * taken from the chains it copied at the sample; Python samples it had
+     * no record for, or none it could use (read after the sample instead);
+     * --native samples merged and torn with a captured stack; why it could
+     * not be loaded (an errno; 0: loaded or not tried). */
+    uint64_t python_captured, python_capture_missing, python_capture_unusable;
+    uint64_t native_captured, native_captured_torn;
+    int capture_errno;
     /* the torn ones by cause: activations != runs of Python frames, an
      * activation's frame or code not the one read, the anchors not
      * learned yet, no activation in the copied stack */

@@ -377,6 +377,12 @@ static void fill_stats(struct served_session *ss, Btspy__Stats *out)
     out->native_torn_learning = st.native_torn_learning;
     out->native_torn_stack = st.native_torn_stack;
     out->native_partial = st.native_partial;
+    out->native_captured = st.native_captured;
+    out->native_captured_torn = st.native_captured_torn;
+    out->python_captured = st.python_captured;
+    out->python_capture_missing = st.python_capture_missing;
+    out->python_capture_unusable = st.python_capture_unusable;
+    out->capture_errno = st.capture_errno;
 }
 
 static void free_session(struct bts_server *srv, struct served_session *ss)

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-python-frames: libFuzzer target for the CPython frame reader over a
  * memory snapshot (python-snapshot.h): thread lists, frame chains, code
- * objects, strings, line tables and, for 3.13, _Py_DebugOffsets. */
+ * objects, strings, line tables and, for 3.13, _Py_DebugOffsets; then
+ * again with the snapshot's odd records laid over it as an overlay (as an
+ * eBPF capture's frame heads are), shifted by a page where the record's
+ * first byte says so, so the overlay disagrees with the memory under it. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +18,36 @@ static const unsigned known_versions[] = {0x030812f0, 0x030912f0, 0x030a0df0,
                                           0x030b07f0, 0x030c01f0, 0x030d00f0};
 
 static volatile size_t frame_sum;
+
+#define OVERLAY_BLOCKS 130
+
+static int block_order(const void *a, const void *b)
+{
+    const struct bts_python_overlay_block *x = a, *y = b;
+
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Blocks from the snapshot's odd records, sorted by address. */
+static size_t make_overlay(const struct py_snapshot *snap, struct bts_python_overlay_block *blocks)
+{
+    size_t n = 0;
+
+    for (size_t i = 1; i < snap->n && n < OVERLAY_BLOCKS; i += 2) {
+        const struct py_snapshot_region *r = &snap->regions[i];
+
+        if (!r->len)
+            continue;
+        blocks[n++] = (struct bts_python_overlay_block){
+            .addr = r->addr + ((r->data[0] & 1) ? 4096 : 0),
+            .len = (uint32_t)(r->len < BTS_PYTHON_OVERLAY_MAX_BLOCK ? r->len
+                                                                    : BTS_PYTHON_OVERLAY_MAX_BLOCK),
+            .data = r->data,
+        };
+    }
+    qsort(blocks, n, sizeof(*blocks), block_order);
+    return n;
+}
 
 static int snapshot_read_many(void *ctx, const uint64_t *addrs, void *const *bufs, size_t size,
                               size_t n)
@@ -65,6 +98,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bts_python_set_read_many(py, snapshot_read_many);
         sample_all(py);
         sample_all(py);
+
+        struct bts_python_overlay_block blocks[OVERLAY_BLOCKS];
+        struct bts_python_overlay ov = {blocks, make_overlay(snap, blocks)};
+        struct bts_python_chain_layout cl;
+
+        bts_python_chain_layout(py, &cl);
+        frame_sum += cl.frame_bytes;
+        bts_python_set_overlay(py, &ov);
+        sample_all(py);
+        bts_python_set_overlay(py, NULL);
         bts_python_free(py);
     }
     free(snap);

@@ -810,6 +810,89 @@ START_TEST(test_recorded_snapshots_replay_to_the_workload_stacks)
 }
 END_TEST
 
+/* A sampler's copy of the chain (as the eBPF capture takes it) laid over
+ * memory that has moved on: the reader walks the copy. The leaf's frame is
+ * copied to an address that is no longer mapped, so its reads succeed only
+ * through the overlay. */
+START_TEST(test_reader_walks_an_overlay_of_the_chain_as_it_was)
+{
+    struct fake *f = fake_new(table_versions[_i]);
+    struct bts_python *py = fake_reader(f);
+    struct bts_python_chain_layout cl;
+    struct bts_python_overlay_block blocks[8];
+    uint8_t copies[8][BTS_PYTHON_OVERLAY_MAX_BLOCK];
+    uint64_t first = UNMAPPED, cframe = 0, frame;
+    struct bts_python_sample s;
+    size_t n = 0;
+
+    bts_python_chain_layout(py, &cl);
+    ck_assert_uint_le(cl.frame_bytes, BTS_PYTHON_OVERLAY_MAX_BLOCK);
+    ck_assert_uint_le(cl.frame_previous + 8, cl.frame_bytes);
+    ck_assert_uint_le(f->l.frame_code + 8, cl.frame_bytes);
+    ck_assert_uint_eq(cl.tstate_frame, f->l.tstate_frame);
+    /* the thread state's field (and 3.11-3.12's _PyCFrame) lead to the copy */
+    if (cl.cframe_frame != UINT32_MAX) {
+        memcpy(&cframe, f->mem + (f->tstate + cl.tstate_frame - BASE), 8);
+        memcpy(copies[n], &cframe, 8);
+        blocks[n] = (struct bts_python_overlay_block){f->tstate + cl.tstate_frame, 8, copies[n]};
+        n++;
+        memcpy(copies[n], &first, 8);
+        blocks[n] = (struct bts_python_overlay_block){cframe + cl.cframe_frame, 8, copies[n]};
+        n++;
+    } else {
+        memcpy(copies[n], &first, 8);
+        blocks[n] = (struct bts_python_overlay_block){f->tstate + cl.tstate_frame, 8, copies[n]};
+        n++;
+    }
+    memcpy(copies[n], f->mem + (f->frames[0] - BASE), cl.frame_bytes);
+    blocks[n] = (struct bts_python_overlay_block){UNMAPPED, cl.frame_bytes, copies[n]};
+    n++;
+    /* then the thread moved on: the leaf returned, its frame was reused */
+    frame = f->frames[1];
+    if (cl.cframe_frame != UINT32_MAX)
+        put64(f, cframe + cl.cframe_frame, frame);
+    else
+        put64(f, f->tstate + cl.tstate_frame, frame);
+    memset(f->mem + (f->frames[0] - BASE), 0, 128);
+    for (size_t i = 1; i < n; i++) /* sorted by address */
+        for (size_t j = i; j > 0 && blocks[j].addr < blocks[j - 1].addr; j--) {
+            struct bts_python_overlay_block t = blocks[j];
+            blocks[j] = blocks[j - 1];
+            blocks[j - 1] = t;
+        }
+
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert_uint_eq(s.threads[0].n_frames, 2);
+    ck_assert_uint_eq(s.threads[0].frames[0].code, f->codes[1]);
+
+    struct bts_python_overlay ov = {blocks, n};
+    bts_python_set_overlay(py, &ov);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(!s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    ck_assert_str_eq(s.threads[0].frames[0].name, "leaf");
+    ck_assert_uint_eq(s.threads[0].frames[0].frame, UNMAPPED);
+    ck_assert_int_eq(s.threads[0].frames[0].line, FIRST + 2);
+    /* a code object freed since the sample (an import's module body): the
+     * copied chain still holds its frame, which says so */
+    put64(f, f->codes[1], 0);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(!s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 3);
+    ck_assert_str_eq(s.threads[0].frames[1].name, BTS_PYTHON_CODE_GONE);
+    ck_assert_int_eq(s.threads[0].frames[1].line, 0);
+    ck_assert_str_eq(s.threads[0].frames[2].name, "<module>");
+
+    /* without the overlay, the same freed code object cuts the chain */
+    bts_python_set_overlay(py, NULL);
+    ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert(s.threads[0].truncated);
+    ck_assert_uint_eq(s.threads[0].n_frames, 0);
+    bts_python_free(py);
+    fake_free(f);
+}
+END_TEST
+
 Suite *bts_python_reader_suite(void);
 
 Suite *bts_python_reader_suite(void)
@@ -843,6 +926,7 @@ Suite *bts_python_reader_suite(void)
     tcase_add_test(tc, test_reader_cuts_a_thread_list_loop);
     tcase_add_loop_test(tc, test_reader_names_a_non_string_question_mark, 0, n);
     suite_add_tcase(s, tc);
+    tcase_add_loop_test(tc, test_reader_walks_an_overlay_of_the_chain_as_it_was, 0, n);
     tc = tcase_create("caches");
     tcase_add_loop_test(tc, test_reader_notices_a_code_object_replaced_at_the_same_address, 0, n);
     tcase_add_loop_test(
