@@ -12,7 +12,10 @@
 # (torn: kept under [python frames torn] or, read late, left out), as record
 # reports it on stderr, and the target's time added per sample ((elapsed -
 # unprofiled) / samples); for ptrace also the part of each stop that reading
-# the Python stack took, as record reports it.
+# the Python stack took, as record reports it. The floor of sampling with
+# stack copies through perf_event on this machine, in the same rounds:
+# `perf record --call-graph dwarf,32768` at 999 Hz (perf's own copy of 32
+# KiB of stack per sample, what --native copies), when perf can record.
 # usage: bench/python-native-overhead.sh [BUILD_DIR]
 #   (env: ROUNDS=3, WORK_ROUNDS=60, BTS_PYTHON_VERSIONS="3.11 3.12")
 set -euo pipefail
@@ -31,6 +34,7 @@ else
 fi
 [ "${#pythons[@]}" -gt 0 ] && [ -x "${pythons[0]}" ] || { echo "no CPython 3.8-3.13 found"; exit 0; }
 configs=(base perf99 perf999 ptrace99)
+perf record -q -e cpu-clock -o "$WORK/probe.data" -- true >/dev/null 2>&1 && configs+=(perfrec999)
 
 # run PY CONFIG -> "elapsed_s samples torn_pct pause_us"
 run() {
@@ -41,6 +45,8 @@ run() {
         -o "$WORK/o.folded" --no-status -- "$py" "$workload" --rounds "$work_rounds") ;;
     ptrace*) cmd=("$BTS" record --native --backend ptrace -r "${c#ptrace}" -f collapsed
         -o "$WORK/o.folded" --no-status -- "$py" "$workload" --rounds "$work_rounds") ;;
+    perfrec*) cmd=(perf record -q -e cpu-clock -F "${c#perfrec}" --call-graph dwarf,32768
+        -o "$WORK/p.data" -- "$py" "$workload" --rounds "$work_rounds") ;;
     esac
     "${cmd[@]}" >"$out" 2>"$err"
     samples=$(sed -n "s/^bt-spy: wrote '.*': \([0-9]*\) samples.*/\1/p" "$err" | tail -1)
@@ -89,4 +95,5 @@ echo "overhead: the workload's own elapsed time / unprofiled, minus 1. torn: Pyt
 echo "whose Python frames could not be shown to match the sample (kept native, or left out"
 echo "when read late). us/sample: the target's time added per sample; for ptrace it is the"
 echo "pause each stop costs (registers, stack and Python frames read), as py-spy --native"
-echo "pays it. py read us: the part of each ptrace stop the Python read took."
+echo "pays it. py read us: the part of each ptrace stop the Python read took. perfrec999:"
+echo "perf record itself with 32 KiB DWARF stack copies, the floor of sampling this way."

@@ -1031,11 +1031,12 @@ static uint32_t field_end(uint32_t end, uint32_t offset, uint32_t size)
     return offset != PY_NONE && offset + size > end ? offset + size : end;
 }
 
-void bts_python_chain_layout(const struct bts_python *py, struct bts_python_chain_layout *out)
+void bts_python_chain_layout(struct bts_python *py, struct bts_python_chain_layout *out)
 {
     const struct py_layout *l = &py->layout;
     /* A frame object's reference count (object_live) is at 0. */
     uint32_t end = 8;
+    uint64_t interp = 0, gil = 0;
 
     end = field_end(end, l->frame_previous, 8);
     end = field_end(end, l->frame_code, 8);
@@ -1046,6 +1047,13 @@ void bts_python_chain_layout(const struct bts_python *py, struct bts_python_chai
     out->cframe_frame = l->cframe_frame == PY_NONE ? UINT32_MAX : l->cframe_frame;
     out->frame_previous = l->frame_previous;
     out->frame_bytes = (end + 7) & ~7u;
+    if (l->gil_base == PY_GIL_IN_RUNTIME)
+        gil = py->target.runtime + l->gil;
+    else if (read_ptr(py, py->target.runtime + l->runtime_interpreters_head, &interp) ||
+             read_ptr(py, interp + l->gil, &gil))
+        gil = 0;
+    out->gil_locked = gil ? gil + l->gil_locked : 0;
+    out->gil_holder = gil ? gil + l->gil_last_holder : 0;
 }
 
 void bts_python_free(struct bts_python *py)

@@ -196,15 +196,20 @@ void bts_python_set_overlay(struct bts_python *py, const struct bts_python_overl
  * thread state's field that leads to the frames, the _PyCFrame's field
  * that holds the current frame (3.11, 3.12; UINT32_MAX before and after),
  * the frame's link to the one it returns to, and how many bytes from the
- * start of a frame hold every field the reader reads of it. */
+ * start of a frame hold every field the reader reads of it; and where the
+ * main interpreter's GIL keeps whether it is held and by which thread
+ * state (addresses; 0 when they could not be read), so a copy of those
+ * tells the holder at the sample. */
 struct bts_python_chain_layout {
     uint32_t tstate_frame;
     uint32_t cframe_frame;
     uint32_t frame_previous;
     uint32_t frame_bytes;
+    uint64_t gil_locked; /* an int */
+    uint64_t gil_holder; /* a PyThreadState * */
 };
 
-void bts_python_chain_layout(const struct bts_python *py, struct bts_python_chain_layout *out);
+void bts_python_chain_layout(struct bts_python *py, struct bts_python_chain_layout *out);
 
 void bts_python_stats(const struct bts_python *py, struct bts_python_stats *out);
 

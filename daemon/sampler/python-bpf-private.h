@@ -43,16 +43,11 @@ int bts_python_bpf_set_thread(struct bts_python_bpf *b, pid_t pid, pid_t tid, ui
 const struct bts_capture_record *bts_python_bpf_find(struct bts_python_bpf *b, pid_t tid,
                                                      uint64_t time_ns);
 
-/* The overlay (python-reader.h) that makes a reader walk `r`'s chain: its
- * blocks in `blocks` (room for BTS_CAPTURE_MAX_FRAMES + 2). False when the
+/* The overlay (python-reader.h) that makes a reader walk `r`'s chain and
+ * see its GIL holder: its blocks in `blocks` (room for
+ * BTS_CAPTURE_MAX_FRAMES + 4). False when the
  * record cannot stand for the chain (cut short, a fault). */
 bool bts_python_bpf_overlay(const struct bts_capture_record *r,
                             const struct bts_python_chain_layout *l,
-                            struct bts_python_overlay_block *blocks, struct bts_python_overlay *out);
-
-struct bts_python_bpf_stats {
-    uint64_t records;   /* read from the ring */
-    uint64_t matched;   /* paired with their sample */
-};
-
-void bts_python_bpf_stats(const struct bts_python_bpf *b, struct bts_python_bpf_stats *out);
+                            struct bts_python_overlay_block *blocks,
+                            struct bts_python_overlay *out);

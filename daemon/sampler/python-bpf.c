@@ -33,7 +33,6 @@ struct bts_python_bpf {
     size_t next_slot;
     struct known_thread *threads;
     size_t n_threads, threads_cap;
-    struct bts_python_bpf_stats stats;
 };
 
 /* libbpf's messages would go to stderr: a library never prints. */
@@ -51,11 +50,9 @@ static int on_record(void *ctx, void *data, size_t size)
     const struct bts_capture_record *r = data;
     size_t header = offsetof(struct bts_capture_record, frames);
 
-    if (size < header || size > sizeof(*r) || r->tid == 0 ||
-        r->n_frames > BTS_CAPTURE_MAX_FRAMES ||
+    if (size < header || size > sizeof(*r) || r->tid == 0 || r->n_frames > BTS_CAPTURE_MAX_FRAMES ||
         header + r->n_frames * sizeof(r->frames[0]) > size)
         return 0;
-    b->stats.records++;
     memcpy(&b->slots[b->next_slot], r, size);
     b->next_slot = (b->next_slot + 1) % SLOTS;
     return 0;
@@ -115,6 +112,8 @@ int bts_python_bpf_set_process(struct bts_python_bpf *b, pid_t pid,
         .cframe_frame = l->cframe_frame == UINT32_MAX ? BTS_CAPTURE_NONE : l->cframe_frame,
         .frame_previous = l->frame_previous,
         .frame_bytes = l->frame_bytes,
+        .gil_locked = l->gil_locked,
+        .gil_holder = l->gil_holder,
     };
     uint32_t key = (uint32_t)pid;
 
@@ -187,10 +186,8 @@ const struct bts_capture_record *bts_python_bpf_find(struct bts_python_bpf *b, p
             best_gap = gap;
         }
     }
-    if (best) {
+    if (best)
         best->tid = 0; /* one sample, one record */
-        b->stats.matched++;
-    }
     return best;
 }
 
@@ -216,15 +213,16 @@ bool bts_python_bpf_overlay(const struct bts_capture_record *r,
         blocks[n++] = (struct bts_python_overlay_block){.addr = r->tstate_value + l->cframe_frame,
                                                         .len = 8,
                                                         .data = (const uint8_t *)&r->cframe_value};
+    if (r->flags & BTS_CAPTURE_GIL) {
+        blocks[n++] = (struct bts_python_overlay_block){
+            .addr = l->gil_locked, .len = 4, .data = (const uint8_t *)&r->gil_locked};
+        blocks[n++] = (struct bts_python_overlay_block){
+            .addr = l->gil_holder, .len = 8, .data = (const uint8_t *)&r->gil_holder};
+    }
     for (uint32_t i = 0; i < r->n_frames; i++)
         blocks[n++] = (struct bts_python_overlay_block){
             .addr = r->frames[i].addr, .len = l->frame_bytes, .data = r->frames[i].bytes};
     qsort(blocks, n, sizeof(*blocks), block_order);
     *out = (struct bts_python_overlay){.blocks = blocks, .n = n};
     return true;
-}
-
-void bts_python_bpf_stats(const struct bts_python_bpf *b, struct bts_python_bpf_stats *out)
-{
-    *out = b->stats;
 }

@@ -72,7 +72,7 @@ struct bts_python_frames {
     struct bts_python_bpf *bpf;
     const struct bts_python *bpf_reader;
     struct bts_python_chain_layout chain;
-    struct bts_python_overlay_block blocks[BTS_CAPTURE_MAX_FRAMES + 2];
+    struct bts_python_overlay_block blocks[BTS_CAPTURE_MAX_FRAMES + 4];
 };
 
 struct bts_python_frames *bts_python_frames_new(pid_t pid, bool function)

@@ -276,16 +276,24 @@ static bool python_readable(struct bts_session *s, pid_t tid)
 
 /* After a read: passes its note on, and with an interpreter to read asks
  * for samples one at a time, as they come (a batch would read every
- * sample's stack at the batch's end). */
+ * sample's stack at the batch's end), unless the eBPF capture gives nearly
+ * every sample its stack (all but one in CAPTURE_BATCH_RATIO): then
+ * batches are as exact, and cheaper (a wakeup per sample costs the
+ * target's CPU an interrupt), and the few samples read without a copy
+ * (a new thread's first ones) are judged late or not as prompt ones are. */
+#define CAPTURE_BATCH_RATIO 16
 static void python_read_done(struct bts_session *s)
 {
     struct bts_python_frames_stats ps;
+    bool prompt;
 
     take_python_note(s);
     bts_python_frames_stats(s->python, &ps);
-    if (ps.found != s->prompt && s->backend && s->backend->ops->set_prompt) {
-        s->backend->ops->set_prompt(s->backend, ps.found);
-        s->prompt = ps.found;
+    prompt = ps.found &&
+             ps.captured < CAPTURE_BATCH_RATIO * (1 + ps.capture_missing + ps.capture_unusable);
+    if (prompt != s->prompt && s->backend && s->backend->ops->set_prompt) {
+        s->backend->ops->set_prompt(s->backend, prompt);
+        s->prompt = prompt;
     }
 }
 
@@ -305,11 +313,12 @@ static void refresh_maps(struct bts_session *s)
  * map memory lose samples. --memory keeps late samples: faults come in
  * bursts, so many reads are late, and leaving them out would lose bytes;
  * the function that keeps faulting is the one still running when the read
- * comes. */
+ * comes. With the eBPF capture, samples may come in batches: one it has a
+ * copy for is never late (the caller checks), any other is. */
 static bool read_late(const struct bts_session *s, const struct bts_raw_sample *raw)
 {
-    return !s->opts.memory && s->prompt && (s->polling || s->caller_waits) && raw->time_ns &&
-           bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
+    return !s->opts.memory && (s->prompt || s->bpf) && (s->polling || s->caller_waits) &&
+           raw->time_ns && bts_proc_now_ns() - (int64_t)raw->time_ns > PYTHON_LATE_NS;
 }
 
 /* Threads whose GIL shares are kept; later ones are not counted. */

@@ -830,6 +830,10 @@ START_TEST(test_reader_walks_an_overlay_of_the_chain_as_it_was)
     ck_assert_uint_le(cl.frame_previous + 8, cl.frame_bytes);
     ck_assert_uint_le(f->l.frame_code + 8, cl.frame_bytes);
     ck_assert_uint_eq(cl.tstate_frame, f->l.tstate_frame);
+    /* where the GIL says it is held, and by whom */
+    ck_assert_uint_ne(cl.gil_holder, 0);
+    ck_assert_uint_eq(*(uint64_t *)(f->mem + (cl.gil_holder - BASE)), f->tstate);
+    ck_assert_uint_eq(*(uint32_t *)(f->mem + (cl.gil_locked - BASE)), 1);
     /* the thread state's field (and 3.11-3.12's _PyCFrame) lead to the copy */
     if (cl.cframe_frame != UINT32_MAX) {
         memcpy(&cframe, f->mem + (f->tstate + cl.tstate_frame - BASE), 8);
@@ -846,6 +850,10 @@ START_TEST(test_reader_walks_an_overlay_of_the_chain_as_it_was)
     }
     memcpy(copies[n], f->mem + (f->frames[0] - BASE), cl.frame_bytes);
     blocks[n] = (struct bts_python_overlay_block){UNMAPPED, cl.frame_bytes, copies[n]};
+    n++;
+    /* at the sample the GIL was free */
+    memset(copies[n], 0, 4);
+    blocks[n] = (struct bts_python_overlay_block){cl.gil_locked, 4, copies[n]};
     n++;
     /* then the thread moved on: the leaf returned, its frame was reused */
     frame = f->frames[1];
@@ -872,6 +880,7 @@ START_TEST(test_reader_walks_an_overlay_of_the_chain_as_it_was)
     ck_assert_uint_eq(s.threads[0].n_frames, 3);
     ck_assert_str_eq(s.threads[0].frames[0].name, "leaf");
     ck_assert_uint_eq(s.threads[0].frames[0].frame, UNMAPPED);
+    ck_assert_int_eq(s.threads[0].gil, BTS_PYTHON_GIL_NOT_HELD);
     ck_assert_int_eq(s.threads[0].frames[0].line, FIRST + 2);
     /* a code object freed since the sample (an import's module body): the
      * copied chain still holds its frame, which says so */
@@ -886,6 +895,7 @@ START_TEST(test_reader_walks_an_overlay_of_the_chain_as_it_was)
     /* without the overlay, the same freed code object cuts the chain */
     bts_python_set_overlay(py, NULL);
     ck_assert_int_eq(bts_python_sample(py, &s), 0);
+    ck_assert_int_eq(s.threads[0].gil, BTS_PYTHON_GIL_HELD);
     ck_assert(s.threads[0].truncated);
     ck_assert_uint_eq(s.threads[0].n_frames, 0);
     bts_python_free(py);

@@ -65,10 +65,13 @@ int bts_python_capture(struct bpf_perf_event_data *ctx)
     r->flags = 0;
     r->n_frames = 0;
     r->cframe_value = 0;
+    if (l->gil_locked && l->gil_holder &&
+        !bpf_probe_read_user(&r->gil_locked, sizeof(r->gil_locked), (void *)l->gil_locked) &&
+        !bpf_probe_read_user(&r->gil_holder, sizeof(r->gil_holder), (void *)l->gil_holder))
+        r->flags |= BTS_CAPTURE_GIL;
     len = l->frame_bytes;
     prev_at = l->frame_previous;
-    if (len > BTS_CAPTURE_FRAME_BYTES || prev_at > BTS_CAPTURE_FRAME_BYTES - 8 ||
-        prev_at + 8 > len)
+    if (len > BTS_CAPTURE_FRAME_BYTES || prev_at > BTS_CAPTURE_FRAME_BYTES - 8 || prev_at + 8 > len)
         return 1;
     if (bpf_probe_read_user(&frame, sizeof(frame), (void *)(*tstate + l->tstate_frame))) {
         r->flags |= BTS_CAPTURE_FAULT;

@@ -19,6 +19,7 @@
 /* Flags of a record. */
 #define BTS_CAPTURE_TRUNCATED 1u /* the chain goes on past MAX_FRAMES */
 #define BTS_CAPTURE_FAULT     2u /* a read failed (memory not present) */
+#define BTS_CAPTURE_GIL       4u /* gil_locked and gil_holder were read */
 
 /* Per process (map "procs", key: the tgid). */
 struct bts_capture_layout {
@@ -26,6 +27,9 @@ struct bts_capture_layout {
     unsigned int cframe_frame;   /* _PyCFrame -> current frame; NONE when none */
     unsigned int frame_previous; /* frame -> the frame it links to */
     unsigned int frame_bytes;    /* bytes to copy per frame (<= FRAME_BYTES) */
+    unsigned int pad;
+    unsigned long long gil_locked; /* address of the GIL's held flag (an int); 0: none */
+    unsigned long long gil_holder; /* address of its holder (a thread state); 0: none */
 };
 
 struct bts_capture_frame {
@@ -42,6 +46,8 @@ struct bts_capture_record {
     unsigned long long tstate;
     unsigned long long tstate_value; /* the 8 bytes at tstate + tstate_frame */
     unsigned long long cframe_value; /* the 8 bytes at that + cframe_frame (if any) */
+    unsigned long long gil_holder;   /* the 8 bytes at layout gil_holder */
+    unsigned int gil_locked;         /* the 4 bytes at layout gil_locked */
     unsigned int flags;
     unsigned int n_frames;
     struct bts_capture_frame frames[BTS_CAPTURE_MAX_FRAMES];
