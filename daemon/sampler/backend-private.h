@@ -77,9 +77,6 @@ struct bts_backend_config {
     bool idle;
     bool memory;           /* page faults instead of CPU time (perf_event only) */
     unsigned fault_period; /* with memory: every Nth fault */
-    /* perf_event, CPU time: attach this eBPF program (python-bpf) to every
-     * event opened; 0: none. A refused attach leaves the event as it is. */
-    int bpf_prog_fd;
 };
 
 struct bts_backend_threads {
@@ -108,6 +105,10 @@ struct bts_backend_ops {
      * (events POLLIN), up to cap of them in out: how many there are. A
      * backend without it is driven by the caller's clock alone. */
     size_t (*wait_fds)(const struct bts_sampler_backend *b, struct pollfd *out, size_t cap);
+    /* Optional (perf_event, CPU time). Attaches eBPF program `prog_fd`
+     * (python-bpf) to every event, those open now and those opened later.
+     * 0, or the first refusal's -errno (that event stays as it was). */
+    int (*set_bpf)(struct bts_sampler_backend *b, int prog_fd);
     /* Stops sampling and releases the target. Idempotent. */
     void (*stop)(struct bts_sampler_backend *b);
     void (*free)(struct bts_sampler_backend *b);

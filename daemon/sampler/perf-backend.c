@@ -72,20 +72,28 @@ struct perf_backend {
     int64_t last_peek_ns;  /* when the rings were last looked at for FORKs */
     bool exited;
     bool stopped;
-    int verdict;          /* -EPERM once check() said the target's rights changed */
-    bool cut;             /* drop the rest of the ring being read (after a refused exec) */
-    size_t last_hit;      /* thread index of the previous sample */
-    bool user_only;       /* the kernel refused to count kernel time: user time only */
-    unsigned bpf_refused; /* events the eBPF capture could not be attached to */
-    bool prompt;          /* events wake us at every sample */
-    bool want_prompt;     /* what set_prompt asked for, applied between drains */
-    bool raised;          /* bts_proc_raise_priority succeeded: drop it at stop */
+    int verdict;      /* -EPERM once check() said the target's rights changed */
+    bool cut;         /* drop the rest of the ring being read (after a refused exec) */
+    size_t last_hit;  /* thread index of the previous sample */
+    bool user_only;   /* the kernel refused to count kernel time: user time only */
+    int bpf_fd;       /* eBPF program attached to every event (set_bpf); 0: none */
+    int bpf_error;    /* the first refusal to attach it, or 0 */
+    bool prompt;      /* events wake us at every sample */
+    bool want_prompt; /* what set_prompt asked for, applied between drains */
+    bool raised;      /* bts_proc_raise_priority succeeded: drop it at stop */
 };
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
                            unsigned long flags)
 {
     return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+/* Attaches the set_bpf program to event `fd`; a refusal is remembered. */
+static void attach_bpf(struct perf_backend *pb, int fd)
+{
+    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, pb->bpf_fd) < 0 && !pb->bpf_error)
+        pb->bpf_error = -errno;
 }
 
 static struct perf_thread *find_thread(struct perf_backend *pb, pid_t tid)
@@ -378,9 +386,8 @@ static int open_event(struct perf_backend *pb, pid_t tid, size_t pages, int *fd_
         close(fd);
         goto out;
     }
-    if (pb->cfg.bpf_prog_fd > 0 && !pb->cfg.memory &&
-        ioctl(fd, PERF_EVENT_IOC_SET_BPF, pb->cfg.bpf_prog_fd) < 0)
-        pb->bpf_refused++;
+    if (pb->bpf_fd > 0)
+        attach_bpf(pb, fd);
     *fd_out = fd;
 out:
     return ret;
@@ -514,6 +521,19 @@ static void apply_prompt(struct perf_backend *pb)
         t->fd = fresh.fd;
         t->ring = fresh.ring;
     }
+}
+
+static int perf_set_bpf(struct bts_sampler_backend *b, int prog_fd)
+{
+    struct perf_backend *pb = (struct perf_backend *)b;
+
+    if (pb->cfg.memory)
+        return -EOPNOTSUPP;
+    pb->bpf_fd = prog_fd;
+    for (size_t i = 0; i < pb->nthreads; i++)
+        if (pb->threads[i].fd >= 0 && !pb->threads[i].hung_up)
+            attach_bpf(pb, pb->threads[i].fd);
+    return pb->bpf_error;
 }
 
 static void perf_set_prompt(struct bts_sampler_backend *b, bool prompt)
@@ -825,6 +845,7 @@ static const struct bts_backend_ops perf_ops = {
     .poll = perf_poll,
     .threads = perf_threads,
     .set_prompt = perf_set_prompt,
+    .set_bpf = perf_set_bpf,
     .wait_fds = perf_wait_fds,
     .stop = perf_stop,
     .free = perf_free,

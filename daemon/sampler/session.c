@@ -85,11 +85,13 @@ struct bts_session {
     /* --native: the merge of each Python sample's frames with its native
      * ones (NULL without opts.native). */
     struct bts_python_native *native;
-    /* Python with perf_event: the eBPF capture of frame chains, made by
-     * the root session (own_bpf) and shared with its children; NULL when
-     * the kernel refused it (bpf_errno says why). */
+    /* Python with perf_event: the eBPF capture of frame chains, loaded by
+     * the root session (own_bpf) when the first interpreter is found in
+     * it or a child, and shared with its children; NULL when the kernel
+     * refused it (the root's bpf_errno says why). */
     struct bts_python_bpf *bpf;
     bool own_bpf;
+    bool bpf_tried; /* this session looked for the capture (its root: loaded it) */
     int bpf_errno;
     struct bts_session *root_session; /* the session that follows this one, or NULL */
     bool prompt;                      /* asked the backend for a sample at a time */
@@ -274,6 +276,32 @@ static bool python_readable(struct bts_session *s, pid_t tid)
     return g >= 0;
 }
 
+/* Once an interpreter is found on perf_event's CPU time: the eBPF capture
+ * of frame chains at the sample, where the kernel allows it (CAP_BPF and
+ * CAP_PERFMON). Without it, stacks are read after the sample (and with
+ * --native anchored on it). */
+static void start_capture(struct bts_session *s)
+{
+    struct bts_session *r = s->root_session ? s->root_session : s;
+    int err;
+
+    s->bpf_tried = true;
+    if (s->opts.memory || !s->backend || !s->backend->ops->set_bpf)
+        return;
+    if (!r->bpf && !r->own_bpf && !r->bpf_errno) {
+        r->bpf = bts_python_bpf_new();
+        r->own_bpf = r->bpf != NULL;
+        r->bpf_errno = r->bpf ? 0 : (errno ? errno : EINVAL);
+    }
+    if (!r->bpf)
+        return;
+    err = s->backend->ops->set_bpf(s->backend, bts_python_bpf_prog_fd(r->bpf));
+    if (err < 0 && !r->bpf_errno)
+        r->bpf_errno = -err;
+    s->bpf = r->bpf;
+    bts_python_frames_set_capture(s->python, s->bpf);
+}
+
 /* After a read: passes its note on, and with an interpreter to read asks
  * for samples one at a time, as they come (a batch would read every
  * sample's stack at the batch's end), unless the eBPF capture gives nearly
@@ -289,6 +317,8 @@ static void python_read_done(struct bts_session *s)
 
     take_python_note(s);
     bts_python_frames_stats(s->python, &ps);
+    if (ps.found && !s->bpf_tried)
+        start_capture(s);
     prompt = ps.found &&
              ps.captured < CAPTURE_BATCH_RATIO * (1 + ps.capture_missing + ps.capture_unusable);
     if (prompt != s->prompt && s->backend && s->backend->ops->set_prompt) {
@@ -757,33 +787,6 @@ static int start_backend(struct bts_session *s, const struct bts_backend_config 
     return pret < 0 && try_perf ? ret : pret;
 }
 
-/* Python on perf_event: frame chains copied at the sample by the eBPF
- * program, where the kernel allows it (CAP_BPF and CAP_PERFMON); without
- * it they are read after the sample (and with --native anchored on it). */
-static void start_capture(struct bts_session *s, struct bts_backend_config *cfg)
-{
-    if (s->root_session) {
-        s->bpf = s->root_session->bpf;
-    } else {
-        s->bpf = bts_python_bpf_new();
-        s->own_bpf = s->bpf != NULL;
-        s->bpf_errno = s->bpf ? 0 : errno;
-    }
-    if (!s->bpf)
-        return;
-    cfg->bpf_prog_fd = bts_python_bpf_prog_fd(s->bpf);
-    bts_python_frames_set_capture(s->python, s->bpf);
-}
-
-static void stop_capture(struct bts_session *s)
-{
-    bts_python_frames_set_capture(s->python, NULL);
-    if (s->own_bpf)
-        bts_python_bpf_free(s->bpf);
-    s->bpf = NULL;
-    s->own_bpf = false;
-}
-
 int bts_session_start(struct bts_session *s)
 {
     int ret = 0;
@@ -832,9 +835,6 @@ int bts_session_start(struct bts_session *s)
         ret = -errno;
         goto out;
     }
-    if (s->python && !s->opts.memory && !s->opts.idle && s->opts.backend != BTS_BACKEND_PTRACE &&
-        s->opts.backend != BTS_BACKEND_READ)
-        start_capture(s, &cfg);
     struct bts_backend_sink sink = {.ctx = s,
                                     .sample = on_sample,
                                     .lost = on_lost,
@@ -845,8 +845,6 @@ int bts_session_start(struct bts_session *s)
                                     .check = on_check};
     if ((ret = start_backend(s, &cfg, &sink)) < 0)
         goto out;
-    if (s->bpf && strcmp(s->backend->ops->name, "perf_event") != 0)
-        stop_capture(s); /* fell back to ptrace */
     s->start_ns = bts_proc_now_ns();
     if (s->launched) {
         int e = 0;

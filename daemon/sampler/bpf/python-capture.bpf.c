@@ -20,9 +20,12 @@ struct {
     __type(value, struct bts_capture_layout);
 } procs SEC(".maps");
 
+/* Not preallocated: a session holds as many entries as its target has
+ * Python threads, not the maximum. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
+    __uint(max_entries, 16384);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u32);
     __type(value, __u64);
 } threads SEC(".maps");
