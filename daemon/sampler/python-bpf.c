@@ -13,8 +13,10 @@
 
 #include "python-capture.skel.h"
 
-/* Records kept for pairing: the sampler reads each sample as it comes, so
- * a few per thread are ever waiting. */
+/* Records kept for pairing: a batch of samples per thread at most (a
+ * quarter of its ring). When they overflow, the oldest are lost, those
+ * samples are read after the fact, and the session goes back to prompt
+ * wakeups (python_read_done's ratio). */
 #define SLOTS 128
 /* A record is taken in the same interrupt as its sample: its time is
  * within microseconds of the sample's own, before or after it (kernels
@@ -204,8 +206,8 @@ bool bts_python_bpf_overlay(const struct bts_capture_record *r,
 {
     size_t n = 0;
 
-    if ((r->flags & (BTS_CAPTURE_TRUNCATED | BTS_CAPTURE_FAULT)) ||
-        r->n_frames > BTS_CAPTURE_MAX_FRAMES || l->frame_bytes > BTS_CAPTURE_FRAME_BYTES)
+    /* on_record bounded n_frames, set_process frame_bytes */
+    if (r->flags & (BTS_CAPTURE_TRUNCATED | BTS_CAPTURE_FAULT))
         return false;
     blocks[n++] = (struct bts_python_overlay_block){
         .addr = r->tstate + l->tstate_frame, .len = 8, .data = (const uint8_t *)&r->tstate_value};
